@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+// Host side of the bare-metal guest test harness. The guest library in
+// `guests/lib` is compiled twice: here, as the `GuestLib` host module that
+// Swift Testing tests directly, and into every Embedded Swift guest payload by
+// the payload builder (`Sources/Harness/PayloadBuilder.swift`).
+
+import PackageDescription
+
+let package = Package(
+  name: "swift-guest-harness",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "runner", targets: ["runner"]),
+    .library(name: "Harness", targets: ["Harness"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+  ],
+  targets: [
+    // Plain Swift shared by host and guests: report protocol, allocators.
+    .target(
+      name: "GuestLib",
+      path: "guests/lib"
+    ),
+    // Host pipeline: build payloads, launch QEMU, parse serial, results.
+    .target(
+      name: "Harness",
+      dependencies: [
+        .product(name: "Subprocess", package: "swift-subprocess")
+      ]
+    ),
+    .executableTarget(
+      name: "runner",
+      dependencies: [
+        "Harness",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(
+      name: "alloc-bench",
+      dependencies: ["GuestLib"]
+    ),
+    .testTarget(name: "GuestLibTests", dependencies: ["GuestLib"]),
+    .testTarget(name: "HarnessTests", dependencies: ["Harness"]),
+    .testTarget(name: "GuestTests", dependencies: ["Harness"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

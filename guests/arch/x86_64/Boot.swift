@@ -1,0 +1,13 @@
+/// The Swift entry called by boot.S once in long mode: sets up the console,
+/// keeps the boot information, starts the heap, runs the guest's tests and
+/// exits with their status.
+@_cdecl("x86_boot_main")
+public func x86BootMain(_ magic: UInt32, _ info: UInt32) {
+  Serial.initialize()
+  Console.sink = { Serial.write($0) }
+  Console.write(byte: 10)
+  BootInfo.capture(magic: magic, info: info)
+  EarlyHeap.start(at: x86_image_end())
+  guestMain()
+  exitGuest(finishTests())
+}

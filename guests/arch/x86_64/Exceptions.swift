@@ -1,0 +1,123 @@
+/// Registers saved by `isr_common` in boot.S, lowest address first, followed
+/// by the vector, the error code and the hardware interrupt frame.
+struct ExceptionFrame {
+  var r15, r14, r13, r12, r11, r10, r9, r8: UInt64
+  var rbp, rdi, rsi, rdx, rcx, rbx, rax: UInt64
+  var vector, errorCode: UInt64
+  var rip, cs, rflags, rsp, ss: UInt64
+}
+
+/// An exception caught by `catchException`.
+public struct CaughtException {
+  /// The exception vector (6 = #UD, 13 = #GP, 14 = #PF, ...).
+  public var vector: UInt64
+  /// The error code the CPU pushed (0 when it pushes none).
+  public var errorCode: UInt64
+  /// The faulting instruction's address.
+  public var instruction: UInt64
+  /// CR2 for a page fault, 0 otherwise.
+  public var faultAddress: UInt64
+}
+
+nonisolated(unsafe) var lastCaught = CaughtException(
+  vector: 0, errorCode: 0, instruction: 0, faultAddress: 0)
+
+/// Runs `body(context)` with the exception hook armed: an exception in it
+/// returns here instead of crashing the guest. Returns what was caught, or
+/// nil when `body` returned normally.
+public func catchException(
+  _ body: @convention(c) (UnsafeMutableRawPointer?) -> Void,
+  context: UnsafeMutableRawPointer? = nil
+) -> CaughtException? {
+  let outcome = x86_try(body, context)
+  return outcome == 0 ? nil : lastCaught
+}
+
+private func exceptionName(_ vector: UInt64) -> StaticString {
+  switch vector {
+  case 0: return "#DE divide error"
+  case 1: return "#DB debug"
+  case 2: return "NMI"
+  case 3: return "#BP breakpoint"
+  case 4: return "#OF overflow"
+  case 5: return "#BR bound range"
+  case 6: return "#UD invalid opcode"
+  case 7: return "#NM device not available"
+  case 8: return "#DF double fault"
+  case 10: return "#TS invalid TSS"
+  case 11: return "#NP segment not present"
+  case 12: return "#SS stack fault"
+  case 13: return "#GP general protection"
+  case 14: return "#PF page fault"
+  case 16: return "#MF x87 error"
+  case 17: return "#AC alignment check"
+  case 18: return "#MC machine check"
+  case 19: return "#XM SIMD error"
+  case 20: return "#VE virtualization"
+  case 21: return "#CP control protection"
+  default: return "reserved"
+  }
+}
+
+private func register(_ name: StaticString, _ value: UInt64) {
+  Console.write(" ")
+  Console.write(name)
+  Console.write("=")
+  Console.write(hex: value)
+}
+
+/// Called by `isr_common` for every CPU exception. With a `catchException`
+/// armed it resumes there; otherwise it prints the crash record and ends
+/// the guest as crashed.
+@_cdecl("x86_exception_handler")
+func x86ExceptionHandler(_ rawFrame: UnsafeMutableRawPointer) {
+  let frame = rawFrame.assumingMemoryBound(to: ExceptionFrame.self)
+  let armed = x86_try_armed_rsp()
+  if armed != 0 && frame.pointee.vector != 8 {
+    lastCaught = CaughtException(
+      vector: frame.pointee.vector, errorCode: frame.pointee.errorCode,
+      instruction: frame.pointee.rip,
+      faultAddress: frame.pointee.vector == 14 ? x86_read_cr2() : 0)
+    frame.pointee.rip = x86_try_resume_address()
+    frame.pointee.rsp = armed
+    frame.pointee.rax = 0x100 | frame.pointee.vector
+    return
+  }
+  let f = frame.pointee
+  Console.write(byte: 10)
+  Console.beginLine()
+  Console.write("# CRASH: cpu=0 vector=")
+  Console.write(decimal: f.vector)
+  Console.write(" name=\"")
+  Console.write(exceptionName(f.vector))
+  Console.write("\"")
+  register("error", f.errorCode)
+  register("rip", f.rip)
+  register("rsp", f.rsp)
+  register("rflags", f.rflags)
+  register("cr2", x86_read_cr2())
+  Console.endLine()
+  Console.beginLine()
+  Console.write("# CRASH:")
+  register("rax", f.rax)
+  register("rbx", f.rbx)
+  register("rcx", f.rcx)
+  register("rdx", f.rdx)
+  register("rsi", f.rsi)
+  register("rdi", f.rdi)
+  register("rbp", f.rbp)
+  Console.endLine()
+  Console.beginLine()
+  Console.write("# CRASH:")
+  register("r8", f.r8)
+  register("r9", f.r9)
+  register("r10", f.r10)
+  register("r11", f.r11)
+  register("r12", f.r12)
+  register("r13", f.r13)
+  register("r14", f.r14)
+  register("r15", f.r15)
+  Console.endLine()
+  writeExitLine(.crashed)
+  exitGuest(.crashed)
+}

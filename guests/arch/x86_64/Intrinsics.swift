@@ -1,0 +1,32 @@
+// Swift declarations of the assembly helpers in cpu.S.
+
+@_extern(c, "x86_outb") func x86_outb(_ port: UInt16, _ value: UInt8)
+@_extern(c, "x86_outw") func x86_outw(_ port: UInt16, _ value: UInt16)
+@_extern(c, "x86_outl") func x86_outl(_ port: UInt16, _ value: UInt32)
+@_extern(c, "x86_inb") func x86_inb(_ port: UInt16) -> UInt8
+@_extern(c, "x86_read_cr0") func x86_read_cr0() -> UInt64
+@_extern(c, "x86_read_cr2") func x86_read_cr2() -> UInt64
+@_extern(c, "x86_read_cr3") func x86_read_cr3() -> UInt64
+@_extern(c, "x86_read_cr4") func x86_read_cr4() -> UInt64
+@_extern(c, "x86_write_cr3") func x86_write_cr3(_ value: UInt64)
+@_extern(c, "x86_invlpg") func x86_invlpg(_ address: UInt64)
+@_extern(c, "x86_rdtsc") func x86_rdtsc() -> UInt64
+@_extern(c, "x86_rdmsr") func x86_rdmsr(_ msr: UInt32) -> UInt64
+@_extern(c, "x86_wrmsr") func x86_wrmsr(_ msr: UInt32, _ value: UInt64)
+@_extern(c, "x86_cpuid") func x86_cpuid(_ leaf: UInt32, _ subleaf: UInt32, _ out: UnsafeMutablePointer<UInt32>)
+@_extern(c, "x86_halt_forever") func x86_halt() 
+
+/// Stops this CPU for good.
+func x86_halt_forever() -> Never {
+  while true { x86_halt() }
+}
+@_extern(c, "x86_pause") func x86_pause()
+@_extern(c, "x86_ud2") func x86_ud2()
+@_extern(c, "x86_int3") func x86_int3()
+@_extern(c, "x86_read_rsp") func x86_read_rsp() -> UInt64
+@_extern(c, "x86_image_end") func x86_image_end() -> UInt64
+@_extern(c, "x86_try") func x86_try(
+  _ body: @convention(c) (UnsafeMutableRawPointer?) -> Void, _ context: UnsafeMutableRawPointer?
+) -> UInt64
+@_extern(c, "x86_try_resume_address") func x86_try_resume_address() -> UInt64
+@_extern(c, "x86_try_armed_rsp") func x86_try_armed_rsp() -> UInt64

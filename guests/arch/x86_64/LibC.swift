@@ -1,0 +1,41 @@
+// The C library symbols the Embedded Swift runtime links against. malloc,
+// free and posix_memalign are names the Swift runtime reserves, so cpu.S
+// forwards them to the guest_* functions here.
+
+@_cdecl("guest_posix_memalign")
+public func guestPosixMemalign(
+  _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ size: Int
+) -> Int32 {
+  guard let pointer = EarlyHeap.allocate(size: size, alignment: alignment) else { return 12 }
+  out.pointee = pointer
+  return 0
+}
+
+@_cdecl("guest_malloc")
+public func guestMalloc(_ size: Int) -> UnsafeMutableRawPointer? {
+  EarlyHeap.allocate(size: size, alignment: 16)
+}
+
+@_cdecl("guest_free")
+public func guestFree(_ pointer: UnsafeMutableRawPointer?) {}
+
+@_cdecl("putchar")
+public func putchar(_ character: Int32) -> Int32 {
+  Console.write(byte: UInt8(truncatingIfNeeded: character))
+  return character
+}
+
+nonisolated(unsafe) var randomState: UInt64 = 0
+
+@_cdecl("arc4random_buf")
+public func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
+  if randomState == 0 { randomState = x86_rdtsc() | 1 }
+  var index = 0
+  while index < count {
+    randomState ^= randomState << 13
+    randomState ^= randomState >> 7
+    randomState ^= randomState << 17
+    buffer.storeBytes(of: UInt8(truncatingIfNeeded: randomState), toByteOffset: index, as: UInt8.self)
+    index &+= 1
+  }
+}

@@ -1,0 +1,296 @@
+// x86_64 bring-up for QEMU `-kernel`: a Multiboot (v1) entry in 32-bit
+// protected mode that builds identity page tables (2 MiB pages, 64 GiB),
+// enables long mode, installs a GDT with a 64-bit TSS and an IDT whose
+// exception gates all run on IST stacks (Swift code uses the red zone), and
+// calls the Swift entry `x86_boot_main(magic, info)`.
+
+#define MB_MAGIC 0x1BADB002
+#define MB_FLAGS 0x00000003            /* page-align modules, want memory info */
+#define IDENTITY_GIB 64
+#define PD_PAGES IDENTITY_GIB
+
+        .section .multiboot, "a"
+        .balign 4
+        .long MB_MAGIC
+        .long MB_FLAGS
+        .long -(MB_MAGIC + MB_FLAGS)
+
+        .section .text.boot32, "ax"
+        .code32
+        .globl _start32
+_start32:
+        cli
+        cld
+        mov     %eax, boot_magic
+        mov     %ebx, boot_info
+        mov     $boot_stack_top, %esp
+
+        // PD entries: 2 MiB pages covering IDENTITY_GIB GiB.
+        mov     $page_directories, %edi
+        xor     %ecx, %ecx
+1:      mov     %ecx, %eax
+        shl     $21, %eax
+        or      $0x83, %eax                 // present | writable | 2 MiB
+        mov     %eax, (%edi,%ecx,8)
+        mov     %ecx, %eax
+        shr     $11, %eax
+        mov     %eax, 4(%edi,%ecx,8)
+        inc     %ecx
+        cmp     $(PD_PAGES * 512), %ecx
+        jne     1b
+
+        // PDPT entries point at the page directories.
+        mov     $page_dir_ptr, %edi
+        xor     %ecx, %ecx
+2:      mov     %ecx, %eax
+        shl     $12, %eax
+        add     $page_directories, %eax
+        or      $0x3, %eax
+        mov     %eax, (%edi,%ecx,8)
+        movl    $0, 4(%edi,%ecx,8)
+        inc     %ecx
+        cmp     $PD_PAGES, %ecx
+        jne     2b
+
+        mov     $page_dir_ptr, %eax
+        or      $0x3, %eax
+        mov     %eax, page_map_l4
+
+        // CR4: PAE | OSFXSR | OSXMMEXCPT (Swift code uses SSE).
+        mov     %cr4, %eax
+        or      $((1 << 5) | (1 << 9) | (1 << 10)), %eax
+        mov     %eax, %cr4
+        mov     $page_map_l4, %eax
+        mov     %eax, %cr3
+        // EFER.LME
+        mov     $0xC0000080, %ecx
+        rdmsr
+        or      $(1 << 8), %eax
+        wrmsr
+        // CR0: PG | PE | MP, clear EM and TS.
+        mov     %cr0, %eax
+        and     $~((1 << 2) | (1 << 3)), %eax
+        or      $((1 << 31) | (1 << 0) | (1 << 1)), %eax
+        mov     %eax, %cr0
+
+        lgdt    gdt64_pointer
+        ljmp    $0x08, $long_mode_entry
+
+        .code64
+long_mode_entry:
+        mov     $0x10, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        xor     %ax, %ax
+        mov     %ax, %fs
+        mov     %ax, %gs
+        mov     $boot_stack_top, %rsp
+
+        call    x86_install_tss
+        call    x86_install_idt
+
+        mov     boot_magic, %edi
+        mov     boot_info, %esi
+        call    x86_boot_main
+3:      cli
+        hlt
+        jmp     3b
+
+// Fills the TSS descriptor in the GDT (selector 0x18) and loads it.
+// IST1 serves every exception; IST2 is a separate stack for #DF.
+x86_install_tss:
+        lea     exception_stack_top(%rip), %rax
+        mov     %rax, tss64 + 36(%rip)
+        lea     double_fault_stack_top(%rip), %rax
+        mov     %rax, tss64 + 44(%rip)
+        movw    $104, tss64 + 102(%rip)      // I/O map base: none
+        lea     tss64(%rip), %rax
+        lea     gdt64 + 0x18(%rip), %rdi
+        movw    $103, (%rdi)                 // limit
+        mov     %ax, 2(%rdi)                 // base 15:0
+        mov     %rax, %rdx
+        shr     $16, %rdx
+        mov     %dl, 4(%rdi)                 // base 23:16
+        movb    $0x89, 5(%rdi)               // present, 64-bit TSS available
+        movb    $0, 6(%rdi)
+        shr     $8, %rdx
+        mov     %dl, 7(%rdi)                 // base 31:24
+        shr     $8, %rdx
+        mov     %edx, 8(%rdi)                // base 63:32
+        movl    $0, 12(%rdi)
+        mov     $0x18, %ax
+        ltr     %ax
+        ret
+
+// Builds 32 interrupt gates (DPL 0, IST1; #DF on IST2) and loads the IDT.
+x86_install_idt:
+        lea     idt64(%rip), %rdi
+        lea     isr_stub_table(%rip), %rsi
+        xor     %ecx, %ecx
+4:      mov     (%rsi,%rcx,8), %rax
+        mov     %rcx, %rdx
+        shl     $4, %rdx
+        add     %rdi, %rdx
+        mov     %ax, (%rdx)                  // offset 15:0
+        movw    $0x08, 2(%rdx)               // code selector
+        movb    $1, 4(%rdx)                  // IST1
+        cmp     $8, %ecx
+        jne     5f
+        movb    $2, 4(%rdx)                  // #DF: IST2
+5:      movb    $0x8E, 5(%rdx)               // present, interrupt gate
+        shr     $16, %rax
+        mov     %ax, 6(%rdx)                 // offset 31:16
+        shr     $16, %rax
+        mov     %eax, 8(%rdx)                // offset 63:32
+        movl    $0, 12(%rdx)
+        inc     %ecx
+        cmp     $32, %ecx
+        jne     4b
+        lidt    idt64_pointer(%rip)
+        ret
+
+// Exception entry stubs: every frame has [vector, error code] below the
+// hardware frame; vectors without an error code push 0.
+.macro ISR_NOERR n
+isr_\n:
+        pushq   $0
+        pushq   $\n
+        jmp     isr_common
+.endm
+.macro ISR_ERR n
+isr_\n:
+        pushq   $\n
+        jmp     isr_common
+.endm
+
+        ISR_NOERR 0
+        ISR_NOERR 1
+        ISR_NOERR 2
+        ISR_NOERR 3
+        ISR_NOERR 4
+        ISR_NOERR 5
+        ISR_NOERR 6
+        ISR_NOERR 7
+        ISR_ERR   8
+        ISR_NOERR 9
+        ISR_ERR   10
+        ISR_ERR   11
+        ISR_ERR   12
+        ISR_ERR   13
+        ISR_ERR   14
+        ISR_NOERR 15
+        ISR_NOERR 16
+        ISR_ERR   17
+        ISR_NOERR 18
+        ISR_NOERR 19
+        ISR_NOERR 20
+        ISR_ERR   21
+        ISR_NOERR 22
+        ISR_NOERR 23
+        ISR_NOERR 24
+        ISR_NOERR 25
+        ISR_NOERR 26
+        ISR_NOERR 27
+        ISR_NOERR 28
+        ISR_ERR   29
+        ISR_ERR   30
+        ISR_NOERR 31
+
+// Saves the general registers (layout = `ExceptionFrame` in Swift), calls
+// the Swift handler with a pointer to them, restores and returns. The handler
+// may rewrite the frame (rip, rsp, rax) to resume somewhere else.
+isr_common:
+        push    %rax
+        push    %rbx
+        push    %rcx
+        push    %rdx
+        push    %rsi
+        push    %rdi
+        push    %rbp
+        push    %r8
+        push    %r9
+        push    %r10
+        push    %r11
+        push    %r12
+        push    %r13
+        push    %r14
+        push    %r15
+        mov     %rsp, %rdi
+        cld
+        call    x86_exception_handler
+        pop     %r15
+        pop     %r14
+        pop     %r13
+        pop     %r12
+        pop     %r11
+        pop     %r10
+        pop     %r9
+        pop     %r8
+        pop     %rbp
+        pop     %rdi
+        pop     %rsi
+        pop     %rdx
+        pop     %rcx
+        pop     %rbx
+        pop     %rax
+        add     $16, %rsp
+        iretq
+
+        .section .rodata
+        .balign 8
+isr_stub_table:
+        .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+        .quad isr_\n
+        .endr
+
+        .section .data
+        .balign 16
+gdt64:
+        .quad 0                              // null
+        .quad 0x00af9a000000ffff             // 0x08: 64-bit code
+        .quad 0x00cf92000000ffff             // 0x10: data
+        .quad 0, 0                           // 0x18: TSS (filled at boot)
+gdt64_end:
+        .balign 8
+gdt64_pointer:
+        .word gdt64_end - gdt64 - 1
+        .quad gdt64
+        .balign 8
+idt64_pointer:
+        .word 32 * 16 - 1
+        .quad idt64
+
+        .globl boot_magic, boot_info
+boot_magic:
+        .long 0
+boot_info:
+        .long 0
+
+        .section .bss
+        .balign 4096
+page_map_l4:
+        .space 4096
+page_dir_ptr:
+        .space 4096
+page_directories:
+        .space PD_PAGES * 4096
+idt64:
+        .space 32 * 16
+        .balign 16
+tss64:
+        .space 104
+        .balign 16
+        .space 16384
+boot_stack_top:
+        .space 16384
+exception_stack_top:
+        .space 8192
+double_fault_stack_top:
+
+// Copies of the boot information (the loader's copy lies in memory the
+// allocators will hand out).
+        .globl x86_boot_storage
+        .balign 4096
+x86_boot_storage:
+        .space 8192

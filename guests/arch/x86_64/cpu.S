@@ -1,0 +1,207 @@
+// Instructions Swift cannot express: port I/O, control registers, halting,
+// the exception "try" hook, and the C memory primitives (written here so the
+// compiler cannot turn their loops back into calls to themselves).
+
+        .text
+        .code64
+
+        .globl x86_outb, x86_outw, x86_outl, x86_inb
+x86_outb:                               // (port: UInt16, value: UInt8)
+        mov     %edi, %edx
+        mov     %esi, %eax
+        outb    %al, %dx
+        ret
+x86_outw:
+        mov     %edi, %edx
+        mov     %esi, %eax
+        outw    %ax, %dx
+        ret
+x86_outl:
+        mov     %edi, %edx
+        mov     %esi, %eax
+        outl    %eax, %dx
+        ret
+x86_inb:                                // (port: UInt16) -> UInt8
+        mov     %edi, %edx
+        xor     %eax, %eax
+        inb     %dx, %al
+        ret
+
+        .globl x86_read_cr0, x86_read_cr2, x86_read_cr3, x86_read_cr4
+x86_read_cr0:
+        mov     %cr0, %rax
+        ret
+x86_read_cr2:
+        mov     %cr2, %rax
+        ret
+x86_read_cr3:
+        mov     %cr3, %rax
+        ret
+x86_read_cr4:
+        mov     %cr4, %rax
+        ret
+        .globl x86_write_cr3
+x86_write_cr3:
+        mov     %rdi, %cr3
+        ret
+        .globl x86_invlpg
+x86_invlpg:
+        invlpg  (%rdi)
+        ret
+
+        .globl x86_rdtsc
+x86_rdtsc:
+        rdtsc
+        shl     $32, %rdx
+        or      %rdx, %rax
+        ret
+
+        .globl x86_rdmsr, x86_wrmsr
+x86_rdmsr:                              // (msr: UInt32) -> UInt64
+        mov     %edi, %ecx
+        rdmsr
+        shl     $32, %rdx
+        or      %rdx, %rax
+        ret
+x86_wrmsr:                              // (msr: UInt32, value: UInt64)
+        mov     %edi, %ecx
+        mov     %rsi, %rax
+        mov     %rsi, %rdx
+        shr     $32, %rdx
+        wrmsr
+        ret
+
+        .globl x86_cpuid
+x86_cpuid:                              // (leaf, subleaf, out: *UInt32[4])
+        push    %rbx
+        mov     %edi, %eax
+        mov     %esi, %ecx
+        mov     %rdx, %r8
+        cpuid
+        mov     %eax, 0(%r8)
+        mov     %ebx, 4(%r8)
+        mov     %ecx, 8(%r8)
+        mov     %edx, 12(%r8)
+        pop     %rbx
+        ret
+
+        .globl x86_halt_forever, x86_pause, x86_ud2, x86_int3
+x86_halt_forever:
+        cli
+1:      hlt
+        jmp     1b
+x86_pause:
+        pause
+        ret
+x86_ud2:
+        ud2
+        ret
+x86_int3:
+        int3
+        ret
+
+        .globl x86_read_rsp
+x86_read_rsp:
+        lea     8(%rsp), %rax
+        ret
+
+// x86_try(body, context) -> UInt64: calls body(context). Returns 0 when it
+// returns normally; when an exception hits while the try is armed, the
+// handler resumes at x86_try_resume with rax = the value it chose.
+        .globl x86_try, x86_try_resume, x86_try_saved_rsp
+x86_try:
+        push    %rbx
+        push    %rbp
+        push    %r12
+        push    %r13
+        push    %r14
+        push    %r15
+        sub     $8, %rsp                    // keep the call 16-byte aligned
+        mov     x86_try_saved_rsp(%rip), %rax
+        mov     %rax, (%rsp)                // nesting: remember the outer try
+        mov     %rsp, x86_try_saved_rsp(%rip)
+        mov     %rdi, %rax
+        mov     %rsi, %rdi
+        call    *%rax
+        xor     %eax, %eax
+x86_try_resume:
+        mov     (%rsp), %rdx
+        mov     %rdx, x86_try_saved_rsp(%rip)
+        add     $8, %rsp
+        pop     %r15
+        pop     %r14
+        pop     %r13
+        pop     %r12
+        pop     %rbp
+        pop     %rbx
+        ret
+
+        .globl memset, memcpy, memmove, memcmp, bcmp
+memset:                                 // (dst, byte, count) -> dst
+        mov     %rdi, %r9
+        mov     %esi, %eax
+        mov     %rdx, %rcx
+        rep stosb
+        mov     %r9, %rax
+        ret
+memcpy:                                 // (dst, src, count) -> dst
+        mov     %rdi, %rax
+        mov     %rdx, %rcx
+        rep movsb
+        ret
+memmove:
+        mov     %rdi, %rax
+        mov     %rdx, %rcx
+        cmp     %rsi, %rdi
+        jbe     2f                          // dst <= src: copy forwards
+        lea     -1(%rsi,%rcx), %rsi
+        lea     -1(%rdi,%rcx), %rdi
+        std
+        rep movsb
+        cld
+        ret
+2:      rep movsb
+        ret
+memcmp:                                 // (a, b, count) -> Int32
+bcmp:
+        xor     %eax, %eax
+        test    %rdx, %rdx
+        jz      4f
+3:      movzbl  (%rdi), %eax
+        movzbl  (%rsi), %ecx
+        sub     %ecx, %eax
+        jnz     4f
+        inc     %rdi
+        inc     %rsi
+        dec     %rdx
+        jnz     3b
+4:      ret
+
+        .data
+        .balign 8
+x86_try_saved_rsp:
+        .quad 0
+
+        .text
+        .globl x86_image_end, x86_try_resume_address, x86_try_armed_rsp
+x86_image_end:
+        lea     __image_end(%rip), %rax
+        ret
+x86_try_resume_address:
+        lea     x86_try_resume(%rip), %rax
+        ret
+x86_try_armed_rsp:
+        mov     x86_try_saved_rsp(%rip), %rax
+        ret
+        .globl x86_boot_storage_address
+x86_boot_storage_address:
+        lea     x86_boot_storage(%rip), %rax
+        ret
+
+        .globl malloc, free, posix_memalign
+malloc:
+        jmp     guest_malloc
+free:
+        jmp     guest_free
+posix_memalign:
+        jmp     guest_posix_memalign
