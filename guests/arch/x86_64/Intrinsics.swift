@@ -23,6 +23,8 @@ func x86_halt_forever() -> Never {
 @_extern(c, "x86_pause") func x86_pause()
 @_extern(c, "x86_ud2") func x86_ud2()
 @_extern(c, "x86_int3") func x86_int3()
+@_extern(c, "x86_divide_error") func x86_divide_error()
+@_extern(c, "x86_load") func x86_load(_ address: UInt64) -> UInt64
 @_extern(c, "x86_read_rsp") func x86_read_rsp() -> UInt64
 @_extern(c, "x86_image_end") func x86_image_end() -> UInt64
 @_extern(c, "x86_try") func x86_try(

@@ -25,6 +25,33 @@ _start32:
         mov     %ebx, boot_info
         mov     $boot_stack_top, %esp
 
+        // Own GDT, segments, LDTR and TR before long mode: VMX (KVM without
+        // unrestricted guest, e.g. nested) cannot run a long-mode guest whose
+        // TR still holds the loader's 16-bit state and would emulate instead.
+        lgdt    gdt64_pointer
+        mov     $0x10, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        mov     %ax, %fs
+        mov     %ax, %gs
+        ljmp    $0x28, $0f
+0:      xor     %ax, %ax
+        lldt    %ax
+        mov     $tss64, %eax
+        mov     $gdt64 + 0x18, %edi
+        movw    $103, (%edi)                 // limit
+        mov     %ax, 2(%edi)                 // base 15:0
+        shr     $16, %eax
+        mov     %al, 4(%edi)                 // base 23:16
+        movb    $0x89, 5(%edi)               // present, TSS available
+        movb    $0, 6(%edi)
+        mov     %ah, 7(%edi)                 // base 31:24
+        movl    $0, 8(%edi)                  // base 63:32
+        movl    $0, 12(%edi)
+        mov     $0x18, %ax
+        ltr     %ax
+
         // PD entries: 2 MiB pages covering IDENTITY_GIB GiB.
         mov     $page_directories, %edi
         xor     %ecx, %ecx
@@ -73,7 +100,6 @@ _start32:
         or      $((1 << 31) | (1 << 0) | (1 << 1)), %eax
         mov     %eax, %cr0
 
-        lgdt    gdt64_pointer
         ljmp    $0x08, $long_mode_entry
 
         .code64
@@ -97,30 +123,14 @@ long_mode_entry:
         hlt
         jmp     3b
 
-// Fills the TSS descriptor in the GDT (selector 0x18) and loads it.
-// IST1 serves every exception; IST2 is a separate stack for #DF.
+// Sets the IST stacks in the TSS loaded before long mode: IST1 serves every
+// exception, IST2 is a separate stack for #DF.
 x86_install_tss:
         lea     exception_stack_top(%rip), %rax
         mov     %rax, tss64 + 36(%rip)
         lea     double_fault_stack_top(%rip), %rax
         mov     %rax, tss64 + 44(%rip)
         movw    $104, tss64 + 102(%rip)      // I/O map base: none
-        lea     tss64(%rip), %rax
-        lea     gdt64 + 0x18(%rip), %rdi
-        movw    $103, (%rdi)                 // limit
-        mov     %ax, 2(%rdi)                 // base 15:0
-        mov     %rax, %rdx
-        shr     $16, %rdx
-        mov     %dl, 4(%rdi)                 // base 23:16
-        movb    $0x89, 5(%rdi)               // present, 64-bit TSS available
-        movb    $0, 6(%rdi)
-        shr     $8, %rdx
-        mov     %dl, 7(%rdi)                 // base 31:24
-        shr     $8, %rdx
-        mov     %edx, 8(%rdi)                // base 63:32
-        movl    $0, 12(%rdi)
-        mov     $0x18, %ax
-        ltr     %ax
         ret
 
 // Builds 32 interrupt gates (DPL 0, IST1; #DF on IST2) and loads the IDT.
@@ -251,6 +261,7 @@ gdt64:
         .quad 0x00af9a000000ffff             // 0x08: 64-bit code
         .quad 0x00cf92000000ffff             // 0x10: data
         .quad 0, 0                           // 0x18: TSS (filled at boot)
+        .quad 0x00cf9a000000ffff             // 0x28: 32-bit code (boot only)
 gdt64_end:
         .balign 8
 gdt64_pointer:

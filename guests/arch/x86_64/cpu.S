@@ -85,7 +85,7 @@ x86_cpuid:                              // (leaf, subleaf, out: *UInt32[4])
         pop     %rbx
         ret
 
-        .globl x86_halt_forever, x86_pause, x86_ud2, x86_int3
+        .globl x86_halt_forever, x86_pause, x86_ud2, x86_int3, x86_divide_error, x86_load
 x86_halt_forever:
         cli
 1:      hlt
@@ -98,6 +98,15 @@ x86_ud2:
         ret
 x86_int3:
         int3
+        ret
+x86_divide_error:
+        xor     %ecx, %ecx
+        mov     $1, %eax
+        xor     %edx, %edx
+        div     %ecx
+        ret
+x86_load:                               // (address) -> UInt64, a plain load
+        mov     (%rdi), %rax
         ret
 
         .globl x86_read_rsp

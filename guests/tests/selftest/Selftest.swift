@@ -41,8 +41,10 @@ func guestMain() {
   section("exceptions") {
     let undefined = catchException { _ in x86_ud2() }
     checkEqual(undefined?.vector ?? 0xFF, 6, "ud2 raises #UD and is caught")
-    let breakpoint = catchException { _ in x86_int3() }
-    checkEqual(breakpoint?.vector ?? 0xFF, 3, "int3 raises #BP and is caught")
+    let divide = catchException { _ in x86_divide_error() }
+    checkEqual(divide?.vector ?? 0xFF, 0, "divide by zero raises #DE and is caught")
+    let general = catchException { _ in _ = x86_load(0x8000_0000_0000_0000) }
+    checkEqual(general?.vector ?? 0xFF, 13, "non-canonical load raises #GP and is caught")
     let pageFault = catchException { _ in
       // Above the 64 GiB identity map: not present.
       let address = UnsafeMutablePointer<UInt64>(bitPattern: UInt(0x20_0000_0000))!

@@ -1,0 +1,121 @@
+extension PageAllocator {
+  /// Removes the free pages `[address, address + pages * pageSize)` from the
+  /// pool. The range may have any page alignment and length and may span
+  /// adjacent areas; free blocks overlapping its ends are split.
+  ///
+  /// All or nothing: if any page is outside the areas, holds metadata, or is
+  /// allocated or already reserved, the call returns the reason and changes
+  /// nothing. Returns `nil` on success. Cost: O(pages x maxOrder).
+  @discardableResult
+  public func reserve(address: UInt, pages: UInt) -> PageAllocatorError? {
+    guard let (start, end) = PageAllocator.pageRange(address: address, pages: pages) else {
+      return address & (PageAllocator.pageSize - 1) != 0 ? .misaligned : .invalidArgument
+    }
+    lock.lock()
+    defer { lock.unlock() }
+    // Check pass: every page must be in a free block.
+    var pfn = start
+    while pfn < end {
+      guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
+      if pfn < records[area].usablePfn { return .metadataPage }
+      guard let block = blockContaining(area, pfn),
+        meta(area, block.start) & PageAllocator.stateBits == PageAllocator.stateFree
+      else { return .rangeNotFree }
+      pfn = block.start + (UInt(1) << UInt(block.order))
+    }
+    // Apply pass: split blocks at the range ends, take whole blocks inside.
+    pfn = start
+    while pfn < end {
+      let area = areaIndex(containingPfn: pfn).unsafelyUnwrapped
+      let block = blockContaining(area, pfn).unsafelyUnwrapped
+      let size = UInt(1) << UInt(block.order)
+      removeFree(area, block.start, block.order)
+      if block.start >= start && end - block.start >= size {
+        let reserved = PageAllocator.headBit | PageAllocator.stateReserved
+        for offset in 0..<size { setMeta(area, block.start + offset, reserved) }
+        records[area].freePages -= size
+        records[area].reservedPages += size
+        pfn = block.start + size
+      } else {
+        // Cannot be order 0: a one-page block containing pfn is inside the range.
+        let half = block.order - 1
+        pushFree(area, block.start + (UInt(1) << UInt(half)), half)
+        pushFree(area, block.start, half)
+      }
+    }
+    return nil
+  }
+
+  /// Returns reserved pages `[address, address + pages * pageSize)` to the
+  /// pool (all of a reserved range or any part of it). The pages become free
+  /// and are merged with free buddies.
+  ///
+  /// All or nothing: if any page in the range is not reserved the call
+  /// returns the reason and changes nothing. Returns `nil` on success.
+  @discardableResult
+  public func unreserve(address: UInt, pages: UInt) -> PageAllocatorError? {
+    guard let (start, end) = PageAllocator.pageRange(address: address, pages: pages) else {
+      return address & (PageAllocator.pageSize - 1) != 0 ? .misaligned : .invalidArgument
+    }
+    lock.lock()
+    defer { lock.unlock() }
+    for pfn in start..<end {
+      guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
+      if pfn < records[area].usablePfn { return .metadataPage }
+      if meta(area, pfn) != PageAllocator.headBit | PageAllocator.stateReserved {
+        return .rangeNotReserved
+      }
+    }
+    for pfn in start..<end {
+      let area = areaIndex(containingPfn: pfn).unsafelyUnwrapped
+      records[area].reservedPages -= 1
+      records[area].freePages += 1
+      insertCoalescing(area, pfn, 0)
+    }
+    return nil
+  }
+
+  /// Whether every page of `[address, address + pages * pageSize)` is
+  /// reserved.
+  public func isReserved(address: UInt, pages: UInt) -> Bool {
+    guard let (start, end) = PageAllocator.pageRange(address: address, pages: pages) else {
+      return false
+    }
+    lock.lock()
+    defer { lock.unlock() }
+    for pfn in start..<end {
+      guard let area = areaIndex(containingPfn: pfn), pfn >= records[area].usablePfn,
+        meta(area, pfn) == PageAllocator.headBit | PageAllocator.stateReserved
+      else { return false }
+    }
+    return true
+  }
+
+  /// Page frame range of a reserve request, or `nil` if misaligned, empty
+  /// or overflowing.
+  static func pageRange(address: UInt, pages: UInt) -> (UInt, UInt)? {
+    guard address & (pageSize - 1) == 0, pages > 0 else { return nil }
+    let start = address >> pageShift
+    let (end, overflow) = start.addingReportingOverflow(pages)
+    guard !overflow, end <= UInt.max >> pageShift else { return nil }
+    return (start, end)
+  }
+
+  /// The block (of any state) that contains usable page `pfn` of `area`,
+  /// found from the head bits in O(maxOrder).
+  func blockContaining(_ area: Int, _ pfn: UInt) -> (start: UInt, order: Int)? {
+    let usable = records[area].usablePfn
+    var k = 0
+    while k <= PageAllocator.maxOrder {
+      let candidate = pfn & ~((UInt(1) << UInt(k)) - 1)
+      if candidate < usable { return nil }
+      let byte = meta(area, candidate)
+      if byte & PageAllocator.headBit != 0 {
+        let order = Int(byte & PageAllocator.orderBits)
+        if pfn - candidate < UInt(1) << UInt(order) { return (candidate, order) }
+      }
+      k += 1
+    }
+    return nil
+  }
+}

@@ -1,0 +1,425 @@
+/// Book-keeping of one area, stored in the allocator's state memory.
+struct PageAreaRecord {
+  var present: Bool
+  var basePfn: UInt
+  var usablePfn: UInt
+  var topPfn: UInt
+  var metadata: UnsafeMutablePointer<UInt8>?
+  var freePages: UInt
+  var allocatedPages: UInt
+  var reservedPages: UInt
+
+  static var empty: PageAreaRecord {
+    PageAreaRecord(
+      present: false, basePfn: 0, usablePfn: 0, topPfn: 0, metadata: nil,
+      freePages: 0, allocatedPages: 0, reservedPages: 0)
+  }
+}
+
+/// Fixed part of the allocator state.
+struct PageAllocatorHeader {
+  var layout: AreaLayout
+}
+
+/// A buddy page allocator over up to four physical memory areas.
+///
+/// ## Model
+/// * Pages are 4 KiB. Blocks are `2^order` pages (`order` in
+///   `0...maxOrder`), naturally aligned in physical memory, and never cross
+///   an area. Physical memory must be identity mapped: a block's address is
+///   its physical address.
+/// * Each area keeps one metadata byte per page *inside the area*: the first
+///   pages of the area hold the bytes and are marked unusable. A byte holds
+///   the block order, the block state (free, allocated, reserved, metadata)
+///   and a "block head" bit; only the first page of a block has the head bit
+///   and only its byte is authoritative.
+/// * Free blocks are on per-area, per-order intrusive doubly-linked lists
+///   whose links live in the free pages themselves.
+/// * The allocator's own state (lock, area records, list heads) lives in
+///   `stateByteCount` bytes of caller-provided memory (`init(stateMemory:layout:)`)
+///   or in the first page of a memory range (`bootstrap(layout:basePfn:topPfn:)`).
+///   No heap is needed.
+///
+/// `PageAllocator` is a small copyable handle (a few pointers); copies refer
+/// to the same allocator and every method is non-mutating and protected by
+/// a `SpinLock`, so one allocator can be shared by several CPUs.
+///
+/// ## Costs
+/// `allocate`, `memalign` and `free` cost O(maxOrder x areas). `reserve` and
+/// `unreserve` cost O(pages x maxOrder). `validate` walks all metadata.
+public struct PageAllocator: @unchecked Sendable {
+  /// log2 of the page size.
+  public static var pageShift: UInt { 12 }
+  /// Page size in bytes (4 KiB).
+  public static var pageSize: UInt { 1 << pageShift }
+  /// Largest block order: blocks of up to 2^20 pages (4 GiB).
+  public static var maxOrder: Int { 20 }
+  /// Maximum number of areas.
+  public static var maxAreas: Int { 4 }
+
+  static var orderCount: Int { maxOrder + 1 }
+  static var noPage: UInt { UInt.max }
+
+  // Metadata byte encoding.
+  static var orderBits: UInt8 { 0x1F }
+  static var stateBits: UInt8 { 0x60 }
+  static var stateAllocated: UInt8 { 0x00 }
+  static var stateFree: UInt8 { 0x20 }
+  static var stateReserved: UInt8 { 0x40 }
+  static var stateMetadata: UInt8 { 0x60 }
+  static var headBit: UInt8 { 0x80 }
+
+  // State memory layout: [lock][header][area records][list heads].
+  static var headerOffset: Int { 16 }
+  static var recordsOffset: Int {
+    roundUp16(headerOffset + MemoryLayout<PageAllocatorHeader>.stride)
+  }
+  static var headsOffset: Int {
+    roundUp16(recordsOffset + maxAreas * MemoryLayout<PageAreaRecord>.stride)
+  }
+  static func roundUp16(_ value: Int) -> Int { (value + 15) & ~15 }
+
+  /// Bytes of state memory `init(stateMemory:layout:)` needs (well under
+  /// one page).
+  public static var stateByteCount: Int {
+    headsOffset + maxAreas * orderCount * MemoryLayout<UInt>.stride
+  }
+  /// Required alignment of the state memory.
+  public static var stateAlignment: Int { 16 }
+
+  let state: UnsafeMutableRawPointer
+  let records: UnsafeMutablePointer<PageAreaRecord>
+  let heads: UnsafeMutablePointer<UInt>
+
+  /// Creates an allocator with no areas, keeping its state in `stateMemory`
+  /// (`stateByteCount` bytes aligned to `stateAlignment`, which must stay
+  /// valid and must not be handed to the allocator as memory).
+  public init(stateMemory: UnsafeMutableRawPointer, layout: AreaLayout) {
+    _ = SpinLock(initializingAt: stateMemory)
+    state = stateMemory
+    let header = (stateMemory + PageAllocator.headerOffset)
+      .bindMemory(to: PageAllocatorHeader.self, capacity: 1)
+    header.initialize(to: PageAllocatorHeader(layout: layout))
+    records = (stateMemory + PageAllocator.recordsOffset)
+      .bindMemory(to: PageAreaRecord.self, capacity: PageAllocator.maxAreas)
+    records.initialize(repeating: .empty, count: PageAllocator.maxAreas)
+    let headCount = PageAllocator.maxAreas * PageAllocator.orderCount
+    heads = (stateMemory + PageAllocator.headsOffset)
+      .bindMemory(to: UInt.self, capacity: headCount)
+    heads.initialize(repeating: PageAllocator.noPage, count: headCount)
+  }
+
+  /// Creates an allocator whose state occupies the first page of the
+  /// physical range `[basePfn, topPfn)`, and adds the rest of the range with
+  /// `addMemory(basePfn:topPfn:)`. Page frame 0 is never used (address 0 is
+  /// not a valid pointer). Returns `nil` if no area could be initialised.
+  public static func bootstrap(layout: AreaLayout, basePfn: UInt, topPfn: UInt) -> PageAllocator? {
+    let base = basePfn == 0 ? 1 : basePfn
+    guard topPfn > base + 1 else { return nil }
+    let allocator = PageAllocator(stateMemory: pointer(pfn: base), layout: layout)
+    guard allocator.addMemory(basePfn: base + 1, topPfn: topPfn) > 0 else { return nil }
+    return allocator
+  }
+
+  /// The area layout this allocator was created with.
+  public var layout: AreaLayout {
+    (state + PageAllocator.headerOffset).assumingMemoryBound(to: PageAllocatorHeader.self)
+      .pointee.layout
+  }
+
+  var lock: SpinLock { SpinLock(existingAt: state) }
+
+  // MARK: Adding memory
+
+  /// Splits the physical page range `[basePfn, topPfn)` over the layout's
+  /// areas and initialises every non-empty piece as an area. A piece is
+  /// skipped if its area is already initialised or if it is too small to
+  /// hold its metadata plus one page. Page frame 0 is never used.
+  /// Returns the number of areas initialised.
+  ///
+  /// Each area is one contiguous range: add at most one range per area
+  /// (e.g. the largest memory map entry that falls into it).
+  @discardableResult
+  public func addMemory(basePfn: UInt, topPfn: UInt) -> Int {
+    let layout = self.layout
+    var added = 0
+    for area in 0..<layout.count {
+      let low = basePfn > layout.basePfn(ofArea: area) ? basePfn : layout.basePfn(ofArea: area)
+      let high = topPfn < layout.topPfn(ofArea: area) ? topPfn : layout.topPfn(ofArea: area)
+      if low < high && initialiseArea(area, basePfn: low, topPfn: high) { added += 1 }
+    }
+    return added
+  }
+
+  /// Address-based form of `addMemory(basePfn:topPfn:)`: the range
+  /// `[start, end)` is shrunk to whole pages.
+  @discardableResult
+  public func addMemory(start: UInt, end: UInt) -> Int {
+    guard let base = MemoryMath.alignUp(start, PageAllocator.pageSize) else { return 0 }
+    return addMemory(basePfn: base >> PageAllocator.pageShift, topPfn: end >> PageAllocator.pageShift)
+  }
+
+  /// Initialises area `area` over `[basePfn, topPfn)`, which must lie
+  /// inside that area of the layout. Returns `false` (and changes nothing)
+  /// if the area is already initialised, the range is outside the area, or
+  /// it cannot hold its metadata plus one page.
+  @discardableResult
+  public func initialiseArea(_ area: Int, basePfn: UInt, topPfn: UInt) -> Bool {
+    let layout = self.layout
+    guard area >= 0 && area < layout.count else { return false }
+    let base = basePfn == 0 ? 1 : basePfn
+    guard base < topPfn,
+      base >= layout.basePfn(ofArea: area), topPfn <= layout.topPfn(ofArea: area),
+      topPfn <= UInt.max >> PageAllocator.pageShift
+    else { return false }
+    let pageCount = topPfn - base
+    let metadataPages = (pageCount + PageAllocator.pageSize - 1) >> PageAllocator.pageShift
+    guard pageCount > metadataPages else { return false }
+
+    lock.lock()
+    defer { lock.unlock() }
+    // Refuse overlaps with areas already present.
+    for other in 0..<PageAllocator.maxAreas {
+      let r = records[other]
+      if r.present && (other == area || (base < r.topPfn && r.basePfn < topPfn)) { return false }
+    }
+    let metadata = PageAllocator.pointer(pfn: base).bindMemory(to: UInt8.self, capacity: Int(pageCount))
+    metadata.initialize(repeating: 0, count: Int(pageCount))
+    let usable = base + metadataPages
+    for index in 0..<Int(metadataPages) {
+      metadata[index] = PageAllocator.headBit | PageAllocator.stateMetadata
+    }
+    records[area] = PageAreaRecord(
+      present: true, basePfn: base, usablePfn: usable, topPfn: topPfn, metadata: metadata,
+      freePages: pageCount - metadataPages, allocatedPages: 0, reservedPages: 0)
+    // Cover the usable range with maximal naturally aligned blocks.
+    var pfn = usable
+    while pfn < topPfn {
+      var order = 0
+      while order < PageAllocator.maxOrder {
+        let next = UInt(1) << UInt(order + 1)
+        if pfn & (next - 1) != 0 || topPfn - pfn < next { break }
+        order += 1
+      }
+      pushFree(area, pfn, order)
+      pfn += UInt(1) << UInt(order)
+    }
+    return true
+  }
+
+  // MARK: Allocation
+
+  /// Allocates a naturally aligned block of `2^order` pages from the allowed
+  /// `areas`, trying them from the highest area number down to the lowest.
+  /// A larger free block is split if needed; the unused halves go back to
+  /// the free lists. Returns `nil` if no allowed area can satisfy the request
+  /// or `order` is out of range.
+  public func allocate(
+    order: Int, areas: AreaMask = .any, flags: PageAllocationFlags = .none
+  ) -> UnsafeMutableRawPointer? {
+    guard order >= 0 && order <= PageAllocator.maxOrder else { return nil }
+    return allocateBlock(order: order, searchOrder: order, areas: areas, flags: flags)
+  }
+
+  /// Allocates `pages` contiguous pages, rounded up to the next power of two
+  /// (a block of order `ceil(log2(pages))`; the whole block is allocated and
+  /// freed together). Returns `nil` for 0 pages or on failure.
+  public func allocate(
+    pages: UInt, areas: AreaMask = .any, flags: PageAllocationFlags = .none
+  ) -> UnsafeMutableRawPointer? {
+    guard pages > 0 else { return nil }
+    return allocate(order: MemoryMath.ceilLog2(pages), areas: areas, flags: flags)
+  }
+
+  /// Allocates `size` bytes aligned to `alignment` bytes.
+  ///
+  /// The size is rounded up to whole pages and then to a power of two of
+  /// pages (block order `ceil(log2(pages))`). The alignment is at least one
+  /// page. A free block of order at least log2(alignment in pages) is taken
+  /// and split down to the needed order, keeping its (aligned) first part;
+  /// every other part goes back to the free lists, so no memory is lost.
+  /// Returns `nil` if `alignment` is not a power of two, `size` is 0, the
+  /// request is larger than the maximal block, or no memory is available.
+  public func memalign(
+    alignment: UInt, size: UInt, areas: AreaMask = .any, flags: PageAllocationFlags = .none
+  ) -> UnsafeMutableRawPointer? {
+    guard MemoryMath.isPowerOfTwo(alignment), size > 0,
+      let order = PageAllocator.order(forBytes: size)
+    else { return nil }
+    let alignOrder = alignment <= PageAllocator.pageSize
+      ? 0 : MemoryMath.ceilLog2(alignment >> PageAllocator.pageShift)
+    guard alignOrder <= PageAllocator.maxOrder else { return nil }
+    let searchOrder = alignOrder > order ? alignOrder : order
+    return allocateBlock(order: order, searchOrder: searchOrder, areas: areas, flags: flags)
+  }
+
+  /// The block order used for an allocation of `bytes` bytes, or `nil` if
+  /// `bytes` is 0 or larger than the maximal block.
+  public static func order(forBytes bytes: UInt) -> Int? {
+    guard bytes > 0 else { return nil }
+    let pages = (bytes >> pageShift) + (bytes & (pageSize - 1) != 0 ? 1 : 0)
+    let order = MemoryMath.ceilLog2(pages)
+    return order <= maxOrder ? order : nil
+  }
+
+  func allocateBlock(
+    order: Int, searchOrder: Int, areas: AreaMask, flags: PageAllocationFlags
+  ) -> UnsafeMutableRawPointer? {
+    lock.lock()
+    var area = PageAllocator.maxAreas - 1
+    var found: UInt? = nil
+    while area >= 0 {
+      if areas.contains(area: area) && records[area].present,
+        let pfn = takeBlock(area, order: order, searchOrder: searchOrder)
+      {
+        found = pfn
+        break
+      }
+      area -= 1
+    }
+    lock.unlock()
+    guard let pfn = found else { return nil }
+    let pointer = PageAllocator.pointer(pfn: pfn)
+    if flags.zeroes {
+      MemoryMath.zero(pointer, count: PageAllocator.pageSize << UInt(order))
+    }
+    return pointer
+  }
+
+  /// Takes a free block of order >= `searchOrder` from `area`, splits it
+  /// down to `order` keeping the first part and marks it allocated.
+  func takeBlock(_ area: Int, order: Int, searchOrder: Int) -> UInt? {
+    var k = searchOrder
+    while k <= PageAllocator.maxOrder && headSlot(area, k).pointee == PageAllocator.noPage {
+      k += 1
+    }
+    guard k <= PageAllocator.maxOrder else { return nil }
+    let pfn = headSlot(area, k).pointee
+    removeFree(area, pfn, k)
+    while k > order {
+      k -= 1
+      pushFree(area, pfn + (UInt(1) << UInt(k)), k)
+    }
+    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateAllocated | UInt8(order))
+    let pages = UInt(1) << UInt(order)
+    records[area].freePages -= pages
+    records[area].allocatedPages += pages
+    return pfn
+  }
+
+  // MARK: Freeing
+
+  /// Frees a block returned by `allocate` or `memalign`; the block size
+  /// comes from the metadata. The block is merged with its buddy while the
+  /// buddy is a free block of the same order inside the area.
+  ///
+  /// Returns `nil` on success, or the reason the call was refused (the
+  /// allocator is then unchanged).
+  @discardableResult
+  public func free(_ pointer: UnsafeMutableRawPointer) -> PageAllocatorError? {
+    let address = UInt(bitPattern: pointer)
+    guard address & (PageAllocator.pageSize - 1) == 0 else { return .misaligned }
+    let pfn = address >> PageAllocator.pageShift
+    lock.lock()
+    defer { lock.unlock() }
+    guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
+    if pfn < records[area].usablePfn { return .metadataPage }
+    let byte = meta(area, pfn)
+    if byte & PageAllocator.headBit == 0 { return .notBlockStart }
+    switch byte & PageAllocator.stateBits {
+    case PageAllocator.stateFree: return .doubleFree
+    case PageAllocator.stateReserved: return .reservedPage
+    case PageAllocator.stateAllocated: break
+    default: return .metadataPage
+    }
+    let order = Int(byte & PageAllocator.orderBits)
+    let pages = UInt(1) << UInt(order)
+    records[area].allocatedPages -= pages
+    records[area].freePages += pages
+    insertCoalescing(area, pfn, order)
+    return nil
+  }
+
+  /// Puts the block `[pfn, pfn + 2^order)` on the free lists, merging it
+  /// with its buddies as far as possible. Counters are the caller's job.
+  func insertCoalescing(_ area: Int, _ pfn: UInt, _ order: Int) {
+    var start = pfn
+    var k = order
+    let usable = records[area].usablePfn
+    let top = records[area].topPfn
+    while k < PageAllocator.maxOrder {
+      let size = UInt(1) << UInt(k)
+      let buddy = start ^ size
+      if buddy < usable || buddy >= top || top - buddy < size { break }
+      let wanted = PageAllocator.headBit | PageAllocator.stateFree | UInt8(k)
+      if meta(area, buddy) != wanted { break }
+      removeFree(area, buddy, k)
+      setMeta(area, start > buddy ? start : buddy, 0)
+      if buddy < start { start = buddy }
+      k += 1
+    }
+    pushFree(area, start, k)
+  }
+
+  // MARK: Helpers (lock held)
+
+  @inline(__always)
+  static func pointer(pfn: UInt) -> UnsafeMutableRawPointer {
+    UnsafeMutableRawPointer(bitPattern: pfn << pageShift)!
+  }
+
+  @inline(__always)
+  func headSlot(_ area: Int, _ order: Int) -> UnsafeMutablePointer<UInt> {
+    heads + (area * PageAllocator.orderCount + order)
+  }
+
+  @inline(__always)
+  func meta(_ area: Int, _ pfn: UInt) -> UInt8 {
+    records[area].metadata.unsafelyUnwrapped[Int(pfn - records[area].basePfn)]
+  }
+
+  @inline(__always)
+  func setMeta(_ area: Int, _ pfn: UInt, _ value: UInt8) {
+    records[area].metadata.unsafelyUnwrapped[Int(pfn - records[area].basePfn)] = value
+  }
+
+  /// The present area whose range contains `pfn`.
+  func areaIndex(containingPfn pfn: UInt) -> Int? {
+    for area in 0..<PageAllocator.maxAreas {
+      let r = records[area]
+      if r.present && pfn >= r.basePfn && pfn < r.topPfn { return area }
+    }
+    return nil
+  }
+
+  /// Marks `[pfn, pfn + 2^order)` as a free block and pushes it on its list.
+  func pushFree(_ area: Int, _ pfn: UInt, _ order: Int) {
+    let slot = headSlot(area, order)
+    let first = slot.pointee
+    let node = PageAllocator.pointer(pfn: pfn)
+    node.storeBytes(of: first, toByteOffset: 0, as: UInt.self)
+    node.storeBytes(of: PageAllocator.noPage, toByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
+    if first != PageAllocator.noPage {
+      PageAllocator.pointer(pfn: first)
+        .storeBytes(of: pfn, toByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
+    }
+    slot.pointee = pfn
+    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateFree | UInt8(order))
+  }
+
+  /// Unlinks the free block at `pfn` from its list (metadata unchanged).
+  func removeFree(_ area: Int, _ pfn: UInt, _ order: Int) {
+    let node = PageAllocator.pointer(pfn: pfn)
+    let next = node.load(fromByteOffset: 0, as: UInt.self)
+    let previous = node.load(fromByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
+    if previous == PageAllocator.noPage {
+      headSlot(area, order).pointee = next
+    } else {
+      PageAllocator.pointer(pfn: previous).storeBytes(of: next, toByteOffset: 0, as: UInt.self)
+    }
+    if next != PageAllocator.noPage {
+      PageAllocator.pointer(pfn: next)
+        .storeBytes(of: previous, toByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
+    }
+  }
+}
