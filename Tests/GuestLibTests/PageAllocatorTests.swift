@@ -379,12 +379,16 @@ struct PageAllocatorReserveTests {
     let a = heap.allocator
     let initial = freeListSnapshot(a)
     let m = heap.memory.address
-    // Odd range crossing the area 1 / area 2 boundary (at m + 8 MiB).
-    let start = m + (8 << 20) - 5 * 4096
+    // A range crossing into area 2 hits its metadata page: refused.
+    #expect(a.reserve(address: m + (8 << 20) - 5 * 4096, pages: 11) == .metadataPage)
+    #expect(freeListSnapshot(a) == initial)
+    #expect(a.totalCounts().reserved == 0)
+    // Odd range ending at the top of area 1 (m + 8 MiB).
+    let start = m + (8 << 20) - 11 * 4096
     #expect(a.reserve(address: start, pages: 11) == nil)
     #expect(a.totalCounts().reserved == 11)
-    #expect(a.counts(area: 1)?.reserved == 5)
-    #expect(a.counts(area: 2)?.reserved == 6)
+    #expect(a.counts(area: 1)?.reserved == 11)
+    #expect(a.counts(area: 2)?.reserved == 0)
     #expect(a.isReserved(address: start, pages: 11))
     expectValid(a)
     // Already reserved: refused, nothing changes.

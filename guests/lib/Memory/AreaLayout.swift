@@ -93,7 +93,7 @@ public struct AreaLayout: Sendable, Equatable {
 /// come from. Bit `i` stands for area `i` of the allocator's `AreaLayout`.
 public struct AreaMask: Sendable, Equatable {
   /// Bit `i` set: area `i` allowed.
-  public var rawValue: UInt8
+  public let rawValue: UInt8
 
   /// Creates a mask from raw bits.
   public init(rawValue: UInt8) { self.rawValue = rawValue }

@@ -1,7 +1,9 @@
 extension PageAllocator {
   /// Removes the free pages `[address, address + pages * pageSize)` from the
-  /// pool. The range may have any page alignment and length and may span
-  /// adjacent areas; free blocks overlapping its ends are split.
+  /// pool. The range may have any page alignment and length; free blocks
+  /// overlapping its ends are split. (Every area begins with its metadata
+  /// pages, so a range running into the next area is refused with
+  /// `.metadataPage`.)
   ///
   /// All or nothing: if any page is outside the areas, holds metadata, or is
   /// allocated or already reserved, the call returns the reason and changes

@@ -26,7 +26,7 @@ public enum PageAllocatorError: UInt8, Sendable, Equatable {
 /// Options for page allocations.
 public struct PageAllocationFlags: Sendable, Equatable {
   /// Raw flag bits.
-  public var rawValue: UInt8
+  public let rawValue: UInt8
 
   /// Creates flags from raw bits.
   public init(rawValue: UInt8) { self.rawValue = rawValue }

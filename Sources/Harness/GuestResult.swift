@@ -1,0 +1,114 @@
+/// Where in the guest sources a check was made (`#fileID` and line).
+public struct GuestSourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
+  /// `Module/File.swift` as the guest reported it.
+  public var fileID: String
+  /// 1-based line.
+  public var line: Int
+
+  /// A location.
+  public init(fileID: String, line: Int) {
+    self.fileID = fileID
+    self.line = line
+  }
+
+  public var description: String { "\(fileID):\(line)" }
+}
+
+/// The outcome of one guest check.
+public enum CheckOutcome: Sendable, Hashable, Codable {
+  case passed
+  case failed
+  case skipped(reason: String)
+}
+
+/// One check a guest made (one KTAP result line inside a section).
+public struct GuestCheck: Sendable, Hashable, Codable {
+  /// Name of the enclosing section.
+  public var section: String
+  /// Number within the section (1-based).
+  public var number: Int
+  /// The check's message.
+  public var name: String
+  /// Pass, fail or skip.
+  public var outcome: CheckOutcome
+  /// Guest source location, when the guest reported one.
+  public var location: GuestSourceLocation?
+  /// Diagnostic lines the guest printed for it (e.g. expected/actual).
+  public var diagnostics: [String]
+}
+
+/// One section (KTAP subtest) of a guest run.
+public struct GuestSection: Sendable, Hashable, Codable {
+  /// Section number (1-based).
+  public var number: Int
+  /// Its name.
+  public var name: String
+  /// Its checks in order.
+  public var checks: [GuestCheck]
+  /// What the guest's own result line for the section said (nil if the
+  /// section never ended).
+  public var reportedOK: Bool?
+}
+
+/// A crash record printed by the guest's exception handler.
+public struct CrashRecord: Sendable, Hashable, Codable {
+  /// The `# CRASH:` lines as printed.
+  public var lines: [String]
+  /// `key=value` fields from those lines (vector, rip, registers...).
+  public var fields: [String: String]
+}
+
+/// The verdict of one guest run.
+public enum Verdict: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+  /// Plan met, exit line says passed, no failed check.
+  case passed = "PASS"
+  /// At least one check failed (or the guest reported failure).
+  case failed = "FAIL"
+  /// Exception record, triple fault/reset, or QEMU died.
+  case crashed = "CRASH"
+  /// The deadline or the silence timeout hit; QEMU was killed.
+  case timedOut = "TIMEOUT"
+  /// The serial stream broke the protocol (garbage, numbering, plan).
+  case protocolError = "PROTOCOL-ERROR"
+  /// The run could not happen here (e.g. KVM unavailable).
+  case skipped = "SKIP"
+
+  public var description: String { rawValue }
+
+  /// Whether this verdict makes a run fail.
+  public var isFailure: Bool { self != .passed && self != .skipped }
+}
+
+/// Everything known about one guest run.
+public struct GuestResult: Sendable, Codable {
+  /// Guest program name.
+  public var guest: String
+  /// Architecture and accelerator it ran on.
+  public var architecture: Architecture
+  public var accelerator: Accelerator
+  /// The verdict.
+  public var verdict: Verdict
+  /// Why, in one sentence (for non-passing verdicts).
+  public var reason: String
+  /// Sections and checks parsed from the serial stream.
+  public var sections: [GuestSection]
+  /// The crash record, if the guest printed one.
+  public var crash: CrashRecord?
+  /// Problems with the serial stream.
+  public var protocolErrors: [String]
+  /// The complete serial log.
+  public var serialLog: String
+  /// QEMU's standard error.
+  public var qemuStderr: String
+  /// QEMU's command line.
+  public var command: [String]
+  /// QEMU's exit code, or nil when it was killed by a signal.
+  public var qemuExitCode: Int32?
+  /// Wall time from QEMU start to its exit.
+  public var duration: Duration
+
+  /// All checks in order.
+  public var checks: [GuestCheck] { sections.flatMap(\.checks) }
+  /// The failed checks.
+  public var failedChecks: [GuestCheck] { checks.filter { $0.outcome == .failed } }
+}

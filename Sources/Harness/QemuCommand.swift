@@ -1,0 +1,69 @@
+/// The settings of one guest boot.
+public struct LaunchSettings: Sendable, Hashable, Codable {
+  /// Architecture and accelerator.
+  public var architecture: Architecture
+  public var accelerator: Accelerator
+  /// Virtual CPUs.
+  public var cpus: Int
+  /// Guest RAM in MiB.
+  public var memoryMiB: Int
+  /// Extra QEMU arguments (appended as they are, one argv element each).
+  public var extraQemuArguments: [String]
+  /// Extra guest arguments (appended to `-append`).
+  public var guestArguments: [String]
+  /// Deadline for the whole run.
+  public var timeout: Duration
+  /// A run with no serial output for this long is hung.
+  public var silenceTimeout: Duration
+
+  /// Settings with the harness defaults.
+  public init(
+    architecture: Architecture, accelerator: Accelerator, cpus: Int = 1, memoryMiB: Int = 256,
+    extraQemuArguments: [String] = [], guestArguments: [String] = [],
+    timeout: Duration = .seconds(60), silenceTimeout: Duration = .seconds(30)
+  ) {
+    self.architecture = architecture
+    self.accelerator = accelerator
+    self.cpus = cpus
+    self.memoryMiB = memoryMiB
+    self.extraQemuArguments = extraQemuArguments
+    self.guestArguments = guestArguments
+    self.timeout = timeout
+    self.silenceTimeout = silenceTimeout
+  }
+}
+
+/// Builds QEMU's argv for a payload (an array, never a shell string).
+public enum QemuCommand {
+  /// The exit code QEMU gives for a guest status written to isa-debug-exit.
+  public static func debugExitCode(forStatus status: Int) -> Int32 { Int32(status << 1 | 1) }
+
+  /// The argv (without the executable) for booting `payload`.
+  public static func arguments(bootImage: String, settings: LaunchSettings) -> [String] {
+    var arguments = [
+      "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+      "-accel", settings.accelerator.rawValue,
+      "-smp", String(settings.cpus),
+      "-m", String(settings.memoryMiB),
+      "-kernel", bootImage,
+      "-append",
+      (["harness.mem=\(settings.memoryMiB)", "harness.smp=\(settings.cpus)"]
+        + settings.guestArguments).joined(separator: " "),
+    ]
+    switch settings.architecture {
+    case .x86_64:
+      arguments += [
+        "-machine", "pc",
+        "-serial", "stdio",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+      ]
+    case .s390x:
+      arguments += [
+        "-machine", "s390-ccw-virtio",
+        "-chardev", "stdio,id=con0", "-device", "sclpconsole,chardev=con0",
+        "-action", "panic=exit-failure",
+      ]
+    }
+    return arguments + settings.extraQemuArguments
+  }
+}

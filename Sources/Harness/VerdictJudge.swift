@@ -1,0 +1,66 @@
+/// Turns a finished QEMU run into a verdict. The serial protocol decides;
+/// QEMU's exit code is only cross-checked, never trusted alone.
+public enum VerdictJudge {
+  /// The verdict and its reason for `run` of an architecture.
+  public static func judge(_ run: QemuRun, architecture: Architecture) -> (Verdict, String) {
+    let stream = run.stream
+    if let timeout = run.timeout {
+      switch timeout {
+      case .deadline:
+        return (.timedOut, "no verdict before the deadline; QEMU was killed (partial log kept)")
+      case .silence:
+        return (.timedOut, "no serial output for the silence timeout; QEMU was killed")
+      }
+    }
+    if let crash = stream.crash {
+      let vector = crash.fields["vector"].map { " vector \($0)" } ?? ""
+      let name = crash.fields["name"].map { " (\($0))" } ?? ""
+      let rip = crash.fields["rip"].map { " at \($0)" } ?? ""
+      return (.crashed, "guest exception\(vector)\(name)\(rip)")
+    }
+    if stream.exitStatus == 2 {
+      return (.crashed, "guest reported a crash")
+    }
+    guard let status = stream.exitStatus else {
+      if let signal = run.signal {
+        return (.crashed, "QEMU died from signal \(signal) before the guest's exit line")
+      }
+      let stderr = run.stderr.split(separator: "\n").last.map { ": \($0)" } ?? ""
+      if !stream.sawHeader {
+        return (.crashed, "no protocol output; QEMU exited with \(run.exitCode ?? -1)\(stderr)")
+      }
+      return (
+        .crashed,
+        "guest stopped without an exit line (triple fault, reset or early exit); "
+          + "QEMU exited with \(run.exitCode ?? -1)"
+      )
+    }
+    var problems = stream.protocolErrors
+    if !stream.sawHeader { problems.append("no KTAP version line") }
+    if let planned = stream.plannedSections {
+      let finished = stream.sections.filter { $0.reportedOK != nil }.count
+      if planned != finished {
+        problems.append("plan announced \(planned) sections, \(finished) finished")
+      }
+    } else {
+      problems.append("no plan line")
+    }
+    let failed = stream.sections.flatMap(\.checks).filter { $0.outcome == .failed }.count
+    if status == 0 && failed > 0 {
+      problems.append("exit status 0 but \(failed) checks failed")
+    }
+    if architecture == .x86_64, let code = run.exitCode,
+      code != QemuCommand.debugExitCode(forStatus: status)
+    {
+      problems.append(
+        "QEMU exit code \(code) does not match exit status \(status) (expected \(QemuCommand.debugExitCode(forStatus: status)))"
+      )
+    }
+    if !problems.isEmpty {
+      return (.protocolError, problems.joined(separator: "; "))
+    }
+    if status == 0 { return (.passed, "") }
+    if failed > 0 { return (.failed, "\(failed) check\(failed == 1 ? "" : "s") failed") }
+    return (.failed, "guest reported failure (exit status \(status))")
+  }
+}

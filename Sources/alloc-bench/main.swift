@@ -1,0 +1,222 @@
+// Page allocator benchmark on a 1 GiB area of host memory.
+// Run with: swift run -c release alloc-bench
+import GuestLib
+
+struct SplitMix64 {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+}
+
+func benchmark() {
+  let areaBytes = 1 << 30
+  let runs = 7
+  let clock = ContinuousClock()
+
+  func nanoseconds(_ duration: Duration) -> Double {
+    let parts = duration.components
+    return Double(parts.seconds) * 1e9 + Double(parts.attoseconds) / 1e9
+  }
+
+  func time(_ body: () -> Void) -> Double {
+    let start = clock.now
+    body()
+    return nanoseconds(clock.now - start)
+  }
+
+  func fail(_ message: String) -> Never {
+    fatalError("alloc-bench: \(message)")
+  }
+
+  // Host memory standing in for physical memory, aligned to its size.
+  let memory = UnsafeMutableRawPointer.allocate(byteCount: areaBytes, alignment: areaBytes)
+  let stateMemory = UnsafeMutableRawPointer.allocate(
+    byteCount: PageAllocator.stateByteCount, alignment: PageAllocator.stateAlignment)
+  // Touch every page once so page faults are not measured.
+  for page in stride(from: 0, to: areaBytes, by: 4096) {
+    memory.storeBytes(of: 0, toByteOffset: page, as: UInt.self)
+  }
+  let basePfn = UInt(bitPattern: memory) >> 12
+  let topPfn = basePfn + UInt(areaBytes >> 12)
+
+  func freshAllocator() -> PageAllocator {
+    let allocator = PageAllocator(stateMemory: stateMemory, layout: .single)
+    guard allocator.addMemory(basePfn: basePfn, topPfn: topPfn) == 1 else { fail("addMemory failed") }
+    return allocator
+  }
+
+  func freeLists(_ a: PageAllocator) -> [UInt] {
+    (0...PageAllocator.maxOrder).map { a.freeBlockCount(area: 0, order: $0) }
+  }
+
+  var results: [String: [Double]] = [:]
+  var notes: [String: [String]] = [:]
+  func record(_ key: String, _ value: Double) { results[key, default: []].append(value) }
+  func note(_ key: String, _ value: String) { notes[key, default: []].append(value) }
+
+  let probe = freshAllocator()
+  let counts = probe.totalCounts()
+  let maxInitialOrder = probe.largestFreeOrder() ?? 0
+  print("area: \(areaBytes >> 20) MiB = \(topPfn - basePfn) pages; metadata pages: \(counts.metadata); "
+    + "allocatable pages: \(counts.total); largest block order: \(maxInitialOrder); runs: \(runs)")
+
+  for run in 0..<runs {
+    var rng = SplitMix64(state: 0xC0FFEE &+ UInt64(run))
+
+    // (a) 1-page alloc+free pairs.
+    do {
+      let a = freshAllocator()
+      let pairs = 1_000_000
+      let ns = time {
+        for _ in 0..<pairs {
+          guard let p = a.allocate(order: 0) else { fail("(a) allocation failed") }
+          a.free(p)
+        }
+      }
+      record("a", ns / Double(pairs))
+    }
+
+    // (b) allocate every page one at a time, free all in random order.
+    do {
+      let a = freshAllocator()
+      let initial = freeLists(a)
+      var pages: [UnsafeMutableRawPointer] = []
+      pages.reserveCapacity(Int(counts.total))
+      let allocNs = time {
+        while let p = a.allocate(order: 0) { pages.append(p) }
+      }
+      guard UInt(pages.count) == counts.total else { fail("(b) allocated \(pages.count) pages") }
+      for i in stride(from: pages.count - 1, to: 0, by: -1) { pages.swapAt(i, rng.below(i + 1)) }
+      let freeNs = time {
+        for p in pages { a.free(p) }
+      }
+      record("b.alloc", allocNs / Double(pages.count))
+      record("b.free", freeNs / Double(pages.count))
+      let coalesced = freeLists(a) == initial
+      let big = a.allocate(order: maxInitialOrder)
+      note("b", "\(coalesced && big != nil ? "yes" : "NO")")
+      if let big { a.free(big) }
+      if !a.checkInvariants() { fail("(b) invariants broken") }
+    }
+
+    // (c) 100 x memalign(2 MiB, 4 KiB).
+    do {
+      let a = freshAllocator()
+      let before = a.totalCounts().free
+      var blocks: [UnsafeMutableRawPointer] = []
+      let ns = time {
+        for _ in 0..<100 {
+          guard let p = a.memalign(alignment: 2 << 20, size: 4096) else { fail("(c) memalign failed") }
+          blocks.append(p)
+        }
+      }
+      for p in blocks where UInt(bitPattern: p) % (2 << 20) != 0 { fail("(c) misaligned") }
+      let lost = Int(before - a.totalCounts().free) - blocks.count
+      record("c", ns / 100)
+      note("c", "\(lost)")
+      for p in blocks { a.free(p) }
+      if a.totalCounts().free != before || !a.checkInvariants() { fail("(c) not restored") }
+    }
+
+    // (d) 1,000,000 mixed operations.
+    do {
+      let a = freshAllocator()
+      var live: [UnsafeMutableRawPointer] = []
+      live.reserveCapacity(100_000)
+      let operations = 1_000_000
+      var failures = 0
+      let ns = time {
+        for _ in 0..<operations {
+          if rng.next() & 1 == 0 || live.isEmpty {
+            if let p = a.allocate(order: rng.below(5)) { live.append(p) } else { failures += 1 }
+          } else {
+            let index = rng.below(live.count)
+            live.swapAt(index, live.count - 1)
+            a.free(live.removeLast())
+          }
+        }
+      }
+      record("d", ns / Double(operations))
+      note("d", "\(failures)")
+      record("d.live", Double(live.count))
+      for p in live { a.free(p) }
+      if a.totalCounts().allocated != 0 || !a.checkInvariants() { fail("(d) not restored") }
+    }
+
+    // (e) reserve 1,000 random free single pages, then unreserve them.
+    do {
+      let a = freshAllocator()
+      let bounds = a.bounds(area: 0)!
+      var chosen = Set<UInt>()
+      while chosen.count < 1000 {
+        chosen.insert(bounds.usablePfn + UInt(rng.below(Int(bounds.topPfn - bounds.usablePfn))))
+      }
+      let pfns = Array(chosen)
+      let reserveNs = time {
+        for pfn in pfns where a.reserve(address: pfn << 12, pages: 1) != nil { fail("(e) reserve failed") }
+      }
+      let unreserveNs = time {
+        for pfn in pfns where a.unreserve(address: pfn << 12, pages: 1) != nil { fail("(e) unreserve failed") }
+      }
+      record("e.reserve", reserveNs / 1000)
+      record("e.unreserve", unreserveNs / 1000)
+      if a.totalCounts().reserved != 0 || !a.checkInvariants() { fail("(e) not restored") }
+    }
+  }
+
+  func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1
+      ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+  }
+
+  func fixed(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+  }
+
+  func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+  }
+
+  func padLeft(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+  }
+
+  let rows: [(String, String, String)] = [
+    ("a", "(a) 1-page alloc+free pair", ""),
+    ("b.alloc", "(b) alloc every page (per alloc)", ""),
+    ("b.free", "(b) free all, random order (per free)", "b"),
+    ("c", "(c) memalign(2 MiB, 4 KiB) (per op)", "c"),
+    ("d", "(d) 1M mixed ops, order 0-4 (per op)", "d"),
+    ("e.reserve", "(e) reserve 1 random free page", ""),
+    ("e.unreserve", "(e) unreserve it", ""),
+  ]
+  let noteTitles = ["b": "max-order alloc after", "c": "pages lost", "d": "failed allocs"]
+  print("")
+  print(pad("benchmark", 40) + padLeft("median ns", 11) + padLeft("min ns", 10) + padLeft("max ns", 10) + "  notes")
+  print(String(repeating: "-", count: 100))
+  for (key, title, noteKey) in rows {
+    let values = results[key] ?? []
+    var line = pad(title, 40) + padLeft(fixed(median(values)), 11)
+    line += padLeft(fixed(values.min() ?? 0), 10) + padLeft(fixed(values.max() ?? 0), 10)
+    if let all = notes[noteKey], !noteKey.isEmpty {
+      let distinct = Array(Set(all)).sorted()
+      line += "  " + (noteTitles[noteKey] ?? "") + ": " + distinct.joined(separator: " / ")
+    }
+    if noteKey == "d", let lives = results["d.live"] {
+      line += " (live blocks at end: \(Int(lives.min() ?? 0))-\(Int(lives.max() ?? 0)))"
+    }
+    print(line)
+  }
+  memory.deallocate()
+  stateMemory.deallocate()
+}
+
+benchmark()
