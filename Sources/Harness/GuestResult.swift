@@ -106,6 +106,8 @@ public struct GuestResult: Sendable, Codable {
   public var qemuExitCode: Int32?
   /// Wall time from QEMU start to its exit.
   public var duration: Duration
+  /// The process id QEMU had (nil when it did not run).
+  public var processID: Int32?
 
   /// All checks in order.
   public var checks: [GuestCheck] { sections.flatMap(\.checks) }

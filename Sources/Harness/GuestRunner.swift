@@ -21,7 +21,7 @@ public struct GuestRunner: Sendable {
         guest: payload.program.name, architecture: settings.architecture,
         accelerator: settings.accelerator, verdict: .skipped, reason: reason, sections: [],
         crash: nil, protocolErrors: [], serialLog: "", qemuStderr: "", command: [],
-        qemuExitCode: nil, duration: .zero)
+        qemuExitCode: nil, duration: .zero, processID: nil)
     }
     let run = try await QemuLauncher.run(bootImage: payload.bootImage, settings: settings)
     let (verdict, reason) = VerdictJudge.judge(run, architecture: settings.architecture)
@@ -31,7 +31,7 @@ public struct GuestRunner: Sendable {
       sections: run.stream.sections, crash: run.stream.crash,
       protocolErrors: run.stream.protocolErrors, serialLog: run.serialLog,
       qemuStderr: run.stderr, command: run.command, qemuExitCode: run.exitCode,
-      duration: run.duration)
+      duration: run.duration, processID: run.processID)
   }
 
   /// Builds `program` for the settings' architecture and boots it.

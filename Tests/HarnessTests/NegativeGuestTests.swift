@@ -1,0 +1,58 @@
+import Foundation
+import Harness
+import Testing
+
+/// Boots the guests under guests/negative, which fail on purpose, and checks
+/// that the harness tells each kind of failure apart truthfully.
+@Suite("Negative guests", .serialized)
+struct NegativeGuestTests {
+  func boot(_ name: String, timeout: Duration = .seconds(30)) async throws -> GuestResult {
+    let runner = TestSupport.runner
+    let program = try runner.builder.workspace.program(named: name)
+    return try await runner.run(
+      program,
+      settings: LaunchSettings(architecture: .x86_64, accelerator: .tcg, timeout: timeout))
+  }
+
+  @Test func failingCheckIsReportedAtItsGuestLine() async throws {
+    let result = try await boot("failing")
+    #expect(result.verdict == .failed)
+    let program = try TestSupport.runner.builder.workspace.program(named: "failing")
+    let source = program.directory + "/Failing.swift"
+    let expectedLines = try TestSupport.lines(in: source, containing: "EXPECT-FAIL")
+    try #require(expectedLines.count == 2)
+    let failed = result.failedChecks
+    #expect(failed.map { $0.location?.line } == expectedLines.map { Optional($0) })
+    #expect(failed.allSatisfy { $0.location?.fileID == "failing/Failing.swift" })
+    let map = TestSupport.runner.builder.sourceMap(program, .x86_64)
+    #expect(map["failing/Failing.swift"] == source)
+    #expect(failed.last?.diagnostics == ["expected: 8, actual: 7"])
+    #expect(result.checks.filter { $0.outcome == .passed }.count == 2)
+  }
+
+  @Test func unexpectedExceptionIsCrash() async throws {
+    let result = try await boot("crash")
+    #expect(result.verdict == .crashed)
+    #expect(result.crash?.fields["vector"] == "14")
+    #expect(result.crash?.fields["cr2"] == "0x0000004000000000")
+    #expect(result.crash?.fields["rip"] != nil)
+    #expect(result.reason.contains("#PF"))
+  }
+
+  @Test func endlessLoopIsTimeoutAndQemuIsGone() async throws {
+    let result = try await boot("hang", timeout: .seconds(3))
+    #expect(result.verdict == .timedOut)
+    #expect(result.serialLog.contains("output before the hang"))
+    #expect(result.qemuExitCode == nil)
+    // The process group was killed and reaped: nothing left with that pid.
+    let pid = try #require(result.processID)
+    #expect(kill(pid, 0) == -1 && errno == ESRCH)
+  }
+
+  @Test func truncatedOutputIsNeverPass() async throws {
+    let result = try await boot("truncated")
+    #expect(result.verdict != .passed)
+    #expect(result.verdict == .crashed)
+    #expect(result.reason.contains("without an exit line"))
+  }
+}
