@@ -2,97 +2,163 @@ import ArgumentParser
 import Foundation
 import Harness
 
-/// `swift run runner`: builds and boots every guest test and reports.
+/// `swift run runner`: runs the test matrix in configs/ and reports.
 @main
 struct Runner: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "runner",
-    abstract: "Build bare-metal Swift guests, boot them in QEMU and report every check.")
+    abstract: "Build bare-metal Swift guests, boot them in QEMU and report every check.",
+    subcommands: [Run.self, List.self],
+    defaultSubcommand: Run.self)
+}
 
+/// Selection of matrix cells shared by the subcommands.
+struct Selection: ParsableArguments {
   enum AcceleratorChoice: String, ExpressibleByArgument, CaseIterable {
-    case tcg, kvm, auto
+    case auto, all, tcg, kvm
   }
 
-  @Option(help: "Accelerator: tcg, kvm, or auto (KVM where /dev/kvm works, else TCG).")
+  @Option(help: "Matrix config file (default: configs/guests.cfg).")
+  var config: String?
+
+  @Option(
+    help: """
+      auto: KVM where /dev/kvm works and the arch matches, else TCG (one run per cell); \
+      all: every accelerator the matrix lists (KVM cells SKIP where unavailable); tcg; kvm.
+      """)
   var accel: AcceleratorChoice = .auto
 
-  @Option(help: "Guest architecture.")
-  var arch: String = "x86_64"
+  @Option(help: "Only this architecture (repeatable): x86_64, s390x.")
+  var arch: [String] = []
 
-  @Option(name: .customLong("guest"), help: "Run only these guests (repeatable).")
+  @Option(name: .customLong("guest"), help: "Only this guest (repeatable).")
   var guests: [String] = []
 
-  @Option(help: "Per-guest timeout in seconds.")
-  var timeout: Int = 60
+  @Option(help: "Only guests in this group (repeatable).")
+  var group: [String] = []
 
-  @Flag(help: "Print each guest's serial log.")
-  var verbose = false
+  @Option(help: "Only cells whose id contains this text.")
+  var filter: String?
 
-  mutating func run() async throws {
-    guard let architecture = Architecture(rawValue: arch) else {
-      throw ValidationError("--arch: unknown architecture '\(arch)'; use x86_64 or s390x")
+  func cells() throws -> (GuestRunner, [MatrixCell]) {
+    let architectures = try arch.map { name in
+      guard let value = Architecture(rawValue: name) else {
+        throw ValidationError("--arch: unknown architecture '\(name)'; use x86_64 or s390x")
+      }
+      return value
     }
     let runner = try GuestRunner.forCurrentPackage()
-    let all = try runner.builder.workspace.programs()
-    let selected: [GuestProgram] =
-      guests.isEmpty ? all : try guests.map { try runner.builder.workspace.program(named: $0) }
-    let accelerator: Accelerator
+    let matrix = try TestMatrix.load(workspace: runner.builder.workspace, configPath: config)
+    for guest in guests where !matrix.cells.contains(where: { $0.guest == guest }) {
+      throw ValidationError("--guest: '\(guest)' is not in \(matrix.configPath)")
+    }
+    var cells = matrix.select(
+      guests: guests, architectures: architectures, groups: group, idContains: filter)
     switch accel {
-    case .tcg: accelerator = .tcg
-    case .kvm: accelerator = .kvm
+    case .all: break
+    case .tcg: cells = cells.filter { $0.settings.accelerator == .tcg }
+    case .kvm: cells = cells.filter { $0.settings.accelerator == .kvm }
     case .auto:
-      accelerator = KVMAvailability.unavailableReason(for: architecture) == nil ? .kvm : .tcg
-    }
-    var failures = 0
-    var counts: [Verdict: Int] = [:]
-    for program in selected {
-      let settings = LaunchSettings(
-        architecture: architecture, accelerator: accelerator, timeout: .seconds(timeout))
-      let result: GuestResult
-      do {
-        result = try await runner.run(program, settings: settings)
-      } catch {
-        print("ERROR \(program.name) · \(architecture) · \(accelerator): \(error)")
-        failures += 1
-        continue
-      }
-      counts[result.verdict, default: 0] += 1
-      if result.verdict.isFailure { failures += 1 }
-      let checks = result.checks
-      let passed = checks.filter { $0.outcome == .passed }.count
-      let skipped = checks.filter { if case .skipped = $0.outcome { true } else { false } }.count
-      let seconds = Double(result.duration.components.attoseconds) / 1e18
-        + Double(result.duration.components.seconds)
-      print(
-        "\(result.verdict.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) "
-          + "\(program.name) · \(architecture) · \(accelerator)  "
-          + "\(passed) passed, \(result.failedChecks.count) failed, \(skipped) skipped  "
-          + String(format: "%.2fs", seconds)
-          + (result.reason.isEmpty ? "" : "  — \(result.reason)"))
-      for check in result.failedChecks {
-        let location = check.location.map { result.sourcePath(for: $0, runner: runner) } ?? "?"
-        print("    not ok \(check.section) › \(check.name) at \(location)")
-        for line in check.diagnostics { print("      # \(line)") }
-      }
-      if verbose || result.verdict.isFailure {
-        if verbose { print(result.serialLog) }
+      // Per (guest, arch, smp, memory): KVM when usable, TCG otherwise.
+      cells = cells.filter { cell in
+        let kvmUsable = KVMAvailability.unavailableReason(for: cell.settings.architecture) == nil
+        let wanted: Accelerator = kvmUsable ? .kvm : .tcg
+        if cell.settings.accelerator == wanted { return true }
+        // Keep the other one only when the matrix does not list the wanted one.
+        var twin = cell
+        twin.settings.accelerator = wanted
+        return !matrix.cells.contains(twin)
       }
     }
-    let summary = Verdict.allCases.compactMap { verdict in
-      counts[verdict].map { "\($0) \(verdict.rawValue)" }
-    }.joined(separator: ", ")
-    print("summary: \(selected.count) guests: \(summary.isEmpty ? "none run" : summary)")
-    if failures > 0 { throw ExitCode(1) }
+    return (runner, cells)
   }
 }
 
-extension GuestResult {
-  /// The guest source path of a reported location, for people to click.
-  func sourcePath(for location: GuestSourceLocation, runner: GuestRunner) -> String {
-    guard let program = try? runner.builder.workspace.program(named: guest) else {
-      return location.description
+extension Runner {
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print every selected matrix cell id.")
+    @OptionGroup var selection: Selection
+
+    func run() async throws {
+      let (_, cells) = try selection.cells()
+      for cell in cells { print(cell.id) }
     }
-    let map = runner.builder.sourceMap(program, architecture)
-    return "\(map[location.fileID] ?? location.fileID):\(location.line)"
+  }
+
+  struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the selected matrix cells.")
+    @OptionGroup var selection: Selection
+
+    @Flag(help: "Print each guest's serial log.")
+    var verbose = false
+
+    @Option(help: "Directory for reports and logs; the previous run is kept beside it as <dir>.previous.")
+    var reportDir: String = "runs/latest"
+
+    func run() async throws {
+      let (runner, cells) = try selection.cells()
+      var failures = 0
+      var counts: [Verdict: Int] = [:]
+      var reportCells: [ReportCell] = []
+      for cell in cells {
+        let payload: Payload
+        let result: GuestResult
+        do {
+          (payload, result) = try await runner.run(cell)
+        } catch {
+          print("ERROR    \(cell.id): \(error)")
+          failures += 1
+          continue
+        }
+        counts[result.verdict, default: 0] += 1
+        if result.verdict.isFailure { failures += 1 }
+        reportCells.append(
+          ReportCell(
+            id: cell.id, result: result, settings: cell.settings, attempts: 1, flaky: false,
+            logPath: "logs/\(cell.id).log", sourcePaths: payload.sources))
+        print(Self.line(cell, result))
+        for check in result.failedChecks {
+          let location = check.location.map { "\(payload.sources[$0.fileID] ?? $0.fileID):\($0.line)" } ?? "?"
+          print("    not ok \(check.section) › \(check.name) at \(location)")
+          for line in check.diagnostics { print("      # \(line)") }
+        }
+        if let crash = result.crash {
+          for line in crash.lines { print("    \(line)") }
+        }
+        if verbose { print(result.serialLog) }
+      }
+      let summary = Verdict.allCases.compactMap { verdict in
+        counts[verdict].map { "\($0) \(verdict.rawValue)" }
+      }.joined(separator: ", ")
+      print("summary: \(cells.count) cells: \(summary.isEmpty ? "none run" : summary)")
+      try Self.writeReports(reportCells, to: reportDir)
+      if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Writes the reports, keeping the previous run as `<dir>.previous`.
+    static func writeReports(_ cells: [ReportCell], to directory: String) throws {
+      let manager = FileManager.default
+      let previous = directory + ".previous"
+      if manager.fileExists(atPath: directory) {
+        try? manager.removeItem(atPath: previous)
+        try manager.moveItem(atPath: directory, toPath: previous)
+      }
+      try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      try ReportSet.write(cells: cells, to: directory)
+      print("reports: \(directory)/index.html, junit.xml, results.json, results-<arch>.ktap")
+    }
+
+    static func line(_ cell: MatrixCell, _ result: GuestResult) -> String {
+      let checks = result.checks
+      let passed = checks.filter { $0.outcome == .passed }.count
+      let skipped = checks.filter { if case .skipped = $0.outcome { true } else { false } }.count
+      let seconds =
+        Double(result.duration.components.seconds)
+        + Double(result.duration.components.attoseconds) / 1e18
+      return "\(result.verdict.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) "
+        + "\(cell.id)  \(passed) passed, \(result.failedChecks.count) failed, \(skipped) skipped  "
+        + String(format: "%.2fs", seconds)
+        + (result.reason.isEmpty ? "" : "  — \(result.reason)")
+    }
   }
 }

@@ -2,12 +2,10 @@ import Foundation
 import Harness
 import Testing
 
-/// One boot of one guest test program.
+/// One matrix cell, named by its stable id in the test navigator.
 struct GuestCase: Sendable, CustomTestStringConvertible {
-  var program: GuestProgram
-  var architecture: Architecture
-  var accelerator: Accelerator
-  var testDescription: String { "\(program.name) · \(architecture) · \(accelerator)" }
+  var cell: MatrixCell
+  var testDescription: String { cell.id }
 }
 
 enum GuestCatalog {
@@ -17,12 +15,9 @@ enum GuestCatalog {
     return GuestRunner(builder: PayloadBuilder(workspace: workspace, toolchain: try! Toolchain.find()))
   }()
 
-  /// Every guest under guests/tests on x86_64, under TCG and KVM.
+  /// Every cell of configs/guests.cfg (all accelerators).
   static var cases: [GuestCase] {
-    let programs = (try? runner.builder.workspace.programs()) ?? []
-    return programs.flatMap { program in
-      Accelerator.allCases.map { GuestCase(program: program, architecture: .x86_64, accelerator: $0) }
-    }
+    (try? TestMatrix.load(workspace: runner.builder.workspace))?.cells.map(GuestCase.init) ?? []
   }
 }
 
@@ -30,19 +25,22 @@ enum GuestCatalog {
 /// guest's own source file and line.
 @Suite("Guests")
 struct GuestSuiteTests {
+  @Test func matrixLoadsAndCoversEveryGuest() throws {
+    let matrix = try TestMatrix.load(workspace: GuestCatalog.runner.builder.workspace)
+    let programs = try GuestCatalog.runner.builder.workspace.programs().map(\.name)
+    #expect(Set(matrix.cells.map(\.guest)) == Set(programs))
+    #expect(Set(matrix.cells.map(\.id)).count == matrix.cells.count, "cell ids are unique")
+  }
+
   @Test("guest", arguments: GuestCatalog.cases)
   func guest(_ guestCase: GuestCase) async throws {
-    if guestCase.accelerator == .kvm,
-      let reason = KVMAvailability.unavailableReason(for: guestCase.architecture)
+    let cell = guestCase.cell
+    if cell.settings.accelerator == .kvm,
+      let reason = KVMAvailability.unavailableReason(for: cell.settings.architecture)
     {
       try Test.cancel("KVM unavailable: \(reason)")
     }
-    let runner = GuestCatalog.runner
-    let payload = try await runner.builder.build(guestCase.program, for: guestCase.architecture)
-    let result = try await runner.run(
-      payload,
-      settings: LaunchSettings(
-        architecture: guestCase.architecture, accelerator: guestCase.accelerator))
+    let (payload, result) = try await GuestCatalog.runner.run(cell)
     for check in result.failedChecks {
       let location = check.location ?? GuestSourceLocation(fileID: "unknown/unknown.swift", line: 1)
       let path = payload.sources[location.fileID] ?? location.fileID
@@ -54,10 +52,10 @@ struct GuestSuiteTests {
     }
     #expect(
       result.verdict == .passed,
-      "\(guestCase.testDescription): \(result.verdict) \(result.reason)")
+      "\(cell.id): \(result.verdict) \(result.reason)")
     #expect(!result.checks.isEmpty, "a guest that made no check did not test anything")
     if result.verdict != .passed {
-      Attachment.record(result.serialLog, named: "\(guestCase.program.name)-serial.log")
+      Attachment.record(result.serialLog, named: "\(cell.id)-serial.log")
     }
   }
 }

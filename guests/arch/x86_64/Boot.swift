@@ -7,7 +7,7 @@ public func x86BootMain(_ magic: UInt32, _ info: UInt32) {
   Console.sink = { Serial.write($0) }
   Console.write(byte: 10)
   BootInfo.capture(magic: magic, info: info)
-  EarlyHeap.start(at: x86_image_end())
+  GuestMemory.setUp()
   guestMain()
   exitGuest(finishTests())
 }

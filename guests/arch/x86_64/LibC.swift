@@ -1,23 +1,27 @@
-// The C library symbols the Embedded Swift runtime links against. malloc,
-// free and posix_memalign are names the Swift runtime reserves, so cpu.S
-// forwards them to the guest_* functions here.
+// The C library symbols the Embedded Swift runtime links against, served by
+// the guest heap (GuestMemory). malloc, free and posix_memalign are names the
+// Swift runtime reserves, so cpu.S forwards them to the guest_* functions.
 
 @_cdecl("guest_posix_memalign")
 public func guestPosixMemalign(
   _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ size: Int
 ) -> Int32 {
-  guard let pointer = EarlyHeap.allocate(size: size, alignment: alignment) else { return 12 }
+  guard alignment > 0, alignment & (alignment - 1) == 0 else { return 22 }
+  guard let pointer = GuestMemory.heap.memalign(alignment: UInt(alignment), size: UInt(max(size, 1)))
+  else { return 12 }
   out.pointee = pointer
   return 0
 }
 
 @_cdecl("guest_malloc")
 public func guestMalloc(_ size: Int) -> UnsafeMutableRawPointer? {
-  EarlyHeap.allocate(size: size, alignment: 16)
+  GuestMemory.heap.malloc(UInt(max(size, 1)))
 }
 
 @_cdecl("guest_free")
-public func guestFree(_ pointer: UnsafeMutableRawPointer?) {}
+public func guestFree(_ pointer: UnsafeMutableRawPointer?) {
+  _ = GuestMemory.heap.free(pointer)
+}
 
 @_cdecl("putchar")
 public func putchar(_ character: Int32) -> Int32 {

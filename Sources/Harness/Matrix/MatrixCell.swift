@@ -1,0 +1,69 @@
+/// One cell of the test matrix: a guest booted with one combination of axes.
+public struct MatrixCell: Sendable, Hashable, CustomStringConvertible {
+  /// The guest program name.
+  public var guest: String
+  /// The launch settings of this cell.
+  public var settings: LaunchSettings
+  /// Groups of the guest.
+  public var groups: [String]
+  /// Checks a complete run makes, if declared.
+  public var expectedChecks: Int?
+
+  /// The stable id: `guest.arch.accel.smpN.memM`.
+  public var id: String {
+    "\(guest).\(settings.architecture).\(settings.accelerator).smp\(settings.cpus).mem\(Self.memoryLabel(settings.memoryMiB))"
+  }
+
+  /// `256M`, `8G`.
+  public static func memoryLabel(_ mebibytes: Int) -> String {
+    mebibytes % 1024 == 0 ? "\(mebibytes / 1024)G" : "\(mebibytes)M"
+  }
+
+  public var description: String { id }
+}
+
+/// The cross product of the declarations, minus excludes.
+public enum Matrix {
+  /// Every cell of `declarations`, in declaration order.
+  public static func cells(_ declarations: [GuestDeclaration]) -> [MatrixCell] {
+    var cells: [MatrixCell] = []
+    for declaration in declarations {
+      for architecture in declaration.architectures {
+        let override = declaration.overrides[architecture] ?? [:]
+        func words(_ key: String) -> [String]? { override[key]?.split(separator: " ").map(String.init) }
+        let accelerators = words("accel")?.compactMap(Accelerator.init(rawValue:)) ?? declaration.accelerators
+        let cpus = words("smp")?.compactMap { Int($0) } ?? declaration.cpus
+        let memory = words("memory")?.compactMap(MatrixConfig.parseMemory) ?? declaration.memoryMiB
+        let timeout = override["timeout"].flatMap { Int($0) } ?? declaration.timeoutSeconds
+        let silence = override["silence"].flatMap { Int($0) } ?? declaration.silenceSeconds
+        let qemuArguments = words("qemu_args") ?? declaration.qemuArguments
+        let guestArguments = words("guest_args") ?? declaration.guestArguments
+        let checks = override["checks"].flatMap { Int($0) } ?? declaration.expectedChecks
+        for accelerator in accelerators {
+          for cpuCount in cpus {
+            for mebibytes in memory {
+              let axes = [
+                "arch": architecture.rawValue, "accel": accelerator.rawValue,
+                "smp": String(cpuCount), "memory": String(mebibytes),
+              ]
+              let excluded = declaration.excludes.contains { conditions in
+                conditions.allSatisfy { axes[$0.key] == $0.value }
+              }
+              if excluded { continue }
+              cells.append(
+                MatrixCell(
+                  guest: declaration.guest,
+                  settings: LaunchSettings(
+                    architecture: architecture, accelerator: accelerator, cpus: cpuCount,
+                    memoryMiB: mebibytes, extraQemuArguments: qemuArguments,
+                    guestArguments: guestArguments, timeout: .seconds(timeout),
+                    silenceTimeout: .seconds(silence)),
+                  groups: declaration.groups, expectedChecks: checks))
+            }
+          }
+        }
+      }
+    }
+    return cells
+  }
+}

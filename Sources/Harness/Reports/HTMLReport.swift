@@ -1,0 +1,470 @@
+import Foundation
+
+/// The human report, `index.html`: one self-contained page (inline CSS, no
+/// scripts, no external assets).
+///
+/// - A header with the headline (all passed / N of M failed), totals per
+///   outcome, a stacked bar of the outcomes and the total guest time.
+/// - The matrix as a grid: a row per guest, a column per
+///   architecture/accelerator/CPUs/memory combination present. Every cell
+///   is `<td class="cell verdict-<status>" data-cell-id="<id>">` with the
+///   verdict, check counts, time and a timing bar (width relative to the
+///   slowest cell), linking to `#cell-<id>`. Combinations a guest did not
+///   run are `<td class="cell empty">`.
+/// - A detail `<section id="cell-<id>">` per cell, problem cells first:
+///   reason, failed checks with guest `file:line` and diagnostics, crash
+///   record, protocol errors, all checks, QEMU command line, the end of the
+///   serial log and `<a class="log-link" href="logs/<id>.log">`.
+///
+/// `<id>` in anchors and log names is the id made file-name safe (the id
+/// itself for ids of `A-Z a-z 0-9 . _ -`).
+public enum HTMLReport {
+  /// Serial log lines shown inline for cells that did not pass.
+  static let logTailLines = 30
+
+  /// The page for `cells`.
+  public static func render(_ cells: [ReportCell]) -> String {
+    render(cells, layout: ReportLayout(cells))
+  }
+
+  static func render(_ cells: [ReportCell], layout: ReportLayout) -> String {
+    var html = """
+      <!DOCTYPE html>
+      <html lang="en">
+      <head>
+      <meta charset="utf-8">
+      <meta name="viewport" content="width=device-width, initial-scale=1">
+      <meta name="generator" content="swift-guest-harness">
+      <title>\(e(title(cells)))</title>
+      <style>
+      \(stylesheet)
+      </style>
+      </head>
+      <body>
+
+      """
+    html += header(cells)
+    html += "<main>\n"
+    html += matrix(cells, layout: layout)
+    html += details(cells, layout: layout)
+    html += "</main>\n"
+    html += "<footer>swift-guest-harness · results schema \(e(JSONReport.schema)) · "
+    html += "<a href=\"results.json\">results.json</a> · <a href=\"junit.xml\">junit.xml</a></footer>\n"
+    html += "</body>\n</html>\n"
+    return html
+  }
+
+  // MARK: - Header
+
+  private static func failedCount(_ cells: [ReportCell]) -> Int {
+    cells.filter { $0.result.verdict.isFailure }.count
+  }
+
+  private static func title(_ cells: [ReportCell]) -> String {
+    let failed = failedCount(cells)
+    return failed == 0
+      ? "Guest tests: all \(cells.count) cells passed"
+      : "Guest tests: \(failed) of \(cells.count) cells failed"
+  }
+
+  private static func header(_ cells: [ReportCell]) -> String {
+    let failed = failedCount(cells)
+    let counts = Dictionary(grouping: cells, by: \.status).mapValues(\.count)
+    let totalTime = cells.reduce(0) { $0 + $1.durationSeconds }
+    let checks = CheckCounts(cells.flatMap(\.result.checks))
+    let architectures = ReportLayout(cells).architectures.map(\.rawValue).joined(separator: ", ")
+
+    var html = "<header class=\"summary \(failed == 0 ? "summary-ok" : "summary-failed")\">\n"
+    html += "<div class=\"headline\">\n<h1>\(failed == 0 ? "All \(cells.count) cells passed" : "\(failed) of \(cells.count) cells failed")</h1>\n"
+    html += "<p class=\"subtitle\">Swift bare-metal guest tests · \(cells.count) cell\(cells.count == 1 ? "" : "s")"
+    if !architectures.isEmpty { html += " on \(e(architectures))" }
+    html += " · \(checks.total) checks (\(checks.passed) passed, \(checks.failed) failed, \(checks.skipped) skipped)</p>\n</div>\n"
+
+    html += "<ul class=\"totals\">\n"
+    for status in CellStatus.allCases {
+      let n = counts[status] ?? 0
+      html += "<li class=\"total total-\(status.rawValue)\(n == 0 ? " zero" : "")\"><span class=\"n\">\(n)</span> \(status.totalsLabel)</li>\n"
+    }
+    html += "<li class=\"total total-time\" title=\"sum of the cells' wall times\"><span class=\"n\">\(e(ReportText.humanDuration(totalTime)))</span> total guest time</li>\n"
+    html += "</ul>\n"
+
+    if !cells.isEmpty {
+      html += "<div class=\"distribution\" role=\"img\" aria-label=\"cells by outcome\">"
+      for status in CellStatus.allCases {
+        guard let n = counts[status], n > 0 else { continue }
+        let width = Double(n) / Double(cells.count) * 100
+        html += "<span class=\"segment segment-\(status.rawValue)\" style=\"width: \(percent(width))\" title=\"\(n) \(status.totalsLabel)\"></span>"
+      }
+      html += "</div>\n"
+    }
+    html += "</header>\n"
+    return html
+  }
+
+  // MARK: - Matrix
+
+  /// A grid column: a combination of settings (plus a variant number when
+  /// one guest ran the same combination more than once).
+  private struct Column: Hashable, Comparable {
+    var architecture: Architecture
+    var accelerator: Accelerator
+    var cpus: Int
+    var memoryMiB: Int
+    var variant: Int
+
+    private var order: (Int, Int, Int, Int, Int) {
+      (
+        Architecture.allCases.firstIndex(of: architecture) ?? 0,
+        Accelerator.allCases.firstIndex(of: accelerator) ?? 0,
+        cpus, memoryMiB, variant
+      )
+    }
+
+    static func < (a: Column, b: Column) -> Bool { a.order < b.order }
+
+    var group: String { "\(architecture) · \(accelerator)" }
+    var label: String {
+      "smp \(cpus) · \(memoryMiB) MiB" + (variant > 0 ? " · #\(variant + 1)" : "")
+    }
+  }
+
+  private static func matrix(_ cells: [ReportCell], layout: ReportLayout) -> String {
+    var guests: [String] = []
+    var grid: [String: [Column: ReportCell]] = [:]
+    for cell in cells {
+      let guest = cell.result.guest
+      if grid[guest] == nil {
+        guests.append(guest)
+        grid[guest] = [:]
+      }
+      var column = Column(
+        architecture: cell.result.architecture, accelerator: cell.result.accelerator,
+        cpus: cell.cpus, memoryMiB: cell.memoryMiB, variant: 0)
+      while grid[guest]![column] != nil { column.variant += 1 }
+      grid[guest]![column] = cell
+    }
+    let columns = Set(grid.values.flatMap(\.keys)).sorted()
+    let slowest = cells.map(\.durationSeconds).max() ?? 0
+
+    var html = "<section class=\"matrix-section\">\n<h2>Matrix</h2>\n"
+    guard !cells.isEmpty else {
+      return html + "<p class=\"empty-note\">No cells were run.</p>\n</section>\n"
+    }
+    html += "<div class=\"matrix-scroll\">\n<table class=\"matrix\">\n<thead>\n<tr><th rowspan=\"2\" class=\"corner\">Guest</th>"
+    var groups: [(String, Int)] = []
+    for column in columns {
+      if groups.last?.0 == column.group { groups[groups.count - 1].1 += 1 } else { groups.append((column.group, 1)) }
+    }
+    for (group, span) in groups {
+      html += "<th colspan=\"\(span)\" class=\"group\">\(e(group))</th>"
+    }
+    html += "</tr>\n<tr>"
+    for column in columns { html += "<th class=\"combo\">\(e(column.label))</th>" }
+    html += "</tr>\n</thead>\n<tbody>\n"
+    for guest in guests {
+      html += "<tr><th scope=\"row\" class=\"guest\">\(e(guest))</th>"
+      for column in columns {
+        guard let cell = grid[guest]?[column] else {
+          html += "<td class=\"cell empty\" title=\"not run\"></td>"
+          continue
+        }
+        html += gridCell(cell, layout: layout, slowest: slowest)
+      }
+      html += "</tr>\n"
+    }
+    html += "</tbody>\n</table>\n</div>\n"
+    html += "<ul class=\"legend\">"
+    for status in CellStatus.allCases {
+      html += "<li><span class=\"swatch swatch-\(status.rawValue)\"></span>\(status.label.lowercased())</li>"
+    }
+    html += "<li><span class=\"swatch swatch-empty\"></span>not run</li>"
+    html += "<li class=\"legend-timing\"><span class=\"legend-bar\"></span>time, relative to the slowest cell (\(e(ReportText.humanDuration(slowest))))</li></ul>\n"
+    html += "</section>\n"
+    return html
+  }
+
+  private static func gridCell(_ cell: ReportCell, layout: ReportLayout, slowest: Double) -> String {
+    let status = cell.status
+    let counts = CheckCounts(cell.result.checks)
+    var summary: String
+    if counts.total == 0 {
+      summary = "no checks"
+    } else if counts.failed > 0 {
+      summary = "\(counts.failed) of \(counts.total) failed"
+    } else {
+      summary = "\(counts.passed)/\(counts.total) passed"
+    }
+    if counts.skipped > 0 && counts.total > 0 { summary += " · \(counts.skipped) skipped" }
+    let width = slowest > 0 ? max(cell.durationSeconds / slowest * 100, cell.durationSeconds > 0 ? 1 : 0) : 0
+    let tooltip = "\(cell.id): \(cell.result.verdict)" + (cell.result.reason.isEmpty ? "" : " — \(cell.result.reason)")
+
+    var html = "<td class=\"cell verdict-\(status.rawValue)\" data-cell-id=\"\(e(cell.id))\" title=\"\(e(tooltip))\">"
+    html += "<a href=\"#\(e(layout.anchor(of: cell)))\">"
+    html += "<span class=\"verdict\">\(status.label)</span>"
+    if cell.attempts > 1 { html += "<span class=\"attempts\">\(cell.attempts) attempts</span>" }
+    html += "<span class=\"counts\">\(e(summary))</span>"
+    if status != .pass && status != .flaky && !cell.result.reason.isEmpty {
+      html += "<span class=\"why\">\(e(cell.result.reason))</span>"
+    }
+    html += "<span class=\"time\">\(e(ReportText.humanDuration(cell.durationSeconds)))</span>"
+    html += "<div class=\"timing\"><div class=\"timing-bar\" style=\"width: \(percent(width))\"></div></div>"
+    html += "</a></td>"
+    return html
+  }
+
+  // MARK: - Details
+
+  private static func details(_ cells: [ReportCell], layout: ReportLayout) -> String {
+    let problems = cells.filter { $0.result.verdict.isFailure || $0.flaky }
+    let others = cells.filter { !($0.result.verdict.isFailure || $0.flaky) }
+    var html = "<section class=\"details\">\n<h2>Cells</h2>\n"
+    for cell in problems + others { html += detail(cell, layout: layout) }
+    html += "</section>\n"
+    return html
+  }
+
+  private static func detail(_ cell: ReportCell, layout: ReportLayout) -> String {
+    let result = cell.result
+    let status = cell.status
+    let counts = CheckCounts(result.checks)
+    var html = "<section id=\"\(e(layout.anchor(of: cell)))\" class=\"detail detail-\(status.rawValue)\">\n"
+    html += "<h3><span class=\"badge badge-\(status.rawValue)\">\(status.label)</span> <code>\(e(cell.id))</code>"
+    html += "<a class=\"log-link\" href=\"\(e(urlPath(layout.logPath(of: cell))))\">serial log</a></h3>\n"
+
+    html += "<dl class=\"facts\">"
+    let exit = result.qemuExitCode.map(String.init) ?? (result.command.isEmpty ? "not run" : "killed")
+    let facts: [(String, String)] = [
+      ("guest", result.guest), ("arch", result.architecture.rawValue),
+      ("accel", result.accelerator.rawValue), ("cpus", "\(cell.cpus)"),
+      ("memory", "\(cell.memoryMiB) MiB"), ("time", ReportText.humanDuration(cell.durationSeconds)),
+      ("checks", "\(counts.passed) passed, \(counts.failed) failed, \(counts.skipped) skipped"),
+      ("attempts", "\(cell.attempts)" + (cell.flaky ? " (flaky: failed, then passed on a retry)" : "")),
+      ("QEMU exit", exit),
+    ]
+    for (name, value) in facts { html += "<div><dt>\(e(name))</dt><dd>\(e(value))</dd></div>" }
+    html += "</dl>\n"
+
+    if !result.reason.isEmpty {
+      html += "<p class=\"reason\"><strong>\(e(result.verdict.rawValue))</strong> — \(e(result.reason))</p>\n"
+    }
+    if cell.flaky {
+      html += "<p class=\"reason flaky-note\"><strong>FLAKY</strong> — failed, then passed on a retry "
+      html += "(\(cell.attempts) attempts); the details below are from the last run.</p>\n"
+    }
+
+    let failed = result.failedChecks
+    if !failed.isEmpty {
+      html += "<h4>Failed checks</h4>\n<ol class=\"failures\">\n"
+      for check in failed {
+        html += "<li><div class=\"check-name\">\(e(check.section)) › \(e(check.name))</div>"
+        html += "<div class=\"location\">\(e(cell.sourceReference(of: check) ?? "no source location"))</div>"
+        if !check.diagnostics.isEmpty {
+          html += "<pre class=\"diagnostics\">\(e(check.diagnostics.joined(separator: "\n")))</pre>"
+        }
+        html += "</li>\n"
+      }
+      html += "</ol>\n"
+    }
+
+    if let crash = result.crash {
+      html += "<h4>Crash record</h4>\n<pre class=\"crash\">\(e(crash.lines.joined(separator: "\n")))</pre>\n"
+      if !crash.fields.isEmpty {
+        html += "<dl class=\"facts crash-fields\">"
+        for key in crash.fields.keys.sorted() {
+          html += "<div><dt>\(e(key))</dt><dd><code>\(e(crash.fields[key]!))</code></dd></div>"
+        }
+        html += "</dl>\n"
+      }
+    }
+
+    if !result.protocolErrors.isEmpty {
+      html += "<h4>Protocol errors</h4>\n<ul class=\"protocol-errors\">"
+      for error in result.protocolErrors { html += "<li>\(e(error))</li>" }
+      html += "</ul>\n"
+    }
+
+    if !result.checks.isEmpty {
+      html += "<details class=\"all-checks\"><summary>All \(result.checks.count) checks</summary>\n"
+      html += "<table class=\"checks\"><thead><tr><th>section</th><th>#</th><th>check</th><th>outcome</th><th>source</th></tr></thead><tbody>\n"
+      for check in result.checks {
+        let outcome: String
+        let note: String
+        switch check.outcome {
+        case .passed: (outcome, note) = ("passed", "")
+        case .failed: (outcome, note) = ("failed", "")
+        case .skipped(let reason): (outcome, note) = ("skipped", reason)
+        }
+        html += "<tr class=\"outcome-\(outcome)\"><td>\(e(check.section))</td><td>\(check.number)</td><td>\(e(check.name))"
+        if !note.isEmpty { html += " <span class=\"skip-reason\">(\(e(note)))</span>" }
+        html += "</td><td>\(outcome)</td><td><code>\(e(cell.sourceReference(of: check) ?? ""))</code></td></tr>\n"
+      }
+      html += "</tbody></table></details>\n"
+    }
+
+    if !result.command.isEmpty {
+      html += "<h4>QEMU command</h4>\n<pre class=\"command\">\(e(ReportText.shellLine(result.command)))</pre>\n"
+    }
+
+    if result.verdict.isFailure {
+      let tail = ReportText.tail(result.serialLog, lines: logTailLines)
+      if !tail.isEmpty {
+        html += "<details class=\"log-tail\" open><summary>Serial log (last \(logTailLines) lines)</summary>"
+        html += "<pre class=\"log\">\(e(tail))</pre></details>\n"
+      }
+      let stderr = ReportText.tail(result.qemuStderr, lines: logTailLines)
+      if !stderr.isEmpty {
+        html += "<details class=\"log-tail\"><summary>QEMU stderr</summary><pre class=\"log\">\(e(stderr))</pre></details>\n"
+      }
+    }
+    html += "</section>\n"
+    return html
+  }
+
+  // MARK: - Helpers
+
+  /// HTML-escaped text.
+  private static func e(_ text: String) -> String { MarkupEscaping.escape(text) }
+
+  /// A relative path as a URL path (percent-encoded where needed).
+  private static func urlPath(_ path: String) -> String {
+    var allowed = CharacterSet.urlPathAllowed
+    allowed.remove(charactersIn: "?#;")
+    return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+  }
+
+  /// `42.5%` (POSIX decimal point).
+  private static func percent(_ value: Double) -> String {
+    String(format: "%.1f%%", locale: Locale(identifier: "en_US_POSIX"), min(max(value, 0), 100))
+  }
+
+  private static let stylesheet = """
+    :root {
+      --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #f6f8fa; --card: #ffffff;
+      --pass: #1a7f37; --pass-bg: #dafbe1;
+      --fail: #cf222e; --fail-bg: #ffebe9;
+      --crash: #8250df; --crash-bg: #fbefff;
+      --timeout: #bc4c00; --timeout-bg: #fff1e5;
+      --protocol-error: #0969da; --protocol-error-bg: #ddf4ff;
+      --skip: #6e7781; --skip-bg: #eef1f4;
+      --flaky: #9a6700; --flaky-bg: #fff8c5;
+      --mono: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace;
+    }
+    * { box-sizing: border-box; }
+    body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+      color: var(--fg); background: var(--bg); }
+    main { max-width: 1400px; margin: 0 auto; padding: 0 24px 32px; }
+    h2 { font-size: 18px; margin: 28px 0 12px; }
+    h4 { font-size: 13px; margin: 16px 0 6px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
+    code, pre { font-family: var(--mono); font-size: 12.5px; }
+    a { color: #0969da; }
+    .summary { background: var(--card); border-bottom: 1px solid var(--line); padding: 20px 24px 16px;
+      border-top: 6px solid var(--pass); }
+    .summary.summary-failed { border-top-color: var(--fail); }
+    .summary > * { max-width: 1352px; margin-left: auto; margin-right: auto; }
+    .headline h1 { margin: 0; font-size: 26px; }
+    .summary-ok .headline h1 { color: var(--pass); }
+    .summary-failed .headline h1 { color: var(--fail); }
+    .subtitle { margin: 4px auto 14px; color: var(--muted); }
+    .totals { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 8px; margin-top: 0; margin-bottom: 12px; }
+    .total { padding: 6px 12px; border-radius: 8px; border: 1px solid var(--line); background: var(--bg); color: var(--muted); }
+    .total .n { font-weight: 700; font-size: 18px; margin-right: 4px; color: var(--fg); }
+    .total.zero { opacity: .55; }
+    .total-pass:not(.zero) { background: var(--pass-bg); border-color: var(--pass); } .total-pass .n { color: var(--pass); }
+    .total-fail:not(.zero) { background: var(--fail-bg); border-color: var(--fail); } .total-fail .n { color: var(--fail); }
+    .total-crash:not(.zero) { background: var(--crash-bg); border-color: var(--crash); } .total-crash .n { color: var(--crash); }
+    .total-timeout:not(.zero) { background: var(--timeout-bg); border-color: var(--timeout); } .total-timeout .n { color: var(--timeout); }
+    .total-protocol-error:not(.zero) { background: var(--protocol-error-bg); border-color: var(--protocol-error); } .total-protocol-error .n { color: var(--protocol-error); }
+    .total-skip:not(.zero) { background: var(--skip-bg); border-color: var(--skip); } .total-skip .n { color: var(--skip); }
+    .total-flaky:not(.zero) { background: var(--flaky-bg); border-color: var(--flaky); } .total-flaky .n { color: var(--flaky); }
+    .total-time { margin-left: auto; background: var(--card); }
+    .distribution { display: flex; height: 8px; border-radius: 4px; overflow: hidden; background: var(--line); }
+    .segment { display: block; height: 100%; }
+    .segment-pass { background: var(--pass); } .segment-fail { background: var(--fail); }
+    .segment-crash { background: var(--crash); } .segment-timeout { background: var(--timeout); }
+    .segment-protocol-error { background: var(--protocol-error); } .segment-skip { background: var(--skip); }
+    .segment-flaky { background: var(--flaky); }
+    .matrix-scroll { overflow-x: auto; width: fit-content; max-width: 100%; background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 12px; }
+    table.matrix { border-collapse: separate; border-spacing: 6px; }
+    .matrix th { font-weight: 600; color: var(--muted); font-size: 12px; white-space: nowrap; }
+    .matrix th.group { color: var(--fg); font-size: 13px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
+    .matrix th.combo { font-weight: 500; }
+    .matrix th.guest { text-align: right; padding-right: 10px; color: var(--fg); font-family: var(--mono); font-size: 13px; }
+    .matrix th.corner { text-align: right; padding-right: 10px; vertical-align: bottom; }
+    td.cell { width: 172px; min-width: 150px; height: 84px; padding: 0; border-radius: 8px; vertical-align: top;
+      border: 1px solid var(--line); border-left-width: 5px; background: var(--card); }
+    td.cell a { display: flex; flex-direction: column; height: 100%; padding: 7px 9px 8px; color: inherit; text-decoration: none; }
+    td.cell a:hover { background: rgba(0,0,0,.035); }
+    td.cell .verdict { font-weight: 800; letter-spacing: .03em; font-size: 13px; }
+    td.cell .counts, td.cell .attempts { font-size: 12px; color: var(--muted); }
+    td.cell .attempts { font-style: italic; }
+    td.cell .why { font-size: 11.5px; color: var(--fg); opacity: .8; white-space: nowrap; overflow: hidden;
+      text-overflow: ellipsis; max-width: 150px; }
+    td.cell .time { font-size: 12px; font-variant-numeric: tabular-nums; margin-top: auto; }
+    td.cell .timing { display: block; height: 5px; background: rgba(0,0,0,.08); border-radius: 3px; margin-top: 3px; overflow: hidden; }
+    td.cell .timing-bar { display: block; height: 100%; border-radius: 3px; background: var(--muted); }
+    td.cell.empty { background: repeating-linear-gradient(135deg, transparent 0 6px, rgba(0,0,0,.04) 6px 12px);
+      border-style: dashed; border-left-width: 1px; }
+    td.verdict-pass { background: var(--pass-bg); border-color: var(--pass); } td.verdict-pass .verdict { color: var(--pass); }
+    td.verdict-pass .timing-bar { background: var(--pass); }
+    td.verdict-fail { background: var(--fail-bg); border-color: var(--fail); } td.verdict-fail .verdict { color: var(--fail); }
+    td.verdict-fail .timing-bar { background: var(--fail); }
+    td.verdict-crash { background: var(--crash-bg); border-color: var(--crash); } td.verdict-crash .verdict { color: var(--crash); }
+    td.verdict-crash .timing-bar { background: var(--crash); }
+    td.verdict-timeout { background: var(--timeout-bg); border-color: var(--timeout); } td.verdict-timeout .verdict { color: var(--timeout); }
+    td.verdict-timeout .timing-bar { background: var(--timeout); }
+    td.verdict-protocol-error { background: var(--protocol-error-bg); border-color: var(--protocol-error); }
+    td.verdict-protocol-error .verdict { color: var(--protocol-error); } td.verdict-protocol-error .timing-bar { background: var(--protocol-error); }
+    td.verdict-skip { background: var(--skip-bg); border-color: var(--skip); } td.verdict-skip .verdict { color: var(--skip); }
+    td.verdict-skip .timing-bar { background: var(--skip); }
+    td.verdict-flaky { background: repeating-linear-gradient(135deg, var(--flaky-bg) 0 8px, #fdf3b0 8px 16px); border-color: var(--flaky); }
+    td.verdict-flaky .verdict { color: var(--flaky); } td.verdict-flaky .timing-bar { background: var(--flaky); }
+    .legend { list-style: none; padding: 0; margin: 10px 0 0; display: flex; flex-wrap: wrap; gap: 14px; color: var(--muted); font-size: 12px; }
+    .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 5px; vertical-align: -2px; border: 1px solid var(--line); }
+    .swatch-pass { background: var(--pass); } .swatch-fail { background: var(--fail); } .swatch-crash { background: var(--crash); }
+    .swatch-timeout { background: var(--timeout); } .swatch-protocol-error { background: var(--protocol-error); }
+    .swatch-skip { background: var(--skip); } .swatch-flaky { background: var(--flaky); }
+    .legend-bar { display: inline-block; width: 28px; height: 5px; border-radius: 3px; background: var(--muted);
+      margin-right: 6px; vertical-align: 2px; }
+    .swatch-empty { background: repeating-linear-gradient(135deg, transparent 0 2px, rgba(0,0,0,.2) 2px 4px); }
+    .detail { background: var(--card); border: 1px solid var(--line); border-left: 5px solid var(--line); border-radius: 10px;
+      padding: 12px 18px 14px; margin-bottom: 14px; scroll-margin-top: 12px; }
+    .detail:target { box-shadow: 0 0 0 3px rgba(9,105,218,.35); }
+    .detail-pass { border-left-color: var(--pass); } .detail-fail { border-left-color: var(--fail); }
+    .detail-crash { border-left-color: var(--crash); } .detail-timeout { border-left-color: var(--timeout); }
+    .detail-protocol-error { border-left-color: var(--protocol-error); } .detail-skip { border-left-color: var(--skip); }
+    .detail-flaky { border-left-color: var(--flaky); }
+    .detail h3 { margin: 0 0 8px; font-size: 15px; display: flex; align-items: center; gap: 10px; flex-wrap: wrap; }
+    .detail h3 code { font-size: 14px; word-break: break-all; }
+    .detail h3 .log-link { margin-left: auto; font-size: 13px; font-weight: 500; }
+    .badge { font-size: 11px; font-weight: 800; letter-spacing: .04em; padding: 2px 8px; border-radius: 999px; color: #fff; }
+    .badge-pass { background: var(--pass); } .badge-fail { background: var(--fail); } .badge-crash { background: var(--crash); }
+    .badge-timeout { background: var(--timeout); } .badge-protocol-error { background: var(--protocol-error); }
+    .badge-skip { background: var(--skip); } .badge-flaky { background: var(--flaky); }
+    dl.facts { display: flex; flex-wrap: wrap; gap: 4px 18px; margin: 0; font-size: 13px; }
+    dl.facts div { display: flex; gap: 5px; }
+    dl.facts dt { color: var(--muted); }
+    dl.facts dd { margin: 0; font-weight: 500; }
+    .reason { margin: 10px 0 0; padding: 8px 12px; background: var(--bg); border-radius: 6px; }
+    .detail-fail .reason { background: var(--fail-bg); } .detail-crash .reason { background: var(--crash-bg); }
+    .detail-timeout .reason { background: var(--timeout-bg); } .detail-protocol-error .reason { background: var(--protocol-error-bg); }
+    .detail-flaky .reason { background: var(--flaky-bg); }
+    ol.failures { margin: 0; padding-left: 22px; }
+    ol.failures li { margin-bottom: 8px; }
+    .check-name { font-weight: 600; }
+    .location { font-family: var(--mono); font-size: 12.5px; color: var(--fail); }
+    pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; margin: 4px 0 0;
+      overflow-x: auto; white-space: pre-wrap; word-break: break-word; }
+    pre.crash { background: var(--crash-bg); border-color: #d8b9ff; }
+    dl.crash-fields { margin-top: 6px; font-family: var(--mono); font-size: 12px; }
+    pre.log { max-height: 360px; overflow-y: auto; background: #1f2328; color: #e6edf3; border-color: #1f2328; }
+    details { margin-top: 10px; }
+    summary { cursor: pointer; color: var(--muted); font-size: 13px; }
+    table.checks { border-collapse: collapse; margin-top: 6px; font-size: 12.5px; width: 100%; }
+    table.checks th, table.checks td { text-align: left; padding: 3px 8px; border-bottom: 1px solid var(--line); }
+    table.checks .outcome-failed td { background: var(--fail-bg); }
+    table.checks .outcome-skipped td { color: var(--muted); }
+    .skip-reason { color: var(--muted); }
+    .empty-note { color: var(--muted); }
+    footer { text-align: center; color: var(--muted); font-size: 12px; padding: 0 0 24px; }
+    """
+}

@@ -1,0 +1,305 @@
+/// # Results JSON, schema `swift-guest-harness/results/v1`
+///
+/// Written as `results.json` (all cells) and `results-<arch>.json` (cells of
+/// one architecture), pretty-printed with keys sorted. Every key listed is
+/// always present; "or null" marks the ones that can be `null`. New keys may
+/// be added within v1; removing or changing one bumps the version.
+///
+/// Top level (object):
+/// - `schema` (string): always `"swift-guest-harness/results/v1"`.
+/// - `architectures` (array of string): architectures of the cells in this
+///   file, e.g. `["x86_64"]`, in the harness's order.
+/// - `summary` (object): tallies of `cells`:
+///   - `cells` (int): number of cells.
+///   - `passed`, `failed`, `crashed`, `timedOut`, `protocolErrors`,
+///     `skipped`, `flaky` (int): cells by outcome. The categories are
+///     disjoint and add up to `cells`: a cell that passed only on a retry
+///     counts as `flaky`, not `passed`.
+///   - `durationSeconds` (number): sum of the cells' durations.
+///   - `ok` (bool): no cell failed (only PASS, FLAKY and SKIP cells).
+/// - `cells` (array of object), in the order the harness ran them:
+///   - `id` (string): stable cell id, e.g. `selftest.x86_64.tcg.smp1.mem256M`.
+///   - `guest` (string): guest program name.
+///   - `arch` (string): `x86_64` or `s390x`.
+///   - `accel` (string): `tcg` or `kvm`.
+///   - `cpus` (int): virtual CPUs.
+///   - `memoryMiB` (int): guest RAM in MiB.
+///   - `verdict` (string): `PASS`, `FAIL`, `CRASH`, `TIMEOUT`,
+///     `PROTOCOL-ERROR` or `SKIP` (the final run's verdict; a flaky cell is
+///     `PASS` with `flaky: true`).
+///   - `reason` (string): why, in one sentence (may be empty for `PASS`).
+///   - `durationSeconds` (number): wall time of the final run, in seconds
+///     with millisecond precision.
+///   - `attempts` (int): runs made (1 unless retried).
+///   - `flaky` (bool): failed first, then passed on a retry.
+///   - `qemuExitCode` (int or null): QEMU's exit status; null when it was
+///     killed by a signal or never ran.
+///   - `command` (array of string): QEMU's argv (empty when it never ran).
+///   - `crash` (object or null): the guest's crash record:
+///     - `lines` (array of string): the `# CRASH:` lines as printed.
+///     - `fields` (object of string to string): their `key=value` fields.
+///   - `protocolErrors` (array of string): problems with the serial stream.
+///   - `checks` (array of object), every guest check in order:
+///     - `section` (string): enclosing section name.
+///     - `sectionNumber` (int): the section's 1-based number.
+///     - `number` (int): 1-based number within the section.
+///     - `name` (string): the check's message.
+///     - `outcome` (string): `passed`, `failed` or `skipped`.
+///     - `skipReason` (string or null): the reason when `skipped`.
+///     - `file` (string or null): guest source path (the `#fileID` mapped
+///       through the harness's source map, else the `#fileID` itself).
+///     - `fileID` (string or null): the `#fileID` the guest reported.
+///     - `line` (int or null): 1-based source line.
+///     - `diagnostics` (array of string): lines the guest printed with it.
+///   - `logPath` (string): the serial log, relative to the report directory.
+import Foundation
+
+/// Writes the results JSON documented above.
+public enum JSONReport {
+  /// The schema identifier written in every document.
+  public static let schema = "swift-guest-harness/results/v1"
+
+  /// The JSON document for `cells`, as UTF-8 text.
+  public static func render(_ cells: [ReportCell]) throws -> String {
+    try render(cells, layout: ReportLayout(cells))
+  }
+
+  static func render(_ cells: [ReportCell], layout: ReportLayout) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    let data = try encoder.encode(ResultsDocument(cells, layout: layout))
+    return String(decoding: data, as: UTF8.self) + "\n"
+  }
+}
+
+/// The top-level object of the results JSON.
+public struct ResultsDocument: Codable, Sendable, Equatable {
+  /// `swift-guest-harness/results/v1`.
+  public var schema: String
+  /// Architectures of the cells, in harness order.
+  public var architectures: [String]
+  /// Tallies.
+  public var summary: Summary
+  /// The cells.
+  public var cells: [Cell]
+
+  enum CodingKeys: String, CodingKey {
+    case schema, architectures, summary, cells
+  }
+
+  /// The document for `cells`.
+  public init(_ cells: [ReportCell]) {
+    self.init(cells, layout: ReportLayout(cells))
+  }
+
+  init(_ cells: [ReportCell], layout: ReportLayout) {
+    schema = JSONReport.schema
+    let present = Set(cells.map(\.result.architecture))
+    architectures = Architecture.allCases.filter(present.contains).map(\.rawValue)
+    summary = Summary(cells)
+    self.cells = cells.map { Cell($0, logPath: layout.logPath(of: $0)) }
+  }
+
+  /// Cell tallies (disjoint categories).
+  public struct Summary: Codable, Sendable, Equatable {
+    /// Number of cells.
+    public var cells: Int
+    /// Cells that passed on the first attempt.
+    public var passed: Int
+    /// FAIL cells.
+    public var failed: Int
+    /// CRASH cells.
+    public var crashed: Int
+    /// TIMEOUT cells.
+    public var timedOut: Int
+    /// PROTOCOL-ERROR cells.
+    public var protocolErrors: Int
+    /// SKIP cells.
+    public var skipped: Int
+    /// Cells that passed only on a retry.
+    public var flaky: Int
+    /// Sum of the cells' durations in seconds.
+    public var durationSeconds: Double
+    /// No cell failed.
+    public var ok: Bool
+
+    enum CodingKeys: String, CodingKey {
+      case cells, passed, failed, crashed, timedOut, protocolErrors, skipped, flaky
+      case durationSeconds, ok
+    }
+
+    init(_ cells: [ReportCell]) {
+      func count(_ status: CellStatus) -> Int { cells.filter { $0.status == status }.count }
+      self.cells = cells.count
+      passed = count(.pass)
+      failed = count(.fail)
+      crashed = count(.crash)
+      timedOut = count(.timeout)
+      protocolErrors = count(.protocolError)
+      skipped = count(.skip)
+      flaky = count(.flaky)
+      durationSeconds = (cells.reduce(0) { $0 + $1.durationSeconds } * 1000).rounded() / 1000
+      ok = !cells.contains { $0.result.verdict.isFailure }
+    }
+  }
+
+  /// One matrix cell.
+  public struct Cell: Codable, Sendable, Equatable {
+    /// Stable cell id.
+    public var id: String
+    /// Guest program name.
+    public var guest: String
+    /// `x86_64` or `s390x`.
+    public var arch: String
+    /// `tcg` or `kvm`.
+    public var accel: String
+    /// Virtual CPUs.
+    public var cpus: Int
+    /// Guest RAM in MiB.
+    public var memoryMiB: Int
+    /// `PASS`, `FAIL`, `CRASH`, `TIMEOUT`, `PROTOCOL-ERROR` or `SKIP`.
+    public var verdict: String
+    /// Why, in one sentence.
+    public var reason: String
+    /// Wall time in seconds (millisecond precision).
+    public var durationSeconds: Double
+    /// Runs made.
+    public var attempts: Int
+    /// Failed, then passed on a retry.
+    public var flaky: Bool
+    /// QEMU's exit status; nil when killed or never run.
+    public var qemuExitCode: Int32?
+    /// QEMU's argv.
+    public var command: [String]
+    /// The crash record, if any.
+    public var crash: Crash?
+    /// Problems with the serial stream.
+    public var protocolErrors: [String]
+    /// Every guest check in order.
+    public var checks: [Check]
+    /// Serial log path relative to the report directory.
+    public var logPath: String
+
+    enum CodingKeys: String, CodingKey {
+      case id, guest, arch, accel, cpus, memoryMiB, verdict, reason, durationSeconds
+      case attempts, flaky, qemuExitCode, command, crash, protocolErrors, checks, logPath
+    }
+
+    init(_ cell: ReportCell, logPath: String) {
+      let result = cell.result
+      id = cell.id
+      guest = result.guest
+      arch = result.architecture.rawValue
+      accel = result.accelerator.rawValue
+      cpus = cell.cpus
+      memoryMiB = cell.memoryMiB
+      verdict = result.verdict.rawValue
+      reason = result.reason
+      durationSeconds = cell.durationSeconds
+      attempts = cell.attempts
+      flaky = cell.flaky
+      qemuExitCode = result.qemuExitCode
+      command = result.command
+      crash = result.crash.map { Crash(lines: $0.lines, fields: $0.fields) }
+      protocolErrors = result.protocolErrors
+      checks = result.sections.flatMap { section in
+        section.checks.map { Check($0, sectionNumber: section.number, cell: cell) }
+      }
+      self.logPath = logPath
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(id, forKey: .id)
+      try c.encode(guest, forKey: .guest)
+      try c.encode(arch, forKey: .arch)
+      try c.encode(accel, forKey: .accel)
+      try c.encode(cpus, forKey: .cpus)
+      try c.encode(memoryMiB, forKey: .memoryMiB)
+      try c.encode(verdict, forKey: .verdict)
+      try c.encode(reason, forKey: .reason)
+      try c.encode(durationSeconds, forKey: .durationSeconds)
+      try c.encode(attempts, forKey: .attempts)
+      try c.encode(flaky, forKey: .flaky)
+      try c.encode(qemuExitCode, forKey: .qemuExitCode)  // null when absent
+      try c.encode(command, forKey: .command)
+      try c.encode(crash, forKey: .crash)  // null when absent
+      try c.encode(protocolErrors, forKey: .protocolErrors)
+      try c.encode(checks, forKey: .checks)
+      try c.encode(logPath, forKey: .logPath)
+    }
+  }
+
+  /// A crash record.
+  public struct Crash: Codable, Sendable, Equatable {
+    /// The `# CRASH:` lines as printed.
+    public var lines: [String]
+    /// Their `key=value` fields.
+    public var fields: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+      case lines, fields
+    }
+  }
+
+  /// One guest check.
+  public struct Check: Codable, Sendable, Equatable {
+    /// Enclosing section name.
+    public var section: String
+    /// The section's 1-based number.
+    public var sectionNumber: Int
+    /// 1-based number within the section.
+    public var number: Int
+    /// The check's message.
+    public var name: String
+    /// `passed`, `failed` or `skipped`.
+    public var outcome: String
+    /// The reason when skipped.
+    public var skipReason: String?
+    /// Guest source path (mapped `#fileID`).
+    public var file: String?
+    /// The `#fileID` the guest reported.
+    public var fileID: String?
+    /// 1-based source line.
+    public var line: Int?
+    /// Lines the guest printed with the check.
+    public var diagnostics: [String]
+
+    enum CodingKeys: String, CodingKey {
+      case section, sectionNumber, number, name, outcome, skipReason, file, fileID, line
+      case diagnostics
+    }
+
+    init(_ check: GuestCheck, sectionNumber: Int, cell: ReportCell) {
+      section = check.section
+      self.sectionNumber = sectionNumber
+      number = check.number
+      name = check.name
+      switch check.outcome {
+      case .passed: outcome = "passed"
+      case .failed: outcome = "failed"
+      case .skipped(let reason):
+        outcome = "skipped"
+        skipReason = reason
+      }
+      file = check.location.map(cell.sourcePath(of:))
+      fileID = check.location?.fileID
+      line = check.location?.line
+      diagnostics = check.diagnostics
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(section, forKey: .section)
+      try c.encode(sectionNumber, forKey: .sectionNumber)
+      try c.encode(number, forKey: .number)
+      try c.encode(name, forKey: .name)
+      try c.encode(outcome, forKey: .outcome)
+      try c.encode(skipReason, forKey: .skipReason)
+      try c.encode(file, forKey: .file)
+      try c.encode(fileID, forKey: .fileID)
+      try c.encode(line, forKey: .line)
+      try c.encode(diagnostics, forKey: .diagnostics)
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/// JUnit XML for CI systems (GitLab, Jenkins, GitHub test reporters).
+///
+/// - `<testsuites>` holds one `<testsuite>` per cell, named by the cell id,
+///   with `tests`, `failures`, `errors`, `skipped` and `time` (seconds), a
+///   `<properties>` block (guest, arch, accel, cpus, memoryMiB, verdict,
+///   reason, attempts, flaky, qemuExitCode, command), `<system-out>` with
+///   the serial log and `<system-err>` with QEMU's standard error.
+/// - Each guest check is a `<testcase>`: `classname` = `guest · arch · accel`,
+///   `name` = `section › check`, `file`/`line` = the check's guest source
+///   location mapped through the cell's `sourcePaths`. A failed check has a
+///   `<failure>` whose body is `file:line` and the diagnostics; a skipped one
+///   `<skipped message="reason"/>`.
+/// - A cell that ended badly gets one more testcase, `(guest verdict)`:
+///   CRASH/TIMEOUT/PROTOCOL-ERROR as an `<error type="…">` with the crash
+///   record, protocol errors and the tail of the serial log in the body; a
+///   FAIL without any failed check as a `<failure type="FAIL">`; SKIP (e.g.
+///   KVM unavailable) as `<skipped>`.
+/// - A flaky cell carries `flaky=true` and a note at the top of its
+///   `<system-out>`.
+public enum JUnitReport {
+  /// Lines of serial log quoted in a verdict testcase.
+  static let logTailLines = 40
+
+  /// The JUnit XML document for `cells`.
+  public static func render(_ cells: [ReportCell]) -> String {
+    render(cells, layout: ReportLayout(cells))
+  }
+
+  static func render(_ cells: [ReportCell], layout: ReportLayout) -> String {
+    let suites = cells.map { suite(for: $0, layout: layout) }
+    let totals = suites.reduce(into: Counts()) { $0.add($1.counts) }
+    let time = cells.reduce(0) { $0 + $1.durationSeconds }
+    var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+    xml += "<testsuites"
+    xml += attributes([
+      ("name", "swift-guest-harness"), ("tests", "\(totals.tests)"),
+      ("failures", "\(totals.failures)"), ("errors", "\(totals.errors)"),
+      ("skipped", "\(totals.skipped)"), ("time", ReportText.junitSeconds(time)),
+    ])
+    xml += ">\n"
+    for suite in suites { xml += suite.xml }
+    xml += "</testsuites>\n"
+    return xml
+  }
+
+  /// Test counts of a suite.
+  struct Counts {
+    var tests = 0
+    var failures = 0
+    var errors = 0
+    var skipped = 0
+
+    mutating func add(_ other: Counts) {
+      tests += other.tests
+      failures += other.failures
+      errors += other.errors
+      skipped += other.skipped
+    }
+  }
+
+  private static func suite(for cell: ReportCell, layout: ReportLayout) -> (xml: String, counts: Counts) {
+    let result = cell.result
+    var counts = Counts()
+    var cases = ""
+
+    for check in result.checks {
+      counts.tests += 1
+      var attrs: [(String, String)] = [
+        ("classname", cell.className), ("name", "\(check.section) › \(check.name)"),
+      ]
+      if let location = check.location {
+        attrs += [("file", cell.sourcePath(of: location)), ("line", "\(location.line)")]
+      }
+      attrs.append(("time", "0"))
+      switch check.outcome {
+      case .passed:
+        cases += "    <testcase\(attributes(attrs))/>\n"
+      case .failed:
+        counts.failures += 1
+        let reference = cell.sourceReference(of: check)
+        let message = check.diagnostics.first.map { "\(check.name): \($0)" } ?? "\(check.name) failed"
+        let body = ([reference ?? "(no source location)"] + check.diagnostics).joined(separator: "\n")
+        cases += "    <testcase\(attributes(attrs))>\n"
+        cases += "      <failure\(attributes([("message", message), ("type", "CheckFailed")]))>"
+        cases += MarkupEscaping.escape(body) + "</failure>\n"
+        cases += "    </testcase>\n"
+      case .skipped(let reason):
+        counts.skipped += 1
+        cases += "    <testcase\(attributes(attrs))>\n"
+        cases += "      <skipped\(attributes([("message", reason)]))/>\n"
+        cases += "    </testcase>\n"
+      }
+    }
+
+    let verdictAttributes = attributes([
+      ("classname", cell.className), ("name", "(guest verdict)"),
+      ("time", ReportText.junitSeconds(cell.durationSeconds)),
+    ])
+    switch result.verdict {
+    case .crashed, .timedOut, .protocolError:
+      counts.tests += 1
+      counts.errors += 1
+      cases += "    <testcase\(verdictAttributes)>\n"
+      cases += "      <error\(attributes([("type", result.verdict.rawValue), ("message", result.reason)]))>"
+      cases += MarkupEscaping.escape(verdictBody(cell)) + "</error>\n"
+      cases += "    </testcase>\n"
+    case .failed where result.failedChecks.isEmpty:
+      counts.tests += 1
+      counts.failures += 1
+      cases += "    <testcase\(verdictAttributes)>\n"
+      cases += "      <failure\(attributes([("type", result.verdict.rawValue), ("message", result.reason)]))>"
+      cases += MarkupEscaping.escape(verdictBody(cell)) + "</failure>\n"
+      cases += "    </testcase>\n"
+    case .skipped:
+      counts.tests += 1
+      counts.skipped += 1
+      cases += "    <testcase\(verdictAttributes)>\n"
+      cases += "      <skipped\(attributes([("message", result.reason)]))/>\n"
+      cases += "    </testcase>\n"
+    case .passed, .failed:
+      break
+    }
+
+    let properties: [(String, String)] = [
+      ("guest", result.guest), ("arch", result.architecture.rawValue),
+      ("accel", result.accelerator.rawValue), ("cpus", "\(cell.cpus)"),
+      ("memoryMiB", "\(cell.memoryMiB)"), ("verdict", result.verdict.rawValue),
+      ("reason", result.reason), ("attempts", "\(cell.attempts)"),
+      ("flaky", cell.flaky ? "true" : "false"),
+      ("qemuExitCode", result.qemuExitCode.map(String.init) ?? "signal"),
+      ("command", ReportText.shellLine(result.command)),
+      ("log", layout.logPath(of: cell)),
+    ]
+
+    var xml = "  <testsuite"
+    xml += attributes([
+      ("name", cell.id), ("tests", "\(counts.tests)"), ("failures", "\(counts.failures)"),
+      ("errors", "\(counts.errors)"), ("skipped", "\(counts.skipped)"),
+      ("time", ReportText.junitSeconds(cell.durationSeconds)),
+    ])
+    xml += ">\n    <properties>\n"
+    for (name, value) in properties {
+      xml += "      <property\(attributes([("name", name), ("value", value)]))/>\n"
+    }
+    xml += "    </properties>\n"
+    xml += cases
+    var out = ""
+    if cell.flaky {
+      out += "FLAKY: \(cell.id) failed, then passed on a retry (\(cell.attempts) attempts).\n"
+      out += "----\n"
+    }
+    out += result.serialLog
+    xml += "    <system-out>" + MarkupEscaping.cdata(out) + "</system-out>\n"
+    if !result.qemuStderr.isEmpty {
+      xml += "    <system-err>" + MarkupEscaping.cdata(result.qemuStderr) + "</system-err>\n"
+    }
+    xml += "  </testsuite>\n"
+    return (xml, counts)
+  }
+
+  /// Body of the verdict testcase: reason, crash record, protocol errors,
+  /// QEMU's stderr and the end of the serial log.
+  private static func verdictBody(_ cell: ReportCell) -> String {
+    let result = cell.result
+    var parts: [String] = ["\(result.verdict): \(result.reason)"]
+    if let crash = result.crash, !crash.lines.isEmpty {
+      parts.append("Crash record:\n" + crash.lines.joined(separator: "\n"))
+    }
+    if !result.protocolErrors.isEmpty {
+      parts.append("Protocol errors:\n" + result.protocolErrors.joined(separator: "\n"))
+    }
+    let stderr = ReportText.tail(result.qemuStderr, lines: 10)
+    if !stderr.isEmpty { parts.append("QEMU stderr:\n" + stderr) }
+    let tail = ReportText.tail(result.serialLog, lines: logTailLines)
+    if !tail.isEmpty { parts.append("Serial log (last \(logTailLines) lines):\n" + tail) }
+    return parts.joined(separator: "\n\n")
+  }
+
+  /// ` name="value"…` with values escaped.
+  static func attributes(_ pairs: [(String, String)]) -> String {
+    pairs.map { " \($0.0)=\"\(MarkupEscaping.escape($0.1, attribute: true))\"" }.joined()
+  }
+}

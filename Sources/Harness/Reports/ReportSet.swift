@@ -1,0 +1,347 @@
+import Foundation
+
+/// One cell of the test matrix: one guest boot with its result and the
+/// settings it ran with. The unit every report is made of.
+public struct ReportCell: Sendable {
+  /// Stable id, e.g. `selftest.x86_64.tcg.smp1.mem256M`. Unique within a
+  /// report; used as JUnit suite name, KTAP subtest name, JSON id and (made
+  /// file-name safe) for the log file and the HTML anchor.
+  public var id: String
+  /// The result of the (last) run.
+  public var result: GuestResult
+  /// Virtual CPUs the guest had.
+  public var cpus: Int
+  /// Guest RAM in MiB.
+  public var memoryMiB: Int
+  /// Runs made (more than 1 when retried); 1 normally.
+  public var attempts: Int
+  /// Failed first, then passed on a retry.
+  public var flaky: Bool
+  /// Path of this cell's serial log relative to the report directory; nil
+  /// means `logs/<id>.log`. Must be relative and must not contain `..`.
+  public var logPath: String?
+  /// Guest `#fileID` -> source path (repository-relative, ideally), used
+  /// for the `file` of checks. IDs not in the map are reported as they are.
+  public var sourcePaths: [String: String]
+
+  /// A cell.
+  public init(
+    id: String, result: GuestResult, cpus: Int, memoryMiB: Int, attempts: Int = 1,
+    flaky: Bool = false, logPath: String? = nil, sourcePaths: [String: String] = [:]
+  ) {
+    self.id = id
+    self.result = result
+    self.cpus = cpus
+    self.memoryMiB = memoryMiB
+    self.attempts = attempts
+    self.flaky = flaky
+    self.logPath = logPath
+    self.sourcePaths = sourcePaths
+  }
+
+  /// A cell with CPUs and memory taken from the launch settings it ran with.
+  public init(
+    id: String, result: GuestResult, settings: LaunchSettings, attempts: Int = 1,
+    flaky: Bool = false, logPath: String? = nil, sourcePaths: [String: String] = [:]
+  ) {
+    self.init(
+      id: id, result: result, cpus: settings.cpus, memoryMiB: settings.memoryMiB,
+      attempts: attempts, flaky: flaky, logPath: logPath, sourcePaths: sourcePaths)
+  }
+}
+
+/// Why a report set could not be written.
+public enum ReportError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// Two cells share an id.
+  case duplicateCellID(String)
+  /// A cell's `logPath` is absolute, empty or climbs out with `..`.
+  case invalidLogPath(cellID: String, path: String)
+  /// Two cells would write the same log file.
+  case duplicateLogPath(String)
+
+  public var description: String {
+    switch self {
+    case .duplicateCellID(let id): "two report cells have the id \(id)"
+    case .invalidLogPath(let id, let path):
+      "cell \(id): log path \(path) must be relative to the report directory and must not contain '..'"
+    case .duplicateLogPath(let path): "two report cells would write the log \(path)"
+    }
+  }
+}
+
+/// Writes the whole report directory for a set of matrix cells.
+///
+/// Layout of `directory` (created if needed):
+///
+/// - `junit-<arch>.xml`, `results-<arch>.ktap`, `results-<arch>.json` for
+///   every architecture present (cells of that architecture only);
+/// - `junit.xml`, `results.json`: all cells;
+/// - `index.html`: the human report (matrix grid, timings, details);
+/// - `logs/<id>.log` (or each cell's `logPath`): the serial logs.
+public enum ReportSet {
+  /// Writes every report for `cells` into `directory` and returns the paths
+  /// written (each `directory` joined with the relative name), reports
+  /// first, then logs. Existing files of the same names are replaced.
+  @discardableResult
+  public static func write(cells: [ReportCell], to directory: String) throws -> [String] {
+    try validate(cells)
+    let layout = ReportLayout(cells)
+    var files: [(name: String, contents: String)] = []
+    for architecture in layout.architectures {
+      let subset = cells.filter { $0.result.architecture == architecture }
+      files.append(("junit-\(architecture).xml", JUnitReport.render(subset, layout: layout)))
+      files.append(("results-\(architecture).ktap", KTAPReport.render(subset, architecture: architecture)))
+      files.append(("results-\(architecture).json", try JSONReport.render(subset, layout: layout)))
+    }
+    files.append(("junit.xml", JUnitReport.render(cells, layout: layout)))
+    files.append(("results.json", try JSONReport.render(cells, layout: layout)))
+    files.append(("index.html", HTMLReport.render(cells, layout: layout)))
+    for cell in cells {
+      files.append((layout.logPath(of: cell), cell.result.serialLog))
+    }
+
+    let root = URL(fileURLWithPath: directory, isDirectory: true)
+    let fileManager = FileManager.default
+    try fileManager.createDirectory(at: root, withIntermediateDirectories: true)
+    var written: [String] = []
+    for file in files {
+      let url = root.appendingPathComponent(file.name)
+      try fileManager.createDirectory(
+        at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try Data(file.contents.utf8).write(to: url, options: .atomic)
+      written.append((directory as NSString).appendingPathComponent(file.name))
+    }
+    return written
+  }
+
+  /// Rejects duplicate ids and unsafe or colliding log paths.
+  static func validate(_ cells: [ReportCell]) throws {
+    var ids: Set<String> = []
+    for cell in cells where !ids.insert(cell.id).inserted {
+      throw ReportError.duplicateCellID(cell.id)
+    }
+    for cell in cells {
+      if let path = cell.logPath, !ReportLayout.isSafeRelativePath(path) {
+        throw ReportError.invalidLogPath(cellID: cell.id, path: path)
+      }
+    }
+    let layout = ReportLayout(cells)
+    var paths: Set<String> = []
+    for cell in cells where !paths.insert(layout.logPath(of: cell)).inserted {
+      throw ReportError.duplicateLogPath(layout.logPath(of: cell))
+    }
+  }
+}
+
+/// Names derived from the cells, identical in every report of a set: the
+/// file-name safe slug of each id (log file, HTML anchor) and the log path.
+struct ReportLayout: Sendable {
+  /// Architectures present, in `Architecture.allCases` order.
+  let architectures: [Architecture]
+  private let slugs: [String: String]
+  private let logPaths: [String: String]
+
+  init(_ cells: [ReportCell]) {
+    let present = Set(cells.map(\.result.architecture))
+    architectures = Architecture.allCases.filter(present.contains)
+    var slugs: [String: String] = [:]
+    var taken: Set<String> = []
+    for cell in cells where slugs[cell.id] == nil {
+      let base = Self.slug(cell.id)
+      var candidate = base
+      var suffix = 2
+      while taken.contains(candidate) {
+        candidate = "\(base)-\(suffix)"
+        suffix += 1
+      }
+      taken.insert(candidate)
+      slugs[cell.id] = candidate
+    }
+    self.slugs = slugs
+    var logPaths: [String: String] = [:]
+    for cell in cells {
+      if let path = cell.logPath, Self.isSafeRelativePath(path) {
+        logPaths[cell.id] = path
+      } else {
+        logPaths[cell.id] = "logs/\(slugs[cell.id]!).log"
+      }
+    }
+    self.logPaths = logPaths
+  }
+
+  /// The file-name and anchor safe form of the cell's id (the id itself
+  /// when it only uses `A-Z a-z 0-9 . _ -`).
+  func slug(of cell: ReportCell) -> String { slugs[cell.id] ?? Self.slug(cell.id) }
+
+  /// The HTML anchor of the cell's detail section (`cell-<slug>`).
+  func anchor(of cell: ReportCell) -> String { "cell-" + slug(of: cell) }
+
+  /// The cell's serial log path relative to the report directory.
+  func logPath(of cell: ReportCell) -> String {
+    logPaths[cell.id] ?? "logs/\(slug(of: cell)).log"
+  }
+
+  /// `id` with every character outside `A-Z a-z 0-9 . _ -` replaced by `_`
+  /// and a leading dot made harmless.
+  static func slug(_ id: String) -> String {
+    var out = String(
+      id.unicodeScalars.map { scalar -> Character in
+        switch scalar {
+        case "A"..."Z", "a"..."z", "0"..."9", ".", "_", "-": Character(scalar)
+        default: "_"
+        }
+      })
+    if out.isEmpty { out = "cell" }
+    if out.hasPrefix(".") { out = "_" + out.dropFirst() }
+    return out
+  }
+
+  /// Whether `path` is relative, non-empty and free of `..` components.
+  static func isSafeRelativePath(_ path: String) -> Bool {
+    guard !path.isEmpty, !path.hasPrefix("/"), !path.hasSuffix("/") else { return false }
+    return !path.split(separator: "/", omittingEmptySubsequences: false).contains {
+      $0 == ".." || $0.isEmpty
+    }
+  }
+}
+
+/// What a cell counts as in totals and colours: the verdict, except that a
+/// passing cell that needed a retry is `flaky`.
+enum CellStatus: String, CaseIterable, Sendable {
+  case pass
+  case fail
+  case crash
+  case timeout
+  case protocolError = "protocol-error"
+  case skip
+  case flaky
+
+  init(_ cell: ReportCell) {
+    switch cell.result.verdict {
+    case .passed: self = cell.flaky ? .flaky : .pass
+    case .failed: self = .fail
+    case .crashed: self = .crash
+    case .timedOut: self = .timeout
+    case .protocolError: self = .protocolError
+    case .skipped: self = .skip
+    }
+  }
+
+  /// Short label for people.
+  var label: String {
+    switch self {
+    case .pass: "PASS"
+    case .fail: "FAIL"
+    case .crash: "CRASH"
+    case .timeout: "TIMEOUT"
+    case .protocolError: "PROTOCOL ERROR"
+    case .skip: "SKIP"
+    case .flaky: "FLAKY"
+    }
+  }
+
+  /// Plural noun for the totals line.
+  var totalsLabel: String {
+    switch self {
+    case .pass: "passed"
+    case .fail: "failed"
+    case .crash: "crashed"
+    case .timeout: "timed out"
+    case .protocolError: "protocol errors"
+    case .skip: "skipped"
+    case .flaky: "flaky"
+    }
+  }
+}
+
+/// Per-check tallies of one cell.
+struct CheckCounts: Sendable, Equatable {
+  var passed = 0
+  var failed = 0
+  var skipped = 0
+  var total: Int { passed + failed + skipped }
+
+  init(_ checks: [GuestCheck]) {
+    for check in checks {
+      switch check.outcome {
+      case .passed: passed += 1
+      case .failed: failed += 1
+      case .skipped: skipped += 1
+      }
+    }
+  }
+}
+
+extension ReportCell {
+  /// Totals/colour category.
+  var status: CellStatus { CellStatus(self) }
+
+  /// Wall time in seconds, rounded to milliseconds.
+  var durationSeconds: Double { (result.duration.reportSeconds * 1000).rounded() / 1000 }
+
+  /// `guest · arch · accel`, the JUnit classname.
+  var className: String {
+    "\(result.guest) · \(result.architecture) · \(result.accelerator)"
+  }
+
+  /// The source path for a guest location (mapped through `sourcePaths`,
+  /// else the `#fileID`).
+  func sourcePath(of location: GuestSourceLocation) -> String {
+    sourcePaths[location.fileID] ?? location.fileID
+  }
+
+  /// `file:line` of a check, when it has a location.
+  func sourceReference(of check: GuestCheck) -> String? {
+    check.location.map { "\(sourcePath(of: $0)):\($0.line)" }
+  }
+}
+
+extension Duration {
+  /// The duration in (fractional) seconds.
+  var reportSeconds: Double {
+    let parts = components
+    return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+  }
+}
+
+/// Small text helpers shared by the writers.
+enum ReportText {
+  /// Seconds with three decimals, as JUnit wants them (`1.234`).
+  static func junitSeconds(_ seconds: Double) -> String {
+    String(format: "%.3f", locale: Locale(identifier: "en_US_POSIX"), seconds)
+  }
+
+  /// A duration for people: `850 ms`, `4.2 s`, `2 min 05 s`.
+  static func humanDuration(_ seconds: Double) -> String {
+    let posix = Locale(identifier: "en_US_POSIX")
+    if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+    if seconds < 10 { return String(format: "%.2f s", locale: posix, seconds) }
+    if seconds < 60 { return String(format: "%.1f s", locale: posix, seconds) }
+    let whole = Int(seconds.rounded())
+    if whole < 3600 { return String(format: "%d min %02d s", locale: posix, whole / 60, whole % 60) }
+    return String(format: "%d h %02d min", locale: posix, whole / 3600, (whole % 3600) / 60)
+  }
+
+  /// The last `count` lines of `text` (without a trailing empty line).
+  static func tail(_ text: String, lines count: Int) -> String {
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    if lines.last?.isEmpty == true { lines.removeLast() }
+    return lines.suffix(count).joined(separator: "\n")
+  }
+
+  /// An argv as one shell-pasteable line (elements quoted when needed).
+  static func shellLine(_ argv: [String]) -> String {
+    argv.map(shellQuote).joined(separator: " ")
+  }
+
+  /// One argument quoted for a POSIX shell when it needs it.
+  static func shellQuote(_ argument: String) -> String {
+    let plain = !argument.isEmpty && argument.unicodeScalars.allSatisfy {
+      switch $0 {
+      case "A"..."Z", "a"..."z", "0"..."9", "-", "_", ".", "/", ",", "=", ":", "+", "@", "%": true
+      default: false
+      }
+    }
+    return plain ? argument : "'" + argument.replacing("'", with: "'\\''") + "'"
+  }
+}
