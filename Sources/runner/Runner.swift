@@ -8,7 +8,7 @@ struct Runner: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "runner",
     abstract: "Build bare-metal Swift guests, boot them in QEMU and report every check.",
-    subcommands: [Run.self, List.self],
+    subcommands: [Run.self, List.self, Bench.self],
     defaultSubcommand: Run.self)
 }
 
@@ -75,6 +75,35 @@ struct Selection: ParsableArguments {
 }
 
 extension Runner {
+  struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Median boot-to-verdict time of the selected cells, through the harness and as bare QEMU.")
+    @OptionGroup var selection: Selection
+
+    @Option(help: "Runs per cell.")
+    var repeats: Int = 10
+
+    func run() async throws {
+      let (runner, cells) = try selection.cells()
+      func ms(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) * 1000
+          + Double(duration.components.attoseconds) / 1e15
+        return String(format: "%9.1f", value)
+      }
+      print("cell                                      harness ms   bare ms  overhead  runs  verdicts")
+      for cell in cells {
+        let m = try await BootBenchmark.measure(cell, runner: runner, repeats: repeats)
+        let harness = BootBenchmark.median(m.harness)
+        let bare = BootBenchmark.median(m.bare)
+        let overhead = (harness - bare) / bare * 100
+        let verdicts = Set(m.verdicts.map(\.rawValue)).sorted().joined(separator: ",")
+        print(
+          "\(cell.id.padding(toLength: 40, withPad: " ", startingAt: 0))  \(ms(harness))  \(ms(bare))  "
+            + String(format: "%7.1f%%", overhead) + "  \(repeats)    \(verdicts)")
+      }
+    }
+  }
+
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print every selected matrix cell id.")
     @OptionGroup var selection: Selection
