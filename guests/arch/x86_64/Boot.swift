@@ -8,6 +8,7 @@ public func x86BootMain(_ magic: UInt32, _ info: UInt32) {
   Console.write(byte: 10)
   BootInfo.capture(magic: magic, info: info)
   GuestMemory.setUp()
+  SMP.initializeBootCPU()
   guestMain()
   exitGuest(finishTests())
 }

@@ -72,6 +72,14 @@ private func register(_ name: StaticString, _ value: UInt64) {
 @_cdecl("x86_exception_handler")
 func x86ExceptionHandler(_ rawFrame: UnsafeMutableRawPointer) {
   let frame = rawFrame.assumingMemoryBound(to: ExceptionFrame.self)
+  if frame.pointee.vector >= 32 {
+    let vector = frame.pointee.vector
+    if vector != 0xFF {
+      _ = Interrupts.dispatch(vector)
+      APIC.endOfInterrupt()
+    }
+    return
+  }
   let armed = x86_try_armed_rsp()
   if armed != 0 && frame.pointee.vector != 8 {
     lastCaught = CaughtException(
@@ -86,7 +94,9 @@ func x86ExceptionHandler(_ rawFrame: UnsafeMutableRawPointer) {
   let f = frame.pointee
   Console.write(byte: 10)
   Console.beginLine()
-  Console.write("# CRASH: cpu=0 vector=")
+  Console.write("# CRASH: cpu=")
+  Console.write(decimal: UInt64(PerCPU.current.index))
+  Console.write(" vector=")
   Console.write(decimal: f.vector)
   Console.write(" name=\"")
   Console.write(exceptionName(f.vector))

@@ -15,33 +15,64 @@ enum GuestMemory {
 
   static func setUp() {
     let map = BootInfo.memoryMap
+    let imageStart = UInt(x86_image_start()) & ~4095
     let imageEnd = (UInt(x86_image_end()) + 4095) & ~4095
+    var regionEnd: UInt = 0
     var index = 0
     while index < map.count {
       let region = map[index]
       if region.usable && UInt(region.base) <= imageEnd && imageEnd < UInt(region.end) {
-        early = EarlyAllocator(base: imageEnd, top: UInt(region.end) & ~4095)
+        regionEnd = UInt(region.end) & ~4095
       }
       index &+= 1
     }
-    guard let early else { return }
+    guard regionEnd > imageEnd, let early = EarlyAllocator(base: imageEnd, top: regionEnd) else {
+      return
+    }
+    self.early = early
     heap.useEarly(early)
-    let remaining = early.takeRemainingPages()
-    guard let pages = PageAllocator.bootstrap(
-      layout: .x86_64, basePfn: remaining.basePfn, topPfn: remaining.topPfn)
+    guard let state = early.memalign(alignment: 64, size: UInt(PageAllocator.stateByteCount))
     else { return }
+    let remaining = early.takeRemainingPages()
+    let pages = PageAllocator(stateMemory: state, layout: .x86_64)
     self.pages = pages
+    // LOWEST covers all of the first 16 MiB, low memory included (the SMP
+    // trampoline needs a page below 1 MiB); what is not RAM, the image and
+    // what the early allocator handed out start as reserved pages.
+    let lowestTop = min(AreaLayout.x86_64.topPfn(ofArea: 0), remaining.topPfn)
+    _ = pages.initialiseArea(0, basePfn: 1, topPfn: lowestTop) { pfn in
+      let address = pfn << 12
+      if address >= imageStart && pfn < remaining.basePfn { return true }
+      return !isUsable(address)
+    }
+    let lowestEnd = lowestTop << 12
+    if remaining.topPfn << 12 > lowestEnd {
+      _ = pages.addMemory(start: max(lowestEnd, remaining.basePfn << 12), end: remaining.topPfn << 12)
+    }
     index = 0
     while index < map.count {
       let region = map[index]
-      // RAM above the image's region (e.g. above 4 GiB); low memory below
-      // 1 MiB stays out of the allocator.
+      // RAM in other regions above the image's (e.g. above 4 GiB).
       if region.usable && UInt(region.base) > imageEnd {
         _ = pages.addMemory(start: UInt(region.base), end: UInt(region.end))
       }
       index &+= 1
     }
     heap.usePages(pages)
+  }
+
+  /// Whether the page at `address` lies wholly in usable RAM.
+  static func isUsable(_ address: UInt) -> Bool {
+    let map = BootInfo.memoryMap
+    var index = 0
+    while index < map.count {
+      let region = map[index]
+      if region.usable && UInt(region.base) <= address && address + 4096 <= UInt(region.end) {
+        return true
+      }
+      index &+= 1
+    }
+    return false
   }
 
   /// Switches malloc to the virtual allocator (creating it on first use).

@@ -32,3 +32,15 @@ func x86_halt_forever() -> Never {
 ) -> UInt64
 @_extern(c, "x86_try_resume_address") func x86_try_resume_address() -> UInt64
 @_extern(c, "x86_try_armed_rsp") func x86_try_armed_rsp() -> UInt64
+@_extern(c, "x86_percpu") func x86_percpu() -> UnsafeMutableRawPointer
+@_extern(c, "x86_sti") func x86_sti()
+@_extern(c, "x86_cli") func x86_cli()
+@_extern(c, "x86_sti_hlt") func x86_sti_hlt()
+@_extern(c, "x86_gdt_address") func x86_gdt_address() -> UInt64
+@_extern(c, "x86_ap_trampoline_start") func x86_ap_trampoline_start() -> UInt64
+@_extern(c, "x86_ap_trampoline_size") func x86_ap_trampoline_size() -> Int
+@_extern(c, "x86_set_ap_boot") func x86_set_ap_boot(
+  _ gs: UInt64, _ stack: UInt64, _ tss: UInt64, _ index: UInt64)
+@_extern(c, "x86_image_start") func x86_image_start() -> UInt64
+@_extern(c, "x86_mmio_read32") func x86_mmio_read32(_ address: UInt) -> UInt32
+@_extern(c, "x86_mmio_write32") func x86_mmio_write32(_ address: UInt, _ value: UInt32)

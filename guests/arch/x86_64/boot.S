@@ -113,6 +113,14 @@ long_mode_entry:
         mov     %ax, %gs
         mov     $boot_stack_top, %rsp
 
+        // GS base: the boot CPU's per-CPU block (see PerCPU.swift).
+        lea     percpu_boot(%rip), %rax
+        mov     %rax, percpu_boot(%rip)      // self pointer at offset 0
+        mov     %rax, %rdx
+        shr     $32, %rdx
+        mov     $0xC0000101, %ecx
+        wrmsr
+
         call    x86_install_tss
         call    x86_install_idt
 
@@ -130,10 +138,14 @@ x86_install_tss:
         mov     %rax, tss64 + 36(%rip)
         lea     double_fault_stack_top(%rip), %rax
         mov     %rax, tss64 + 44(%rip)
+        lea     interrupt_stack_top(%rip), %rax
+        mov     %rax, tss64 + 52(%rip)
         movw    $104, tss64 + 102(%rip)      // I/O map base: none
         ret
 
-// Builds 32 interrupt gates (DPL 0, IST1; #DF on IST2) and loads the IDT.
+// Builds 256 interrupt gates and loads the IDT: exceptions on IST1 (#DF on
+// IST2), external interrupts and IPIs on IST3 -- every entry switches stacks,
+// so the interrupted code's red zone survives.
 x86_install_idt:
         lea     idt64(%rip), %rdi
         lea     isr_stub_table(%rip), %rsi
@@ -148,27 +160,42 @@ x86_install_idt:
         cmp     $8, %ecx
         jne     5f
         movb    $2, 4(%rdx)                  // #DF: IST2
-5:      movb    $0x8E, 5(%rdx)               // present, interrupt gate
+5:      cmp     $32, %ecx
+        jb      6f
+        movb    $3, 4(%rdx)                  // interrupts: IST3
+6:      movb    $0x8E, 5(%rdx)               // present, interrupt gate
         shr     $16, %rax
         mov     %ax, 6(%rdx)                 // offset 31:16
         shr     $16, %rax
         mov     %eax, 8(%rdx)                // offset 63:32
         movl    $0, 12(%rdx)
         inc     %ecx
-        cmp     $32, %ecx
+        cmp     $256, %ecx
         jne     4b
         lidt    idt64_pointer(%rip)
         ret
 
+        .section .rodata.isr, "a"
+        .balign 8
+        .globl  isr_stub_table
+isr_stub_table:
+        .text
+
 // Exception entry stubs: every frame has [vector, error code] below the
 // hardware frame; vectors without an error code push 0.
 .macro ISR_NOERR n
+        .pushsection .rodata.isr, "a"
+        .quad   isr_\n
+        .popsection
 isr_\n:
         pushq   $0
         pushq   $\n
         jmp     isr_common
 .endm
 .macro ISR_ERR n
+        .pushsection .rodata.isr, "a"
+        .quad   isr_\n
+        .popsection
 isr_\n:
         pushq   $\n
         jmp     isr_common
@@ -206,6 +233,16 @@ isr_\n:
         ISR_ERR   29
         ISR_ERR   30
         ISR_NOERR 31
+        .set    vector, 32
+        .rept   224
+        .pushsection .rodata.isr, "a"
+        .quad   7f
+        .popsection
+7:      pushq   $0
+        pushq   $vector
+        jmp     isr_common
+        .set    vector, vector + 1
+        .endr
 
 // Saves the general registers (layout = `ExceptionFrame` in Swift), calls
 // the Swift handler with a pointer to them, restores and returns. The handler
@@ -247,29 +284,27 @@ isr_common:
         add     $16, %rsp
         iretq
 
-        .section .rodata
-        .balign 8
-isr_stub_table:
-        .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-        .quad isr_\n
-        .endr
-
         .section .data
         .balign 16
+        .globl gdt64
 gdt64:
         .quad 0                              // null
         .quad 0x00af9a000000ffff             // 0x08: 64-bit code
         .quad 0x00cf92000000ffff             // 0x10: data
         .quad 0, 0                           // 0x18: TSS (filled at boot)
-        .quad 0x00cf9a000000ffff             // 0x28: 32-bit code (boot only)
+        .quad 0x00cf9a000000ffff             // 0x28: 32-bit code (boot, AP start)
+        .globl gdt64_ap_tss
+gdt64_ap_tss:
+        .space 16 * 16                       // 0x30 + 16 * n: TSS of CPU n + 1
 gdt64_end:
         .balign 8
 gdt64_pointer:
         .word gdt64_end - gdt64 - 1
         .quad gdt64
         .balign 8
+        .globl idt64_pointer
 idt64_pointer:
-        .word 32 * 16 - 1
+        .word 256 * 16 - 1
         .quad idt64
 
         .globl boot_magic, boot_info
@@ -287,7 +322,7 @@ page_dir_ptr:
 page_directories:
         .space PD_PAGES * 4096
 idt64:
-        .space 32 * 16
+        .space 256 * 16
         .balign 16
 tss64:
         .space 104
@@ -298,6 +333,12 @@ boot_stack_top:
 exception_stack_top:
         .space 8192
 double_fault_stack_top:
+        .space 8192
+interrupt_stack_top:
+        .balign 64
+        .globl percpu_boot
+percpu_boot:
+        .space 256
 
 // Copies of the boot information (the loader's copy lies in memory the
 // allocators will hand out).
@@ -305,3 +346,92 @@ double_fault_stack_top:
         .balign 4096
 x86_boot_storage:
         .space 8192
+
+// Application processor start. The boot CPU copies the real-mode part
+// (ap_trampoline_start..end) to a page below 1 MiB that it reserved from the
+// page allocator, fills ap_boot_* and sends INIT-SIPI-SIPI with that page's
+// number as the vector. The AP then enters protected mode on the shared GDT,
+// long mode on the shared page tables, loads its own stack, GS base (per-CPU
+// block) and TSS (its own IST stacks) and calls x86_ap_main(cpu index).
+        .section .text
+        .code16
+        .globl ap_trampoline_start, ap_trampoline_end
+ap_trampoline_start:
+        cli
+        cld
+        mov     %cs, %ax
+        mov     %ax, %ds
+        lgdtl   ap_gdt_pointer - ap_trampoline_start
+        mov     %cr0, %eax
+        or      $1, %eax
+        mov     %eax, %cr0
+        ljmpl   *(ap_far_pointer - ap_trampoline_start)
+        .balign 4
+ap_gdt_pointer:
+        .word   gdt64_end - gdt64 - 1
+        .long   gdt64
+ap_far_pointer:
+        .long   ap_start32
+        .word   0x28
+ap_trampoline_end:
+
+        .code32
+ap_start32:
+        mov     $0x10, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        mov     %ax, %fs
+        mov     %ax, %gs
+        mov     %cr4, %eax
+        or      $((1 << 5) | (1 << 9) | (1 << 10)), %eax
+        mov     %eax, %cr4
+        mov     $page_map_l4, %eax
+        mov     %eax, %cr3
+        mov     $0xC0000080, %ecx
+        rdmsr
+        or      $(1 << 8), %eax
+        wrmsr
+        mov     %cr0, %eax
+        and     $~((1 << 2) | (1 << 3)), %eax
+        or      $((1 << 31) | (1 << 0) | (1 << 1)), %eax
+        mov     %eax, %cr0
+        ljmp    $0x08, $ap_long_mode
+
+        .code64
+ap_long_mode:
+        mov     $0x10, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        xor     %ax, %ax
+        mov     %ax, %fs
+        mov     %ax, %gs
+        mov     ap_boot_gs(%rip), %rax
+        mov     %rax, %rdx
+        shr     $32, %rdx
+        mov     $0xC0000101, %ecx
+        wrmsr
+        mov     ap_boot_stack(%rip), %rsp
+        mov     ap_boot_tss(%rip), %ax
+        ltr     %ax
+        lidt    idt64_pointer(%rip)
+        mov     ap_boot_index(%rip), %rdi
+        call    x86_ap_main
+8:      cli
+        hlt
+        jmp     8b
+
+        .section .data
+        .balign 8
+        .globl ap_boot_gs, ap_boot_stack, ap_boot_tss, ap_boot_index, ap_trampoline_size
+ap_trampoline_size:
+        .quad ap_trampoline_end - ap_trampoline_start
+ap_boot_gs:
+        .quad 0
+ap_boot_stack:
+        .quad 0
+ap_boot_tss:
+        .quad 0
+ap_boot_index:
+        .quad 0

@@ -116,8 +116,10 @@ x86_read_rsp:
 
 // x86_try(body, context) -> UInt64: calls body(context). Returns 0 when it
 // returns normally; when an exception hits while the try is armed, the
-// handler resumes at x86_try_resume with rax = the value it chose.
-        .globl x86_try, x86_try_resume, x86_try_saved_rsp
+// handler resumes at x86_try_resume with rax = the value it chose. The armed
+// stack pointer lives in this CPU's per-CPU block (%gs:24), so every CPU can
+// have its own try.
+        .globl x86_try, x86_try_resume
 x86_try:
         push    %rbx
         push    %rbp
@@ -126,16 +128,16 @@ x86_try:
         push    %r14
         push    %r15
         sub     $8, %rsp                    // keep the call 16-byte aligned
-        mov     x86_try_saved_rsp(%rip), %rax
+        mov     %gs:24, %rax
         mov     %rax, (%rsp)                // nesting: remember the outer try
-        mov     %rsp, x86_try_saved_rsp(%rip)
+        mov     %rsp, %gs:24
         mov     %rdi, %rax
         mov     %rsi, %rdi
         call    *%rax
         xor     %eax, %eax
 x86_try_resume:
         mov     (%rsp), %rdx
-        mov     %rdx, x86_try_saved_rsp(%rip)
+        mov     %rdx, %gs:24
         add     $8, %rsp
         pop     %r15
         pop     %r14
@@ -186,10 +188,6 @@ bcmp:
         jnz     3b
 4:      ret
 
-        .data
-        .balign 8
-x86_try_saved_rsp:
-        .quad 0
 
         .text
         .globl x86_image_end, x86_try_resume_address, x86_try_armed_rsp
@@ -200,7 +198,7 @@ x86_try_resume_address:
         lea     x86_try_resume(%rip), %rax
         ret
 x86_try_armed_rsp:
-        mov     x86_try_saved_rsp(%rip), %rax
+        mov     %gs:24, %rax
         ret
         .globl x86_boot_storage_address
 x86_boot_storage_address:
@@ -214,3 +212,51 @@ free:
         jmp     guest_free
 posix_memalign:
         jmp     guest_posix_memalign
+
+        .globl x86_percpu, x86_sti, x86_cli, x86_sti_hlt, x86_gdt_address
+        .globl x86_ap_trampoline_start, x86_ap_trampoline_size
+x86_percpu:                             // this CPU's per-CPU block
+        mov     %gs:0, %rax
+        ret
+x86_sti:
+        sti
+        ret
+x86_cli:
+        cli
+        ret
+x86_sti_hlt:                            // enable interrupts and wait for one
+        sti
+        hlt
+        cli
+        ret
+x86_gdt_address:
+        lea     gdt64(%rip), %rax
+        ret
+x86_ap_trampoline_start:
+        lea     ap_trampoline_start(%rip), %rax
+        ret
+x86_ap_trampoline_size:
+        mov     ap_trampoline_size(%rip), %rax
+        ret
+
+        .globl x86_set_ap_boot
+x86_set_ap_boot:                        // (gs, stack, tss selector, index)
+        mov     %rdi, ap_boot_gs(%rip)
+        mov     %rsi, ap_boot_stack(%rip)
+        mov     %rdx, ap_boot_tss(%rip)
+        mov     %rcx, ap_boot_index(%rip)
+        ret
+        .globl x86_image_start
+x86_image_start:
+        lea     __image_start(%rip), %rax
+        ret
+
+// MMIO with exactly one 32-bit access each (the compiler would narrow or
+// merge plain loads and stores; the local APIC accepts only aligned dwords).
+        .globl x86_mmio_read32, x86_mmio_write32
+x86_mmio_read32:
+        movl    (%rdi), %eax
+        ret
+x86_mmio_write32:
+        movl    %esi, (%rdi)
+        ret

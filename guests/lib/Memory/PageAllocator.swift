@@ -165,6 +165,18 @@ public struct PageAllocator: @unchecked Sendable {
   /// it cannot hold its metadata plus one page.
   @discardableResult
   public func initialiseArea(_ area: Int, basePfn: UInt, topPfn: UInt) -> Bool {
+    initialiseArea(area, basePfn: basePfn, topPfn: topPfn, excluding: { _ in false })
+  }
+
+  /// Sets up one area over `[basePfn, topPfn)` like
+  /// `initialiseArea(_:basePfn:topPfn:)`, but every page for which
+  /// `excluded(pfn)` is true (firmware holes, the running image, memory the
+  /// early allocator handed out) starts as a reserved page instead of a free
+  /// one: no free-list entry is ever written into it. Excluded pages must not
+  /// be unreserved unless they really are RAM the guest may use.
+  public func initialiseArea(
+    _ area: Int, basePfn: UInt, topPfn: UInt, excluding excluded: (UInt) -> Bool
+  ) -> Bool {
     let layout = self.layout
     guard area >= 0 && area < layout.count else { return false }
     let base = basePfn == 0 ? 1 : basePfn
@@ -175,6 +187,7 @@ public struct PageAllocator: @unchecked Sendable {
     let pageCount = topPfn - base
     let metadataPages = (pageCount + PageAllocator.pageSize - 1) >> PageAllocator.pageShift
     guard pageCount > metadataPages else { return false }
+    for pfn in base..<(base + metadataPages) where excluded(pfn) { return false }
 
     lock.lock()
     defer { lock.unlock() }
@@ -192,13 +205,32 @@ public struct PageAllocator: @unchecked Sendable {
     records[area] = PageAreaRecord(
       present: true, basePfn: base, usablePfn: usable, topPfn: topPfn, metadata: metadata,
       freePages: pageCount - metadataPages, allocatedPages: 0, reservedPages: 0)
-    // Cover the usable range with maximal naturally aligned blocks.
+    // Cover the usable range with maximal naturally aligned blocks that hold
+    // no excluded page; excluded pages become reserved single pages.
     var pfn = usable
     while pfn < topPfn {
+      if excluded(pfn) {
+        metadata[Int(pfn - base)] =
+          PageAllocator.headBit | PageAllocator.stateReserved
+        records[area].freePages -= 1
+        records[area].reservedPages += 1
+        pfn += 1
+        continue
+      }
       var order = 0
       while order < PageAllocator.maxOrder {
         let next = UInt(1) << UInt(order + 1)
         if pfn & (next - 1) != 0 || topPfn - pfn < next { break }
+        var clear = true
+        var probe = pfn + (UInt(1) << UInt(order))
+        while probe < pfn + next {
+          if excluded(probe) {
+            clear = false
+            break
+          }
+          probe += 1
+        }
+        if !clear { break }
         order += 1
       }
       pushFree(area, pfn, order)

@@ -1,0 +1,71 @@
+/// The local APIC, in x2APIC mode when the CPU has it (MSR access) and in
+/// xAPIC mode otherwise (MMIO at 0xFEE00000, identity mapped).
+enum APIC {
+  nonisolated(unsafe) static var x2: Bool = false
+  static let mmioBase: UInt = 0xFEE0_0000
+
+  /// Whether CPUID reports x2APIC support.
+  static var hasX2APIC: Bool {
+    var registers: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+    withUnsafeMutablePointer(to: &registers) { pointer in
+      pointer.withMemoryRebound(to: UInt32.self, capacity: 4) { x86_cpuid(1, 0, $0) }
+    }
+    return registers.2 & (1 << 21) != 0
+  }
+
+  /// Enables this CPU's APIC (x2APIC mode when `x2`), spurious vector 0xFF.
+  static func enableOnThisCPU() {
+    var base = x86_rdmsr(0x1B)
+    base |= 1 << 11
+    if x2 { base |= 1 << 10 }
+    x86_wrmsr(0x1B, base)
+    write(0xF0, 0x1FF)  // software enable, spurious vector 0xFF
+    write(0x80, 0)  // task priority: accept everything
+  }
+
+  static func read(_ register: UInt32) -> UInt32 {
+    if x2 { return UInt32(truncatingIfNeeded: x86_rdmsr(0x800 + (register >> 4))) }
+    return x86_mmio_read32(mmioBase + UInt(register))
+  }
+
+  static func write(_ register: UInt32, _ value: UInt32) {
+    if x2 {
+      x86_wrmsr(0x800 + (register >> 4), UInt64(value))
+    } else {
+      x86_mmio_write32(mmioBase + UInt(register), value)
+    }
+  }
+
+  /// This CPU's APIC id.
+  static var id: UInt32 {
+    x2 ? read(0x20) : read(0x20) >> 24
+  }
+
+  /// Signals end of interrupt.
+  static func endOfInterrupt() { write(0xB0, 0) }
+
+  /// Sends an interprocessor interrupt (`low` = ICR bits 0-19) to `apicID`.
+  static func sendIPI(to apicID: UInt32, _ low: UInt32) {
+    if x2 {
+      x86_wrmsr(0x830, UInt64(apicID) << 32 | UInt64(low))
+    } else {
+      write(0x310, apicID << 24)
+      write(0x300, low)
+      var spins = 0
+      while read(0x300) & (1 << 12) != 0 && spins < 1_000_000 {
+        x86_pause()
+        spins &+= 1
+      }
+    }
+  }
+
+  /// INIT (assert, level), SIPI, SIPI with the architected waits.
+  static func startProcessor(_ apicID: UInt32, trampolinePage: UInt32) {
+    sendIPI(to: apicID, 0x0000_4500)  // INIT, level assert
+    Timer.delay(microseconds: 10_000)
+    sendIPI(to: apicID, 0x0000_4600 | trampolinePage)  // STARTUP
+    Timer.delay(microseconds: 200)
+    sendIPI(to: apicID, 0x0000_4600 | trampolinePage)
+    Timer.delay(microseconds: 200)
+  }
+}
