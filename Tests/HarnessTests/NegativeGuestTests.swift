@@ -6,12 +6,23 @@ import Testing
 /// that the harness tells each kind of failure apart truthfully.
 @Suite("Negative guests", .serialized)
 struct NegativeGuestTests {
-  func boot(_ name: String, timeout: Duration = .seconds(30)) async throws -> GuestResult {
+  func boot(_ name: String, timeout: Duration = .seconds(30), cpus: Int = 1) async throws
+    -> GuestResult
+  {
     let runner = TestSupport.runner
     let program = try runner.builder.workspace.program(named: name)
     return try await runner.run(
       program,
-      settings: LaunchSettings(architecture: .x86_64, accelerator: .tcg, timeout: timeout))
+      settings: LaunchSettings(
+        architecture: .x86_64, accelerator: .tcg, cpus: cpus, timeout: timeout))
+  }
+
+  @Test func exceptionOnApplicationProcessorNamesThatCPU() async throws {
+    let result = try await boot("crash_ap", cpus: 2)
+    #expect(result.verdict == .crashed)
+    #expect(result.crash?.fields["cpu"] == "1")
+    #expect(result.crash?.fields["vector"] == "14")
+    #expect(result.crash?.fields["cr2"] == "0x0000004000000000")
   }
 
   @Test func failingCheckIsReportedAtItsGuestLine() async throws {
