@@ -12,6 +12,7 @@ let package = Package(
   products: [
     .executable(name: "runner", targets: ["runner"]),
     .library(name: "Harness", targets: ["Harness"]),
+    .library(name: "LibvirtBackend", targets: ["LibvirtBackend"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +31,16 @@ let package = Package(
         .product(name: "Subprocess", package: "swift-subprocess")
       ]
     ),
+    // libvirt's C API; every call goes through LibvirtBackend.
+    .systemLibrary(
+      name: "CLibvirt",
+      pkgConfig: "libvirt",
+      providers: [.apt(["libvirt-dev"])]
+    ),
+    .target(
+      name: "LibvirtBackend",
+      dependencies: ["CLibvirt", "Harness"]
+    ),
     .executableTarget(
       name: "runner",
       dependencies: [
@@ -42,8 +53,15 @@ let package = Package(
       dependencies: ["GuestLib"]
     ),
     .testTarget(name: "GuestLibTests", dependencies: ["GuestLib"]),
-    .testTarget(name: "HarnessTests", dependencies: ["Harness"]),
+    .testTarget(
+      name: "HarnessTests",
+      dependencies: [
+        "Harness",
+        // The runner tests start the built `runner` binary as a child.
+        .product(name: "Subprocess", package: "swift-subprocess"),
+      ]),
     .testTarget(name: "GuestTests", dependencies: ["Harness"]),
+    .testTarget(name: "LibvirtTests", dependencies: ["LibvirtBackend", "Harness"]),
   ],
   swiftLanguageModes: [.v6]
 )

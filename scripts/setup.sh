@@ -11,6 +11,8 @@ fi
 need=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
 command -v qemu-system-s390x >/dev/null 2>&1 || need+=(qemu-system-misc)
+# libvirt's headers: the LibvirtBackend target links the C API.
+pkg-config --exists libvirt 2>/dev/null || need+=(libvirt-dev pkg-config)
 # Headless Chromium renders the HTML report in the report tests.
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then

@@ -46,6 +46,41 @@ enum ACPI {
     return nil
   }
 
+  /// The tables listed by the RSDT/XSDT (physical addresses).
+  private static func forEachTable(_ body: (UInt) -> Void) {
+    guard let rsdp = findRSDP() else { return }
+    let raw = UnsafeRawPointer(bitPattern: rsdp)!
+    let revision = raw.load(fromByteOffset: 15, as: UInt8.self)
+    let useXSDT = revision >= 2 && raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self) != 0
+    let root = useXSDT
+      ? UInt(raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+      : UInt(raw.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+    let table = UnsafeRawPointer(bitPattern: root)!
+    let length = Int(table.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+    let entry = useXSDT ? 8 : 4
+    var offset = 36
+    while offset + entry <= length {
+      body(
+        useXSDT
+          ? UInt(table.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+          : UInt(table.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+      offset += entry
+    }
+  }
+
+  /// Powers the machine off through the FADT's PM1a control block (S5;
+  /// QEMU's sleep type for S5 is 0). libvirt sees a SHUTDOWN event.
+  static func powerOff() {
+    var port: UInt16 = 0
+    forEachTable { table in
+      if signature(table, "FACP") {
+        port = UInt16(truncatingIfNeeded: UnsafeRawPointer(bitPattern: table)!
+          .loadUnaligned(fromByteOffset: 64, as: UInt32.self))
+      }
+    }
+    if port != 0 { x86_outw(port, 1 << 13) }
+  }
+
   /// Fills `apicIDs` into `storage`; returns the number of enabled CPUs.
   static func discoverProcessors(into storage: UnsafeMutablePointer<UInt32>) -> Int {
     apicIDs = (storage, 0)

@@ -1,0 +1,73 @@
+import Harness
+
+/// Domain XML for a matrix cell: direct kernel boot of the payload, the
+/// cell's accelerator, vCPUs and memory, its guest arguments, a pty console
+/// and a panic device. Every value is escaped; nothing from the config is
+/// spliced into markup unescaped.
+public enum DomainXML {
+  /// Escapes text for XML content and attribute values.
+  public static func escape(_ text: String) -> String {
+    var result = ""
+    result.reserveCapacity(text.utf8.count)
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "&": result += "&amp;"
+      case "<": result += "&lt;"
+      case ">": result += "&gt;"
+      case "\"": result += "&quot;"
+      case "'": result += "&apos;"
+      default:
+        // XML 1.0 forbids most control characters even escaped.
+        if scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r" {
+          result += "?"
+        } else {
+          result.unicodeScalars.append(scalar)
+        }
+      }
+    }
+    return result
+  }
+
+  /// The guest command line libvirt passes to `-append`.
+  public static func commandLine(_ settings: LaunchSettings) -> String {
+    (["harness.mem=\(settings.memoryMiB)", "harness.smp=\(settings.cpus)"] + settings.guestArguments)
+      .joined(separator: " ")
+  }
+
+  /// The XML of a transient domain named `name` booting `kernel`.
+  public static func make(name: String, kernel: String, settings: LaunchSettings) -> String {
+    let type = settings.accelerator == .kvm ? "kvm" : "qemu"
+    let machine = settings.architecture == .x86_64 ? "pc" : "s390-ccw-virtio"
+    var devices: [String]
+    switch settings.architecture {
+    case .x86_64:
+      devices = [
+        "<serial type='pty'><target port='0'/></serial>",
+        "<console type='pty'><target type='serial' port='0'/></console>",
+        "<panic model='isa'><address type='isa' iobase='0x505'/></panic>",
+      ]
+    case .s390x:
+      devices = ["<console type='pty'><target type='sclp' port='0'/></console>"]
+    }
+    devices.append("<memballoon model='none'/>")
+    return """
+      <domain type='\(type)'>
+        <name>\(escape(name))</name>
+        <memory unit='MiB'>\(settings.memoryMiB)</memory>
+        <vcpu>\(settings.cpus)</vcpu>
+        <os>
+          <type arch='\(settings.architecture.rawValue)' machine='\(machine)'>hvm</type>
+          <kernel>\(escape(kernel))</kernel>
+          <cmdline>\(escape(commandLine(settings)))</cmdline>
+        </os>
+        <features>\(settings.architecture == .x86_64 ? "<acpi/>" : "")</features>
+        <on_poweroff>destroy</on_poweroff>
+        <on_reboot>destroy</on_reboot>
+        <on_crash>destroy</on_crash>
+        <devices>
+          \(devices.joined(separator: "\n      "))
+        </devices>
+      </domain>
+      """
+  }
+}

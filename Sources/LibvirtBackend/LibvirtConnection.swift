@@ -1,0 +1,95 @@
+import CLibvirt
+import Foundation
+import Harness
+
+/// What a libvirt host offers, read from its capabilities and node info.
+public struct HostCapacity: Sendable {
+  /// Logical CPUs and memory of the host.
+  public var cpus: Int
+  public var memoryMiB: Int
+  /// Guest architectures it can run, and with which accelerators.
+  public var accelerators: [Architecture: Set<Accelerator>]
+}
+
+/// A connection to one libvirt daemon (local or remote URI). All libvirt
+/// calls of the harness go through this type, `LibvirtDomain` and
+/// `LibvirtStream`.
+public final class LibvirtConnection: @unchecked Sendable {
+  let pointer: virConnectPtr
+  /// The URI it was opened with.
+  public let uri: String
+
+  /// Opens `uri` (e.g. `qemu:///system`, `qemu+tcp://10.0.0.2/system`,
+  /// `test:///default`). Starts the event loop first, as libvirt requires.
+  public init(uri: String) throws {
+    try LibvirtEventLoop.start()
+    guard let pointer = virConnectOpen(uri) else {
+      throw LibvirtError.last("virConnectOpen(\(uri))")
+    }
+    self.pointer = pointer
+    self.uri = uri
+    virConnectSetKeepAlive(pointer, 5, 3)
+  }
+
+  deinit { virConnectClose(pointer) }
+
+  /// Whether the connection is still alive.
+  public var isAlive: Bool { virConnectIsAlive(pointer) == 1 }
+
+  /// The host's capabilities XML.
+  public func capabilitiesXML() throws -> String {
+    guard let text = virConnectGetCapabilities(pointer) else {
+      throw LibvirtError.last("virConnectGetCapabilities")
+    }
+    defer { free(text) }
+    return String(cString: text)
+  }
+
+  /// CPUs, memory, and per architecture the accelerators (domain types
+  /// `qemu` = TCG, `kvm`) the host offers.
+  public func capacity() throws -> HostCapacity {
+    var info = virNodeInfo()
+    guard virNodeGetInfo(pointer, &info) == 0 else { throw LibvirtError.last("virNodeGetInfo") }
+    let xml = try capabilitiesXML()
+    var accelerators: [Architecture: Set<Accelerator>] = [:]
+    // <guest> ... <arch name='x86_64'> ... <domain type='qemu'/> <domain type='kvm'/>
+    for guest in xml.components(separatedBy: "<guest>").dropFirst() {
+      guard let archRange = guest.range(of: "<arch name='"),
+        let end = guest[archRange.upperBound...].firstIndex(of: "'"),
+        let architecture = Architecture(rawValue: String(guest[archRange.upperBound..<end]))
+      else { continue }
+      var set: Set<Accelerator> = []
+      if guest.contains("<domain type='qemu'") { set.insert(.tcg) }
+      if guest.contains("<domain type='kvm'") { set.insert(.kvm) }
+      accelerators[architecture, default: []].formUnion(set)
+    }
+    return HostCapacity(
+      cpus: Int(info.cpus), memoryMiB: Int(info.memory / 1024), accelerators: accelerators)
+  }
+
+  /// Starts a transient domain from `xml`, paused, destroyed automatically
+  /// when this connection closes (a killed runner leaves nothing running).
+  public func createPausedTransientDomain(_ xml: String) throws -> LibvirtDomain {
+    let flags = VIR_DOMAIN_START_PAUSED.rawValue | VIR_DOMAIN_START_AUTODESTROY.rawValue
+    guard let domain = virDomainCreateXML(pointer, xml, flags) else {
+      throw LibvirtError.last("virDomainCreateXML")
+    }
+    return LibvirtDomain(pointer: domain, connection: self)
+  }
+
+  /// Names of the running domains.
+  public func runningDomainNames() throws -> [String] {
+    var domains: UnsafeMutablePointer<virDomainPtr?>?
+    let count = virConnectListAllDomains(pointer, &domains, UInt32(VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue))
+    guard count >= 0, let domains else { throw LibvirtError.last("virConnectListAllDomains") }
+    defer { free(domains) }
+    var names: [String] = []
+    for index in 0..<Int(count) {
+      if let domain = domains[index] {
+        if let name = virDomainGetName(domain) { names.append(String(cString: name)) }
+        virDomainFree(domain)
+      }
+    }
+    return names
+  }
+}

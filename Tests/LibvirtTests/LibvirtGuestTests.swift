@@ -1,0 +1,84 @@
+import Foundation
+import Harness
+import LibvirtBackend
+import Testing
+
+/// Guests booted through a real libvirtd (`qemu:///system`, started by
+/// scripts/libvirt-setup.sh in CI): same payloads, protocol and verdicts as
+/// bare QEMU.
+@Suite("Guests through libvirt", .serialized)
+struct LibvirtGuestTests {
+  static let uri = ProcessInfo.processInfo.environment["HARNESS_LIBVIRT_URI"] ?? "qemu:///system"
+
+  static let runner: GuestRunner = {
+    let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+    let workspace = try! GuestWorkspace.locate(from: here)
+    return GuestRunner(builder: PayloadBuilder(workspace: workspace, toolchain: try! Toolchain.find()))
+  }()
+
+  func connect() throws -> LibvirtConnection {
+    do {
+      return try LibvirtConnection(uri: Self.uri)
+    } catch {
+      Issue.record("libvirtd is not reachable at \(Self.uri) (run scripts/libvirt-setup.sh): \(error)")
+      throw error
+    }
+  }
+
+  func boot(
+    _ guest: String, accelerator: Accelerator = .tcg, cpus: Int = 1,
+    timeout: Duration = .seconds(60)
+  ) async throws -> (GuestResult, QemuRun, LibvirtConnection) {
+    let connection = try connect()
+    let program = try Self.runner.builder.workspace.program(named: guest)
+    let payload = try await Self.runner.builder.build(program, for: .x86_64)
+    let settings = LaunchSettings(
+      architecture: .x86_64, accelerator: accelerator, cpus: cpus, timeout: timeout,
+      silenceTimeout: timeout)
+    let run = try await LibvirtLauncher.run(
+      guest: guest, bootImage: payload.bootImage, settings: settings, connection: connection)
+    let (verdict, reason) = VerdictJudge.judge(run, architecture: .x86_64)
+    let result = GuestResult(
+      guest: guest, architecture: .x86_64, accelerator: accelerator, verdict: verdict,
+      reason: reason, sections: run.stream.sections, crash: run.stream.crash,
+      protocolErrors: run.stream.protocolErrors, serialLog: run.serialLog, qemuStderr: run.stderr,
+      command: run.command, qemuExitCode: nil, duration: run.duration, processID: nil)
+    return (result, run, connection)
+  }
+
+  @Test(arguments: Accelerator.allCases)
+  func selftestPasses(accelerator: Accelerator) async throws {
+    if accelerator == .kvm, let reason = KVMAvailability.unavailableReason(for: .x86_64) {
+      try Test.cancel("KVM unavailable: \(reason)")
+    }
+    let (result, run, _) = try await boot("selftest", accelerator: accelerator)
+    #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
+    #expect(result.checks.count == 21)
+    #expect(run.stderr.contains("SHUTDOWN event"), "the guest powered off through ACPI")
+  }
+
+  @Test func smpGuestPassesWithTwoCPUs() async throws {
+    let (result, _, _) = try await boot("smp", cpus: 2)
+    #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
+  }
+
+  @Test func crashIsCrashWithPanicEvent() async throws {
+    let (result, run, _) = try await boot("crash")
+    #expect(result.verdict == .crashed)
+    #expect(result.crash?.fields["vector"] == "14")
+    #expect(run.stderr.contains("CRASHED event"), "pvpanic reached libvirt")
+  }
+
+  @Test func failingChecksAreFail() async throws {
+    let (result, _, _) = try await boot("failing")
+    #expect(result.verdict == .failed)
+    #expect(result.failedChecks.count == 2)
+  }
+
+  @Test func hangTimesOutAndLeavesNoDomain() async throws {
+    let (result, run, connection) = try await boot("hang", timeout: .seconds(3))
+    #expect(result.verdict == .timedOut)
+    let name = try #require(run.command.count > 1 ? run.stderr.split(separator: " ").last.map(String.init) : nil)
+    #expect(try !connection.runningDomainNames().contains(name))
+  }
+}
