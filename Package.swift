@@ -45,6 +45,7 @@ let package = Package(
       name: "runner",
       dependencies: [
         "Harness",
+        "LibvirtBackend",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -61,7 +62,12 @@ let package = Package(
         .product(name: "Subprocess", package: "swift-subprocess"),
       ]),
     .testTarget(name: "GuestTests", dependencies: ["Harness"]),
-    .testTarget(name: "LibvirtTests", dependencies: ["LibvirtBackend", "Harness"]),
+    .testTarget(
+      name: "LibvirtTests",
+      dependencies: [
+        "LibvirtBackend", "Harness",
+        .product(name: "Subprocess", package: "swift-subprocess"),
+      ]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -55,3 +55,58 @@ public enum BootBenchmark {
     throw HarnessError.toolNotFound(name, hint: "install QEMU (scripts/setup.sh)")
   }
 }
+
+extension BootBenchmark {
+  /// One scheduled run of a matrix: its timeline and every cell's
+  /// launch-to-verdict times.
+  public struct ScheduledRun: Sendable {
+    /// `-j` used (nil: only resources limit).
+    public var jobs: Int?
+    /// Where the time went.
+    public var timeline: RunTimeline
+    /// Launch-to-verdict time of each cell's attempts, by cell id.
+    public var cellTimes: [String: [Duration]]
+    /// Final verdict label of each cell (`PASS`, `FLAKY`, ...), by cell id.
+    public var labels: [String: String]
+  }
+
+  /// Runs `cells` once through the parallel scheduler (payloads are
+  /// built first, outside the timing, so that every run measures boots).
+  public static func scheduledRun(
+    _ cells: [MatrixCell], runner: GuestRunner, jobs: Int?
+  ) async -> ScheduledRun {
+    let scheduler = MatrixScheduler(
+      runner: runner, options: MatrixScheduler.Options(maxConcurrentCells: jobs))
+    let start = ContinuousClock.now
+    let outcomes = await scheduler.run(cells)
+    let end = ContinuousClock.now
+    var times: [String: [Duration]] = [:]
+    var labels: [String: String] = [:]
+    for outcome in outcomes {
+      times[outcome.cell.id] = outcome.attemptIntervals.map { $0.upperBound - $0.lowerBound }
+      labels[outcome.cell.id] = outcome.label
+    }
+    return ScheduledRun(
+      jobs: jobs, timeline: RunTimeline(outcomes: outcomes, start: start, end: end),
+      cellTimes: times, labels: labels)
+  }
+
+  /// Boots `cell` once as a bare `qemu-system-*` command with the argv the
+  /// harness uses (output collected, nothing parsed) and returns its wall
+  /// time; skipped (nil) for a KVM cell where KVM is unavailable.
+  public static func bareRun(_ cell: MatrixCell, payload: Payload) async throws -> Duration? {
+    if cell.settings.accelerator == .kvm,
+      KVMAvailability.unavailableReason(for: cell.settings.architecture) != nil
+    {
+      return nil
+    }
+    var settings = cell.settings
+    settings.guestArguments.append("harness.attempt=1")
+    let argv = QemuCommand.arguments(bootImage: payload.bootImage, settings: settings)
+    let executable = try executablePath(settings.architecture.qemuBinary)
+    let clock = ContinuousClock()
+    let start = clock.now
+    _ = try await ToolRunner.run(executable, argv)
+    return clock.now - start
+  }
+}

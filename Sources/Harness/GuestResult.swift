@@ -56,6 +56,41 @@ public struct CrashRecord: Sendable, Hashable, Codable {
   public var lines: [String]
   /// `key=value` fields from those lines (vector, rip, registers...).
   public var fields: [String: String]
+  /// The faulting instruction (`rip`) symbolized against the payload ELF,
+  /// innermost (inlined) frame first; empty when not symbolized.
+  public var frames: [CrashFrame] = []
+
+  /// The innermost frame: the guest function and source line that faulted.
+  public var location: CrashFrame? { frames.first }
+}
+
+/// One frame of a symbolized crash address (inlined frames included).
+public struct CrashFrame: Sendable, Hashable, Codable, CustomStringConvertible {
+  /// The instruction address.
+  public var address: UInt64
+  /// The function, demangled when possible (e.g. `closure #2 in guestMain()`).
+  public var function: String
+  /// The source file, relative to the package root when inside it.
+  public var file: String
+  /// 1-based line (0 when unknown).
+  public var line: Int
+  /// 1-based column (0 when unknown).
+  public var column: Int
+
+  /// A frame.
+  public init(address: UInt64, function: String, file: String, line: Int, column: Int) {
+    self.address = address
+    self.function = function
+    self.file = file
+    self.line = line
+    self.column = column
+  }
+
+  /// `file:line`.
+  public var sourceReference: String { "\(file):\(line)" }
+
+  /// `function at file:line`.
+  public var description: String { "\(function) at \(sourceReference)" }
 }
 
 /// The verdict of one guest run.
@@ -108,6 +143,33 @@ public struct GuestResult: Sendable, Codable {
   public var duration: Duration
   /// The process id QEMU had (nil when it did not run).
   public var processID: Int32?
+  /// The run was cut short by an interrupt (Ctrl-C); the verdict is SKIP
+  /// and says nothing about the guest.
+  public var interrupted: Bool = false
+
+  /// A result.
+  public init(
+    guest: String, architecture: Architecture, accelerator: Accelerator, verdict: Verdict,
+    reason: String, sections: [GuestSection], crash: CrashRecord?, protocolErrors: [String],
+    serialLog: String, qemuStderr: String, command: [String], qemuExitCode: Int32?,
+    duration: Duration, processID: Int32?, interrupted: Bool = false
+  ) {
+    self.guest = guest
+    self.architecture = architecture
+    self.accelerator = accelerator
+    self.verdict = verdict
+    self.reason = reason
+    self.sections = sections
+    self.crash = crash
+    self.protocolErrors = protocolErrors
+    self.serialLog = serialLog
+    self.qemuStderr = qemuStderr
+    self.command = command
+    self.qemuExitCode = qemuExitCode
+    self.duration = duration
+    self.processID = processID
+    self.interrupted = interrupted
+  }
 
   /// All checks in order.
   public var checks: [GuestCheck] { sections.flatMap(\.checks) }

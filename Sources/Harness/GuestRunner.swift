@@ -1,10 +1,21 @@
+import Foundation
+
 /// Builds a guest and boots it: the whole pipeline for one run.
 public struct GuestRunner: Sendable {
   /// The payload builder.
   public var builder: PayloadBuilder
+  /// Symbolizes crash records (nil: no `llvm-symbolizer` found).
+  public var symbolizer: CrashSymbolizer?
+  /// How payloads are booted (bare QEMU unless set otherwise).
+  public var launcher: any GuestLauncher = QemuProcessLauncher()
 
-  /// A runner using `builder`.
-  public init(builder: PayloadBuilder) { self.builder = builder }
+  /// A runner using `builder`; crash records are symbolized with the
+  /// `llvm-symbolizer` next to the toolchain's `swiftc` (or on PATH).
+  public init(builder: PayloadBuilder) {
+    self.builder = builder
+    self.symbolizer = CrashSymbolizer.find(
+      swiftc: builder.toolchain.swiftc, root: builder.workspace.root)
+  }
 
   /// A runner for the package containing the current directory.
   public static func forCurrentPackage() throws -> GuestRunner {
@@ -13,8 +24,15 @@ public struct GuestRunner: Sendable {
   }
 
   /// Boots an already built payload.
-  public func run(_ payload: Payload, settings: LaunchSettings) async throws -> GuestResult {
-    if settings.accelerator == .kvm,
+  ///
+  /// A crash record is symbolized against the payload's ELF and its
+  /// location appended to the reason. When the calling task is cancelled,
+  /// QEMU is killed and the result is SKIP with `interrupted` set.
+  public func run(
+    _ payload: Payload, settings: LaunchSettings,
+    onStart: (@Sendable (Int32) -> Void)? = nil
+  ) async throws -> GuestResult {
+    if settings.accelerator == .kvm, !launcher.checksAcceleratorAvailability,
       let reason = KVMAvailability.unavailableReason(for: settings.architecture)
     {
       return GuestResult(
@@ -23,15 +41,39 @@ public struct GuestRunner: Sendable {
         crash: nil, protocolErrors: [], serialLog: "", qemuStderr: "", command: [],
         qemuExitCode: nil, duration: .zero, processID: nil)
     }
-    let run = try await QemuLauncher.run(bootImage: payload.bootImage, settings: settings)
-    let (verdict, reason) = VerdictJudge.judge(run, architecture: settings.architecture)
-    return GuestResult(
+    let launcher = self.launcher
+    let run = try await BootGate.shared.withSlot {
+      try await launcher.launch(payload, settings: settings, onStart: onStart)
+    }
+    if let skip = run.skipReason {
+      return GuestResult(
+        guest: payload.program.name, architecture: settings.architecture,
+        accelerator: settings.accelerator, verdict: .skipped, reason: skip, sections: [],
+        crash: nil, protocolErrors: [], serialLog: "", qemuStderr: run.stderr, command: [],
+        qemuExitCode: nil, duration: .zero, processID: nil)
+    }
+    var (verdict, reason) = VerdictJudge.judge(run, architecture: settings.architecture)
+    var crash = run.stream.crash
+    if run.interrupted {
+      verdict = .skipped
+      reason = "interrupted while running; QEMU was killed"
+    } else if let record = crash, let symbolizer {
+      let symbolized = await symbolizer.symbolize(record, elf: payload.elf)
+      crash = symbolized
+      if let location = symbolized.location { reason += " in \(location)" }
+    }
+    var result = GuestResult(
       guest: payload.program.name, architecture: settings.architecture,
       accelerator: settings.accelerator, verdict: verdict, reason: reason,
-      sections: run.stream.sections, crash: run.stream.crash,
+      sections: run.stream.sections, crash: crash,
       protocolErrors: run.stream.protocolErrors, serialLog: run.serialLog,
       qemuStderr: run.stderr, command: run.command, qemuExitCode: run.exitCode,
       duration: run.duration, processID: run.processID)
+    result.interrupted = run.interrupted
+    for note in run.notes {
+      result.reason += (result.reason.isEmpty ? "" : "; ") + note
+    }
+    return result
   }
 
   /// Builds `program` for the settings' architecture and boots it.

@@ -59,6 +59,90 @@ public struct PayloadBuilder: Sendable {
     return flags
   }
 
+  /// Flags added to the Swift compiles when the minimal core module
+  /// (`guests/core`) stands in for a missing Embedded stdlib: no implicit
+  /// imports of modules the core does not provide.
+  public static let coreClientFlags = [
+    "-Xfrontend", "-disable-implicit-concurrency-module-import",
+    "-Xfrontend", "-disable-implicit-string-processing-module-import",
+  ]
+
+  /// Whether payloads for `architecture` are built against the project's
+  /// minimal core module instead of the toolchain's Embedded stdlib.
+  public func usesCoreModule(for architecture: Architecture) -> Bool {
+    !toolchain.hasEmbeddedStdlib(for: architecture)
+  }
+
+  /// Swift sources of the core module (`Swift`) and of its `Synchronization`.
+  func coreSources() -> (swift: [String], synchronization: [String]) {
+    let directory = workspace.root + "/guests/core"
+    return (
+      workspace.swiftFiles(in: directory, recursive: false),
+      workspace.swiftFiles(in: directory + "/Synchronization", recursive: false)
+    )
+  }
+
+  /// The cache key of the core module for `architecture`: its sources, the
+  /// flags and the compiler's identity.
+  func coreCacheKey(_ architecture: Architecture) throws -> String {
+    var hash = SHA256()
+    hash.update(field: "core-v1")
+    hash.update(field: architecture.rawValue)
+    for flag in Self.swiftFlags(for: architecture) + Self.coreClientFlags { hash.update(field: flag) }
+    hash.update(field: toolchain.swiftc)
+    let attributes = try? FileManager.default.attributesOfItem(atPath: toolchain.swiftc)
+    hash.update(field: "\(attributes?[.size] ?? 0)-\(attributes?[.modificationDate] ?? "")")
+    let sources = coreSources()
+    for path in sources.swift + ["--"] + sources.synchronization {
+      hash.update(field: path.replacingOccurrences(of: workspace.root, with: ""))
+      if path == "--" { continue }
+      guard let data = FileManager.default.contents(atPath: path) else {
+        throw HarnessError.layout("cannot read \(path)")
+      }
+      hash.update(data)
+      hash.update([0])
+    }
+    return hash.finalizeHex()
+  }
+
+  /// Builds (once per cache key) the minimal core module for
+  /// `architecture`: `Swift.swiftmodule` and `Synchronization.swiftmodule`
+  /// with their objects, in a directory passed to the payload compile as
+  /// `-I`. Returns that directory.
+  func buildCoreModule(for architecture: Architecture, guest program: GuestProgram) async throws
+    -> String
+  {
+    let key = try coreCacheKey(architecture)
+    let directory = "\(cacheDirectory)/core/\(architecture)-\(key.prefix(20))"
+    if FileManager.default.fileExists(atPath: directory + "/Synchronization.o") { return directory }
+    let staging = directory + ".tmp-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: staging) }
+    let sources = coreSources()
+    let flags = Self.swiftFlags(for: architecture) + Self.coreClientFlags
+    try await step(
+      program, "swiftc (core)",
+      [toolchain.swiftc, "-parse-stdlib", "-module-name", "Swift"] + flags + [
+        "-emit-module", "-emit-module-path", staging + "/Swift.swiftmodule",
+        "-c", "-o", staging + "/Swift.o",
+      ] + sources.swift)
+    try await step(
+      program, "swiftc (core Synchronization)",
+      [toolchain.swiftc, "-parse-stdlib", "-module-name", "Synchronization"] + flags + [
+        "-enable-experimental-feature", "RawLayout", "-I", staging,
+        "-emit-module", "-emit-module-path", staging + "/Synchronization.swiftmodule",
+        "-c", "-o", staging + "/Synchronization.o",
+      ] + sources.synchronization)
+    do {
+      try FileManager.default.moveItem(atPath: staging, toPath: directory)
+    } catch {
+      guard FileManager.default.fileExists(atPath: directory + "/Synchronization.o") else {
+        throw error
+      }
+    }
+    return directory
+  }
+
   /// Swift sources of a payload: library, runtime, program.
   func swiftSources(_ program: GuestProgram, _ architecture: Architecture) -> [String] {
     workspace.librarySources
@@ -91,6 +175,14 @@ public struct PayloadBuilder: Sendable {
     hash.update(field: architecture.rawValue)
     hash.update(field: program.name)
     for flag in Self.swiftFlags(for: architecture) { hash.update(field: flag) }
+    if architecture != .x86_64 {
+      // The boot image's name (and how it is made) is part of the payload.
+      hash.update(field: bootImageName(architecture))
+    }
+    if usesCoreModule(for: architecture) {
+      hash.update(field: "core")
+      hash.update(field: try coreCacheKey(architecture))
+    }
     for tool in [toolchain.swiftc, toolchain.clang, toolchain.lld, toolchain.objcopy] {
       hash.update(field: tool)
       let attributes = try? FileManager.default.attributesOfItem(atPath: tool)
@@ -116,10 +208,12 @@ public struct PayloadBuilder: Sendable {
       throw HarnessError.layout(
         "guest directory name '\(program.name)' must be a Swift identifier (it is the module name)")
     }
-    guard toolchain.hasEmbeddedStdlib(for: architecture) else {
-      throw HarnessError.toolNotFound(
-        "Embedded Swift stdlib for \(architecture.targetTriple)",
-        hint: "this toolchain does not ship one and the minimal core module is not available yet")
+    if usesCoreModule(for: architecture) {
+      guard !coreSources().swift.isEmpty else {
+        throw HarnessError.toolNotFound(
+          "Embedded Swift stdlib for \(architecture.targetTriple)",
+          hint: "this toolchain does not ship one and guests/core (the minimal core module) is missing")
+      }
     }
     let key = try cacheKey(program, architecture)
     let directory = "\(cacheDirectory)/\(architecture)/\(program.name)-\(key.prefix(20))"
@@ -147,7 +241,10 @@ public struct PayloadBuilder: Sendable {
   }
 
   private func bootImageName(_ architecture: Architecture) -> String {
-    architecture == .x86_64 ? "guest.multiboot.elf" : "guest.elf"
+    switch architecture {
+    case .x86_64: "guest.multiboot.elf"
+    case .s390x: "guest.boot.elf"
+    }
   }
 
   private func compile(_ program: GuestProgram, _ architecture: Architecture, into staging: String)
@@ -155,12 +252,18 @@ public struct PayloadBuilder: Sendable {
   {
     let runtime = workspace.runtimeDirectory(architecture)
     var objects: [String] = []
+    var coreFlags: [String] = []
+    if usesCoreModule(for: architecture) {
+      let core = try await buildCoreModule(for: architecture, guest: program)
+      coreFlags = Self.coreClientFlags + ["-I", core]
+      objects += [core + "/Swift.o", core + "/Synchronization.o"]
+    }
     try await step(
       program, "swiftc",
-      [toolchain.swiftc] + Self.swiftFlags(for: architecture) + [
+      [toolchain.swiftc] + Self.swiftFlags(for: architecture) + coreFlags + [
         "-module-name", program.name, "-c", "-o", staging + "/guest.o",
       ] + swiftSources(program, architecture))
-    objects.append(staging + "/guest.o")
+    objects.insert(staging + "/guest.o", at: 0)
     for source in assemblySources(architecture) {
       let object = staging + "/" + URL(fileURLWithPath: source).deletingPathExtension()
         .lastPathComponent + ".S.o"
@@ -180,6 +283,16 @@ public struct PayloadBuilder: Sendable {
         [
           toolchain.objcopy, "-O", "elf32-i386", "--strip-debug", staging + "/guest.elf",
           staging + "/guest.multiboot.elf",
+        ])
+    }
+    if architecture == .s390x {
+      // QEMU loads the big-endian ELF by its program headers (entry 0x10000);
+      // the boot image drops only the debug information.
+      try await step(
+        program, "llvm-objcopy",
+        [
+          toolchain.objcopy, "--strip-debug", staging + "/guest.elf",
+          staging + "/guest.boot.elf",
         ])
     }
   }

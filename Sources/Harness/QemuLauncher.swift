@@ -28,6 +28,48 @@ public struct QemuRun: Sendable {
   public var command: [String]
   /// Process id QEMU had (its process group id too).
   public var processID: Int32
+  /// Whether the run was cut short because its task was cancelled (Ctrl-C):
+  /// QEMU's process group was killed and the verdict means nothing.
+  public var interrupted: Bool = false
+  /// Remarks of the backend that belong in the verdict's reason (e.g. a
+  /// libvirt host dropped out and the cell was re-queued).
+  public var notes: [String] = []
+  /// Set when the backend could not run the cell here at all (SKIP).
+  public var skipReason: String? = nil
+}
+
+/// The QEMU process groups this process has started and not yet reaped, so
+/// that an interrupt handler can kill every one of them synchronously.
+public enum QemuProcessRegistry {
+  private static let state = Mutex<(groups: Set<Int32>, closed: Bool)>(([], false))
+
+  /// Process group ids of the QEMU processes running now.
+  public static var running: Set<Int32> { state.withLock { $0.groups } }
+
+  /// Records a started group; kills it at once when `killAll` ran already.
+  static func register(_ group: Int32) {
+    let closed = state.withLock { state in
+      state.groups.insert(group)
+      return state.closed
+    }
+    if closed { _ = kill(-group, SIGKILL) }
+  }
+
+  /// Forgets a group whose leader has exited.
+  static func unregister(_ group: Int32) {
+    _ = state.withLock { $0.groups.remove(group) }
+  }
+
+  /// Sends SIGKILL to every registered QEMU process group. With
+  /// `refuseNew`, groups registered afterwards are killed as they start
+  /// (for an interrupted run). Safe to call from any thread.
+  public static func killAll(refuseNew: Bool = true) {
+    let groups = state.withLock { state in
+      if refuseNew { state.closed = true }
+      return state.groups
+    }
+    for group in groups { _ = kill(-group, SIGKILL) }
+  }
 }
 
 /// The limit that ended a run.
@@ -57,16 +99,31 @@ public enum QemuLauncher {
     var lastOutput: ContinuousClock.Instant
     var timeout: TimeoutKind?
     var exitLineAt: ContinuousClock.Instant?
+    var readerDone = false
+    var interrupted = false
   }
 
   private enum Task { case reader, watchdog }
 
   /// Boots `bootImage` with `settings` and waits until QEMU is gone.
-  public static func run(bootImage: String, settings: LaunchSettings) async throws -> QemuRun {
+  ///
+  /// `onStart` is called with QEMU's process id (= its process group id)
+  /// once it runs; `onSerial` with each chunk of serial output as it
+  /// arrives. When the calling task is cancelled, QEMU's process group is
+  /// killed and the run returns with `interrupted` set.
+  public static func run(
+    bootImage: String, settings: LaunchSettings,
+    onStart: (@Sendable (Int32) -> Void)? = nil,
+    onSerial: (@Sendable ([UInt8]) -> Void)? = nil
+  ) async throws -> QemuRun {
     let executable = settings.architecture.qemuBinary
     let arguments = QemuCommand.arguments(bootImage: bootImage, settings: settings)
     var options = PlatformOptions()
     options.processGroupID = 0
+    // On cancellation Subprocess tears the child down; make that the group.
+    options.teardownSequence = [
+      .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(200))
+    ]
     let start = ContinuousClock.now
     let launch = LaunchState(start: start)
     let result: ExecutionResult<Void, SequenceOutput, StringOutput<UTF8>>
@@ -75,12 +132,17 @@ public enum QemuLauncher {
         .name(executable), arguments: Arguments(arguments), platformOptions: options,
         input: .none, output: .sequence, error: .string(limit: 1 << 20)
       ) { execution in
-        launch.pid.store(execution.processIdentifier.value, ordering: .relaxed)
+        let pid = execution.processIdentifier.value
+        launch.pid.store(pid, ordering: .relaxed)
+        QemuProcessRegistry.register(pid)
+        defer { QemuProcessRegistry.unregister(pid) }
+        onStart?(pid)
         try await withThrowingTaskGroup(of: Task.self) { group in
           group.addTask {
             for try await chunk in execution.standardOutput {
               chunk.withUnsafeBytes { raw in
                 let bytes = Array(raw)
+                onSerial?(bytes)
                 launch.shared.withLock { state in
                   state.log += bytes
                   state.parser.consume(bytes: bytes)
@@ -91,11 +153,23 @@ public enum QemuLauncher {
                 }
               }
             }
+            launch.shared.withLock { $0.readerDone = true }
             return .reader
           }
           group.addTask {
-            while !Swift.Task.isCancelled {
+            while true {
               try? await Swift.Task.sleep(for: .milliseconds(50))
+              if Swift.Task.isCancelled {
+                // Interrupted (Ctrl-C): the group must not outlive this call.
+                let interrupted = launch.shared.withLock { state in
+                  if !state.readerDone { state.interrupted = true }
+                  return state.interrupted
+                }
+                // After a normal end QEMU is exiting on its own; a kill now
+                // could replace its isa-debug-exit status with a signal.
+                if interrupted { try? execution.send(signal: .kill, toProcessGroup: true) }
+                break
+              }
               let now = ContinuousClock.now
               let kill: Bool = launch.shared.withLock { state in
                 if let exitLineAt = state.exitLineAt {
@@ -124,6 +198,19 @@ public enum QemuLauncher {
         }
       }
     } catch {
+      if Swift.Task.isCancelled {
+        // Cancelled while starting or reading: Subprocess's teardown killed
+        // the group; report an interrupted run rather than a launch error.
+        // (No kill here: the process is reaped and its pid may be reused.)
+        let pid = launch.pid.load(ordering: .relaxed)
+        let final = launch.shared.withLock { state in
+          (state.parser.finish(), String(decoding: state.log, as: UTF8.self))
+        }
+        return QemuRun(
+          stream: final.0, serialLog: final.1, stderr: "", exitCode: nil, signal: SIGKILL,
+          timeout: nil, duration: ContinuousClock.now - start,
+          command: [executable] + arguments, processID: pid, interrupted: true)
+      }
       throw HarnessError.launchFailed(executable, underlying: "\(error)")
     }
     let duration = ContinuousClock.now - start
@@ -134,11 +221,15 @@ public enum QemuLauncher {
     case .signaled(let value): signal = Int32(value)
     }
     let final = launch.shared.withLock { state in
-      (state.parser.finish(), String(decoding: state.log, as: UTF8.self), state.timeout)
+      (
+        state.parser.finish(), String(decoding: state.log, as: UTF8.self), state.timeout,
+        state.interrupted || (Swift.Task.isCancelled && state.exitLineAt == nil && signal != nil)
+      )
     }
     return QemuRun(
       stream: final.0, serialLog: final.1, stderr: result.standardError,
       exitCode: exitCode, signal: signal, timeout: final.2, duration: duration,
-      command: [executable] + arguments, processID: launch.pid.load(ordering: .relaxed))
+      command: [executable] + arguments, processID: launch.pid.load(ordering: .relaxed),
+      interrupted: final.3)
   }
 }

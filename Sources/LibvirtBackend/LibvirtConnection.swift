@@ -1,6 +1,7 @@
 import CLibvirt
 import Foundation
 import Harness
+import Synchronization
 
 /// What a libvirt host offers, read from its capabilities and node info.
 public struct HostCapacity: Sendable {
@@ -18,6 +19,8 @@ public final class LibvirtConnection: @unchecked Sendable {
   let pointer: virConnectPtr
   /// The URI it was opened with.
   public let uri: String
+  /// Lifecycle watches by domain name, and the id of the one C callback.
+  private let watches = Mutex<(byName: [String: LifecycleWatch], callbackID: Int32)>(([:], -1))
 
   /// Opens `uri` (e.g. `qemu:///system`, `qemu+tcp://10.0.0.2/system`,
   /// `test:///default`). Starts the event loop first, as libvirt requires.
@@ -31,7 +34,49 @@ public final class LibvirtConnection: @unchecked Sendable {
     virConnectSetKeepAlive(pointer, 5, 3)
   }
 
-  deinit { virConnectClose(pointer) }
+  deinit {
+    let id = watches.withLock { $0.callbackID }
+    if id >= 0 { virConnectDomainEventDeregisterAny(pointer, id) }
+    virConnectClose(pointer)
+  }
+
+  /// Routes lifecycle events of `watch.domainName` to `watch`; registers the
+  /// connection's lifecycle callback on first use.
+  func addWatch(_ watch: LifecycleWatch) throws {
+    try watches.withLock { state in
+      state.byName[watch.domainName] = watch
+      guard state.callbackID < 0 else { return }
+      let callback: @convention(c) (
+        virConnectPtr?, virDomainPtr?, Int32, Int32, UnsafeMutableRawPointer?
+      ) -> Int32 = { _, domain, event, detail, opaque in
+        let connection = Unmanaged<LibvirtConnection>.fromOpaque(opaque!).takeUnretainedValue()
+        if let domain, let name = virDomainGetName(domain) {
+          connection.deliver(String(cString: name), event, detail)
+        }
+        return 0
+      }
+      // Unretained: the connection deregisters the callback before it goes.
+      let opaque = Unmanaged.passUnretained(self).toOpaque()
+      let id = virConnectDomainEventRegisterAny(
+        pointer, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
+        unsafeBitCast(callback, to: virConnectDomainEventGenericCallback.self), opaque, nil)
+      guard id >= 0 else {
+        state.byName[watch.domainName] = nil
+        throw LibvirtError.last("virConnectDomainEventRegisterAny")
+      }
+      state.callbackID = id
+    }
+  }
+
+  func removeWatch(_ watch: LifecycleWatch) {
+    watches.withLock { state in
+      if state.byName[watch.domainName] === watch { state.byName[watch.domainName] = nil }
+    }
+  }
+
+  private func deliver(_ name: String, _ event: Int32, _ detail: Int32) {
+    watches.withLock { $0.byName[name] }?.record(event, detail)
+  }
 
   /// Whether the connection is still alive.
   public var isAlive: Bool { virConnectIsAlive(pointer) == 1 }

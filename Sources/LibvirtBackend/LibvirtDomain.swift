@@ -147,34 +147,21 @@ public final class LibvirtStream: @unchecked Sendable {
 }
 
 /// Lifecycle events of one domain, matched by name (events may arrive
-/// before the create call returns).
+/// before the create call returns). The connection has one C callback that
+/// hands each event to the watch of that domain's name.
 final class LifecycleWatch: @unchecked Sendable {
   let domainName: String
   private let state = Mutex<[(event: Int32, detail: Int32)]>([])
-  private var callbackID: Int32 = -1
   private let connection: LibvirtConnection
 
   init(connection: LibvirtConnection, domainName: String) throws {
     self.connection = connection
     self.domainName = domainName
-    let callback: @convention(c) (
-      virConnectPtr?, virDomainPtr?, Int32, Int32, UnsafeMutableRawPointer?
-    ) -> Int32 = { _, domain, event, detail, opaque in
-      let watch = Unmanaged<LifecycleWatch>.fromOpaque(opaque!).takeUnretainedValue()
-      if let domain, let name = virDomainGetName(domain), String(cString: name) == watch.domainName {
-        watch.state.withLock { $0.append((event, detail)) }
-      }
-      return 0
-    }
-    let opaque = Unmanaged.passRetained(self).toOpaque()
-    callbackID = virConnectDomainEventRegisterAny(
-      connection.pointer, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
-      unsafeBitCast(callback, to: virConnectDomainEventGenericCallback.self), opaque,
-      { opaque in Unmanaged<LifecycleWatch>.fromOpaque(opaque!).release() })
-    guard callbackID >= 0 else {
-      Unmanaged<LifecycleWatch>.fromOpaque(opaque).release()
-      throw LibvirtError.last("virConnectDomainEventRegisterAny")
-    }
+    try connection.addWatch(self)
+  }
+
+  func record(_ event: Int32, _ detail: Int32) {
+    state.withLock { $0.append((event, detail)) }
   }
 
   /// Events so far.
@@ -203,10 +190,5 @@ final class LifecycleWatch: @unchecked Sendable {
     }
   }
 
-  func cancel() {
-    if callbackID >= 0 {
-      virConnectDomainEventDeregisterAny(connection.pointer, callbackID)
-      callbackID = -1
-    }
-  }
+  func cancel() { connection.removeWatch(self) }
 }

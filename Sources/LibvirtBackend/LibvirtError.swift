@@ -11,6 +11,13 @@ public struct LibvirtError: Error, CustomStringConvertible, Sendable {
 
   public var description: String { "\(operation): \(message)" }
 
+  /// An error described by the harness itself.
+  public init(operation: String, message: String, code: Int32) {
+    self.operation = operation
+    self.message = message
+    self.code = code
+  }
+
   /// The error libvirt recorded for this thread.
   static func last(_ operation: String) -> LibvirtError {
     guard let error = virGetLastError() else {

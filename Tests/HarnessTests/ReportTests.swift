@@ -277,6 +277,7 @@ struct ReportTests {
       #expect(summary["protocolErrors"] as? Int == 1)
       #expect(summary["skipped"] as? Int == 1)
       #expect(summary["ok"] as? Bool == false)
+      #expect(summary["interrupted"] as? Int == 0)
 
       let cells = try #require(root["cells"] as? [[String: Any]])
       #expect(cells.map { $0["id"] as? String } == F.cells.map(\.id))
@@ -293,7 +294,8 @@ struct ReportTests {
 
       let expectedKeys: Set<String> = [
         "id", "guest", "arch", "accel", "cpus", "memoryMiB", "verdict", "reason", "durationSeconds",
-        "attempts", "flaky", "qemuExitCode", "command", "crash", "protocolErrors", "checks", "logPath",
+        "attempts", "flaky", "interrupted", "qemuExitCode", "command", "crash", "protocolErrors",
+        "checks", "logPath",
       ]
       for cell in cells { #expect(Set(cell.keys) == expectedKeys) }
 

@@ -26,20 +26,20 @@ struct LibvirtGuestTests {
   }
 
   func boot(
-    _ guest: String, accelerator: Accelerator = .tcg, cpus: Int = 1,
-    timeout: Duration = .seconds(60)
+    _ guest: String, architecture: Architecture = .x86_64, accelerator: Accelerator = .tcg,
+    cpus: Int = 1, timeout: Duration = .seconds(60)
   ) async throws -> (GuestResult, QemuRun, LibvirtConnection) {
     let connection = try connect()
     let program = try Self.runner.builder.workspace.program(named: guest)
-    let payload = try await Self.runner.builder.build(program, for: .x86_64)
+    let payload = try await Self.runner.builder.build(program, for: architecture)
     let settings = LaunchSettings(
-      architecture: .x86_64, accelerator: accelerator, cpus: cpus, timeout: timeout,
+      architecture: architecture, accelerator: accelerator, cpus: cpus, timeout: timeout,
       silenceTimeout: timeout)
     let run = try await LibvirtLauncher.run(
       guest: guest, bootImage: payload.bootImage, settings: settings, connection: connection)
-    let (verdict, reason) = VerdictJudge.judge(run, architecture: .x86_64)
+    let (verdict, reason) = VerdictJudge.judge(run, architecture: architecture)
     let result = GuestResult(
-      guest: guest, architecture: .x86_64, accelerator: accelerator, verdict: verdict,
+      guest: guest, architecture: architecture, accelerator: accelerator, verdict: verdict,
       reason: reason, sections: run.stream.sections, crash: run.stream.crash,
       protocolErrors: run.stream.protocolErrors, serialLog: run.serialLog, qemuStderr: run.stderr,
       command: run.command, qemuExitCode: nil, duration: run.duration, processID: nil)
@@ -55,6 +55,14 @@ struct LibvirtGuestTests {
     #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
     #expect(result.checks.count == 21)
     #expect(run.stderr.contains("SHUTDOWN event"), "the guest powered off through ACPI")
+  }
+
+  @Test(arguments: ["selftest", "alloc", "core_semantics"])
+  func s390xGuestPasses(guest: String) async throws {
+    let (result, run, _) = try await boot(guest, architecture: .s390x)
+    #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
+    #expect(!result.checks.isEmpty)
+    #expect(run.stderr.contains("domain swiftguest-\(guest)-"))
   }
 
   @Test func smpGuestPassesWithTwoCPUs() async throws {

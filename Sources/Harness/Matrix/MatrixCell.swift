@@ -39,6 +39,12 @@ public enum Matrix {
         let qemuArguments = words("qemu_args") ?? declaration.qemuArguments
         let guestArguments = words("guest_args") ?? declaration.guestArguments
         let checks = override["checks"].flatMap { Int($0) } ?? declaration.expectedChecks
+        func deadline(_ accelerator: Accelerator) -> Duration {
+          let factor =
+            override["\(accelerator.rawValue)_factor"].flatMap(MatrixConfig.parseFactor)
+            ?? declaration.timeoutFactors[accelerator] ?? 1
+          return .milliseconds(Int64((Double(timeout) * factor * 1000).rounded()))
+        }
         for accelerator in accelerators {
           for cpuCount in cpus {
             for mebibytes in memory {
@@ -56,7 +62,7 @@ public enum Matrix {
                   settings: LaunchSettings(
                     architecture: architecture, accelerator: accelerator, cpus: cpuCount,
                     memoryMiB: mebibytes, extraQemuArguments: qemuArguments,
-                    guestArguments: guestArguments, timeout: .seconds(timeout),
+                    guestArguments: guestArguments, timeout: deadline(accelerator),
                     silenceTimeout: .seconds(silence)),
                   groups: declaration.groups, expectedChecks: checks))
             }

@@ -16,6 +16,10 @@ public struct GuestDeclaration: Sendable, Hashable {
   /// in `overrides`).
   public var timeoutSeconds: Int
   public var silenceSeconds: Int
+  /// Deadline multiplier per accelerator (`tcg_factor`, `kvm_factor`;
+  /// 1 when not set): a cell's deadline is `timeout` × its accelerator's
+  /// factor.
+  public var timeoutFactors: [Accelerator: Double] = [:]
   /// Extra QEMU arguments and guest arguments.
   public var qemuArguments: [String]
   public var guestArguments: [String]
@@ -50,11 +54,18 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
 public enum MatrixConfig {
   static let keys: Set<String> = [
     "arch", "accel", "smp", "memory", "groups", "timeout", "silence", "qemu_args", "guest_args",
-    "checks", "exclude",
+    "checks", "exclude", "tcg_factor", "kvm_factor",
   ]
   static let overridable: Set<String> = [
     "accel", "smp", "memory", "timeout", "silence", "qemu_args", "guest_args", "checks",
+    "tcg_factor", "kvm_factor",
   ]
+
+  /// A deadline factor: a positive decimal number such as `1`, `2.5`.
+  static func parseFactor(_ text: String) -> Double? {
+    guard let value = Double(text), value.isFinite, value > 0, value <= 1000 else { return nil }
+    return value
+  }
 
   /// Parses the file at `path`.
   public static func load(_ path: String) throws -> [GuestDeclaration] {
@@ -169,6 +180,15 @@ public enum MatrixConfig {
       overrides[Architecture(rawValue: String(parts[1]))!, default: [:]][String(parts[0])] = value.0
       _ = try validate(String(parts[0]), value.0, line: value.1, file: file)
     }
+    var factors: [Accelerator: Double] = [:]
+    for accelerator in Accelerator.allCases {
+      let key = "\(accelerator.rawValue)_factor"
+      let values = try list(key, [Double](), parseFactor, "a positive number like 1 or 2.5")
+      if values.count > 1, let line = words(key)?.line {
+        throw ConfigError(file: file, line: line, message: "'\(key)' takes one number")
+      }
+      if let factor = values.first { factors[accelerator] = factor }
+    }
     var parsedExcludes: [[String: String]] = []
     for (text, number) in excludes {
       var conditions: [String: String] = [:]
@@ -191,6 +211,7 @@ public enum MatrixConfig {
       groups: words("groups")?.values ?? [],
       timeoutSeconds: try single("timeout", 60),
       silenceSeconds: try single("silence", 30),
+      timeoutFactors: factors,
       qemuArguments: words("qemu_args")?.values ?? [],
       guestArguments: words("guest_args")?.values ?? [],
       expectedChecks: values["checks"] == nil ? nil : try single("checks", 1),
@@ -205,6 +226,7 @@ public enum MatrixConfig {
     case "accel": ok = items.allSatisfy { Accelerator(rawValue: $0) != nil }
     case "smp", "timeout", "silence", "checks": ok = items.allSatisfy { (Int($0) ?? 0) > 0 }
     case "memory": ok = items.allSatisfy { parseMemory($0) != nil }
+    case "tcg_factor", "kvm_factor": ok = items.count == 1 && parseFactor(items[0]) != nil
     default: ok = true
     }
     if !ok { throw ConfigError(file: file, line: line, message: "bad value '\(value)' for '\(key)'") }

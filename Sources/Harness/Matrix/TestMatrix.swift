@@ -7,17 +7,31 @@ public struct TestMatrix: Sendable {
   public var configPath: String
 
   /// Loads `configs/guests.cfg` of `workspace` (or `configPath`).
-  public static func load(workspace: GuestWorkspace, configPath: String? = nil) throws -> TestMatrix {
+  ///
+  /// Sections must name programs under `guests/tests`; with
+  /// `includeNegative` they may also name the negative guests under
+  /// `guests/negative` (which need no section). The default config must
+  /// declare every program under `guests/tests`; an explicit `configPath`
+  /// may declare a subset unless `requireEveryGuest` says otherwise.
+  public static func load(
+    workspace: GuestWorkspace, configPath: String? = nil, includeNegative: Bool = false,
+    requireEveryGuest: Bool? = nil
+  ) throws -> TestMatrix {
     let path = configPath ?? workspace.root + "/configs/guests.cfg"
     let declarations = try MatrixConfig.load(path)
     let programs = Set(try workspace.programs().map(\.name))
-    for declaration in declarations where !programs.contains(declaration.guest) {
+    let allowed = Set(try workspace.programs(includeNegative: includeNegative).map(\.name))
+    for declaration in declarations where !allowed.contains(declaration.guest) {
+      let place = includeNegative ? "guests/tests or guests/negative" : "guests/tests"
+      let hint =
+        !includeNegative && (try? workspace.program(named: declaration.guest))?.isNegative == true
+        ? "; it is a negative guest: pass --include-negative" : ""
       throw ConfigError(
         file: path, line: declaration.line,
-        message: "[\(declaration.guest)] names no guest program under guests/tests (have: \(programs.sorted().joined(separator: ", ")))")
+        message: "[\(declaration.guest)] names no guest program under \(place) (have: \(allowed.sorted().joined(separator: ", ")))\(hint)")
     }
     let declared = Set(declarations.map(\.guest))
-    if let missing = programs.subtracting(declared).sorted().first {
+    if requireEveryGuest ?? (configPath == nil), let missing = programs.subtracting(declared).sorted().first {
       throw ConfigError(
         file: path, line: 0,
         message: "guest program '\(missing)' has no [\(missing)] section, so it would never run")
@@ -46,11 +60,23 @@ extension GuestRunner {
   public func run(_ cell: MatrixCell) async throws -> (Payload, GuestResult) {
     let program = try builder.workspace.program(named: cell.guest)
     let payload = try await builder.build(program, for: cell.settings.architecture)
-    var result = try await run(payload, settings: cell.settings)
+    return (payload, try await run(cell, payload: payload))
+  }
+
+  /// Boots one matrix cell from its built payload and holds the guest to
+  /// the declared check count. `attempt` (1-based) is passed to the guest
+  /// as `harness.attempt=<n>` when given.
+  public func run(
+    _ cell: MatrixCell, payload: Payload, attempt: Int? = nil,
+    onStart: (@Sendable (Int32) -> Void)? = nil
+  ) async throws -> GuestResult {
+    var settings = cell.settings
+    if let attempt { settings.guestArguments.append("harness.attempt=\(attempt)") }
+    var result = try await run(payload, settings: settings, onStart: onStart)
     if let expected = cell.expectedChecks, result.verdict == .passed, result.checks.count != expected {
       result.verdict = .protocolError
       result.reason = "guest made \(result.checks.count) checks; the matrix declares \(expected)"
     }
-    return (payload, result)
+    return result
   }
 }

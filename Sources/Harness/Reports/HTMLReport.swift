@@ -267,7 +267,12 @@ public enum HTMLReport {
     }
 
     if let crash = result.crash {
-      html += "<h4>Crash record</h4>\n<pre class=\"crash\">\(e(crash.lines.joined(separator: "\n")))</pre>\n"
+      html += "<h4>Crash record</h4>\n"
+      if let location = crash.location {
+        html += "<p class=\"location crash-location\">faulted in <code>\(e(location.function))</code> at "
+        html += "<code>\(e(location.sourceReference))</code></p>\n"
+      }
+      html += "<pre class=\"crash\">\(e(crash.lines.joined(separator: "\n")))</pre>\n"
       if !crash.fields.isEmpty {
         html += "<dl class=\"facts crash-fields\">"
         for key in crash.fields.keys.sorted() {

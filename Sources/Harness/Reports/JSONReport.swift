@@ -16,7 +16,11 @@
 ///     disjoint and add up to `cells`: a cell that passed only on a retry
 ///     counts as `flaky`, not `passed`.
 ///   - `durationSeconds` (number): sum of the cells' durations.
-///   - `ok` (bool): no cell failed (only PASS, FLAKY and SKIP cells).
+///   - `ok` (bool): no cell failed (only PASS, FLAKY and SKIP cells) and
+///     the run was not interrupted.
+///   - `interrupted` (int, added in v1): cells cut short or never started
+///     because the run was interrupted (Ctrl-C); they are reported as
+///     `SKIP` and also counted in `skipped`.
 /// - `cells` (array of object), in the order the harness ran them:
 ///   - `id` (string): stable cell id, e.g. `selftest.x86_64.tcg.smp1.mem256M`.
 ///   - `guest` (string): guest program name.
@@ -32,12 +36,20 @@
 ///     with millisecond precision.
 ///   - `attempts` (int): runs made (1 unless retried).
 ///   - `flaky` (bool): failed first, then passed on a retry.
+///   - `interrupted` (bool, added in v1): the run was interrupted while
+///     this cell ran or before it started (its verdict is then `SKIP`).
 ///   - `qemuExitCode` (int or null): QEMU's exit status; null when it was
 ///     killed by a signal or never ran.
 ///   - `command` (array of string): QEMU's argv (empty when it never ran).
 ///   - `crash` (object or null): the guest's crash record:
 ///     - `lines` (array of string): the `# CRASH:` lines as printed.
 ///     - `fields` (object of string to string): their `key=value` fields.
+///     - `location` (object or null, added in v1): `rip` symbolized against
+///       the payload ELF, innermost inlined frame: `function` (string,
+///       demangled), `file` (string, relative to the package root),
+///       `line` (int), `column` (int), `address` (string, `0x…`).
+///     - `frames` (array of the same objects, added in v1): every inlined
+///       frame at `rip`, innermost first; empty when not symbolized.
 ///   - `protocolErrors` (array of string): problems with the serial stream.
 ///   - `checks` (array of object), every guest check in order:
 ///     - `section` (string): enclosing section name.
@@ -120,12 +132,14 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var flaky: Int
     /// Sum of the cells' durations in seconds.
     public var durationSeconds: Double
-    /// No cell failed.
+    /// No cell failed and the run was not interrupted.
     public var ok: Bool
+    /// Cells interrupted or not run because the run was interrupted.
+    public var interrupted: Int
 
     enum CodingKeys: String, CodingKey {
       case cells, passed, failed, crashed, timedOut, protocolErrors, skipped, flaky
-      case durationSeconds, ok
+      case durationSeconds, ok, interrupted
     }
 
     init(_ cells: [ReportCell]) {
@@ -139,7 +153,8 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       skipped = count(.skip)
       flaky = count(.flaky)
       durationSeconds = (cells.reduce(0) { $0 + $1.durationSeconds } * 1000).rounded() / 1000
-      ok = !cells.contains { $0.result.verdict.isFailure }
+      interrupted = cells.filter(\.interrupted).count
+      ok = !cells.contains { $0.result.verdict.isFailure } && interrupted == 0
     }
   }
 
@@ -167,6 +182,8 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var attempts: Int
     /// Failed, then passed on a retry.
     public var flaky: Bool
+    /// The run was interrupted while this cell ran or before it started.
+    public var interrupted: Bool
     /// QEMU's exit status; nil when killed or never run.
     public var qemuExitCode: Int32?
     /// QEMU's argv.
@@ -182,7 +199,8 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
       case id, guest, arch, accel, cpus, memoryMiB, verdict, reason, durationSeconds
-      case attempts, flaky, qemuExitCode, command, crash, protocolErrors, checks, logPath
+      case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, checks
+      case logPath
     }
 
     init(_ cell: ReportCell, logPath: String) {
@@ -198,9 +216,10 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       durationSeconds = cell.durationSeconds
       attempts = cell.attempts
       flaky = cell.flaky
+      interrupted = cell.interrupted
       qemuExitCode = result.qemuExitCode
       command = result.command
-      crash = result.crash.map { Crash(lines: $0.lines, fields: $0.fields) }
+      crash = result.crash.map(Crash.init)
       protocolErrors = result.protocolErrors
       checks = result.sections.flatMap { section in
         section.checks.map { Check($0, sectionNumber: section.number, cell: cell) }
@@ -221,6 +240,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(durationSeconds, forKey: .durationSeconds)
       try c.encode(attempts, forKey: .attempts)
       try c.encode(flaky, forKey: .flaky)
+      try c.encode(interrupted, forKey: .interrupted)
       try c.encode(qemuExitCode, forKey: .qemuExitCode)  // null when absent
       try c.encode(command, forKey: .command)
       try c.encode(crash, forKey: .crash)  // null when absent
@@ -236,9 +256,59 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var lines: [String]
     /// Their `key=value` fields.
     public var fields: [String: String]
+    /// The innermost symbolized frame at `rip`, if symbolized.
+    public var location: Frame?
+    /// Every inlined frame at `rip`, innermost first.
+    public var frames: [Frame]
 
     enum CodingKeys: String, CodingKey {
-      case lines, fields
+      case lines, fields, location, frames
+    }
+
+    init(_ record: CrashRecord) {
+      lines = record.lines
+      fields = record.fields
+      frames = record.frames.map(Frame.init)
+      location = frames.first
+    }
+
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      lines = try c.decode([String].self, forKey: .lines)
+      fields = try c.decode([String: String].self, forKey: .fields)
+      // Optional within v1: documents written before the field existed.
+      location = try c.decodeIfPresent(Frame.self, forKey: .location)
+      frames = try c.decodeIfPresent([Frame].self, forKey: .frames) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(lines, forKey: .lines)
+      try c.encode(fields, forKey: .fields)
+      try c.encode(location, forKey: .location)  // null when not symbolized
+      try c.encode(frames, forKey: .frames)
+    }
+  }
+
+  /// A symbolized code location of a crash.
+  public struct Frame: Codable, Sendable, Equatable {
+    /// The function (demangled when possible).
+    public var function: String
+    /// Source file, relative to the package root when inside it.
+    public var file: String
+    /// 1-based line.
+    public var line: Int
+    /// 1-based column (0 when unknown).
+    public var column: Int
+    /// The instruction address, `0x…`.
+    public var address: String
+
+    init(_ frame: CrashFrame) {
+      function = frame.function
+      file = frame.file
+      line = frame.line
+      column = frame.column
+      address = "0x" + String(frame.address, radix: 16)
     }
   }
 

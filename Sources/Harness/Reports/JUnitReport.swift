@@ -3,7 +3,8 @@
 /// - `<testsuites>` holds one `<testsuite>` per cell, named by the cell id,
 ///   with `tests`, `failures`, `errors`, `skipped` and `time` (seconds), a
 ///   `<properties>` block (guest, arch, accel, cpus, memoryMiB, verdict,
-///   reason, attempts, flaky, qemuExitCode, command), `<system-out>` with
+///   reason, attempts, flaky, crashLocation when a crash was symbolized,
+///   qemuExitCode, command), `<system-out>` with
 ///   the serial log and `<system-err>` with QEMU's standard error.
 /// - Each guest check is a `<testcase>`: `classname` = `guest · arch · accel`,
 ///   `name` = `section › check`, `file`/`line` = the check's guest source
@@ -127,6 +128,7 @@ public enum JUnitReport {
       ("memoryMiB", "\(cell.memoryMiB)"), ("verdict", result.verdict.rawValue),
       ("reason", result.reason), ("attempts", "\(cell.attempts)"),
       ("flaky", cell.flaky ? "true" : "false"),
+    ] + (result.crash?.location.map { [("crashLocation", $0.description)] } ?? []) + [
       ("qemuExitCode", result.qemuExitCode.map(String.init) ?? "signal"),
       ("command", ReportText.shellLine(result.command)),
       ("log", layout.logPath(of: cell)),
@@ -165,6 +167,11 @@ public enum JUnitReport {
     var parts: [String] = ["\(result.verdict): \(result.reason)"]
     if let crash = result.crash, !crash.lines.isEmpty {
       parts.append("Crash record:\n" + crash.lines.joined(separator: "\n"))
+      if !crash.frames.isEmpty {
+        parts.append(
+          "Crash location (innermost first):\n"
+            + crash.frames.map { "  \($0.function) at \($0.sourceReference)" }.joined(separator: "\n"))
+      }
     }
     if !result.protocolErrors.isEmpty {
       parts.append("Protocol errors:\n" + result.protocolErrors.joined(separator: "\n"))

@@ -59,7 +59,10 @@ public enum KTAPReport {
     if cell.flaky {
       diagnostics.append("FLAKY: failed, then passed on a retry (\(cell.attempts) attempts)")
     }
-    if let crash = result.crash { diagnostics += crash.lines.map(diagnosticText) }
+    if let crash = result.crash {
+      diagnostics += crash.lines.map(diagnosticText)
+      if let location = crash.location { diagnostics.append("crash location: " + oneLine(location.description)) }
+    }
     diagnostics += result.protocolErrors.map { "protocol error: " + oneLine($0) }
     lines += diagnostics.map { pad + "# " + $0 }
     switch result.verdict {

@@ -17,6 +17,9 @@ public struct ReportCell: Sendable {
   public var attempts: Int
   /// Failed first, then passed on a retry.
   public var flaky: Bool
+  /// The run was interrupted (Ctrl-C) while this cell ran or before it
+  /// started; its result is then a SKIP saying so.
+  public var interrupted: Bool = false
   /// Path of this cell's serial log relative to the report directory; nil
   /// means `logs/<id>.log`. Must be relative and must not contain `..`.
   public var logPath: String?
@@ -77,7 +80,9 @@ public enum ReportError: Error, Sendable, Equatable, CustomStringConvertible {
 ///   every architecture present (cells of that architecture only);
 /// - `junit.xml`, `results.json`: all cells;
 /// - `index.html`: the human report (matrix grid, timings, details);
-/// - `logs/<id>.log` (or each cell's `logPath`): the serial logs.
+/// - `logs/<id>.log` (or each cell's `logPath`): the serial logs (the
+///   runner adds `logs/<id>.cmdline` and `logs/<id>.stderr` as each cell
+///   finishes).
 public enum ReportSet {
   /// Writes every report for `cells` into `directory` and returns the paths
   /// written (each `directory` joined with the relative name), reports
@@ -305,7 +310,7 @@ extension Duration {
 }
 
 /// Small text helpers shared by the writers.
-enum ReportText {
+public enum ReportText {
   /// Seconds with three decimals, as JUnit wants them (`1.234`).
   static func junitSeconds(_ seconds: Double) -> String {
     String(format: "%.3f", locale: Locale(identifier: "en_US_POSIX"), seconds)
@@ -330,12 +335,12 @@ enum ReportText {
   }
 
   /// An argv as one shell-pasteable line (elements quoted when needed).
-  static func shellLine(_ argv: [String]) -> String {
+  public static func shellLine(_ argv: [String]) -> String {
     argv.map(shellQuote).joined(separator: " ")
   }
 
   /// One argument quoted for a POSIX shell when it needs it.
-  static func shellQuote(_ argument: String) -> String {
+  public static func shellQuote(_ argument: String) -> String {
     let plain = !argument.isEmpty && argument.unicodeScalars.allSatisfy {
       switch $0 {
       case "A"..."Z", "a"..."z", "0"..."9", "-", "_", ".", "/", ",", "=", ":", "+", "@", "%": true

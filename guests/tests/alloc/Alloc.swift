@@ -1,9 +1,21 @@
 // The seed's allocators on real guest memory: areas and masks, fallback
 // between areas, reserve/unreserve, memalign without waste, malloc with Swift
-// arrays and objects on the page allocator, and the virtual allocator.
+// arrays and objects on the page allocator, and the virtual allocator. The
+// same source runs on x86_64 (areas LOWEST, LOW, HIGH, NORMAL) and s390x
+// (LOW below 2 GiB, NORMAL); area checks of one machine are under `#if arch`.
 
 let mebibyte: UInt = 1 << 20
 let gibibyte: UInt = 1 << 30
+
+#if arch(x86_64)
+  /// The runtime's page tables (the virtual allocator's mapper).
+  typealias PageTables = X86PageTables
+  /// The area the reserve checks work in.
+  let workArea: AreaMask = .x86Low
+#elseif arch(s390x)
+  typealias PageTables = S390PageTables
+  let workArea: AreaMask = .s390xLow
+#endif
 
 /// Allocates blocks from `areas` until it fails, largest orders first,
 /// chaining them through their first word; returns the chain and its pages.
@@ -53,6 +65,7 @@ func guestMain() {
 
   section("areas") {
     check(true, "page allocator is set up at boot")
+    #if arch(x86_64)
     let lowest = pages.bounds(area: 0)
     check(lowest != nil, "LOWEST area exists")
     check((lowest.map { $0.topPfn << 12 } ?? .max) <= 16 * mebibyte, "LOWEST ends at or below 16 MiB")
@@ -66,6 +79,21 @@ func guestMain() {
       check(pages.counts(area: 2) == nil, "no HIGH page counts with less than 4 GiB")
     }
     check(pages.bounds(area: 3) == nil, "no NORMAL area below 64 GiB of RAM")
+    #elseif arch(s390x)
+    let low = pages.bounds(area: 0)
+    check(low != nil, "LOW area exists")
+    check((low.map { $0.topPfn << 12 } ?? .max) <= 2 * gibibyte, "LOW ends at or below 2 GiB")
+    check(pages.layout == .s390x, "allocator uses the s390x layout (LOW, NORMAL)")
+    if memory > 2 * gibibyte {
+      let normal = pages.bounds(area: 1)
+      check(normal != nil, "NORMAL area exists with more than 2 GiB")
+      check((normal.map { $0.basePfn << 12 } ?? 0) >= 2 * gibibyte, "NORMAL starts at or above 2 GiB")
+    } else {
+      check(pages.bounds(area: 1) == nil, "no NORMAL area with 2 GiB or less")
+      check(pages.counts(area: 1) == nil, "no NORMAL page counts with 2 GiB or less")
+    }
+    check(pages.bounds(area: 2) == nil && pages.bounds(area: 3) == nil, "no third or fourth area")
+    #endif
     let total = pages.totalCounts()
     check(total.free > 0 && total.free <= total.total, "free pages counted")
     check(total.total << 12 <= memory && total.total << 12 + 8 * mebibyte >= memory / 2, "areas cover the RAM")
@@ -73,6 +101,7 @@ func guestMain() {
   }
 
   section("masks") {
+    #if arch(x86_64)
     let lowest = pages.allocate(order: 0, areas: .dma24)
     check(lowest != nil && UInt(bitPattern: lowest!) < 16 * mebibyte, "DMA24 page lies below 16 MiB")
     let low = pages.allocate(order: 3, areas: .x86Low)
@@ -98,12 +127,38 @@ func guestMain() {
       if let block, pages.free(block) != nil { freed = false }
     }
     check(freed, "every block freed")
+    #elseif arch(s390x)
+    let low = pages.allocate(order: 3, areas: .s390xLow)
+    let lowAddress = low.map { UInt(bitPattern: $0) } ?? 0
+    check(lowAddress != 0 && lowAddress < 2 * gibibyte, "LOW block lies below 2 GiB")
+    check(lowAddress & (8 * 4096 - 1) == 0, "order-3 block is naturally aligned")
+    let dma31 = pages.allocate(order: 0, areas: .dma31)
+    check(dma31 != nil && UInt(bitPattern: dma31!) < 2 * gibibyte, "DMA31 page lies below 2 GiB")
+    let any = pages.allocate(order: 0)
+    if memory > 2 * gibibyte {
+      let normal = pages.allocate(order: 5, areas: .s390xNormal)
+      let normalAddress = normal.map { UInt(bitPattern: $0) } ?? 0
+      check(normalAddress >= 2 * gibibyte && normalAddress < memory, "NORMAL block lies in [2 GiB, RAM top)")
+      check(any != nil && UInt(bitPattern: any!) >= 2 * gibibyte, "default mask prefers NORMAL")
+      check(normal.map { pages.free($0) == nil } ?? false, "NORMAL block freed")
+    } else {
+      check(pages.allocate(order: 0, areas: .s390xNormal) == nil, "NORMAL mask fails without NORMAL memory")
+      check(pages.largestFreeOrder(areas: .s390xNormal) == nil, "no free NORMAL block without NORMAL memory")
+      check(any != nil && UInt(bitPattern: any!) < 2 * gibibyte, "default mask falls back to LOW")
+    }
+    var freed = true
+    for block in [low, dma31, any] {
+      if let block, pages.free(block) != nil { freed = false }
+    }
+    check(freed, "every block freed")
+    #endif
     check(pages.free(UnsafeMutableRawPointer(bitPattern: 64 * gibibyte + 4096)!) == .outsideAreas,
       "freeing an address outside every area is refused")
   }
 
   section("fallback") {
     let before = pages.totalCounts()
+    #if arch(x86_64)
     let (chain, taken) = exhaust(pages, areas: .x86Low)
     check(taken > 0, "LOW area handed out blocks")
     check(pages.allocate(order: 0, areas: .x86Low) == nil, "LOW area is exhausted")
@@ -115,12 +170,33 @@ func guestMain() {
     let after = pages.totalCounts()
     checkEqual(after.free, before.free, "free pages back to the start")
     check(pages.largestFreeOrder(areas: .x86Low) != nil, "LOW coalesced into large blocks again")
+    #elseif arch(s390x)
+    // The highest area present is exhausted; the default mask then falls
+    // back to LOW (with NORMAL) or finds nothing (LOW only).
+    let hasNormal = pages.bounds(area: 1) != nil
+    let target: AreaMask = hasNormal ? .s390xNormal : .s390xLow
+    let (chain, taken) = exhaust(pages, areas: target)
+    check(taken > 0, "highest area handed out blocks")
+    check(pages.allocate(order: 0, areas: target) == nil, "highest area is exhausted")
+    let fallback = pages.allocate(order: 0)
+    if hasNormal {
+      check(fallback != nil && UInt(bitPattern: fallback!) < 2 * gibibyte,
+        "default mask falls back to LOW when NORMAL is full")
+    } else {
+      check(fallback == nil, "nothing left once LOW, the only area, is full")
+    }
+    if let fallback { _ = pages.free(fallback) }
+    check(release(pages, chain), "every exhausted block freed")
+    let after = pages.totalCounts()
+    checkEqual(after.free, before.free, "free pages back to the start")
+    check(pages.largestFreeOrder(areas: target) != nil, "area coalesced into large blocks again")
+    #endif
     check(pages.validate() == nil, "metadata consistent after exhaust and free")
   }
 
   section("reserve") {
     let before = pages.totalCounts()
-    guard let block = pages.allocate(order: 4, areas: .x86Low) else {
+    guard let block = pages.allocate(order: 4, areas: workArea) else {
       check(false, "block to reserve inside")
       return
     }
@@ -130,7 +206,7 @@ func guestMain() {
     checkEqual(pages.totalCounts().reserved, before.reserved + 5, "5 pages reserved")
     check(pages.reserve(address: base + 6 * 4096, pages: 4) != nil, "overlapping reserve refused")
     checkEqual(pages.totalCounts().reserved, before.reserved + 5, "refused reserve changed nothing")
-    guard let taken = pages.allocate(order: 0, areas: .x86Low) else {
+    guard let taken = pages.allocate(order: 0, areas: workArea) else {
       check(false, "page for the all-or-nothing test")
       return
     }
@@ -235,13 +311,22 @@ func guestMain() {
         i += 1
       }
       check(intact, "virtual pages hold their data")
-      let physical = X86PageTables().translate(address + 4096)
+      let physical = PageTables().translate(address + 4096)
       check(physical != nil && physical! < 64 * gibibyte, "virtual page maps to RAM")
       check(GuestMemory.heap.free(three) == .freed, "three-page allocation freed")
     }
     if let one { check(GuestMemory.heap.free(one) == .freed, "one-page allocation freed") }
     checkEqual(pages.totalCounts().free, before, "virtual frees give every page back")
-    check(X86PageTables().translate(address) == nil, "freed virtual page is unmapped")
+    check(PageTables().translate(address) == nil, "freed virtual page is unmapped")
+    #if arch(s390x)
+    // DAT is on: touching the freed page is a page-translation exception
+    // whose translation-exception address names the page.
+    let fault = catchException({ context in
+      _ = s390_load(UInt64(UInt(bitPattern: context)))
+    }, context: UnsafeMutableRawPointer(bitPattern: address))
+    checkEqual(fault?.vector ?? 0xFF, 0x11, "access to a freed virtual page raises a page-translation exception")
+    checkEqual((fault?.faultAddress ?? 0) & ~0xFFF, UInt64(address), "translation-exception address names the page")
+    #endif
     check(GuestMemory.heap.activate(.pages), "heap switched back to the page allocator")
     check(pages.validate() == nil, "metadata consistent at the end")
   }

@@ -1,0 +1,303 @@
+import Foundation
+import Synchronization
+
+/// How one matrix cell ended in a scheduled run.
+public struct CellOutcome: Sendable {
+  /// What happened to the cell.
+  public enum State: Sendable, Equatable {
+    /// It ran to a verdict (see `result`).
+    case finished
+    /// It was running when the run was interrupted; QEMU was killed.
+    case interrupted
+    /// The run was interrupted before it started.
+    case notRun
+    /// Its payload could not be built or QEMU could not be started.
+    case error(String)
+  }
+
+  /// Position of the cell in the list given to the scheduler.
+  public var index: Int
+  /// The cell.
+  public var cell: MatrixCell
+  /// How it ended.
+  public var state: State
+  /// The built payload, if the build succeeded.
+  public var payload: Payload?
+  /// The last attempt's result (nil when no attempt finished).
+  public var result: GuestResult?
+  /// The verdict of every attempt, in order.
+  public var attemptVerdicts: [Verdict] = []
+  /// The results of attempts before the last one (failed ones that were retried).
+  public var earlierResults: [GuestResult] = []
+  /// Launch-to-verdict interval of every attempt.
+  public var attemptIntervals: [Range<ContinuousClock.Instant>] = []
+
+  /// Runs made.
+  public var attempts: Int { attemptVerdicts.count }
+  /// Failed at least once, then passed.
+  public var flaky: Bool { result?.verdict == .passed && attemptVerdicts.count > 1 }
+  /// Whether this cell makes the run fail: a failing final verdict or an error.
+  public var isFailure: Bool {
+    switch state {
+    case .finished: result?.verdict.isFailure ?? true
+    case .error: true
+    case .interrupted, .notRun: false
+    }
+  }
+
+  /// `FLAKY` for a flaky cell, `INTERRUPTED`, `NOT-RUN`, `ERROR`, else the verdict.
+  public var label: String {
+    switch state {
+    case .interrupted: "INTERRUPTED"
+    case .notRun: "NOT-RUN"
+    case .error: "ERROR"
+    case .finished: flaky ? "FLAKY" : result?.verdict.rawValue ?? "ERROR"
+    }
+  }
+}
+
+/// What the scheduler reports while it runs (from any task; in no order
+/// across cells).
+public enum SchedulerEvent: Sendable {
+  /// A payload build started (once per guest and architecture).
+  case buildStarted(guest: String, architecture: Architecture)
+  /// It finished (with the error when it failed).
+  case buildFinished(guest: String, architecture: Architecture, error: String?)
+  /// An attempt of a cell started (resources admitted).
+  case cellStarted(index: Int, cell: MatrixCell, attempt: Int)
+  /// An attempt failed and the cell will be retried.
+  case attemptFailed(index: Int, cell: MatrixCell, attempt: Int, result: GuestResult)
+  /// A cell is done (also sent for interrupted and not-run cells).
+  case cellFinished(CellOutcome)
+}
+
+/// Runs matrix cells in parallel within the host's resources.
+///
+/// Each distinct payload (guest, architecture) is built once per run, by
+/// its own task, at most `maxConcurrentBuilds` at a time, while cells whose
+/// payload is ready boot. A cell waits for its payload, then for the
+/// resource pool to admit its CPUs and memory, then boots; a failed
+/// attempt (FAIL, CRASH, TIMEOUT, PROTOCOL-ERROR) is retried up to
+/// `retries` times while the cell keeps its resources. Every attempt gets
+/// `harness.attempt=<n>` on the guest command line.
+///
+/// Cancelling the task that calls `run` interrupts the run: QEMU process
+/// groups are killed, running cells end `interrupted`, waiting ones
+/// `notRun`, and `run` still returns every outcome.
+public struct MatrixScheduler: Sendable {
+  /// Settings of a scheduled run.
+  public struct Options: Sendable {
+    /// Resources the cells may use together.
+    public var budget: HostResources
+    /// `-j`: at most this many cells at once (nil: only resources limit).
+    public var maxConcurrentCells: Int?
+    /// Re-runs of a failed cell.
+    public var retries: Int
+    /// Payload builds at once.
+    public var maxConcurrentBuilds: Int
+
+    /// Options; the budget defaults to the host's free CPUs and memory.
+    public init(
+      budget: HostResources = .available(), maxConcurrentCells: Int? = nil, retries: Int = 0,
+      maxConcurrentBuilds: Int? = nil
+    ) {
+      self.budget = budget
+      self.maxConcurrentCells = maxConcurrentCells
+      self.retries = max(0, retries)
+      self.maxConcurrentBuilds = max(1, maxConcurrentBuilds ?? budget.cpus)
+    }
+  }
+
+  /// The pipeline for one cell.
+  public var runner: GuestRunner
+  /// The settings.
+  public var options: Options
+
+  /// A scheduler.
+  public init(runner: GuestRunner, options: Options = Options()) {
+    self.runner = runner
+    self.options = options
+  }
+
+  /// Runs `cells` and returns their outcomes in the order of `cells`.
+  public func run(
+    _ cells: [MatrixCell], events: @escaping @Sendable (SchedulerEvent) -> Void = { _ in }
+  ) async -> [CellOutcome] {
+    let pool = ResourcePool(
+      capacity: options.budget, maxConcurrent: options.maxConcurrentCells ?? .max)
+    let builds = PayloadBuilds(
+      builder: runner.builder, slots: Slots(options.maxConcurrentBuilds), events: events)
+    return await withTaskGroup(of: CellOutcome.self) { group in
+      for (index, cell) in cells.enumerated() {
+        group.addTask {
+          let outcome = await runCell(cell, index: index, pool: pool, builds: builds, events: events)
+          events(.cellFinished(outcome))
+          return outcome
+        }
+      }
+      var outcomes: [CellOutcome?] = Array(repeating: nil, count: cells.count)
+      for await outcome in group { outcomes[outcome.index] = outcome }
+      return outcomes.map { $0! }
+    }
+  }
+
+  private func runCell(
+    _ cell: MatrixCell, index: Int, pool: ResourcePool, builds: PayloadBuilds,
+    events: @Sendable (SchedulerEvent) -> Void
+  ) async -> CellOutcome {
+    var outcome = CellOutcome(index: index, cell: cell, state: .notRun)
+    let payload: Payload
+    do {
+      payload = try await builds.payload(cell.guest, cell.settings.architecture)
+    } catch {
+      if Task.isCancelled { return outcome }
+      outcome.state = .error("\(error)")
+      return outcome
+    }
+    outcome.payload = payload
+    let need = HostResources(cell: cell)
+    guard await pool.acquire(need, priority: index) else { return outcome }
+    if Task.isCancelled {
+      await pool.release(need)
+      return outcome
+    }
+    for attempt in 1...(options.retries + 1) {
+      events(.cellStarted(index: index, cell: cell, attempt: attempt))
+      let start = ContinuousClock.now
+      let result: GuestResult
+      do {
+        result = try await runner.run(cell, payload: payload, attempt: attempt)
+      } catch {
+        outcome.state = Task.isCancelled ? .interrupted : .error("\(error)")
+        break
+      }
+      outcome.attemptIntervals.append(start..<ContinuousClock.now)
+      if result.interrupted || Task.isCancelled && result.verdict.isFailure {
+        outcome.state = .interrupted
+        if let previous = outcome.result { outcome.earlierResults.append(previous) }
+        outcome.result = result
+        break
+      }
+      if let previous = outcome.result { outcome.earlierResults.append(previous) }
+      outcome.result = result
+      outcome.attemptVerdicts.append(result.verdict)
+      outcome.state = .finished
+      guard result.verdict.isFailure, attempt <= options.retries, !Task.isCancelled else { break }
+      events(.attemptFailed(index: index, cell: cell, attempt: attempt, result: result))
+    }
+    await pool.release(need)
+    return outcome
+  }
+}
+
+/// Counting semaphore for build slots.
+actor Slots {
+  private var free: Int
+  private var waiters: [CheckedContinuation<Void, Never>] = []
+
+  init(_ count: Int) { free = max(1, count) }
+
+  func acquire() async {
+    if free > 0 {
+      free -= 1
+      return
+    }
+    await withCheckedContinuation { waiters.append($0) }
+  }
+
+  func release() {
+    if waiters.isEmpty {
+      free += 1
+    } else {
+      waiters.removeFirst().resume()
+    }
+  }
+}
+
+/// One build task per (guest, architecture), shared by every cell that
+/// needs the payload. Waiting for a build is cancellable (an interrupted
+/// run does not wait for compilers); the build itself finishes.
+actor PayloadBuilds {
+  private struct Key: Hashable {
+    var guest: String
+    var architecture: Architecture
+  }
+
+  private enum Entry {
+    case building(waiters: [(id: UInt64, continuation: CheckedContinuation<Payload, any Error>)])
+    case done(Result<Payload, any Error>)
+  }
+
+  private let builder: PayloadBuilder
+  private let slots: Slots
+  private let events: @Sendable (SchedulerEvent) -> Void
+  private var entries: [Key: Entry] = [:]
+  private var nextID: UInt64 = 0
+
+  init(builder: PayloadBuilder, slots: Slots, events: @escaping @Sendable (SchedulerEvent) -> Void) {
+    self.builder = builder
+    self.slots = slots
+    self.events = events
+  }
+
+  /// The payload, built once by a task of its own and awaited by every
+  /// caller; throws `CancellationError` when the caller is cancelled first.
+  func payload(_ guest: String, _ architecture: Architecture) async throws -> Payload {
+    let key = Key(guest: guest, architecture: architecture)
+    if case .done(let result)? = entries[key] { return try result.get() }
+    if entries[key] == nil {
+      entries[key] = .building(waiters: [])
+      let (builder, slots, events) = (builder, slots, events)
+      // Detached: hashing inputs and compiling must not run on this actor.
+      Task.detached {
+        await slots.acquire()
+        events(.buildStarted(guest: guest, architecture: architecture))
+        let result: Result<Payload, any Error>
+        do {
+          let program = try builder.workspace.program(named: guest)
+          result = .success(try await builder.build(program, for: architecture))
+        } catch {
+          result = .failure(error)
+        }
+        await slots.release()
+        if case .failure(let error) = result {
+          events(.buildFinished(guest: guest, architecture: architecture, error: "\(error)"))
+        } else {
+          events(.buildFinished(guest: guest, architecture: architecture, error: nil))
+        }
+        await self.finish(key, result)
+      }
+    }
+    try Task.checkCancellation()
+    nextID += 1
+    let id = nextID
+    return try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation { continuation in
+        if case .building(var waiters)? = entries[key] {
+          waiters.append((id, continuation))
+          entries[key] = .building(waiters: waiters)
+        } else if case .done(let result)? = entries[key] {
+          continuation.resume(with: result)
+        }
+      }
+    } onCancel: {
+      Task { await self.cancel(key, id) }
+    }
+  }
+
+  private func finish(_ key: Key, _ result: Result<Payload, any Error>) {
+    if case .building(let waiters)? = entries[key] {
+      for waiter in waiters { waiter.continuation.resume(with: result) }
+    }
+    entries[key] = .done(result)
+  }
+
+  private func cancel(_ key: Key, _ id: UInt64) {
+    guard case .building(var waiters)? = entries[key],
+      let index = waiters.firstIndex(where: { $0.id == id })
+    else { return }
+    let waiter = waiters.remove(at: index)
+    entries[key] = .building(waiters: waiters)
+    waiter.continuation.resume(throwing: CancellationError())
+  }
+}

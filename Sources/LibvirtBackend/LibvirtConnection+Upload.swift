@@ -1,0 +1,86 @@
+import CLibvirt
+import Foundation
+
+extension LibvirtConnection {
+  /// Name of the transient directory pool holding uploaded payloads.
+  static let poolName = "swiftguest-payloads"
+
+  /// Whether the daemon runs on this machine (it can read local paths).
+  public var isLocal: Bool {
+    guard let url = URL(string: uri) else { return true }
+    let host = url.host ?? ""
+    return host.isEmpty || host == "localhost" || host == "127.0.0.1" || url.scheme == "test"
+  }
+
+  /// A path on the daemon's host holding the file at `localPath`: the path
+  /// itself for a local daemon, otherwise a storage volume named `name` (a
+  /// content hash, so an unchanged payload is uploaded once) written over a
+  /// libvirt stream into a transient directory pool.
+  public func payloadPath(localPath: String, name: String) throws -> String {
+    if isLocal { return localPath }
+    let pool = try payloadPool()
+    defer { virStoragePoolFree(pool) }
+    if let existing = virStorageVolLookupByName(pool, name) {
+      defer { virStorageVolFree(existing) }
+      return try volumePath(existing)
+    }
+    guard let data = FileManager.default.contents(atPath: localPath) else {
+      throw LibvirtError(operation: "upload", message: "cannot read \(localPath)", code: 0)
+    }
+    let xml = """
+      <volume><name>\(DomainXML.escape(name))</name>\
+      <capacity unit='bytes'>\(data.count)</capacity><target><format type='raw'/></target></volume>
+      """
+    guard let volume = virStorageVolCreateXML(pool, xml, 0) else {
+      throw LibvirtError.last("virStorageVolCreateXML(\(name))")
+    }
+    defer { virStorageVolFree(volume) }
+    guard let stream = virStreamNew(pointer, 0) else { throw LibvirtError.last("virStreamNew") }
+    defer { virStreamFree(stream) }
+    guard virStorageVolUpload(volume, stream, 0, UInt64(data.count), 0) == 0 else {
+      throw LibvirtError.last("virStorageVolUpload(\(name))")
+    }
+    let sent = data.withUnsafeBytes { raw -> Bool in
+      var offset = 0
+      while offset < raw.count {
+        let chunk = min(64 * 1024, raw.count - offset)
+        let count = virStreamSend(
+          stream, raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), chunk)
+        if count <= 0 { return false }
+        offset += Int(count)
+      }
+      return true
+    }
+    guard sent else {
+      let error = LibvirtError.last("virStreamSend(\(name))")
+      virStreamAbort(stream)
+      virStorageVolDelete(volume, 0)
+      throw error
+    }
+    guard virStreamFinish(stream) == 0 else { throw LibvirtError.last("virStreamFinish(\(name))") }
+    return try volumePath(volume)
+  }
+
+  private func volumePath(_ volume: virStorageVolPtr) throws -> String {
+    guard let path = virStorageVolGetPath(volume) else {
+      throw LibvirtError.last("virStorageVolGetPath")
+    }
+    defer { free(path) }
+    return String(cString: path)
+  }
+
+  private func payloadPool() throws -> virStoragePoolPtr {
+    if let pool = virStoragePoolLookupByName(pointer, Self.poolName) {
+      if virStoragePoolIsActive(pool) != 1 { virStoragePoolCreate(pool, 0) }
+      virStoragePoolRefresh(pool, 0)
+      return pool
+    }
+    let xml = """
+      <pool type='dir'><name>\(Self.poolName)</name>\
+      <target><path>/var/lib/libvirt/\(Self.poolName)</path></target></pool>
+      """
+    guard let pool = virStoragePoolCreateXML(pointer, xml, UInt32(VIR_STORAGE_POOL_CREATE_WITH_BUILD.rawValue))
+    else { throw LibvirtError.last("virStoragePoolCreateXML(\(Self.poolName))") }
+    return pool
+  }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Harness
+import Synchronization
+
+/// Several libvirt connections sharing one matrix: each cell goes to a host
+/// that offers its architecture and accelerator (read from the host's
+/// capabilities), within that host's CPU and memory budget. A host that
+/// drops out mid-run is marked lost and its cells are re-queued elsewhere.
+public final class LibvirtPool: @unchecked Sendable {
+  /// One daemon and its budget.
+  public struct Host: Sendable {
+    public var connection: LibvirtConnection
+    public var capacity: HostCapacity
+    public var uri: String { connection.uri }
+  }
+
+  /// The hosts, in the order given.
+  public let hosts: [Host]
+  private let state: Mutex<(usedCPUs: [Int], usedMemory: [Int], lost: Set<Int>)>
+
+  /// Connects to every URI; fails naming the first that cannot be reached.
+  public init(uris: [String]) throws {
+    var hosts: [Host] = []
+    for uri in uris {
+      let connection = try LibvirtConnection(uri: uri)
+      hosts.append(Host(connection: connection, capacity: try connection.capacity()))
+    }
+    self.hosts = hosts
+    state = Mutex((Array(repeating: 0, count: hosts.count), Array(repeating: 0, count: hosts.count), []))
+  }
+
+  /// URIs of hosts found lost so far.
+  public var lostHosts: [String] { state.withLock { $0.lost }.sorted().map { hosts[$0].uri } }
+
+  private func canRun(_ host: Int, _ settings: LaunchSettings) -> Bool {
+    hosts[host].capacity.accelerators[settings.architecture]?.contains(settings.accelerator) ?? false
+  }
+
+  private struct NoHost: Error {}
+
+  /// Takes a slot on a live host that can run `settings` now; nil if none
+  /// is free now; throws when no live host can ever run it.
+  private func acquire(_ settings: LaunchSettings) throws -> Int? {
+    try state.withLock { state in
+      let candidates = hosts.indices.filter { !state.lost.contains($0) && canRun($0, settings) }
+      guard !candidates.isEmpty else { throw NoHost() }
+      for index in candidates {
+        let fits =
+          state.usedCPUs[index] == 0
+          || (state.usedCPUs[index] + settings.cpus <= hosts[index].capacity.cpus
+            && state.usedMemory[index] + settings.memoryMiB <= hosts[index].capacity.memoryMiB)
+        if fits {
+          state.usedCPUs[index] += settings.cpus
+          state.usedMemory[index] += settings.memoryMiB
+          return index
+        }
+      }
+      return nil
+    }
+  }
+
+  private func release(_ host: Int, _ settings: LaunchSettings) {
+    state.withLock { state in
+      state.usedCPUs[host] -= settings.cpus
+      state.usedMemory[host] -= settings.memoryMiB
+    }
+  }
+
+  /// A host is lost when its connection died.
+  private func checkLost(_ host: Int) -> Bool {
+    if hosts[host].connection.isAlive { return false }
+    _ = state.withLock { $0.lost.insert(host) }
+    return true
+  }
+
+  /// Content-addressed volume names of uploaded payloads.
+  private let names = Mutex<[String: String]>([:])
+
+  private func volumeName(_ payload: Payload) -> String {
+    if let name = names.withLock({ $0[payload.bootImage] }) { return name }
+    var hash = SHA256()
+    hash.update(Array(FileManager.default.contents(atPath: payload.bootImage) ?? Data()))
+    let name = "\(payload.program.name)-\(payload.architecture)-\(hash.finalizeHex().prefix(20)).elf"
+    names.withLock { $0[payload.bootImage] = name }
+    return name
+  }
+}
+
+extension LibvirtPool: GuestLauncher {
+  public var checksAcceleratorAvailability: Bool { true }
+
+  /// Runs the payload on a host that offers its architecture and
+  /// accelerator and has room; re-queues it when that host drops out.
+  public func launch(
+    _ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?
+  ) async throws -> QemuRun {
+    var requeued: [String] = []
+    while true {
+      let host: Int
+      do {
+        guard let acquired = try acquire(settings) else {
+          try await Task.sleep(for: .milliseconds(50))
+          continue
+        }
+        host = acquired
+      } catch is NoHost {
+        var run = QemuRun(
+          stream: KTAPParser().result, serialLog: "", stderr: "", exitCode: nil, signal: nil,
+          timeout: nil, duration: .zero, command: [], processID: 0)
+        run.skipReason =
+          requeued.isEmpty
+          ? "no libvirt host offers \(settings.architecture) with \(settings.accelerator)"
+          : "every host that could run it dropped out (\(requeued.joined(separator: ", ")))"
+        return run
+      }
+      defer { release(host, settings) }
+      let connection = hosts[host].connection
+      do {
+        let path = try connection.payloadPath(localPath: payload.bootImage, name: volumeName(payload))
+        var run = try await LibvirtLauncher.run(
+          guest: payload.program.name, bootImage: path, settings: settings, connection: connection)
+        if checkLost(host) {
+          requeued.append(connection.uri)
+          continue
+        }
+        if !requeued.isEmpty {
+          run.notes.append("re-queued after \(requeued.joined(separator: ", ")) dropped out")
+        }
+        run.notes.append("ran on \(connection.uri)")
+        return run
+      } catch {
+        if checkLost(host) {
+          requeued.append(connection.uri)
+          continue
+        }
+        throw error
+      }
+    }
+  }
+}

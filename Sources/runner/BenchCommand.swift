@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Harness
+
+extension Runner {
+  struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Boot-to-verdict timings: per cell through the harness vs bare QEMU, or the whole matrix through the scheduler (--matrix).",
+      discussion: """
+        --matrix runs the selected cells through the parallel scheduler and prints the \
+        wall time, the sum of QEMU times, and the runner's overhead, defined as the wall \
+        time during which no QEMU of the run was alive (time the runner alone is on the \
+        critical path: config, payloads, scheduling); then per-cell medians against the \
+        same cells run as bare qemu-system commands one after another, and -j 1 vs -j 2. \
+        Numbers only; nothing is asserted.
+        """)
+    @OptionGroup var selection: Selection
+
+    @Option(help: "Runs per cell (per matrix run with --matrix).")
+    var repeats: Int?
+
+    @Flag(help: "Benchmark the selected matrix through the parallel scheduler.")
+    var matrix = false
+
+    func validate() throws {
+      if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+    }
+
+    func run() async throws {
+      let (runner, cells) = try selection.cells()
+      guard !cells.isEmpty else { throw ValidationError("no matrix cell matches the selection") }
+      if matrix {
+        try await runMatrix(runner, cells, repeats: repeats ?? 3)
+      } else {
+        try await runPerCell(runner, cells, repeats: repeats ?? 10)
+      }
+    }
+
+    static func ms(_ duration: Duration) -> String { String(format: "%9.1f", duration.seconds * 1000) }
+    static func s(_ seconds: Double) -> String { String(format: "%.2f s", seconds) }
+
+    func runPerCell(_ runner: GuestRunner, _ cells: [MatrixCell], repeats: Int) async throws {
+      Output.write("cell                                      harness ms   bare ms  overhead  runs  verdicts")
+      for cell in cells {
+        let m = try await BootBenchmark.measure(cell, runner: runner, repeats: repeats)
+        let harness = BootBenchmark.median(m.harness)
+        let bare = BootBenchmark.median(m.bare)
+        let overhead = (harness - bare) / bare * 100
+        let verdicts = Set(m.verdicts.map(\.rawValue)).sorted().joined(separator: ",")
+        Output.write(
+          "\(cell.id.padding(toLength: 40, withPad: " ", startingAt: 0))  \(Self.ms(harness))  \(Self.ms(bare))  "
+            + String(format: "%7.1f%%", overhead) + "  \(repeats)    \(verdicts)")
+      }
+    }
+
+    func runMatrix(_ runner: GuestRunner, _ cells: [MatrixCell], repeats: Int) async throws {
+      // Build every payload first so that the timings are boots only.
+      var payloads: [String: Payload] = [:]
+      for cell in cells where payloads[cell.guest + "/\(cell.settings.architecture)"] == nil {
+        let program = try runner.builder.workspace.program(named: cell.guest)
+        payloads[cell.guest + "/\(cell.settings.architecture)"] = try await runner.builder.build(
+          program, for: cell.settings.architecture)
+      }
+      let budget = HostResources.available()
+      Output.write(
+        "matrix bench: \(cells.count) cells, host budget \(budget), \(repeats) run\(repeats == 1 ? "" : "s") per configuration")
+
+      // 1. The matrix once through the scheduler (default -j), then more
+      //    runs for the per-cell medians.
+      var runs: [BootBenchmark.ScheduledRun] = []
+      for _ in 0..<repeats { runs.append(await BootBenchmark.scheduledRun(cells, runner: runner, jobs: nil)) }
+      let first = runs[0].timeline
+      Output.write(
+        """
+
+        scheduled run (no -j, resources only), first run:
+          wall time                          \(Self.s(first.wallSeconds))
+          sum of QEMU times                  \(Self.s(first.qemuSeconds))   (peak \(first.peakConcurrency) at once)
+          time with ≥1 QEMU alive            \(Self.s(first.busySeconds))
+          runner overhead (no QEMU alive)    \(Self.s(first.overheadSeconds))   (\(String(format: "%.1f", first.overheadSeconds / max(first.wallSeconds, 1e-9) * 100))% of wall)
+          longest lane of QEMU time          \(Self.s(first.longestLaneSeconds))   (wall − lane = \(Self.s(first.wallSeconds - first.longestLaneSeconds)))
+        """)
+      let overheads = runs.map(\.timeline.overheadSeconds).sorted()
+      let walls = runs.map(\.timeline.wallSeconds).sorted()
+      Output.write(
+        "  over \(repeats) runs: wall median \(Self.s(Self.median(walls))), overhead median \(Self.s(Self.median(overheads)))")
+
+      // 2. Per-cell medians vs bare QEMU, one after another.
+      Output.write("\nper cell, median boot-to-verdict (scheduled) vs bare qemu-system (sequential):")
+      Output.write("cell                                      scheduled ms   bare ms   ratio  verdicts")
+      var bareSequentialTotals = Array(repeating: 0.0, count: repeats)
+      for cell in cells {
+        let payload = payloads[cell.guest + "/\(cell.settings.architecture)"]!
+        let scheduled = runs.flatMap { $0.cellTimes[cell.id] ?? [] }
+        var bare: [Duration] = []
+        for index in 0..<repeats {
+          if let time = try await BootBenchmark.bareRun(cell, payload: payload) {
+            bare.append(time)
+            bareSequentialTotals[index] += time.seconds
+          }
+        }
+        let labels = Set(runs.compactMap { $0.labels[cell.id] }).sorted().joined(separator: ",")
+        let h = BootBenchmark.median(scheduled)
+        let b = BootBenchmark.median(bare)
+        let ratio = b == .zero ? "     -" : String(format: "%6.2f", h / b)
+        Output.write(
+          "\(cell.id.padding(toLength: 40, withPad: " ", startingAt: 0))  \(Self.ms(h))    \(Self.ms(b))  \(ratio)  \(labels)")
+      }
+      let bareTotal = Self.median(bareSequentialTotals.sorted())
+      let wallMedian = Self.median(walls)
+      Output.write(
+        """
+        all cells as bare qemu-system commands one after another: median \(Self.s(bareTotal))
+        scheduled matrix wall median \(Self.s(wallMedian)); ratio scheduled/bare-sequential \(String(format: "%.2f", wallMedian / max(bareTotal, 1e-9)))
+        """)
+
+      // 3. -j 1 vs -j 2.
+      var j1: [Double] = []
+      var j2: [Double] = []
+      for _ in 0..<repeats {
+        j1.append(await BootBenchmark.scheduledRun(cells, runner: runner, jobs: 1).timeline.wallSeconds)
+        j2.append(await BootBenchmark.scheduledRun(cells, runner: runner, jobs: 2).timeline.wallSeconds)
+      }
+      let m1 = Self.median(j1.sorted())
+      let m2 = Self.median(j2.sorted())
+      Output.write(
+        "\n-j 1 vs -j 2 (median wall over \(repeats)): \(Self.s(m1)) vs \(Self.s(m2)); speed-up \(String(format: "%.2f", m1 / max(m2, 1e-9)))×")
+    }
+
+    static func median(_ sorted: [Double]) -> Double {
+      guard !sorted.isEmpty else { return 0 }
+      return sorted.count % 2 == 1
+        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+  }
+}

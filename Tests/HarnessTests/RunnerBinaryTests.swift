@@ -1,0 +1,400 @@
+import Foundation
+import Subprocess
+import Synchronization
+import Testing
+
+@testable import Harness
+
+#if canImport(System)
+  import System
+#else
+  import SystemPackage
+#endif
+
+/// Starts the built `runner` executable (next to this test binary in the
+/// build directory) with a config file in a temporary directory.
+enum RunnerBinary {
+  /// What a run of the runner gave.
+  struct Outcome: Sendable {
+    /// Exit status (128 + n when ended by signal n).
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  /// The runner executable of the same build as this test binary.
+  static func path() throws -> String {
+    var candidates: [String] = []
+    for start in [CommandLine.arguments.first ?? "", "/proc/self/exe"] where !start.isEmpty {
+      var url = URL(fileURLWithPath: start).resolvingSymlinksInPath().deletingLastPathComponent()
+      // .../debug/X.xctest (a file on Linux, a bundle elsewhere).
+      for _ in 0..<4 {
+        candidates.append(url.appendingPathComponent("runner").path)
+        url.deleteLastPathComponent()
+      }
+    }
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+    else {
+      throw HarnessError.toolNotFound(
+        "runner", hint: "build it first (swift build); looked in \(candidates.joined(separator: ", "))")
+    }
+    return found
+  }
+
+  static var root: String { TestSupport.runner.builder.workspace.root }
+
+  /// A scratch directory with `config` written as `guests.cfg` in it.
+  static func scratch(config: String) throws -> String {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("runner-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try config.write(toFile: directory + "/guests.cfg", atomically: true, encoding: .utf8)
+    return directory
+  }
+
+  static func status(_ termination: TerminationStatus) -> Int32 {
+    switch termination {
+    case .exited(let code): Int32(code)
+    case .signaled(let signal): 128 + Int32(signal)
+    }
+  }
+
+  /// Runs the runner to completion (from the package root).
+  static func run(_ arguments: [String], via wrapper: [String] = []) async throws -> Outcome {
+    let runner = try path()
+    let argv = wrapper.isEmpty ? [runner] + arguments : wrapper + [([runner] + arguments).map(ReportText.shellQuote).joined(separator: " ")]
+    let result = try await Subprocess.run(
+      .path(FilePath(argv[0])), arguments: Arguments(Array(argv.dropFirst())),
+      workingDirectory: FilePath(root),
+      output: .string(limit: 8 << 20), error: .string(limit: 8 << 20))
+    return Outcome(
+      status: status(result.terminationStatus), stdout: result.standardOutput,
+      stderr: result.standardError)
+  }
+
+  /// Starts the runner, calls `whileRunning` with a function returning
+  /// the output so far and the runner's pid, then waits for it to exit.
+  static func interact(
+    _ arguments: [String],
+    whileRunning: @Sendable (_ output: @Sendable () -> String, _ pid: Int32) async throws -> Void
+  ) async throws -> Outcome {
+    let output = Buffer()
+    let result = try await Subprocess.run(
+      .path(FilePath(try path())), arguments: Arguments(arguments),
+      workingDirectory: FilePath(root), input: .none, output: .sequence,
+      error: .string(limit: 8 << 20)
+    ) { execution in
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+          for try await chunk in execution.standardOutput {
+            chunk.withUnsafeBytes { raw in output.append(Array(raw)) }
+          }
+        }
+        try await whileRunning(
+          { output.text },
+          execution.processIdentifier.value)
+        try await group.waitForAll()
+      }
+    }
+    return Outcome(
+      status: status(result.terminationStatus),
+      stdout: output.text,
+      stderr: result.standardError)
+  }
+
+  /// Output collected from another task.
+  final class Buffer: Sendable {
+    private let bytes = Mutex<[UInt8]>([])
+    func append(_ more: [UInt8]) { bytes.withLock { $0 += more } }
+    var text: String { bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+  }
+
+  /// Pids of processes whose command line contains `text`.
+  static func processes(containing text: String) -> [Int32] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return names.compactMap { name -> Int32? in
+      guard let pid = Int32(name),
+        let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline")
+      else { return nil }
+      let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+      return cmdline.contains(text) && cmdline.contains("qemu-system") ? pid : nil
+    }
+  }
+
+  /// Polls `condition` every 50 ms for up to `seconds`.
+  static func wait(seconds: Double, _ condition: () -> Bool) async throws -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now + .milliseconds(Int64(seconds * 1000))
+    while clock.now < end {
+      if condition() { return true }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    return condition()
+  }
+
+  /// Builds the payloads the runner will use, so that its own run does not
+  /// spend the test's waiting time compiling.
+  static func prebuild(_ guests: [String]) async throws {
+    for guest in guests {
+      let program = try TestSupport.runner.builder.workspace.program(named: guest)
+      _ = try await TestSupport.runner.builder.build(program, for: .x86_64)
+    }
+  }
+}
+
+/// The runner end to end: exit statuses, output forms, logs, Ctrl-C,
+/// retries, crash locations and the gdb stub, through the built binary.
+@Suite("Runner binary", .serialized)
+struct RunnerBinaryTests {
+  @Test func exitStatusZeroWhenAllPassAndPlainLinesWithoutATerminal() async throws {
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\nmemory = 256M 512M\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try await RunnerBinary.run([
+      "--config", dir + "/guests.cfg", "--report-dir", dir + "/run",
+    ])
+    #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+    #expect(!run.stdout.contains("\u{1B}"), "no escape codes when stdout is not a terminal")
+    let lines = run.stdout.split(separator: "\n")
+    #expect(lines.filter { $0.hasPrefix("PASS     selftest.x86_64.tcg.smp1.mem") }.count == 2)
+    #expect(run.stdout.contains("summary: 2 cells: 2 PASS"))
+    // Summary in matrix order.
+    let summary = try #require(run.stdout.components(separatedBy: "summary (matrix order):").last)
+    let first = try #require(summary.range(of: "selftest.x86_64.tcg.smp1.mem256M"))
+    let second = try #require(summary.range(of: "selftest.x86_64.tcg.smp1.mem512M"))
+    #expect(first.lowerBound < second.lowerBound)
+    // Per-cell logs: serial, argv (shell-quoted), stderr.
+    let base = dir + "/run/logs/selftest.x86_64.tcg.smp1.mem256M"
+    let log = try String(contentsOfFile: base + ".log", encoding: .utf8)
+    #expect(log.contains("# EXIT: STATUS=0"))
+    let cmdline = try String(contentsOfFile: base + ".cmdline", encoding: .utf8)
+    #expect(cmdline.hasPrefix("qemu-system-x86_64 "))
+    #expect(cmdline.contains("-append 'harness.mem=256 harness.smp=1 harness.attempt=1'"))
+    #expect(FileManager.default.fileExists(atPath: base + ".stderr"))
+    // The quoted command line runs as it is, to the same exit code.
+    let shell = try await Subprocess.run(
+      .path("/bin/sh"), arguments: ["-c", cmdline], output: .string(limit: 1 << 20), error: .discarded)
+    #expect(RunnerBinary.status(shell.terminationStatus) == 1, "isa-debug-exit status 0 → QEMU exit 1")
+    #expect(shell.standardOutput.contains("# EXIT: STATUS=0"))
+  }
+
+  @Test func exitStatusOneWhenACellFails() async throws {
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n[failing]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try await RunnerBinary.run([
+      "--config", dir + "/guests.cfg", "--include-negative", "--report-dir", dir + "/run", "-j", "1",
+    ])
+    #expect(run.status == 1, "\(run.stdout)\n\(run.stderr)")
+    #expect(run.stdout.contains("FAIL     failing.x86_64.tcg.smp1.mem256M"))
+    #expect(run.stdout.contains("at guests/negative/failing/Failing.swift:"))
+  }
+
+  @Test(arguments: [
+    (["--bogus-option"], "Unknown option"),
+    (["-j", "0"], "-j/--jobs must be at least 1"),
+    (["--retry", "-1"], "--retry"),
+    (["--accel", "fast"], "'fast' is invalid"),
+    (["--guest", "no_such_guest"], "'no_such_guest' is not in"),
+    (["--filter", "matches-no-cell"], "no matrix cell matches"),
+  ])
+  func exitStatusTwoForUsageErrors(arguments: [String], message: String) async throws {
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try await RunnerBinary.run(
+      ["run", "--config", dir + "/guests.cfg", "--report-dir", dir + "/run"] + arguments)
+    #expect(run.status == 2, "\(arguments): \(run.stderr)")
+    #expect(run.stderr.contains(message), "\(run.stderr)")
+  }
+
+  @Test func exitStatusTwoForConfigErrorsWithFileAndLine() async throws {
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\nmemory = 12Q\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let bad = try await RunnerBinary.run(["--config", dir + "/guests.cfg"])
+    #expect(bad.status == 2)
+    #expect(bad.stderr.contains("\(dir)/guests.cfg:4: '12Q' is not a memory size"))
+    // A negative guest without --include-negative is a config error too.
+    try "[hang]\n".write(toFile: dir + "/neg.cfg", atomically: true, encoding: .utf8)
+    let negative = try await RunnerBinary.run(["list", "--config", dir + "/neg.cfg"])
+    #expect(negative.status == 2)
+    #expect(negative.stderr.contains("neg.cfg:1:") && negative.stderr.contains("--include-negative"))
+  }
+
+  @Test func retryTurnsFailThenPassIntoFlakyWithExitZero() async throws {
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[flaky]\nchecks = 1\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let arguments = ["--config", dir + "/guests.cfg", "--include-negative", "--report-dir", dir + "/run"]
+    let once = try await RunnerBinary.run(arguments)
+    #expect(once.status == 1, "without --retry the first attempt's failure stands")
+    let retried = try await RunnerBinary.run(arguments + ["--retry", "2"])
+    #expect(retried.status == 0, "\(retried.stdout)")
+    #expect(retried.stdout.contains("RETRY    flaky.x86_64.tcg.smp1.mem256M  attempt 1 was FAIL"))
+    #expect(retried.stdout.contains("FLAKY    flaky.x86_64.tcg.smp1.mem256M"))
+    #expect(retried.stdout.contains("summary: 1 cell: 1 FLAKY"))
+    let json = try Data(contentsOf: URL(fileURLWithPath: dir + "/run/results.json"))
+    let document = try JSONDecoder().decode(ResultsDocument.self, from: json)
+    #expect(document.cells.first?.flaky == true)
+    #expect(document.cells.first?.attempts == 2)
+    #expect(document.summary.flaky == 1 && document.summary.ok)
+    let junit = try String(contentsOfFile: dir + "/run/junit.xml", encoding: .utf8)
+    #expect(junit.contains(#"<property name="flaky" value="true"/>"#))
+    #expect(junit.contains(#"<property name="attempts" value="2"/>"#))
+    let html = try String(contentsOfFile: dir + "/run/index.html", encoding: .utf8)
+    #expect(html.contains("FLAKY"))
+    // The failed first attempt's log is kept.
+    let firstLog = try String(
+      contentsOfFile: dir + "/run/logs/flaky.x86_64.tcg.smp1.mem256M.attempt1.log", encoding: .utf8)
+    #expect(firstLog.contains("not ok"))
+  }
+
+  @Test func crashLineNamesTheGuestSourceLine() async throws {
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[crash]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try await RunnerBinary.run([
+      "--config", dir + "/guests.cfg", "--include-negative", "--report-dir", dir + "/run",
+    ])
+    #expect(run.status == 1)
+    let source = RunnerBinary.root + "/guests/negative/crash/Crash.swift"
+    let line = try #require(try TestSupport.lines(in: source, containing: "unmapped.pointee =").first)
+    let crashLine = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("CRASH    crash.") })
+    #expect(crashLine.contains("in closure #2 in guestMain() at guests/negative/crash/Crash.swift:\(line)"))
+    let json = try Data(contentsOf: URL(fileURLWithPath: dir + "/run/results.json"))
+    let document = try JSONDecoder().decode(ResultsDocument.self, from: json)
+    #expect(document.cells.first?.crash?.location?.line == line)
+  }
+
+  @Test func interruptKillsQemuWritesReportsAndExits130() async throws {
+    try await RunnerBinary.prebuild(["hang", "selftest"])
+    let token = "harness.testtoken=\(UInt32.random(in: 1...UInt32.max))"
+    let dir = try RunnerBinary.scratch(
+      config: """
+        [defaults]
+        accel = tcg
+        guest_args = \(token)
+        [selftest]
+        [hang]
+        timeout = 600
+        silence = 600
+        """)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try await RunnerBinary.interact([
+      "--config", dir + "/guests.cfg", "--include-negative", "--report-dir", dir + "/run", "-j", "2",
+    ]) { output, pid in
+      let booted = try await RunnerBinary.wait(seconds: 120) {
+        RunnerBinary.processes(containing: token).count == 1 && output().contains("PASS")
+      }
+      #expect(booted, "the hang guest's QEMU started: \(output())")
+      try await Task.sleep(for: .seconds(1))
+      #expect(!RunnerBinary.processes(containing: token).isEmpty)
+      kill(pid, SIGINT)
+    }
+    #expect(run.status == 130, "\(run.stdout)\n\(run.stderr)")
+    #expect(RunnerBinary.processes(containing: token).isEmpty, "no QEMU of this run is left")
+    #expect(run.stdout.contains("summary (matrix order):"))
+    #expect(run.stdout.contains("  PASS           selftest.x86_64.tcg.smp1.mem256M"))
+    #expect(run.stdout.contains("INTERRUPTED    hang.x86_64.tcg.smp1.mem256M"))
+    let json = try Data(contentsOf: URL(fileURLWithPath: dir + "/run/results.json"))
+    let document = try JSONDecoder().decode(ResultsDocument.self, from: json)
+    #expect(document.cells.map(\.id) == ["selftest.x86_64.tcg.smp1.mem256M", "hang.x86_64.tcg.smp1.mem256M"])
+    #expect(document.summary.interrupted == 1 && !document.summary.ok)
+    #expect(document.cells.dropFirst().allSatisfy { $0.interrupted && $0.verdict == "SKIP" })
+    let partial = try String(contentsOfFile: dir + "/run/logs/hang.x86_64.tcg.smp1.mem256M.log", encoding: .utf8)
+    #expect(partial.contains("output before the hang"), "the partial serial log is kept")
+  }
+
+  @Test func escapeCodesOnlyOnATerminal() async throws {
+    try await RunnerBinary.prebuild(["selftest"])
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let arguments = ["--config", dir + "/guests.cfg", "--report-dir", dir + "/run"]
+    let plain = try await RunnerBinary.run(arguments)
+    #expect(plain.status == 0)
+    #expect(!plain.stdout.contains("\u{1B}"))
+    // script(1) gives the runner a pseudo-terminal as stdout.
+    let script = "/usr/bin/script"
+    try #require(FileManager.default.isExecutableFile(atPath: script), "needs script(1) (bsdutils)")
+    let tty = try await RunnerBinary.run(arguments, via: [script, "-q", "-e", "/dev/null", "-c"])
+    #expect(tty.status == 0, "\(tty.stdout)")
+    #expect(tty.stdout.contains("\r\u{1B}[2K"), "the status line is redrawn in place")
+    #expect(tty.stdout.contains("x86_64: 0 running, 1 passed, 0 failed, 0 skipped"))
+    #expect(tty.stdout.contains("PASS     selftest.x86_64.tcg.smp1.mem256M"))
+  }
+
+  @Test func gdbStubListensAndTheCommandNamesTheELF() async throws {
+    try await RunnerBinary.prebuild(["selftest"])
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let cell = "selftest.x86_64.tcg.smp1.mem256M"
+    let found = Mutex<(elf: String, port: Int)?>(nil)
+    let run = try await RunnerBinary.interact(["--config", dir + "/guests.cfg", "--gdb", cell]) {
+      output, pid in
+      let printed = try await RunnerBinary.wait(seconds: 120) { output().contains("target remote :") }
+      #expect(printed, "\(output())")
+      let line = output().split(separator: "\n").first { $0.contains("gdb ") && $0.contains("target remote :") }
+      if let line {
+        // `  gdb <elf> -ex 'target remote :PORT'`
+        let words = line.split(separator: " ")
+        let elf = String(words[1])
+        let port = Int(line.split(separator: ":").last?.filter(\.isNumber) ?? "") ?? 0
+        found.withLock { $0 = (elf, port) }
+        #expect(FileManager.default.fileExists(atPath: elf) && elf.hasSuffix(".elf"))
+        #expect(output().contains("lldb \(elf) -o 'gdb-remote \(port)'"))
+        // The stub answers a gdb remote-protocol query for the stop reason.
+        let reply = Self.gdbQuery(port: port)
+        #expect(reply.contains("$T05") || reply.contains("$S05"), "reply: \(reply)")
+      }
+      kill(pid, SIGINT)
+    }
+    #expect(run.status == 130, "\(run.stdout)\n\(run.stderr)")
+    let port = try #require(found.withLock { $0 }?.port)
+    #expect(Self.gdbQuery(port: port).isEmpty, "nothing listens any more: QEMU is gone")
+  }
+
+  /// Sends `?` to a gdb stub on 127.0.0.1:`port` and returns the reply
+  /// ("" when nothing accepts the connection).
+  static func gdbQuery(port: Int) -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+      }
+    }
+    guard connected else { return "" }
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let packet = Array("+$?#3f".utf8)
+    _ = packet.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    var reply: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 256)
+    while !String(decoding: reply, as: UTF8.self).contains("#") {
+      let count = recv(fd, &buffer, buffer.count, 0)
+      if count <= 0 { break }
+      reply += buffer.prefix(count)
+    }
+    return String(decoding: reply, as: UTF8.self)
+  }
+}
+
+/// The CI workflow files shipped for users' projects parse as YAML.
+@Suite("CI workflows")
+struct CIWorkflowTests {
+  @Test(arguments: ["scripts/ci/github-actions.yml", "scripts/ci/gitlab-ci.yml"])
+  func parsesAsYAML(file: String) async throws {
+    let path = RunnerBinary.root + "/" + file
+    #expect(FileManager.default.fileExists(atPath: path))
+    let result = try await Subprocess.run(
+      .name("python3"),
+      arguments: ["-c", "import yaml,sys; d=yaml.safe_load(open(sys.argv[1])); assert isinstance(d, dict), type(d)", path],
+      output: .discarded, error: .string(limit: 1 << 16))
+    #expect(RunnerBinary.status(result.terminationStatus) == 0, "\(result.standardError)")
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text.contains("swift test"))
+    #expect(text.contains("swift run runner --accel"))
+    #expect(text.contains("/dev/kvm"))
+    #expect(text.contains("runs/latest/junit") && text.contains("runs/latest/index.html"))
+  }
+}

@@ -1,0 +1,106 @@
+import Foundation
+@testable import Harness
+import LibvirtBackend
+import Subprocess
+import Testing
+
+#if canImport(System)
+  import System
+#else
+  import SystemPackage
+#endif
+
+/// One run spread over two really distinct libvirt daemons: the system one
+/// and a second one in its own network and mount namespaces, reached over
+/// TCP (scripts/libvirt-second-host.sh), which is stopped mid-run.
+@Suite("libvirt multi-host", .serialized)
+struct LibvirtPoolTests {
+  static let root: String = {
+    let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+    return try! GuestWorkspace.locate(from: here).root
+  }()
+
+  static let runner: GuestRunner = {
+    let workspace = try! GuestWorkspace(root: root)
+    return GuestRunner(builder: PayloadBuilder(workspace: workspace, toolchain: try! Toolchain.find()))
+  }()
+
+  /// Runs the second-host script; returns its output's last line.
+  @discardableResult
+  static func secondHost(_ action: String) async throws -> String {
+    let result = try await Subprocess.run(
+      .path(FilePath("/bin/bash")),
+      arguments: [root + "/scripts/libvirt-second-host.sh", action],
+      output: .string(limit: 1 << 16), error: .string(limit: 1 << 16))
+    let output = result.standardOutput
+    guard result.terminationStatus.isSuccess else {
+      throw LibvirtError(
+        operation: "libvirt-second-host.sh \(action)", message: output + result.standardError, code: 0)
+    }
+    return output.split(separator: "\n").last.map(String.init) ?? ""
+  }
+
+  static func settings(cpus: Int = 1, timeout: Duration = .seconds(60)) -> LaunchSettings {
+    LaunchSettings(
+      architecture: .x86_64, accelerator: .tcg, cpus: cpus, timeout: timeout,
+      silenceTimeout: timeout)
+  }
+
+  static func payload(_ guest: String) async throws -> Payload {
+    try await runner.builder.build(try runner.builder.workspace.program(named: guest), for: .x86_64)
+  }
+
+  @Test func cellsSpreadOverTwoDaemonsThenOneDropsOut() async throws {
+    let second = try await Self.secondHost("start")
+    #expect(second.hasPrefix("qemu+tcp://"))
+
+    // Part 1: both hosts share the cells; the remote one gets the payload
+    // uploaded through a storage volume.
+    let pool = try LibvirtPool(uris: ["qemu:///system", second])
+    #expect(pool.hosts.allSatisfy { $0.capacity.accelerators[.x86_64]?.contains(.tcg) == true })
+    var runner = Self.runner
+    runner.launcher = pool
+    let jobs: [(String, Int)] = [("selftest", 1), ("smp", 2), ("selftest", 1), ("alloc", 1)]
+    var payloads: [Payload] = []
+    for (guest, _) in jobs { payloads.append(try await Self.payload(guest)) }
+    let prepared = payloads
+    let sharedRunner = runner
+    let results = await withTaskGroup(of: (Int, Result<GuestResult, any Error>).self) { group in
+      for (index, job) in jobs.enumerated() {
+        group.addTask {
+          do {
+            return (index, .success(try await sharedRunner.run(prepared[index], settings: Self.settings(cpus: job.1))))
+          } catch { return (index, .failure(error)) }
+        }
+      }
+      var results: [(Int, Result<GuestResult, any Error>)] = []
+      for await result in group { results.append(result) }
+      return results.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+    var hostsUsed: Set<String> = []
+    for result in results {
+      let guest = try result.get()
+      #expect(guest.verdict == .passed, "\(guest.guest): \(guest.reason)")
+      if let host = guest.reason.components(separatedBy: "ran on ").last { hostsUsed.insert(host) }
+    }
+    #expect(hostsUsed == ["qemu:///system", second], "both hosts ran cells")
+    let remotePath = try pool.hosts[1].connection.payloadPath(
+      localPath: payloads[0].bootImage, name: "probe-\(UUID().uuidString).elf")
+    #expect(remotePath.hasPrefix("/var/lib/libvirt/swiftguest-payloads/"))
+
+    // Part 2: the remote host is stopped while it runs a cell: the cell is
+    // re-queued on the other host and the result says so.
+    let dropPool = try LibvirtPool(uris: [second, "qemu:///system"])
+    var dropRunner = Self.runner
+    dropRunner.launcher = dropPool
+    let hang = try await Self.payload("hang")
+    async let dropped = dropRunner.run(hang, settings: Self.settings(timeout: .seconds(6)))
+    try await Task.sleep(for: .seconds(2))
+    try await Self.secondHost("stop")
+    let result = try await dropped
+    #expect(result.verdict == .timedOut, "the hang guest times out on the host that took over")
+    #expect(result.reason.contains("re-queued after \(second) dropped out"), "\(result.reason)")
+    #expect(result.reason.hasSuffix("ran on qemu:///system"))
+    #expect(dropPool.lostHosts == [second])
+  }
+}

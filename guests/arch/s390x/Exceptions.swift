@@ -1,0 +1,140 @@
+/// What `s390_program_entry` in boot.S saves for a program check: the
+/// general registers, the program old PSW, the interruption code, the
+/// lowcore halfword holding the instruction-length code, and the
+/// translation-exception address.
+struct ProgramCheckFrame {
+  var r0, r1, r2, r3, r4, r5, r6, r7: UInt64
+  var r8, r9, r10, r11, r12, r13, r14, r15: UInt64
+  var pswMask, pswAddress: UInt64
+  var code, ilcField, tea: UInt64
+}
+
+/// A program check caught by `catchException`.
+public struct CaughtException {
+  /// The program-interruption code (1 = operation, 5 = addressing,
+  /// 6 = specification, 9 = fixed-point divide, 0x11 = page translation...).
+  public var vector: UInt64
+  /// The instruction-length code (1, 2 or 3 halfwords; 0 if not available).
+  public var errorCode: UInt64
+  /// The address in the program old PSW (the faulting instruction for
+  /// nullifying exceptions, the next one for suppressing ones).
+  public var instruction: UInt64
+  /// The translation-exception address for DAT exceptions, 0 otherwise.
+  public var faultAddress: UInt64
+}
+
+nonisolated(unsafe) var lastCaught = CaughtException(
+  vector: 0, errorCode: 0, instruction: 0, faultAddress: 0)
+
+/// Runs `body(context)` with the exception hook armed: a program check in it
+/// returns here instead of crashing the guest. Returns what was caught, or
+/// nil when `body` returned normally.
+public func catchException(
+  _ body: @convention(c) (UnsafeMutableRawPointer?) -> Void,
+  context: UnsafeMutableRawPointer? = nil
+) -> CaughtException? {
+  let outcome = s390_try(body, context)
+  return outcome == 0 ? nil : lastCaught
+}
+
+/// Whether the interruption code carries a translation-exception address.
+private func hasTranslationAddress(_ code: UInt64) -> Bool {
+  switch code & 0x7F {
+  case 0x04, 0x10, 0x11, 0x38, 0x39, 0x3A, 0x3B: return true
+  default: return false
+  }
+}
+
+private func programCheckName(_ code: UInt64) -> StaticString {
+  switch code & 0x7F {
+  case 0x01: return "operation"
+  case 0x02: return "privileged operation"
+  case 0x03: return "execute"
+  case 0x04: return "protection"
+  case 0x05: return "addressing"
+  case 0x06: return "specification"
+  case 0x07: return "data"
+  case 0x08: return "fixed-point overflow"
+  case 0x09: return "fixed-point divide"
+  case 0x0A: return "decimal overflow"
+  case 0x0B: return "decimal divide"
+  case 0x10: return "segment translation"
+  case 0x11: return "page translation"
+  case 0x12: return "translation specification"
+  case 0x13: return "special operation"
+  case 0x15: return "operand"
+  case 0x1B: return "vector processing"
+  case 0x38: return "ASCE type"
+  case 0x39: return "region-first translation"
+  case 0x3A: return "region-second translation"
+  case 0x3B: return "region-third translation"
+  default: return "other"
+  }
+}
+
+private func register(_ name: StaticString, _ value: UInt64) {
+  Console.write(" ")
+  Console.write(name)
+  Console.write("=")
+  Console.write(hex: value)
+}
+
+/// Called by `s390_program_entry` for every program check. With a
+/// `catchException` armed it resumes there; otherwise it prints the crash
+/// record and ends the guest as crashed.
+@_cdecl("s390_program_check_handler")
+func s390ProgramCheckHandler(_ rawFrame: UnsafeMutableRawPointer) {
+  let frame = rawFrame.assumingMemoryBound(to: ProgramCheckFrame.self)
+  let code = frame.pointee.code
+  let ilc = (frame.pointee.ilcField >> 1) & 3
+  let tea = hasTranslationAddress(code) ? frame.pointee.tea : 0
+  let armed = s390_try_armed_sp()
+  if armed != 0 {
+    lastCaught = CaughtException(
+      vector: code, errorCode: ilc, instruction: frame.pointee.pswAddress, faultAddress: tea)
+    frame.pointee.pswAddress = s390_try_resume_address()
+    frame.pointee.r15 = armed
+    frame.pointee.r2 = 0x100 | code
+    return
+  }
+  let f = frame.pointee
+  Console.beginLine()
+  Console.write(byte: 10)
+  Console.write("# CRASH: cpu=")
+  Console.write(decimal: UInt64(s390_cpu_address()))
+  Console.write(" vector=")
+  Console.write(decimal: code)
+  Console.write(" name=\"")
+  Console.write(programCheckName(code))
+  Console.write("\"")
+  register("psw", f.pswAddress)
+  register("mask", f.pswMask)
+  Console.write(" ilc=")
+  Console.write(decimal: ilc)
+  register("tea", f.tea)
+  Console.endLine()
+  Console.beginLine()
+  Console.write("# CRASH:")
+  register("r0", f.r0)
+  register("r1", f.r1)
+  register("r2", f.r2)
+  register("r3", f.r3)
+  register("r4", f.r4)
+  register("r5", f.r5)
+  register("r6", f.r6)
+  register("r7", f.r7)
+  Console.endLine()
+  Console.beginLine()
+  Console.write("# CRASH:")
+  register("r8", f.r8)
+  register("r9", f.r9)
+  register("r10", f.r10)
+  register("r11", f.r11)
+  register("r12", f.r12)
+  register("r13", f.r13)
+  register("r14", f.r14)
+  register("r15", f.r15)
+  Console.endLine()
+  writeExitLine(.crashed)
+  exitGuest(.crashed)
+}

@@ -1,0 +1,47 @@
+// The C library symbols the Embedded Swift runtime links against, served by
+// the guest heap (GuestMemory). malloc, free and posix_memalign are names the
+// Swift runtime reserves, so cpu.S forwards them to the guest_* functions.
+
+@_cdecl("guest_posix_memalign")
+public func guestPosixMemalign(
+  _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ size: Int
+) -> Int32 {
+  guard alignment > 0, alignment & (alignment - 1) == 0 else { return 22 }
+  guard let pointer = GuestMemory.heap.memalign(alignment: UInt(alignment), size: UInt(max(size, 1)))
+  else { return 12 }
+  out.pointee = pointer
+  return 0
+}
+
+@_cdecl("guest_malloc")
+public func guestMalloc(_ size: Int) -> UnsafeMutableRawPointer? {
+  GuestMemory.heap.malloc(UInt(max(size, 1)))
+}
+
+@_cdecl("guest_free")
+public func guestFree(_ pointer: UnsafeMutableRawPointer?) {
+  _ = GuestMemory.heap.free(pointer)
+}
+
+@_cdecl("putchar")
+public func putchar(_ character: Int32) -> Int32 {
+  Console.write(byte: UInt8(truncatingIfNeeded: character))
+  return character
+}
+
+nonisolated(unsafe) var randomState: UInt64 = 0
+
+@_extern(c, "s390_store_clock") func s390_store_clock() -> UInt64
+
+@_cdecl("arc4random_buf")
+public func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
+  if randomState == 0 { randomState = s390_store_clock() | 1 }
+  var index = 0
+  while index < count {
+    randomState ^= randomState << 13
+    randomState ^= randomState >> 7
+    randomState ^= randomState << 17
+    buffer.storeBytes(of: UInt8(truncatingIfNeeded: randomState), toByteOffset: index, as: UInt8.self)
+    index &+= 1
+  }
+}

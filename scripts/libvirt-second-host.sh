@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A second, really distinct libvirt host on this machine for the multi-host
+# tests: its own network namespace (veth 10.231.0.1 <-> 10.231.0.2), its own
+# mount namespace with private /run/libvirt, /var/lib/libvirt,
+# /var/cache/libvirt, /var/log/libvirt and /etc/libvirt, listening on TCP
+# 16509 without auth (test only, reachable only from this machine).
+#   libvirt-second-host.sh start   -> prints the URI
+#   libvirt-second-host.sh stop    -> kills its daemon and QEMUs, removes it
+set -euo pipefail
+ns=swiftguest-host2
+host_ip=10.231.0.1
+ns_ip=10.231.0.2
+state=/tmp/swiftguest-host2
+uri="qemu+tcp://$ns_ip/system"
+
+stop() {
+  if ip netns list 2>/dev/null | grep -qw "$ns"; then
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+    ip netns delete "$ns" 2>/dev/null || true
+  fi
+  ip link delete sgh0 2>/dev/null || true
+}
+
+case "${1:-}" in
+start)
+  [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
+  stop
+  mkdir -p "$state/etc"
+  cp /etc/libvirt/qemu.conf "$state/etc/qemu.conf"
+  cat > "$state/etc/libvirtd.conf" <<CONF
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "$ns_ip"
+auth_tcp = "none"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+CONF
+  ip netns add "$ns"
+  ip link add sgh0 type veth peer name sgh1
+  ip link set sgh1 netns "$ns"
+  ip addr add "$host_ip/24" dev sgh0
+  ip link set sgh0 up
+  ip netns exec "$ns" ip addr add "$ns_ip/24" dev sgh1
+  ip netns exec "$ns" ip link set sgh1 up
+  ip netns exec "$ns" ip link set lo up
+  ip netns exec "$ns" unshare --mount --propagation private sh -c "
+    for d in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+      mkdir -p \$d && mount -t tmpfs tmpfs \$d
+    done
+    mount --bind '$state/etc' /etc/libvirt
+    libvirtd -d -l -p /run/libvirt/libvirtd.pid </dev/null >/dev/null 2>&1
+  "
+  for _ in $(seq 1 100); do
+    virsh -c "$uri" version >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  virsh -c "$uri" version >/dev/null
+  echo "$uri"
+  ;;
+stop) stop ;;
+*) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
