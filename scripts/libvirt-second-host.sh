@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A second, really distinct libvirt host on this machine for the multi-host
 # tests: its own network namespace (veth 10.231.0.1 <-> 10.231.0.2), its own
-# mount namespace with private /run/libvirt, /var/lib/libvirt,
+# mount namespace with private /run/libvirt, /run/lock (pty locks), /var/lib/libvirt,
 # /var/cache/libvirt, /var/log/libvirt and /etc/libvirt, listening on TCP
 # 16509 without auth (test only, reachable only from this machine).
 #   libvirt-second-host.sh start   -> prints the URI
@@ -43,7 +43,7 @@ CONF
   ip netns exec "$ns" ip link set sgh1 up
   ip netns exec "$ns" ip link set lo up
   ip netns exec "$ns" unshare --mount --propagation private sh -c "
-    for d in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+    for d in /run/libvirt /run/lock /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
       mkdir -p \$d && mount -t tmpfs tmpfs \$d
     done
     mount --bind '$state/etc' /etc/libvirt

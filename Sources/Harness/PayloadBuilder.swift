@@ -146,6 +146,7 @@ public struct PayloadBuilder: Sendable {
   /// Swift sources of a payload: library, runtime, program.
   func swiftSources(_ program: GuestProgram, _ architecture: Architecture) -> [String] {
     workspace.librarySources
+      + workspace.swiftFiles(in: workspace.root + "/guests/arch/common", recursive: false)
       + workspace.swiftFiles(in: workspace.runtimeDirectory(architecture), recursive: false)
       + workspace.swiftFiles(in: program.directory, recursive: true)
   }

@@ -44,16 +44,27 @@ public final class LibvirtPool: @unchecked Sendable {
     try state.withLock { state in
       let candidates = hosts.indices.filter { !state.lost.contains($0) && canRun($0, settings) }
       guard !candidates.isEmpty else { throw NoHost() }
+      // The least loaded host (by share of its CPUs in use) that has room.
+      var best: Int?
       for index in candidates {
         let fits =
           state.usedCPUs[index] == 0
           || (state.usedCPUs[index] + settings.cpus <= hosts[index].capacity.cpus
             && state.usedMemory[index] + settings.memoryMiB <= hosts[index].capacity.memoryMiB)
-        if fits {
-          state.usedCPUs[index] += settings.cpus
-          state.usedMemory[index] += settings.memoryMiB
-          return index
+        guard fits else { continue }
+        let load = Double(state.usedCPUs[index]) / Double(max(hosts[index].capacity.cpus, 1))
+        if let current = best {
+          let currentLoad =
+            Double(state.usedCPUs[current]) / Double(max(hosts[current].capacity.cpus, 1))
+          if load < currentLoad { best = index }
+        } else {
+          best = index
         }
+      }
+      if let index = best {
+        state.usedCPUs[index] += settings.cpus
+        state.usedMemory[index] += settings.memoryMiB
+        return index
       }
       return nil
     }

@@ -9,20 +9,6 @@ struct ProgramCheckFrame {
   var code, ilcField, tea: UInt64
 }
 
-/// A program check caught by `catchException`.
-public struct CaughtException {
-  /// The program-interruption code (1 = operation, 5 = addressing,
-  /// 6 = specification, 9 = fixed-point divide, 0x11 = page translation...).
-  public var vector: UInt64
-  /// The instruction-length code (1, 2 or 3 halfwords; 0 if not available).
-  public var errorCode: UInt64
-  /// The address in the program old PSW (the faulting instruction for
-  /// nullifying exceptions, the next one for suppressing ones).
-  public var instruction: UInt64
-  /// The translation-exception address for DAT exceptions, 0 otherwise.
-  public var faultAddress: UInt64
-}
-
 nonisolated(unsafe) var lastCaught = CaughtException(
   vector: 0, errorCode: 0, instruction: 0, faultAddress: 0)
 

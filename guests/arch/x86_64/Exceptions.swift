@@ -7,18 +7,6 @@ struct ExceptionFrame {
   var rip, cs, rflags, rsp, ss: UInt64
 }
 
-/// An exception caught by `catchException`.
-public struct CaughtException {
-  /// The exception vector (6 = #UD, 13 = #GP, 14 = #PF, ...).
-  public var vector: UInt64
-  /// The error code the CPU pushed (0 when it pushes none).
-  public var errorCode: UInt64
-  /// The faulting instruction's address.
-  public var instruction: UInt64
-  /// CR2 for a page fault, 0 otherwise.
-  public var faultAddress: UInt64
-}
-
 nonisolated(unsafe) var lastCaught = CaughtException(
   vector: 0, errorCode: 0, instruction: 0, faultAddress: 0)
 

@@ -44,3 +44,6 @@ func x86_halt_forever() -> Never {
 @_extern(c, "x86_image_start") func x86_image_start() -> UInt64
 @_extern(c, "x86_mmio_read32") func x86_mmio_read32(_ address: UInt) -> UInt32
 @_extern(c, "x86_mmio_write32") func x86_mmio_write32(_ address: UInt, _ value: UInt32)
+
+/// A free-running counter (the TSC), used to seed arc4random_buf.
+func cycleCounter() -> UInt64 { x86_rdtsc() }

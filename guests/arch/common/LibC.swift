@@ -1,6 +1,8 @@
-// The C library symbols the Embedded Swift runtime links against, served by
-// the guest heap (GuestMemory). malloc, free and posix_memalign are names the
-// Swift runtime reserves, so cpu.S forwards them to the guest_* functions.
+// The C library symbols the Embedded Swift runtime links against, the same on
+// every architecture: served by the architecture's guest heap (GuestMemory).
+// malloc, free and posix_memalign are names the Swift runtime reserves, so
+// each runtime's cpu.S forwards them to the guest_* functions here. Each
+// runtime provides `cycleCounter()` (seed of arc4random_buf).
 
 @_cdecl("guest_posix_memalign")
 public func guestPosixMemalign(
@@ -33,7 +35,7 @@ nonisolated(unsafe) var randomState: UInt64 = 0
 
 @_cdecl("arc4random_buf")
 public func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
-  if randomState == 0 { randomState = x86_rdtsc() | 1 }
+  if randomState == 0 { randomState = cycleCounter() | 1 }
   var index = 0
   while index < count {
     randomState ^= randomState << 13
