@@ -75,6 +75,14 @@ public enum Console {
     }
   }
 
+  /// Writes ` name=0x…` (16 hexadecimal digits), as in crash records.
+  public static func write(field name: StaticString, hex value: UInt64) {
+    write(" ")
+    write(name)
+    write("=")
+    write(hex: value)
+  }
+
   /// Writes a whole diagnostic line `# <text>`.
   public static func diagnostic(_ text: StaticString) {
     beginLine()
