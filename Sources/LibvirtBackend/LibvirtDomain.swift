@@ -23,6 +23,10 @@ public final class LibvirtDomain: @unchecked Sendable {
   /// Whether it is still running (or paused).
   public var isActive: Bool { virDomainIsActive(pointer) == 1 }
 
+  /// Whether libvirt says for certain that it is no longer running (a
+  /// failed query under load is not taken as "stopped").
+  public var isCertainlyInactive: Bool { virDomainIsActive(pointer) == 0 }
+
   /// Resumes a paused domain.
   public func resume() throws {
     guard virDomainResume(pointer) == 0 else { throw LibvirtError.last("virDomainResume") }
@@ -30,7 +34,7 @@ public final class LibvirtDomain: @unchecked Sendable {
 
   /// Stops it at once (no-op when it already stopped).
   public func destroy() {
-    if isActive { _ = virDomainDestroy(pointer) }
+    if !isCertainlyInactive { _ = virDomainDestroy(pointer) }
   }
 
   /// Opens the domain's console (its first serial/SCLP console, a pty) as a

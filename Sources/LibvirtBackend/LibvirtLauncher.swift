@@ -61,7 +61,7 @@ public enum LibvirtLauncher {
       let (exitLineAt, lastOutput, consoleEnded) = shared.state.withLock {
         ($0.exitLineAt, $0.lastOutput, $0.consoleEnded)
       }
-      if watch.stopped || !domain.isActive {
+      if watch.stopped || domain.isCertainlyInactive || !connection.isAlive {
         // Let the console drain what the guest wrote last.
         if stoppedAt == nil { stoppedAt = now }
         if consoleEnded || now - stoppedAt! > .milliseconds(500) { break }

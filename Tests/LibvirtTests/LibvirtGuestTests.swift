@@ -6,6 +6,13 @@ import Testing
 /// Guests booted through a real libvirtd (`qemu:///system`, started by
 /// scripts/libvirt-setup.sh in CI): same payloads, protocol and verdicts as
 /// bare QEMU.
+/// The suites that use real daemons run one after the other: starting and
+/// stopping the second daemon while guests run on the first one was seen to
+/// cut those guests short (not understood yet; see the session note).
+@Suite("libvirt daemons", .serialized)
+struct LibvirtDaemonSuites {}
+
+extension LibvirtDaemonSuites {
 @Suite("Guests through libvirt", .serialized)
 struct LibvirtGuestTests {
   static let uri = ProcessInfo.processInfo.environment["HARNESS_LIBVIRT_URI"] ?? "qemu:///system"
@@ -89,4 +96,5 @@ struct LibvirtGuestTests {
     let name = try #require(run.command.count > 1 ? run.stderr.split(separator: " ").last.map(String.init) : nil)
     #expect(try !connection.runningDomainNames().contains(name))
   }
+}
 }

@@ -13,6 +13,7 @@ import Testing
 /// One run spread over two really distinct libvirt daemons: the system one
 /// and a second one in its own network and mount namespaces, reached over
 /// TCP (scripts/libvirt-second-host.sh), which is stopped mid-run.
+extension LibvirtDaemonSuites {
 @Suite("libvirt multi-host", .serialized)
 struct LibvirtPoolTests {
   static let root: String = {
@@ -103,4 +104,5 @@ struct LibvirtPoolTests {
     #expect(result.reason.hasSuffix("ran on qemu:///system"))
     #expect(dropPool.lostHosts == [second])
   }
+}
 }
