@@ -61,7 +61,7 @@ struct LibvirtPoolTests {
     #expect(pool.hosts.allSatisfy { $0.capacity.accelerators[.x86_64]?.contains(.tcg) == true })
     // The pool is driven directly (not through GuestRunner's process-wide
     // boot gate) so that the four cells really compete for the two hosts.
-    let jobs: [(String, Int)] = [("selftest", 1), ("smp", 2), ("selftest", 1), ("alloc", 1)]
+    let jobs: [(String, Int)] = [("selftest", 1), ("selftest", 2), ("selftest", 1), ("alloc", 1)]
     var payloads: [Payload] = []
     for (guest, _) in jobs { payloads.append(try await Self.payload(guest)) }
     let prepared = payloads
