@@ -42,13 +42,15 @@ CONF
   ip netns exec "$ns" ip addr add "$ns_ip/24" dev sgh1
   ip netns exec "$ns" ip link set sgh1 up
   ip netns exec "$ns" ip link set lo up
-  ip netns exec "$ns" unshare --mount --propagation private sh -c "
+  # Under `tini -s` (a subreaper) so that its QEMUs are reaped at once (see
+  # libvirt-setup.sh).
+  setsid ip netns exec "$ns" unshare --mount --propagation private sh -c "
     for d in /run/libvirt /run/lock /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
       mkdir -p \$d && mount -t tmpfs tmpfs \$d
     done
     mount --bind '$state/etc' /etc/libvirt
-    libvirtd -d -l -p /run/libvirt/libvirtd.pid </dev/null >/dev/null 2>&1
-  "
+    exec tini -s -- libvirtd -l -p /run/libvirt/libvirtd.pid
+  " </dev/null >/dev/null 2>&1 &
   for _ in $(seq 1 100); do
     virsh -c "$uri" version >/dev/null 2>&1 && break
     sleep 0.2

@@ -4,13 +4,18 @@
 # - the QEMU driver refuses to start without a `libvirt-qemu` user/group;
 # - with /dev/kvm at 0600 every domain start takes ~44 s (the KVM
 #   capability cache is never valid): it must be root:kvm 0660;
-# - without virtlogd, QEMU's stdio must go to a file (stdio_handler).
+# - without virtlogd, QEMU's stdio must go to a file (stdio_handler);
+# - libvirt reports a domain STOPPED only once its QEMU is reaped; QEMU is
+#   an orphan, and a PID 1 that reaps orphans late (this machine's reaps
+#   about every 2 s) adds that to every run, so libvirtd runs under
+#   `tini -s`, a subreaper that reaps at once.
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "libvirt-setup: run as root" >&2; exit 1; }
 
 need=()
 command -v libvirtd >/dev/null 2>&1 || need+=(libvirt-daemon libvirt-daemon-driver-qemu)
 command -v virsh >/dev/null 2>&1 || need+=(libvirt-clients)
+command -v tini >/dev/null 2>&1 || need+=(tini)
 pkg-config --exists libvirt 2>/dev/null || need+=(libvirt-dev pkg-config)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
@@ -38,7 +43,7 @@ CONF
 fi
 
 if ! virsh -c qemu:///system version >/dev/null 2>&1; then
-  libvirtd -d
+  setsid tini -s -- libvirtd </dev/null >>/var/log/libvirt/libvirtd.stdout 2>&1 &
   for _ in $(seq 1 100); do
     virsh -c qemu:///system version >/dev/null 2>&1 && break
     sleep 0.2

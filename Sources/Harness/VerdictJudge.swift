@@ -26,13 +26,14 @@ public enum VerdictJudge {
         return (.crashed, "QEMU died from signal \(signal) before the guest's exit line")
       }
       let stderr = run.stderr.split(separator: "\n").last.map { ": \($0)" } ?? ""
+      // A libvirt run has no exit code; its notes say how the domain ended.
+      let ended = run.exitCode.map { "QEMU exited with \($0)" } ?? "the domain stopped"
       if !stream.sawHeader {
-        return (.crashed, "no protocol output; QEMU exited with \(run.exitCode ?? -1)\(stderr)")
+        return (.crashed, "no protocol output; \(ended)\(stderr)")
       }
       return (
         .crashed,
-        "guest stopped without an exit line (triple fault, reset or early exit); "
-          + "QEMU exited with \(run.exitCode ?? -1)"
+        "guest stopped without an exit line (triple fault, reset or early exit); \(ended)"
       )
     }
     var problems = stream.protocolErrors

@@ -2,8 +2,9 @@ import Harness
 
 /// Domain XML for a matrix cell: direct kernel boot of the payload, the
 /// cell's accelerator, vCPUs and memory, its guest arguments, a pty console
-/// and a panic device. Every value is escaped; nothing from the config is
-/// spliced into markup unescaped.
+/// and a panic device. The console also goes to `consoleLog` when given
+/// (QEMU's chardev log, which keeps the bytes a pty can drop). Every value
+/// is escaped; nothing from the config is spliced into markup unescaped.
 public enum DomainXML {
   /// Escapes text for XML content and attribute values.
   public static func escape(_ text: String) -> String {
@@ -35,21 +36,24 @@ public enum DomainXML {
   }
 
   /// The XML of a transient domain named `name` booting `kernel`.
-  public static func make(name: String, kernel: String, settings: LaunchSettings) -> String {
+  public static func make(
+    name: String, kernel: String, settings: LaunchSettings, consoleLog: String? = nil
+  ) -> String {
+    let log = consoleLog.map { "<log file='\(escape($0))' append='off'/>" } ?? ""
     let type = settings.accelerator == .kvm ? "kvm" : "qemu"
     let machine = settings.architecture == .x86_64 ? "pc" : "s390-ccw-virtio"
     var devices: [String]
     switch settings.architecture {
     case .x86_64:
       devices = [
-        "<serial type='pty'><target port='0'/></serial>",
+        "<serial type='pty'>\(log)<target port='0'/></serial>",
         "<console type='pty'><target type='serial' port='0'/></console>",
         "<panic model='isa'><address type='isa' iobase='0x505'/></panic>",
       ]
     case .s390x:
-      devices = ["<console type='pty'><target type='sclp' port='0'/></console>"]
+      devices = ["<console type='pty'>\(log)<target type='sclp' port='0'/></console>"]
     }
-    devices.append("<memballoon model='none'/>")
+    devices += ["<controller type='usb' model='none'/>", "<memballoon model='none'/>"]
     return """
       <domain type='\(type)'>
         <name>\(escape(name))</name>

@@ -69,7 +69,7 @@ extension LibvirtConnection {
     return String(cString: path)
   }
 
-  private func payloadPool() throws -> virStoragePoolPtr {
+  func payloadPool() throws -> virStoragePoolPtr {
     if let pool = virStoragePoolLookupByName(pointer, Self.poolName) {
       if virStoragePoolIsActive(pool) != 1 { virStoragePoolCreate(pool, 0) }
       virStoragePoolRefresh(pool, 0)

@@ -109,7 +109,28 @@ public final class LibvirtConnection: @unchecked Sendable {
       accelerators[architecture, default: []].formUnion(set)
     }
     return HostCapacity(
-      cpus: Int(info.cpus), memoryMiB: Int(info.memory / 1024), accelerators: accelerators)
+      cpus: Int(info.cpus), memoryMiB: totalMemoryKiB().map { $0 / 1024 } ?? Int(info.memory / 1024),
+      accelerators: accelerators)
+  }
+
+  /// The host's total memory over all NUMA cells (virNodeGetMemoryStats),
+  /// or nil where the driver has no such call. virNodeGetInfo's figure can
+  /// be one cell's: on a VM with hot-added memory it read 12 of 24 GiB.
+  private func totalMemoryKiB() -> Int? {
+    let allCells: Int32 = -1  // VIR_NODE_MEMORY_STATS_ALL_CELLS
+    var count: Int32 = 0
+    guard virNodeGetMemoryStats(pointer, allCells, nil, &count, 0) == 0, count > 0 else {
+      return nil
+    }
+    var stats = [virNodeMemoryStats](repeating: virNodeMemoryStats(), count: Int(count))
+    guard virNodeGetMemoryStats(pointer, allCells, &stats, &count, 0) == 0 else { return nil }
+    for var stat in stats.prefix(Int(count)) {
+      let field = withUnsafeBytes(of: &stat.field) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      if field == "total" { return Int(stat.value) }
+    }
+    return nil
   }
 
   /// Starts a transient domain from `xml`, paused, destroyed automatically

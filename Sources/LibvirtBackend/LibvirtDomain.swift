@@ -32,9 +32,17 @@ public final class LibvirtDomain: @unchecked Sendable {
     guard virDomainResume(pointer) == 0 else { throw LibvirtError.last("virDomainResume") }
   }
 
-  /// Stops it at once (no-op when it already stopped).
+  /// Stops it at once (no-op when it already stopped). Returns when libvirt
+  /// saw QEMU go.
   public func destroy() {
     if !isCertainlyInactive { _ = virDomainDestroy(pointer) }
+  }
+
+  /// Destroys it on a thread of its own, for a domain libvirt is already
+  /// taking down (libvirt polls for QEMU's end every 200 ms; nobody needs to
+  /// wait for that).
+  public func destroyDetached() {
+    Thread.detachNewThread { [self] in destroy() }
   }
 
   /// Opens the domain's console (its first serial/SCLP console, a pty) as a
@@ -148,51 +156,4 @@ public final class LibvirtStream: @unchecked Sendable {
     }
     if !wasEnded { virStreamAbort(pointer) }
   }
-}
-
-/// Lifecycle events of one domain, matched by name (events may arrive
-/// before the create call returns). The connection has one C callback that
-/// hands each event to the watch of that domain's name.
-final class LifecycleWatch: @unchecked Sendable {
-  let domainName: String
-  private let state = Mutex<[(event: Int32, detail: Int32)]>([])
-  private let connection: LibvirtConnection
-
-  init(connection: LibvirtConnection, domainName: String) throws {
-    self.connection = connection
-    self.domainName = domainName
-    try connection.addWatch(self)
-  }
-
-  func record(_ event: Int32, _ detail: Int32) {
-    state.withLock { $0.append((event, detail)) }
-  }
-
-  /// Events so far.
-  var events: [(event: Int32, detail: Int32)] { state.withLock { $0 } }
-
-  /// Whether the domain stopped (shut down, crashed or was destroyed).
-  var stopped: Bool {
-    events.contains { $0.event == Int32(VIR_DOMAIN_EVENT_STOPPED.rawValue) }
-  }
-
-  /// Whether the guest panicked.
-  var crashed: Bool {
-    events.contains {
-      $0.event == Int32(VIR_DOMAIN_EVENT_CRASHED.rawValue)
-        || ($0.event == Int32(VIR_DOMAIN_EVENT_STOPPED.rawValue)
-          && $0.detail == Int32(VIR_DOMAIN_EVENT_STOPPED_CRASHED.rawValue))
-    }
-  }
-
-  /// Whether the guest powered off.
-  var shutdown: Bool {
-    events.contains {
-      $0.event == Int32(VIR_DOMAIN_EVENT_SHUTDOWN.rawValue)
-        || ($0.event == Int32(VIR_DOMAIN_EVENT_STOPPED.rawValue)
-          && $0.detail == Int32(VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN.rawValue))
-    }
-  }
-
-  func cancel() { connection.removeWatch(self) }
 }

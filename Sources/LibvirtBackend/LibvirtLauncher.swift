@@ -5,16 +5,24 @@ import Synchronization
 /// Boots a payload as a transient libvirt domain and reads its console:
 /// the same protocol, parser and verdicts as bare QEMU. The domain starts
 /// paused, its console stream is attached, and only then does it run, so no
-/// output is lost; AUTODESTROY ties it to the connection.
+/// output is lost at the start; AUTODESTROY ties it to the connection.
+///
+/// The console stream drives the run (progress, silence, the exit line);
+/// the verdict comes from QEMU's console log when it could be read, because
+/// a pty drops what its reader had not read yet when QEMU exits.
 public enum LibvirtLauncher {
-  /// After the guest's exit line, the domain gets this long to stop.
+  /// After the guest's exit line, the domain gets this long to power off.
   static let exitGrace: Duration = .seconds(5)
+  /// After the domain stopped, the stream gets this long to deliver its
+  /// last bytes when there is no console log to read instead.
+  static let drainWithoutLog: Duration = .milliseconds(500)
 
   private final class Shared: Sendable {
     struct State {
       var parser = KTAPParser()
       var log: [UInt8] = []
       var lastOutput: ContinuousClock.Instant
+      var firstOutputAt: ContinuousClock.Instant?
       var exitLineAt: ContinuousClock.Instant?
       var consoleEnded = false
     }
@@ -32,21 +40,32 @@ public enum LibvirtLauncher {
     guest: String, bootImage: String, settings: LaunchSettings, connection: LibvirtConnection
   ) async throws -> QemuRun {
     let name = domainName(for: guest)
-    let xml = DomainXML.make(name: name, kernel: bootImage, settings: settings)
+    var notes: [String] = ["libvirt \(connection.uri) domain \(name)"]
+    let logPath: String?
+    do {
+      logPath = try connection.consoleLogPath(domain: name)
+    } catch {
+      logPath = nil
+      notes.append("no console log (the stream alone decides): \(error)")
+    }
+    let xml = DomainXML.make(name: name, kernel: bootImage, settings: settings, consoleLog: logPath)
     let start = ContinuousClock.now
     let shared = Shared(start: start)
     let watch = try LifecycleWatch(connection: connection, domainName: name)
     defer { watch.cancel() }
     let domain = try connection.createPausedTransientDomain(xml)
-    defer { domain.destroy() }
+    var torndown = false
+    defer { if !torndown { domain.destroy() } }
     let console = try domain.openConsole(
       onData: { bytes in
         shared.state.withLock { state in
+          let now = ContinuousClock.now
           state.log += bytes
           state.parser.consume(bytes: bytes)
-          state.lastOutput = .now
+          state.lastOutput = now
+          if state.firstOutputAt == nil { state.firstOutputAt = now }
           if state.exitLineAt == nil && state.parser.result.exitStatus != nil {
-            state.exitLineAt = .now
+            state.exitLineAt = now
           }
         }
       },
@@ -55,16 +74,22 @@ public enum LibvirtLauncher {
     try domain.resume()
     var timeout: TimeoutKind?
     var stoppedAt: ContinuousClock.Instant?
+    var polls = 0
     while true {
-      try? await Task.sleep(for: .milliseconds(20))
+      try? await Task.sleep(for: .milliseconds(10))
       let now = ContinuousClock.now
       let (exitLineAt, lastOutput, consoleEnded) = shared.state.withLock {
         ($0.exitLineAt, $0.lastOutput, $0.consoleEnded)
       }
-      if watch.stopped || domain.isCertainlyInactive || !connection.isAlive {
-        // Let the console drain what the guest wrote last.
+      // Done once libvirt saw the power-off or panic that follows the exit
+      // line. (Checked first: calls on a domain libvirt is taking down
+      // wait until it is gone.)
+      if exitLineAt != nil && (watch.shutdown || watch.crashed) { break }
+      polls += 1
+      if watch.stopped || (polls % 25 == 0 && domain.isCertainlyInactive) || !connection.isAlive {
         if stoppedAt == nil { stoppedAt = now }
-        if consoleEnded || now - stoppedAt! > .milliseconds(500) { break }
+        // The log has every byte; without it, let the stream drain.
+        if logPath != nil || consoleEnded || now - stoppedAt! > drainWithoutLog { break }
         continue
       }
       if Task.isCancelled { break }
@@ -81,19 +106,61 @@ public enum LibvirtLauncher {
         break
       }
     }
-    domain.destroy()
-    let duration = ContinuousClock.now - start
-    let (stream, log) = shared.state.withLock { state in
-      (state.parser.finish(), String(decoding: state.log, as: UTF8.self))
+    let (exited, _) = shared.state.withLock { ($0.exitLineAt != nil, 0) }
+    if exited && timeout == nil && (watch.shutdown || watch.crashed) {
+      // The guest is done and libvirt is taking the domain down already.
+      domain.destroyDetached()
+    } else {
+      domain.destroy()
     }
-    var notes: [String] = ["libvirt \(connection.uri) domain \(name)"]
-    let stopDelay = stoppedAt.map { "\($0 - start)" } ?? "never"
-    notes.append("events: \(watch.events.map { "\($0.event)/\($0.detail)" }.joined(separator: ",")) stopped at \(stopDelay)")
+    torndown = true
+    console.close()
+    let (streamed, live, firstOutputAt, exitLineAt) = shared.state.withLock { state in
+      (state.log, state.parser.finish(), state.firstOutputAt, state.exitLineAt)
+    }
+    var output = streamed
+    var stream = live
+    if logPath != nil {
+      do {
+        if let logged = try connection.takeConsoleLog(domain: name, path: logPath!) {
+          if let note = Self.compare(streamed: streamed, logged: logged) { notes.append(note) }
+          if logged.count >= streamed.count {
+            output = logged
+            var parser = KTAPParser()
+            parser.consume(bytes: logged)
+            stream = parser.finish()
+          }
+        } else {
+          notes.append("QEMU wrote no console log; the stream alone decides")
+        }
+      } catch {
+        notes.append("console log unreadable (the stream alone decides): \(error)")
+      }
+    }
+    let duration = ContinuousClock.now - start
+    let timing = [
+      firstOutputAt.map { "first output @\(Milliseconds.text($0 - start))" },
+      exitLineAt.map { "exit line @\(Milliseconds.text($0 - start))" },
+      stoppedAt.map { "seen stopped @\(Milliseconds.text($0 - start))" },
+    ].compactMap { $0 }
+    notes.append("events: \(watch.summary(since: start)); \(timing.joined(separator: ", "))")
     if watch.crashed { notes.append("libvirt: the guest panicked (CRASHED event)") }
     if watch.shutdown { notes.append("libvirt: the guest powered off (SHUTDOWN event)") }
     return QemuRun(
-      stream: stream, serialLog: log, stderr: notes.joined(separator: "\n"), exitCode: nil,
-      signal: nil, timeout: timeout, duration: duration,
-      command: ["virDomainCreateXML", connection.uri, xml], processID: 0)
+      stream: stream, serialLog: String(decoding: output, as: UTF8.self),
+      stderr: notes.joined(separator: "\n"), exitCode: nil, signal: nil, timeout: timeout,
+      duration: duration, command: ["virDomainCreateXML", connection.uri, xml], processID: 0)
+  }
+
+  /// A note when the console stream and the console log disagree: the
+  /// stream should be a prefix of the log.
+  static func compare(streamed: [UInt8], logged: [UInt8]) -> String? {
+    if streamed == logged { return nil }
+    if logged.count > streamed.count && logged.starts(with: streamed) {
+      return "the console stream lost the last \(logged.count - streamed.count) bytes; "
+        + "the console log has them"
+    }
+    return "the console stream (\(streamed.count) bytes) and the console log "
+      + "(\(logged.count) bytes) differ; the longer one decides"
   }
 }

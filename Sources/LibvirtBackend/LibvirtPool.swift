@@ -32,6 +32,11 @@ public final class LibvirtPool: @unchecked Sendable {
   /// URIs of hosts found lost so far.
   public var lostHosts: [String] { state.withLock { $0.lost }.sorted().map { hosts[$0].uri } }
 
+  /// Whether some host offers `architecture` with `accelerator`.
+  public func offers(_ architecture: Architecture, _ accelerator: Accelerator) -> Bool {
+    hosts.contains { $0.capacity.accelerators[architecture]?.contains(accelerator) ?? false }
+  }
+
   private func canRun(_ host: Int, _ settings: LaunchSettings) -> Bool {
     hosts[host].capacity.accelerators[settings.architecture]?.contains(settings.accelerator) ?? false
   }

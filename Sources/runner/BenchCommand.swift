@@ -13,7 +13,12 @@ extension Runner {
         critical path: config, payloads, scheduling); then per-cell medians against the \
         same cells run as bare qemu-system commands one after another, and -j 1 vs -j 2. \
         Numbers only; nothing is asserted.
+
+        With --backend libvirt (per cell only), the first column is create-to-verdict \
+        through libvirt (transient domain, console stream, console log), against the \
+        same cell as a bare qemu-system command.
         """)
+    @OptionGroup var backend: BackendOptions
     @OptionGroup var selection: Selection
 
     @Option(help: "Runs per cell (per matrix run with --matrix).")
@@ -24,10 +29,15 @@ extension Runner {
 
     func validate() throws {
       if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+      if matrix && backend.backend == .libvirt {
+        throw ValidationError("--matrix measures QEMU processes; use it without --backend libvirt")
+      }
     }
 
     func run() async throws {
-      let (runner, cells) = try selection.cells()
+      let pool = try backend.pool()
+      var (runner, cells) = try selection.cells(on: pool)
+      if let pool { runner.launcher = pool }
       guard !cells.isEmpty else { throw ValidationError("no matrix cell matches the selection") }
       if matrix {
         try await runMatrix(runner, cells, repeats: repeats ?? 3)
@@ -40,7 +50,8 @@ extension Runner {
     static func s(_ seconds: Double) -> String { String(format: "%.2f s", seconds) }
 
     func runPerCell(_ runner: GuestRunner, _ cells: [MatrixCell], repeats: Int) async throws {
-      Output.write("cell                                      harness ms   bare ms  overhead  runs  verdicts")
+      let through = backend.backend == .libvirt ? "libvirt ms" : "harness ms"
+      Output.write("cell                                      \(through)   bare ms  overhead  runs  verdicts")
       for cell in cells {
         let m = try await BootBenchmark.measure(cell, runner: runner, repeats: repeats)
         let harness = BootBenchmark.median(m.harness)

@@ -32,15 +32,7 @@ extension Runner {
         volume; a host that drops out has its cells re-queued on the others.
         """)
 
-    enum Backend: String, ExpressibleByArgument, CaseIterable {
-      case qemu, libvirt
-    }
-
-    @Option(help: "Boot guests as bare QEMU processes or through libvirt.")
-    var backend: Backend = .qemu
-
-    @Option(help: "libvirt URI for --backend libvirt (repeatable; default qemu:///system).")
-    var connect: [String] = []
+    @OptionGroup var backend: BackendOptions
 
     @OptionGroup var selection: Selection
 
@@ -66,22 +58,13 @@ extension Runner {
       if let jobs, jobs < 1 { throw ValidationError("-j/--jobs must be at least 1") }
       if retry < 0 { throw ValidationError("--retry must be 0 or more") }
       if reportDir.isEmpty { throw ValidationError("--report-dir must not be empty") }
-      if !connect.isEmpty && backend != .libvirt {
-        throw ValidationError("--connect needs --backend libvirt")
-      }
     }
 
     func run() async throws {
-      var (runner, cells) = try selection.cells()
+      let pool = try backend.pool()
+      var (runner, cells) = try selection.cells(on: pool)
       var budget = HostResources.available()
-      if backend == .libvirt {
-        let uris = connect.isEmpty ? ["qemu:///system"] : connect
-        let pool: LibvirtPool
-        do {
-          pool = try LibvirtPool(uris: uris)
-        } catch {
-          throw ValidationError("--connect: \(error)")
-        }
+      if let pool {
         runner.launcher = pool
         budget = HostResources(
           cpus: pool.hosts.map(\.capacity.cpus).reduce(0, +),

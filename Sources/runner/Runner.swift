@@ -76,7 +76,8 @@ struct Selection: ParsableArguments {
 
   @Option(
     help: """
-      auto: KVM where /dev/kvm works and the arch matches, else TCG (one run per cell); \
+      auto: KVM where /dev/kvm works and the arch matches (with --backend libvirt: where a \
+      host offers KVM for the arch), else TCG (one run per cell); \
       all: every accelerator the matrix lists (KVM cells SKIP where unavailable); tcg; kvm.
       """)
   var accel: AcceleratorChoice = .auto
@@ -93,7 +94,11 @@ struct Selection: ParsableArguments {
   @Option(help: "Only cells whose id contains this text.")
   var filter: String?
 
-  func cells() throws -> (GuestRunner, [MatrixCell]) {
+  /// The selected cells. `kvmUsable` decides `--accel auto` per
+  /// architecture (default: this machine's /dev/kvm).
+  func cells(kvmUsable: ((Architecture) -> Bool)? = nil) throws -> (GuestRunner, [MatrixCell]) {
+    let kvmUsable =
+      kvmUsable ?? { KVMAvailability.unavailableReason(for: $0) == nil }
     let architectures = try arch.map { name in
       guard let value = Architecture(rawValue: name) else {
         throw ValidationError("--arch: unknown architecture '\(name)'; use x86_64 or s390x")
@@ -115,8 +120,7 @@ struct Selection: ParsableArguments {
     case .auto:
       // Per (guest, arch, smp, memory): KVM when usable, TCG otherwise.
       cells = cells.filter { cell in
-        let kvmUsable = KVMAvailability.unavailableReason(for: cell.settings.architecture) == nil
-        let wanted: Accelerator = kvmUsable ? .kvm : .tcg
+        let wanted: Accelerator = kvmUsable(cell.settings.architecture) ? .kvm : .tcg
         if cell.settings.accelerator == wanted { return true }
         // Keep the other one only when the matrix does not list the wanted
         // one (compared by axes: the deadlines differ by accelerator factor).

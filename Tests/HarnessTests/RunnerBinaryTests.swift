@@ -377,6 +377,20 @@ struct RunnerBinaryTests {
     }
     return String(decoding: reply, as: UTF8.self)
   }
+
+  @Test func autoAcceleratorUnderLibvirtAsksTheHostsNotThisMachine() async throws {
+    // libvirt's test driver offers neither `qemu` nor `kvm` domains: auto
+    // must pick the TCG cell, whatever this machine's /dev/kvm says, and that
+    // cell is skipped for want of a host.
+    let directory = try RunnerBinary.scratch(config: "")
+    let outcome = try await RunnerBinary.run([
+      "--backend", "libvirt", "--connect", "test:///default", "--accel", "auto",
+      "--guest", "selftest", "--arch", "x86_64", "--report-dir", directory + "/runs",
+    ])
+    #expect(outcome.stdout.contains("SKIP     selftest.x86_64.tcg."), "\(outcome.stdout)\(outcome.stderr)")
+    #expect(!outcome.stdout.contains("selftest.x86_64.kvm."))
+    #expect(outcome.stdout.contains("no libvirt host offers x86_64 with tcg"))
+  }
 }
 
 /// The CI workflow files shipped for users' projects parse as YAML.

@@ -82,6 +82,7 @@ struct LibvirtPoolTests {
       let run = try outcome.get()
       let (verdict, reason) = VerdictJudge.judge(run, architecture: .x86_64)
       #expect(verdict == .passed, "\(jobs[index].0): \(reason)")
+      #expect(!run.stderr.contains("the stream alone decides"), "console log read back: \(run.stderr)")
       if let note = run.notes.last, note.hasPrefix("ran on ") { hostsUsed.insert(String(note.dropFirst(7))) }
     }
     #expect(hostsUsed == ["qemu:///system", second], "both hosts ran cells")

@@ -1,6 +1,6 @@
 import Foundation
 import Harness
-import LibvirtBackend
+@testable import LibvirtBackend
 import Testing
 
 #if canImport(FoundationXML)
@@ -33,12 +33,14 @@ struct LibvirtWrapperTests {
     let settings = LaunchSettings(
       architecture: .x86_64, accelerator: .kvm, cpus: 2, memoryMiB: 512,
       guestArguments: ["name=<a&b>", "q='\"x\"'"])
-    let xml = DomainXML.make(name: "g<1>", kernel: "/tmp/a&b/guest.elf", settings: settings)
+    let xml = DomainXML.make(
+      name: "g<1>", kernel: "/tmp/a&b/guest.elf", settings: settings, consoleLog: "/l/'x'.log")
     #expect(xml.contains("<name>g&lt;1&gt;</name>"))
     #expect(xml.contains("<kernel>/tmp/a&amp;b/guest.elf</kernel>"))
     #expect(xml.contains("name=&lt;a&amp;b&gt; q=&apos;&quot;x&quot;&apos;"))
     #expect(xml.contains("<domain type='kvm'>"))
     #expect(xml.contains("<vcpu>2</vcpu>"))
+    #expect(xml.contains("<serial type='pty'><log file='/l/&apos;x&apos;.log' append='off'/>"))
     // Well formed: Foundation's parser reads it back.
     let parser = XMLParser(data: Data(xml.utf8))
     #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
@@ -46,9 +48,19 @@ struct LibvirtWrapperTests {
 
   @Test func s390xDomainUsesSCLPConsole() {
     let settings = LaunchSettings(architecture: .s390x, accelerator: .tcg)
-    let xml = DomainXML.make(name: "s", kernel: "/k", settings: settings)
+    let xml = DomainXML.make(name: "s", kernel: "/k", settings: settings, consoleLog: "/c.log")
     #expect(xml.contains("machine='s390-ccw-virtio'"))
+    #expect(xml.contains("<console type='pty'><log file='/c.log' append='off'/>"))
     #expect(xml.contains("<target type='sclp' port='0'/>"))
     #expect(xml.contains("<domain type='qemu'>"))
+  }
+
+  @Test func consoleStreamIsComparedWithTheConsoleLog() {
+    let log = Array("KTAP version 1\n# EXIT: STATUS=0\n".utf8)
+    #expect(LibvirtLauncher.compare(streamed: log, logged: log) == nil)
+    let cut = LibvirtLauncher.compare(streamed: Array(log.prefix(15)), logged: log)
+    #expect(cut == "the console stream lost the last \(log.count - 15) bytes; the console log has them")
+    let other = LibvirtLauncher.compare(streamed: Array("garbage".utf8), logged: log)
+    #expect(other?.contains("differ") == true)
   }
 }

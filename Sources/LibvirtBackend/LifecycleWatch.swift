@@ -1,0 +1,81 @@
+import CLibvirt
+import Synchronization
+
+/// One lifecycle event of a domain, and when it arrived.
+struct LifecycleEvent: Sendable {
+  var event: Int32
+  var detail: Int32
+  var at: ContinuousClock.Instant
+
+  private static let names = [
+    "DEFINED", "UNDEFINED", "STARTED", "SUSPENDED", "RESUMED", "STOPPED", "SHUTDOWN",
+    "PMSUSPENDED", "CRASHED",
+  ]
+
+  /// The event's libvirt name and its detail number, e.g. `SHUTDOWN/1`.
+  var name: String {
+    let base = Self.names.indices.contains(Int(event)) ? Self.names[Int(event)] : "EVENT\(event)"
+    return "\(base)/\(detail)"
+  }
+
+  func `is`(_ type: virDomainEventType) -> Bool { event == Int32(type.rawValue) }
+}
+
+/// Lifecycle events of one domain, matched by name (events may arrive
+/// before the create call returns). The connection has one C callback that
+/// hands each event to the watch of that domain's name.
+final class LifecycleWatch: @unchecked Sendable {
+  let domainName: String
+  private let state = Mutex<[LifecycleEvent]>([])
+  private let connection: LibvirtConnection
+
+  init(connection: LibvirtConnection, domainName: String) throws {
+    self.connection = connection
+    self.domainName = domainName
+    try connection.addWatch(self)
+  }
+
+  func record(_ event: Int32, _ detail: Int32) {
+    let now = ContinuousClock.now
+    state.withLock { $0.append(LifecycleEvent(event: event, detail: detail, at: now)) }
+  }
+
+  /// Events so far.
+  var events: [LifecycleEvent] { state.withLock { $0 } }
+
+  /// Whether the domain stopped (shut down, crashed or was destroyed).
+  var stopped: Bool { events.contains { $0.is(VIR_DOMAIN_EVENT_STOPPED) } }
+
+  /// Whether the guest panicked.
+  var crashed: Bool {
+    events.contains {
+      $0.is(VIR_DOMAIN_EVENT_CRASHED)
+        || ($0.is(VIR_DOMAIN_EVENT_STOPPED)
+          && $0.detail == Int32(VIR_DOMAIN_EVENT_STOPPED_CRASHED.rawValue))
+    }
+  }
+
+  /// Whether the guest powered off.
+  var shutdown: Bool {
+    events.contains {
+      $0.is(VIR_DOMAIN_EVENT_SHUTDOWN)
+        || ($0.is(VIR_DOMAIN_EVENT_STOPPED)
+          && $0.detail == Int32(VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN.rawValue))
+    }
+  }
+
+  /// The events with their arrival time after `start`, for the run's notes.
+  func summary(since start: ContinuousClock.Instant) -> String {
+    events.map { "\($0.name)@\(Milliseconds.text($0.at - start))" }.joined(separator: " ")
+  }
+
+  func cancel() { connection.removeWatch(self) }
+}
+
+/// Short millisecond text for notes.
+enum Milliseconds {
+  static func text(_ duration: Duration) -> String {
+    let (seconds, attoseconds) = duration.components
+    return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
+  }
+}
