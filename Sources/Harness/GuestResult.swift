@@ -56,12 +56,16 @@ public struct CrashRecord: Sendable, Hashable, Codable {
   public var lines: [String]
   /// `key=value` fields from those lines (vector, rip, registers...).
   public var fields: [String: String]
-  /// The faulting instruction (`rip`) symbolized against the payload ELF,
+  /// The faulting instruction symbolized against the payload ELF,
   /// innermost (inlined) frame first; empty when not symbolized.
   public var frames: [CrashFrame] = []
 
   /// The innermost frame: the guest function and source line that faulted.
   public var location: CrashFrame? { frames.first }
+
+  /// The faulting instruction's address as printed: `rip` (x86_64) or `ip`
+  /// (s390x, where the PSW can point past the instruction).
+  public var instructionAddress: String? { fields["rip"] ?? fields["ip"] }
 }
 
 /// One frame of a symbolized crash address (inlined frames included).

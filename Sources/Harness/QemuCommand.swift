@@ -15,12 +15,16 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   public var timeout: Duration
   /// A run with no serial output for this long is hung.
   public var silenceTimeout: Duration
+  /// QEMU's `-cpu` model with features (`qemu64,+x2apic`); nil for QEMU's
+  /// default model.
+  public var cpuModel: String?
 
   /// Settings with the harness defaults.
   public init(
     architecture: Architecture, accelerator: Accelerator, cpus: Int = 1, memoryMiB: Int = 256,
     extraQemuArguments: [String] = [], guestArguments: [String] = [],
-    timeout: Duration = .seconds(60), silenceTimeout: Duration = .seconds(30)
+    timeout: Duration = .seconds(60), silenceTimeout: Duration = .seconds(30),
+    cpuModel: String? = nil
   ) {
     self.architecture = architecture
     self.accelerator = accelerator
@@ -30,6 +34,16 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
     self.guestArguments = guestArguments
     self.timeout = timeout
     self.silenceTimeout = silenceTimeout
+    self.cpuModel = cpuModel
+  }
+
+  /// The guest's command line: what the harness tells every guest
+  /// (`harness.mem`, `harness.smp`, `harness.cpu` when a model is set), then
+  /// the cell's own arguments.
+  public var commandLine: String {
+    (["harness.mem=\(memoryMiB)", "harness.smp=\(cpus)"]
+      + (cpuModel.map { ["harness.cpu=\($0)"] } ?? []) + guestArguments)
+      .joined(separator: " ")
   }
 }
 
@@ -46,10 +60,9 @@ public enum QemuCommand {
       "-smp", String(settings.cpus),
       "-m", String(settings.memoryMiB),
       "-kernel", bootImage,
-      "-append",
-      (["harness.mem=\(settings.memoryMiB)", "harness.smp=\(settings.cpus)"]
-        + settings.guestArguments).joined(separator: " "),
+      "-append", settings.commandLine,
     ]
+    if let model = settings.cpuModel { arguments += ["-cpu", model] }
     switch settings.architecture {
     case .x86_64:
       arguments += [

@@ -15,7 +15,7 @@ public enum VerdictJudge {
     if let crash = stream.crash {
       let vector = crash.fields["vector"].map { " vector \($0)" } ?? ""
       let name = crash.fields["name"].map { " (\($0))" } ?? ""
-      let rip = crash.fields["rip"].map { " at \($0)" } ?? ""
+      let rip = crash.instructionAddress.map { " at \($0)" } ?? ""
       return (.crashed, "guest exception\(vector)\(name)\(rip)")
     }
     if stream.exitStatus == 2 {

@@ -30,9 +30,22 @@ public enum DomainXML {
   }
 
   /// The guest command line libvirt passes to `-append`.
-  public static func commandLine(_ settings: LaunchSettings) -> String {
-    (["harness.mem=\(settings.memoryMiB)", "harness.smp=\(settings.cpus)"] + settings.guestArguments)
-      .joined(separator: " ")
+  public static func commandLine(_ settings: LaunchSettings) -> String { settings.commandLine }
+
+  /// The `<cpu>` element for a QEMU-style model (`qemu64,+x2apic,-svm`):
+  /// the named model exactly, `+f` features required, `-f` disabled; empty
+  /// for the default model.
+  public static func cpu(_ model: String?) -> String {
+    guard let model else { return "" }
+    let parts = model.split(separator: ",").map(String.init)
+    guard let name = parts.first else { return "" }
+    var xml = "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>\(escape(name))</model>"
+    for feature in parts.dropFirst() {
+      let policy = feature.hasPrefix("-") ? "disable" : "require"
+      let bare = feature.hasPrefix("+") || feature.hasPrefix("-") ? String(feature.dropFirst()) : feature
+      xml += "<feature policy='\(policy)' name='\(escape(bare))'/>"
+    }
+    return xml + "</cpu>"
   }
 
   /// The XML of a transient domain named `name` booting `kernel`.
@@ -58,7 +71,7 @@ public enum DomainXML {
       <domain type='\(type)'>
         <name>\(escape(name))</name>
         <memory unit='MiB'>\(settings.memoryMiB)</memory>
-        <vcpu>\(settings.cpus)</vcpu>
+        <vcpu>\(settings.cpus)</vcpu>\(cpu(settings.cpuModel))
         <os>
           <type arch='\(settings.architecture.rawValue)' machine='\(machine)'>hvm</type>
           <kernel>\(escape(kernel))</kernel>

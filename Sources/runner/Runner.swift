@@ -129,6 +129,7 @@ struct Selection: ParsableArguments {
             && other.settings.architecture == cell.settings.architecture
             && other.settings.cpus == cell.settings.cpus
             && other.settings.memoryMiB == cell.settings.memoryMiB
+            && other.settings.cpuModel == cell.settings.cpuModel
         }
       }
     }

@@ -37,7 +37,9 @@ struct MatrixConfigTests {
     ("[a]\nfrobnicate = 1\n", 2, "unknown key 'frobnicate'"),
     ("[a]\narch = x86_64\n[a]\n", 3, "declared twice"),
     ("arch = x86_64\n", 1, "setting outside a [section]"),
-    ("[a]\nexclude = cpu=4\n", 2, "exclude takes axis=value"),
+    ("[a]\nexclude = vcpu=4\n", 2, "exclude takes axis=value"),
+    ("[a]\n\ncpu = qemu64,x2apic\n", 3, "'qemu64,x2apic' is not a CPU model"),
+    ("[a]\ncpu@x86_64 = qemu64;reboot\n", 2, "bad value 'qemu64;reboot' for 'cpu'"),
     ("[a]\ntimeout@arm = 3\n", 2, "unknown architecture 'arm'"),
     ("[a]\n\nsmp = 0\n", 3, "'0' is not a CPU count"),
     ("[a\n", 1, "malformed section header"),
@@ -59,5 +61,30 @@ struct MatrixConfigTests {
     #expect(matrix.select(groups: ["g1"]).map(\.id) == ["a.x86_64.tcg.smp1.mem256M", "a.x86_64.kvm.smp1.mem256M"])
     #expect(matrix.select(accelerators: [.kvm]).map(\.guest) == ["a"])
     #expect(matrix.select(idContains: "b.").count == 1)
+  }
+
+  @Test func cpuModelAxisMakesItsOwnCells() throws {
+    let text = """
+      [smp]
+      accel = tcg kvm
+      smp = 1 4
+      cpu = default qemu64,-x2apic
+      exclude = accel=tcg cpu=qemu64,-x2apic
+      exclude = smp=1 cpu=qemu64,-x2apic
+      """
+    let cells = Matrix.cells(try MatrixConfig.parse(text, file: "t"))
+    #expect(cells.map(\.id) == [
+      "smp.x86_64.tcg.smp1.mem256M", "smp.x86_64.tcg.smp4.mem256M",
+      "smp.x86_64.kvm.smp1.mem256M", "smp.x86_64.kvm.smp4.mem256M",
+      "smp.x86_64.kvm.smp4.mem256M.cpu-qemu64,-x2apic",
+    ])
+    let modelled = try #require(cells.last)
+    #expect(modelled.settings.cpuModel == "qemu64,-x2apic")
+    #expect(cells.dropLast().allSatisfy { $0.settings.cpuModel == nil })
+    // The model reaches QEMU and the guest.
+    let argv = QemuCommand.arguments(bootImage: "/g.elf", settings: modelled.settings)
+    #expect(argv[argv.firstIndex(of: "-cpu")! + 1] == "qemu64,-x2apic")
+    #expect(argv[argv.firstIndex(of: "-append")! + 1] == "harness.mem=256 harness.smp=4 harness.cpu=qemu64,-x2apic")
+    #expect(!QemuCommand.arguments(bootImage: "/g.elf", settings: cells[0].settings).contains("-cpu"))
   }
 }

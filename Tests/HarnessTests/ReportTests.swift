@@ -293,7 +293,7 @@ struct ReportTests {
       #expect(byID[F.nastyID]?["verdict"] as? String == "PROTOCOL-ERROR")
 
       let expectedKeys: Set<String> = [
-        "id", "guest", "arch", "accel", "cpus", "memoryMiB", "verdict", "reason", "durationSeconds",
+        "id", "guest", "arch", "accel", "cpus", "memoryMiB", "cpuModel", "verdict", "reason", "durationSeconds",
         "attempts", "flaky", "interrupted", "qemuExitCode", "command", "crash", "protocolErrors",
         "checks", "logPath",
       ]
@@ -302,6 +302,7 @@ struct ReportTests {
       let fail = try #require(byID[F.failID])
       #expect(fail["cpus"] as? Int == 2)
       #expect(fail["memoryMiB"] as? Int == 512)
+      #expect(fail["cpuModel"] is NSNull, "null for the default CPU model")
       #expect(fail["durationSeconds"] as? Double == 3.25)
       #expect(fail["qemuExitCode"] as? Int == 3)
       #expect(fail["logPath"] as? String == "logs/\(F.failID).log")

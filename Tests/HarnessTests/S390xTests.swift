@@ -55,6 +55,17 @@ struct S390xTests {
     #expect(result.crash?.fields["cpu"] == "0")
     #expect(result.crash?.fields["psw"] != nil)
     #expect(result.serialLog.contains("# EXIT: STATUS=2"))
+    // The PSW points past the 6-byte store (ILC 3); `ip` is the store, and
+    // it is symbolized to the guest's source line like an x86 crash.
+    let psw = try #require(result.crash?.fields["psw"].flatMap { UInt64($0.dropFirst(2), radix: 16) })
+    let ip = try #require(result.crash?.fields["ip"].flatMap { UInt64($0.dropFirst(2), radix: 16) })
+    #expect(result.crash?.fields["ilc"] == "3")
+    #expect(psw - ip == 6)
+    let source = try TestSupport.runner.builder.workspace.program(named: "crash").directory + "/Crash.swift"
+    let faultLine = try #require(try TestSupport.lines(in: source, containing: "unmapped.pointee =").first)
+    #expect(result.crash?.location?.file == "guests/negative/crash/Crash.swift")
+    #expect(result.crash?.location?.line == faultLine)
+    #expect(result.reason.contains("guests/negative/crash/Crash.swift:\(faultLine)"), "\(result.reason)")
     #expect(result.checks.filter { $0.outcome == .passed }.count == 1)
     // The crash path ends in a disabled wait: a guest panic for QEMU.
     #expect(result.qemuExitCode == 1)

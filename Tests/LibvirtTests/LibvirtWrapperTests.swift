@@ -63,4 +63,17 @@ struct LibvirtWrapperTests {
     let other = LibvirtLauncher.compare(streamed: Array("garbage".utf8), logged: log)
     #expect(other?.contains("differ") == true)
   }
+
+  @Test func cpuModelBecomesACustomCPUElement() {
+    #expect(DomainXML.cpu(nil) == "")
+    #expect(
+      DomainXML.cpu("qemu64,+x2apic,-svm")
+        == "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model>"
+        + "<feature policy='require' name='x2apic'/><feature policy='disable' name='svm'/></cpu>")
+    let settings = LaunchSettings(
+      architecture: .x86_64, accelerator: .kvm, cpus: 2, cpuModel: "qemu64,-x2apic")
+    let xml = DomainXML.make(name: "c", kernel: "/k", settings: settings)
+    #expect(xml.contains("<feature policy='disable' name='x2apic'/>"))
+    #expect(xml.contains("<cmdline>harness.mem=256 harness.smp=2 harness.cpu=qemu64,-x2apic</cmdline>"))
+  }
 }

@@ -37,10 +37,11 @@ public struct CrashSymbolizer: Sendable {
     return CrashSymbolizer(symbolizer: symbolizer, demangler: search("swift-demangle"), root: root)
   }
 
-  /// The crash address of a record: its `rip` (the faulting instruction for
-  /// a fault), nil when missing or malformed.
+  /// The crash address of a record: the faulting instruction, `rip` on
+  /// x86_64 and `ip` on s390x (where `psw` may point past it); nil when
+  /// missing or malformed.
   public static func address(of crash: CrashRecord) -> UInt64? {
-    guard var text = crash.fields["rip"] else { return nil }
+    guard var text = crash.instructionAddress else { return nil }
     if text.hasPrefix("0x") || text.hasPrefix("0X") { text.removeFirst(2) }
     return UInt64(text, radix: 16)
   }

@@ -9,9 +9,11 @@ public struct MatrixCell: Sendable, Hashable, CustomStringConvertible {
   /// Checks a complete run makes, if declared.
   public var expectedChecks: Int?
 
-  /// The stable id: `guest.arch.accel.smpN.memM`.
+  /// The stable id: `guest.arch.accel.smpN.memM`, then `.cpu-MODEL` for a
+  /// cell with a CPU model (`smp.x86_64.kvm.smp2.mem256M.cpu-qemu64,+x2apic`).
   public var id: String {
     "\(guest).\(settings.architecture).\(settings.accelerator).smp\(settings.cpus).mem\(Self.memoryLabel(settings.memoryMiB))"
+      + (settings.cpuModel.map { ".cpu-\($0)" } ?? "")
   }
 
   /// `256M`, `8G`.
@@ -34,6 +36,7 @@ public enum Matrix {
         let accelerators = words("accel")?.compactMap(Accelerator.init(rawValue:)) ?? declaration.accelerators
         let cpus = words("smp")?.compactMap { Int($0) } ?? declaration.cpus
         let memory = words("memory")?.compactMap(MatrixConfig.parseMemory) ?? declaration.memoryMiB
+        let models = words("cpu")?.compactMap(MatrixConfig.parseCPUModel) ?? declaration.cpuModels
         let timeout = override["timeout"].flatMap { Int($0) } ?? declaration.timeoutSeconds
         let silence = override["silence"].flatMap { Int($0) } ?? declaration.silenceSeconds
         let qemuArguments = words("qemu_args") ?? declaration.qemuArguments
@@ -48,23 +51,25 @@ public enum Matrix {
         for accelerator in accelerators {
           for cpuCount in cpus {
             for mebibytes in memory {
-              let axes = [
-                "arch": architecture.rawValue, "accel": accelerator.rawValue,
-                "smp": String(cpuCount), "memory": String(mebibytes),
-              ]
-              let excluded = declaration.excludes.contains { conditions in
-                conditions.allSatisfy { axes[$0.key] == $0.value }
+              for model in models {
+                let axes = [
+                  "arch": architecture.rawValue, "accel": accelerator.rawValue,
+                  "smp": String(cpuCount), "memory": String(mebibytes), "cpu": model ?? "default",
+                ]
+                let excluded = declaration.excludes.contains { conditions in
+                  conditions.allSatisfy { axes[$0.key] == $0.value }
+                }
+                if excluded { continue }
+                cells.append(
+                  MatrixCell(
+                    guest: declaration.guest,
+                    settings: LaunchSettings(
+                      architecture: architecture, accelerator: accelerator, cpus: cpuCount,
+                      memoryMiB: mebibytes, extraQemuArguments: qemuArguments,
+                      guestArguments: guestArguments, timeout: deadline(accelerator),
+                      silenceTimeout: .seconds(silence), cpuModel: model),
+                    groups: declaration.groups, expectedChecks: checks))
               }
-              if excluded { continue }
-              cells.append(
-                MatrixCell(
-                  guest: declaration.guest,
-                  settings: LaunchSettings(
-                    architecture: architecture, accelerator: accelerator, cpus: cpuCount,
-                    memoryMiB: mebibytes, extraQemuArguments: qemuArguments,
-                    guestArguments: guestArguments, timeout: deadline(accelerator),
-                    silenceTimeout: .seconds(silence)),
-                  groups: declaration.groups, expectedChecks: checks))
             }
           }
         }

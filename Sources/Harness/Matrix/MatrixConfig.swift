@@ -10,6 +10,8 @@ public struct GuestDeclaration: Sendable, Hashable {
   public var accelerators: [Accelerator]
   public var cpus: [Int]
   public var memoryMiB: [Int]
+  /// QEMU CPU models (`-cpu`); nil is QEMU's default model (`cpu = default`).
+  public var cpuModels: [String?] = [nil]
   /// Groups/tags for `--group`.
   public var groups: [String]
   /// Per-cell deadline and silence timeout in seconds (per-arch overrides
@@ -53,11 +55,11 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
 ///     timeout@s390x = 180
 public enum MatrixConfig {
   static let keys: Set<String> = [
-    "arch", "accel", "smp", "memory", "groups", "timeout", "silence", "qemu_args", "guest_args",
-    "checks", "exclude", "tcg_factor", "kvm_factor",
+    "arch", "accel", "smp", "memory", "cpu", "groups", "timeout", "silence", "qemu_args",
+    "guest_args", "checks", "exclude", "tcg_factor", "kvm_factor",
   ]
   static let overridable: Set<String> = [
-    "accel", "smp", "memory", "timeout", "silence", "qemu_args", "guest_args", "checks",
+    "accel", "smp", "memory", "cpu", "timeout", "silence", "qemu_args", "guest_args", "checks",
     "tcg_factor", "kvm_factor",
   ]
 
@@ -194,9 +196,10 @@ public enum MatrixConfig {
       var conditions: [String: String] = [:]
       for item in text.split(separator: " ") {
         let pair = item.split(separator: "=", maxSplits: 1).map(String.init)
-        guard pair.count == 2, ["arch", "accel", "smp", "memory"].contains(pair[0]) else {
+        guard pair.count == 2, ["arch", "accel", "smp", "memory", "cpu"].contains(pair[0]) else {
           throw ConfigError(
-            file: file, line: number, message: "exclude takes axis=value words (arch, accel, smp, memory), got '\(item)'")
+            file: file, line: number,
+            message: "exclude takes axis=value words (arch, accel, smp, memory, cpu), got '\(item)'")
         }
         conditions[pair[0]] = pair[0] == "memory" ? parseMemory(pair[1]).map(String.init) ?? pair[1] : pair[1]
       }
@@ -208,6 +211,7 @@ public enum MatrixConfig {
       accelerators: try list("accel", [.tcg], Accelerator.init(rawValue:), "an accelerator (tcg, kvm)"),
       cpus: try list("smp", [1], { Int($0).flatMap { (1...64).contains($0) ? $0 : nil } }, "a CPU count 1-64"),
       memoryMiB: try list("memory", [256], parseMemory, "a memory size like 256M or 8G"),
+      cpuModels: try list("cpu", [nil], parseCPUModel, "a CPU model like qemu64,+x2apic or 'default'"),
       groups: words("groups")?.values ?? [],
       timeoutSeconds: try single("timeout", 60),
       silenceSeconds: try single("silence", 30),
@@ -226,11 +230,28 @@ public enum MatrixConfig {
     case "accel": ok = items.allSatisfy { Accelerator(rawValue: $0) != nil }
     case "smp", "timeout", "silence", "checks": ok = items.allSatisfy { (Int($0) ?? 0) > 0 }
     case "memory": ok = items.allSatisfy { parseMemory($0) != nil }
+    case "cpu": ok = items.allSatisfy { parseCPUModel($0) != nil }
     case "tcg_factor", "kvm_factor": ok = items.count == 1 && parseFactor(items[0]) != nil
     default: ok = true
     }
     if !ok { throw ConfigError(file: file, line: line, message: "bad value '\(value)' for '\(key)'") }
     return ok
+  }
+
+  /// A `cpu` axis value: `default` (QEMU's default model, `.some(nil)`) or
+  /// a `-cpu` string of a model name and `+feature`/`-feature` words; nil
+  /// when malformed.
+  static func parseCPUModel(_ text: String) -> String?? {
+    if text == "default" { return .some(nil) }
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+    let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+    guard let name = parts.first, !name.isEmpty, name.allSatisfy(allowed.contains) else { return nil }
+    for feature in parts.dropFirst() {
+      guard feature.count > 1, feature.first == "+" || feature.first == "-",
+        feature.dropFirst().allSatisfy(allowed.contains)
+      else { return nil }
+    }
+    return .some(text)
   }
 
   /// `256M`, `8G` or a plain number of MiB.

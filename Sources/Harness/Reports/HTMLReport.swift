@@ -110,13 +110,14 @@ public enum HTMLReport {
     var accelerator: Accelerator
     var cpus: Int
     var memoryMiB: Int
+    var cpuModel: String?
     var variant: Int
 
-    private var order: (Int, Int, Int, Int, Int) {
+    private var order: (Int, Int, Int, Int, String, Int) {
       (
         Architecture.allCases.firstIndex(of: architecture) ?? 0,
         Accelerator.allCases.firstIndex(of: accelerator) ?? 0,
-        cpus, memoryMiB, variant
+        cpus, memoryMiB, cpuModel ?? "", variant
       )
     }
 
@@ -124,7 +125,8 @@ public enum HTMLReport {
 
     var group: String { "\(architecture) · \(accelerator)" }
     var label: String {
-      "smp \(cpus) · \(memoryMiB) MiB" + (variant > 0 ? " · #\(variant + 1)" : "")
+      "smp \(cpus) · \(memoryMiB) MiB" + (cpuModel.map { " · \($0)" } ?? "")
+        + (variant > 0 ? " · #\(variant + 1)" : "")
     }
   }
 
@@ -139,7 +141,7 @@ public enum HTMLReport {
       }
       var column = Column(
         architecture: cell.result.architecture, accelerator: cell.result.accelerator,
-        cpus: cell.cpus, memoryMiB: cell.memoryMiB, variant: 0)
+        cpus: cell.cpus, memoryMiB: cell.memoryMiB, cpuModel: cell.cpuModel, variant: 0)
       while grid[guest]![column] != nil { column.variant += 1 }
       grid[guest]![column] = cell
     }

@@ -28,6 +28,8 @@
 ///   - `accel` (string): `tcg` or `kvm`.
 ///   - `cpus` (int): virtual CPUs.
 ///   - `memoryMiB` (int): guest RAM in MiB.
+///   - `cpuModel` (string or null, added in v1): the QEMU `-cpu` model of a
+///     cell on the `cpu` axis; null for QEMU's default model.
 ///   - `verdict` (string): `PASS`, `FAIL`, `CRASH`, `TIMEOUT`,
 ///     `PROTOCOL-ERROR` or `SKIP` (the final run's verdict; a flaky cell is
 ///     `PASS` with `flaky: true`).
@@ -172,6 +174,8 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var cpus: Int
     /// Guest RAM in MiB.
     public var memoryMiB: Int
+    /// The QEMU CPU model; nil for the default model.
+    public var cpuModel: String?
     /// `PASS`, `FAIL`, `CRASH`, `TIMEOUT`, `PROTOCOL-ERROR` or `SKIP`.
     public var verdict: String
     /// Why, in one sentence.
@@ -198,7 +202,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var logPath: String
 
     enum CodingKeys: String, CodingKey {
-      case id, guest, arch, accel, cpus, memoryMiB, verdict, reason, durationSeconds
+      case id, guest, arch, accel, cpus, memoryMiB, cpuModel, verdict, reason, durationSeconds
       case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, checks
       case logPath
     }
@@ -211,6 +215,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       accel = result.accelerator.rawValue
       cpus = cell.cpus
       memoryMiB = cell.memoryMiB
+      cpuModel = cell.cpuModel
       verdict = result.verdict.rawValue
       reason = result.reason
       durationSeconds = cell.durationSeconds
@@ -235,6 +240,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(accel, forKey: .accel)
       try c.encode(cpus, forKey: .cpus)
       try c.encode(memoryMiB, forKey: .memoryMiB)
+      try c.encode(cpuModel, forKey: .cpuModel)  // null for the default model
       try c.encode(verdict, forKey: .verdict)
       try c.encode(reason, forKey: .reason)
       try c.encode(durationSeconds, forKey: .durationSeconds)

@@ -13,6 +13,8 @@ public struct ReportCell: Sendable {
   public var cpus: Int
   /// Guest RAM in MiB.
   public var memoryMiB: Int
+  /// The QEMU CPU model it ran with; nil for the default model.
+  public var cpuModel: String? = nil
   /// Runs made (more than 1 when retried); 1 normally.
   public var attempts: Int
   /// Failed first, then passed on a retry.
@@ -50,6 +52,7 @@ public struct ReportCell: Sendable {
     self.init(
       id: id, result: result, cpus: settings.cpus, memoryMiB: settings.memoryMiB,
       attempts: attempts, flaky: flaky, logPath: logPath, sourcePaths: sourcePaths)
+    cpuModel = settings.cpuModel
   }
 }
 

@@ -18,6 +18,37 @@ public struct BootArguments {
   /// The unsigned decimal (or `0x` hexadecimal) value of `key=`, if present
   /// and well formed.
   public func integer(_ key: StaticString) -> UInt64? {
+    guard let bytes, let (start, length) = value(of: key) else { return nil }
+    return BootArguments.parseInteger(bytes + start, length)
+  }
+
+  /// Whether the value of `key=` has `item` among its comma-separated
+  /// items: `harness.cpu=qemu64,+x2apic` has `+x2apic`.
+  public func value(of key: StaticString, hasItem item: StaticString) -> Bool {
+    guard let bytes, let (start, length) = value(of: key) else { return false }
+    let itemBytes = item.utf8Start
+    let itemCount = item.utf8CodeUnitCount
+    var from = start
+    let end = start + length
+    while from <= end {
+      var to = from
+      while to < end && bytes[to] != 44 { to &+= 1 }
+      if to - from == itemCount {
+        var same = true
+        var k = 0
+        while k < itemCount {
+          if bytes[from + k] != itemBytes[k] { same = false; break }
+          k &+= 1
+        }
+        if same { return true }
+      }
+      from = to &+ 1
+    }
+    return false
+  }
+
+  /// Offset and length of the value of the first `key=` word.
+  private func value(of key: StaticString) -> (Int, Int)? {
     guard let bytes else { return nil }
     let keyBytes = key.utf8Start
     let keyCount = key.utf8CodeUnitCount
@@ -33,7 +64,7 @@ public struct BootArguments {
           if bytes[start + k] != keyBytes[k] { same = false; break }
           k &+= 1
         }
-        if same { return BootArguments.parseInteger(bytes + start + keyCount + 1, end - start - keyCount - 1) }
+        if same { return (start + keyCount + 1, end - start - keyCount - 1) }
       }
       start = end
     }

@@ -75,6 +75,25 @@ func guestMain() {
       "trampoline page is reserved in the page allocator")
     note("bring-up ns", SMP.bringUpNanoseconds)
     note("x2APIC", APIC.x2 ? 1 : 0)
+    // A cell whose CPU model names x2apic must get that APIC mode on every
+    // CPU (IA32_APIC_BASE bit 10: x2APIC enable): `+x2apic` x2APIC, `-x2apic`
+    // xAPIC. (KVM's default model has x2APIC, TCG's has not.)
+    let wantsX2 = BootInfo.arguments.value(of: "harness.cpu", hasItem: "+x2apic")
+    if wantsX2 || BootInfo.arguments.value(of: "harness.cpu", hasItem: "-x2apic") {
+      table.initialize(repeating: 2, count: SMP.maxCPUs)
+      SMP.onCPUs({ context in
+        slots(context)[SMP.currentIndex] = x86_rdmsr(0x1B) >> 10 & 1
+      }, context: UnsafeMutableRawPointer(table))
+      var everyCPU = APIC.x2 == wantsX2
+      var i = 0
+      while i < SMP.count {
+        if table[i] != (wantsX2 ? 1 : 0) { everyCPU = false }
+        i += 1
+      }
+      check(everyCPU, wantsX2 ? "every CPU runs its APIC in x2APIC mode (+x2apic)" : "every CPU runs its APIC in xAPIC mode (-x2apic)")
+    } else {
+      skip("every CPU runs its APIC in the mode the CPU model asks for", because: "the cell's CPU model names no x2apic")
+    }
 
   }
 
