@@ -50,9 +50,17 @@ struct GuestSuiteTests {
         sourceLocation: SourceLocation(
           fileID: location.fileID, filePath: path, line: location.line, column: 1))
     }
+    // A failure says enough to diagnose it from CI output alone: the end of
+    // the serial log, QEMU's stderr and how long the run took.
+    let tail = result.serialLog.split(separator: "\n").suffix(15).joined(separator: "\n")
     #expect(
       result.verdict == .passed,
-      "\(cell.id): \(result.verdict) \(result.reason)")
+      """
+      \(cell.id): \(result.verdict) \(result.reason) after \(result.duration)
+      serial log (last 15 lines):
+      \(tail)
+      QEMU stderr: \(result.qemuStderr)
+      """)
     #expect(!result.checks.isEmpty, "a guest that made no check did not test anything")
     if result.verdict != .passed {
       Attachment.record(result.serialLog, named: "\(cell.id)-serial.log")

@@ -9,8 +9,11 @@ struct ProgramCheckFrame {
   var code, ilcField, tea: UInt64
 }
 
-nonisolated(unsafe) var lastCaught = CaughtException(
-  vector: 0, errorCode: 0, instruction: 0, faultAddress: 0)
+/// The exception this CPU's `catchException` caught last, in its lowcore
+/// (0x300, real address, so each CPU has its own through prefixing).
+private var caughtOnThisCPU: UnsafeMutablePointer<CaughtException> {
+  UnsafeMutablePointer(bitPattern: 0x300)!
+}
 
 /// Runs `body(context)` with the exception hook armed: a program check in it
 /// returns here instead of crashing the guest. Returns what was caught, or
@@ -20,7 +23,7 @@ public func catchException(
   context: UnsafeMutableRawPointer? = nil
 ) -> CaughtException? {
   let outcome = s390_try(body, context)
-  return outcome == 0 ? nil : lastCaught
+  return outcome == 0 ? nil : caughtOnThisCPU.pointee
 }
 
 /// Whether the interruption code carries a translation-exception address.
@@ -81,7 +84,7 @@ func s390ProgramCheckHandler(_ rawFrame: UnsafeMutableRawPointer) {
   let tea = hasTranslationAddress(code) ? frame.pointee.tea : 0
   let armed = s390_try_armed_sp()
   if armed != 0 {
-    lastCaught = CaughtException(
+    caughtOnThisCPU.pointee = CaughtException(
       vector: code, errorCode: ilc, instruction: frame.pointee.pswAddress, faultAddress: tea)
     frame.pointee.pswAddress = s390_try_resume_address()
     frame.pointee.r15 = armed

@@ -13,7 +13,8 @@
 //   0x200 program-check register save   0x280 resume PSW
 //   0x2c8 armed catchException frame    0x2d8 secondary CPU argument
 //   0x2e0 secondary CPU stack top       0x2f0 program-check stack top
-//   (the last four are this runtime's own, per CPU through prefixing)
+//   0x300..0x31f last caught exception (Exceptions.swift)
+//   (0x280 on are this runtime's own, per CPU through prefixing)
 
 #define PSW_MASK_64        0x0000000180000000
 #define PSW_MASK_DISABLED_WAIT 0x0002000180000000

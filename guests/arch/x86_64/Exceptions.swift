@@ -7,9 +7,6 @@ struct ExceptionFrame {
   var rip, cs, rflags, rsp, ss: UInt64
 }
 
-nonisolated(unsafe) var lastCaught = CaughtException(
-  vector: 0, errorCode: 0, instruction: 0, faultAddress: 0)
-
 /// Runs `body(context)` with the exception hook armed: an exception in it
 /// returns here instead of crashing the guest. Returns what was caught, or
 /// nil when `body` returned normally.
@@ -18,7 +15,7 @@ public func catchException(
   context: UnsafeMutableRawPointer? = nil
 ) -> CaughtException? {
   let outcome = x86_try(body, context)
-  return outcome == 0 ? nil : lastCaught
+  return outcome == 0 ? nil : PerCPU.current.caught.pointee
 }
 
 private func exceptionName(_ vector: UInt64) -> StaticString {
@@ -63,7 +60,7 @@ func x86ExceptionHandler(_ rawFrame: UnsafeMutableRawPointer) {
   }
   let armed = x86_try_armed_rsp()
   if armed != 0 && frame.pointee.vector != 8 {
-    lastCaught = CaughtException(
+    PerCPU.current.caught.pointee = CaughtException(
       vector: frame.pointee.vector, errorCode: frame.pointee.errorCode,
       instruction: frame.pointee.rip,
       faultAddress: frame.pointee.vector == 14 ? x86_read_cr2() : 0)

@@ -4,7 +4,8 @@ import Synchronization
 /// 0 self pointer, 8 CPU index, 16 APIC id, 24 armed `catchException` stack
 /// pointer (used by cpu.S), 32 work function, 40 work context,
 /// 48 work state (atomic: 0 idle, 1 posted, 2 running, 3 done),
-/// 56 online flag (atomic), 64 interrupts taken (atomic), 72 TSS address.
+/// 56 online flag (atomic), 64 interrupts taken (atomic), 72 TSS address,
+/// 96 the exception this CPU's `catchException` caught last (32 bytes).
 struct PerCPU {
   let base: UnsafeMutableRawPointer
 
@@ -55,5 +56,11 @@ struct PerCPU {
 
   var interrupts: UnsafeMutablePointer<Atomic<UInt64>> {
     (base + 64).assumingMemoryBound(to: Atomic<UInt64>.self)
+  }
+
+  /// The exception this CPU caught last: each CPU its own, so that CPUs
+  /// catching at the same time do not see each other's.
+  var caught: UnsafeMutablePointer<CaughtException> {
+    (base + 96).assumingMemoryBound(to: CaughtException.self)
   }
 }

@@ -132,6 +132,24 @@ func guestMain() {
     }
     check(allRan, "onCPU runs the work on the CPU asked for and waits")
     check(!SMP.onCPU(SMP.count, { _ in }), "onCPU refuses a CPU that does not exist")
+
+    // Every CPU catches an exception of its own at the same time (#UD on
+    // even CPUs, #DE on odd ones): the try frame and the caught record are
+    // per CPU.
+    table.initialize(repeating: .max, count: SMP.maxCPUs)
+    SMP.onCPUs({ context in
+      let caught =
+        SMP.currentIndex & 1 == 0
+        ? catchException { _ in x86_ud2() } : catchException { _ in x86_divide_error() }
+      slots(context)[SMP.currentIndex] = caught?.vector ?? .max
+    }, context: UnsafeMutableRawPointer(table))
+    var ownVectors = true
+    index = 0
+    while index < SMP.count {
+      if table[index] != (index & 1 == 0 ? 6 : 0) { ownVectors = false }
+      index += 1
+    }
+    check(ownVectors, "every CPU catches its own exception at once (#UD even, #DE odd)")
   }
 
   section("allocator stress") {

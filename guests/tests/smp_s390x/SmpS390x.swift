@@ -32,9 +32,14 @@ func secondaryWork(_ context: UnsafeMutableRawPointer?) {
   record.pointee.prefix = s390_read_prefix()
   record.pointee.stackPointer = s390_read_sp()
   record.pointee.value = expectedValue(address)
-  // A program check of its own, caught on this CPU (per-CPU try frame and
-  // program-check stack), and a console line through SCLP from this CPU.
-  record.pointee.caughtVector = catchException { _ in s390_operation_exception() }?.vector ?? 0
+  // A program check of its own, caught on this CPU (per-CPU try frame,
+  // program-check stack and caught record: odd and even CPUs take different
+  // ones at about the same time), and a console line through SCLP.
+  let caught =
+    address & 1 == 0
+    ? catchException { _ in s390_operation_exception() }
+    : catchException { _ in s390_specification_exception() }
+  record.pointee.caughtVector = caught?.vector ?? 0
   note("hello from CPU", address)
   finishedCounter?.pointee.wrappingAdd(1, ordering: .releasing)
 }
@@ -134,14 +139,14 @@ func guestMain() {
         ownStacks = false
       }
       if record.value != expectedValue(UInt64(cpu)) { values = false }
-      if record.caughtVector != 1 { caught = false }
+      if record.caughtVector != (cpu & 1 == 0 ? 1 : 6) { caught = false }
       note("CPU address", record.address)
     }
     check(addresses, "each CPU reported its own CPU address")
     check(prefixes, "each CPU ran with its lowcore as prefix")
     check(ownStacks, "each CPU ran on its own stack")
     check(values, "each CPU's Swift code computed the expected value")
-    check(caught, "each CPU caught its own operation exception")
+    check(caught, "each CPU caught its own exception (operation on even, specification on odd)")
     var stopped = true
     for cpu in secondaries {
       let until = microseconds() + 5_000_000
