@@ -150,6 +150,8 @@ public struct GuestResult: Sendable, Codable {
   /// The run was cut short by an interrupt (Ctrl-C); the verdict is SKIP
   /// and says nothing about the guest.
   public var interrupted: Bool = false
+  /// When each part of the serial log arrived.
+  public var timeline = SerialTimeline()
 
   /// A result.
   public init(

@@ -70,6 +70,7 @@ public struct GuestRunner: Sendable {
       qemuStderr: run.stderr, command: run.command, qemuExitCode: run.exitCode,
       duration: run.duration, processID: run.processID)
     result.interrupted = run.interrupted
+    result.timeline = run.timeline
     for note in run.notes {
       result.reason += (result.reason.isEmpty ? "" : "; ") + note
     }

@@ -36,6 +36,8 @@ public struct QemuRun: Sendable {
   public var notes: [String] = []
   /// Set when the backend could not run the cell here at all (SKIP).
   public var skipReason: String? = nil
+  /// When the serial output arrived.
+  public var timeline = SerialTimeline()
 }
 
 /// The QEMU process groups this process has started and not yet reaped, so
@@ -96,6 +98,7 @@ public enum QemuLauncher {
   private struct Shared {
     var parser = KTAPParser()
     var log: [UInt8] = []
+    var timeline = SerialTimeline()
     var lastOutput: ContinuousClock.Instant
     var timeout: TimeoutKind?
     var exitLineAt: ContinuousClock.Instant?
@@ -145,6 +148,7 @@ public enum QemuLauncher {
                 onSerial?(bytes)
                 launch.shared.withLock { state in
                   state.log += bytes
+                  state.timeline.record(endOffset: state.log.count, at: .now - start)
                   state.parser.consume(bytes: bytes)
                   state.lastOutput = .now
                   if state.exitLineAt == nil && state.parser.result.exitStatus != nil {
@@ -204,12 +208,14 @@ public enum QemuLauncher {
         // (No kill here: the process is reaped and its pid may be reused.)
         let pid = launch.pid.load(ordering: .relaxed)
         let final = launch.shared.withLock { state in
-          (state.parser.finish(), String(decoding: state.log, as: UTF8.self))
+          (state.parser.finish(), String(decoding: state.log, as: UTF8.self), state.timeline)
         }
-        return QemuRun(
+        var run = QemuRun(
           stream: final.0, serialLog: final.1, stderr: "", exitCode: nil, signal: SIGKILL,
           timeout: nil, duration: ContinuousClock.now - start,
           command: [executable] + arguments, processID: pid, interrupted: true)
+        run.timeline = final.2
+        return run
       }
       throw HarnessError.launchFailed(executable, underlying: "\(error)")
     }
@@ -223,13 +229,16 @@ public enum QemuLauncher {
     let final = launch.shared.withLock { state in
       (
         state.parser.finish(), String(decoding: state.log, as: UTF8.self), state.timeout,
-        state.interrupted || (Swift.Task.isCancelled && state.exitLineAt == nil && signal != nil)
+        state.interrupted || (Swift.Task.isCancelled && state.exitLineAt == nil && signal != nil),
+        state.timeline
       )
     }
-    return QemuRun(
+    var run = QemuRun(
       stream: final.0, serialLog: final.1, stderr: result.standardError,
       exitCode: exitCode, signal: signal, timeout: final.2, duration: duration,
       command: [executable] + arguments, processID: launch.pid.load(ordering: .relaxed),
       interrupted: final.3)
+    run.timeline = final.4
+    return run
   }
 }

@@ -21,6 +21,7 @@ public enum LibvirtLauncher {
     struct State {
       var parser = KTAPParser()
       var log: [UInt8] = []
+      var timeline = SerialTimeline()
       var lastOutput: ContinuousClock.Instant
       var firstOutputAt: ContinuousClock.Instant?
       var exitLineAt: ContinuousClock.Instant?
@@ -61,6 +62,7 @@ public enum LibvirtLauncher {
         shared.state.withLock { state in
           let now = ContinuousClock.now
           state.log += bytes
+          state.timeline.record(endOffset: state.log.count, at: now - start)
           state.parser.consume(bytes: bytes)
           state.lastOutput = now
           if state.firstOutputAt == nil { state.firstOutputAt = now }
@@ -115,8 +117,8 @@ public enum LibvirtLauncher {
     }
     torndown = true
     console.close()
-    let (streamed, live, firstOutputAt, exitLineAt) = shared.state.withLock { state in
-      (state.log, state.parser.finish(), state.firstOutputAt, state.exitLineAt)
+    let (streamed, live, firstOutputAt, exitLineAt, timeline) = shared.state.withLock { state in
+      (state.log, state.parser.finish(), state.firstOutputAt, state.exitLineAt, state.timeline)
     }
     var output = streamed
     var stream = live
@@ -146,10 +148,13 @@ public enum LibvirtLauncher {
     notes.append("events: \(watch.summary(since: start)); \(timing.joined(separator: ", "))")
     if watch.crashed { notes.append("libvirt: the guest panicked (CRASHED event)") }
     if watch.shutdown { notes.append("libvirt: the guest powered off (SHUTDOWN event)") }
-    return QemuRun(
+    var run = QemuRun(
       stream: stream, serialLog: String(decoding: output, as: UTF8.self),
       stderr: notes.joined(separator: "\n"), exitCode: nil, signal: nil, timeout: timeout,
       duration: duration, command: ["virDomainCreateXML", connection.uri, xml], processID: 0)
+    // Bytes only the console log had carry no arrival time.
+    run.timeline = timeline
+    return run
   }
 
   /// A note when the console stream and the console log disagree: the

@@ -226,7 +226,8 @@ extension Runner {
 /// The run directory (`runs/latest` by default): the previous run is moved
 /// to `<dir>.previous` when a run starts; each cell's serial log, QEMU
 /// command line (shell-quoted) and QEMU stderr are written to
-/// `logs/<id>.log`, `.cmdline`, `.stderr` as soon as the cell finishes
+/// `logs/<id>.log`, `.timed.log` (each line with its arrival time),
+/// `.cmdline`, `.stderr` as soon as the cell finishes
 /// (earlier failed attempts as `logs/<id>.attempt<n>.log`); the reports
 /// when the run ends.
 struct RunDirectory: Sendable {
@@ -251,6 +252,7 @@ struct RunDirectory: Sendable {
     }
     guard let result = outcome.result else { return }
     write(result.serialLog, to: base + ".log")
+    write(result.timeline.timedText(result.serialLog), to: base + ".timed.log")
     if !result.command.isEmpty {
       write(ReportText.shellLine(result.command) + "\n", to: base + ".cmdline")
       write(result.qemuStderr, to: base + ".stderr")

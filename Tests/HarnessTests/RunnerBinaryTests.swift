@@ -170,6 +170,15 @@ struct RunnerBinaryTests {
     #expect(cmdline.hasPrefix("qemu-system-x86_64 "))
     #expect(cmdline.contains("-append 'harness.mem=256 harness.smp=1 harness.attempt=1'"))
     #expect(FileManager.default.fileExists(atPath: base + ".stderr"))
+    // The timed log: every line of the serial log, with non-decreasing
+    // arrival times in milliseconds.
+    let timed = try String(contentsOfFile: base + ".timed.log", encoding: .utf8)
+      .split(separator: "\n").map(String.init)
+    #expect(timed.count == log.split(separator: "\n", omittingEmptySubsequences: false).count - 1)
+    #expect(timed.last?.hasSuffix(" ms │ # EXIT: STATUS=0") == true, "\(timed.suffix(2))")
+    let times = timed.compactMap { Double($0.prefix(while: { $0 != "m" }).trimmingCharacters(in: .whitespaces)) }
+    #expect(times.count == timed.count, "every line has a time")
+    #expect(times == times.sorted() && (times.last ?? 0) > 0)
     // The quoted command line runs as it is, to the same exit code.
     let shell = try await Subprocess.run(
       .path("/bin/sh"), arguments: ["-c", cmdline], output: .string(limit: 1 << 20), error: .discarded)
