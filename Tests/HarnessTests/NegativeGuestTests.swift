@@ -6,15 +6,16 @@ import Testing
 /// that the harness tells each kind of failure apart truthfully.
 @Suite("Negative guests", .serialized)
 struct NegativeGuestTests {
-  func boot(_ name: String, timeout: Duration = .seconds(30), cpus: Int = 1) async throws
-    -> GuestResult
-  {
+  func boot(
+    _ name: String, architecture: Architecture = .x86_64, timeout: Duration = .seconds(30),
+    cpus: Int = 1
+  ) async throws -> GuestResult {
     let runner = TestSupport.runner
     let program = try runner.builder.workspace.program(named: name)
     return try await runner.run(
       program,
       settings: LaunchSettings(
-        architecture: .x86_64, accelerator: .tcg, cpus: cpus, timeout: timeout))
+        architecture: architecture, accelerator: .tcg, cpus: cpus, timeout: timeout))
   }
 
   @Test func exceptionOnApplicationProcessorNamesThatCPU() async throws {
@@ -25,8 +26,9 @@ struct NegativeGuestTests {
     #expect(result.crash?.fields["cr2"] == "0x0000004000000000")
   }
 
-  @Test func failingCheckIsReportedAtItsGuestLine() async throws {
-    let result = try await boot("failing")
+  @Test(arguments: Architecture.allCases)
+  func failingCheckIsReportedAtItsGuestLine(architecture: Architecture) async throws {
+    let result = try await boot("failing", architecture: architecture)
     #expect(result.verdict == .failed)
     let program = try TestSupport.runner.builder.workspace.program(named: "failing")
     let source = program.directory + "/Failing.swift"
@@ -35,7 +37,7 @@ struct NegativeGuestTests {
     let failed = result.failedChecks
     #expect(failed.map { $0.location?.line } == expectedLines.map { Optional($0) })
     #expect(failed.allSatisfy { $0.location?.fileID == "failing/Failing.swift" })
-    let map = TestSupport.runner.builder.sourceMap(program, .x86_64)
+    let map = TestSupport.runner.builder.sourceMap(program, architecture)
     #expect(map["failing/Failing.swift"] == source)
     #expect(failed.last?.diagnostics == ["expected: 8, actual: 7"])
     #expect(result.checks.filter { $0.outcome == .passed }.count == 2)
@@ -50,8 +52,9 @@ struct NegativeGuestTests {
     #expect(result.reason.contains("#PF"))
   }
 
-  @Test func endlessLoopIsTimeoutAndQemuIsGone() async throws {
-    let result = try await boot("hang", timeout: .seconds(3))
+  @Test(arguments: Architecture.allCases)
+  func endlessLoopIsTimeoutAndQemuIsGone(architecture: Architecture) async throws {
+    let result = try await boot("hang", architecture: architecture, timeout: .seconds(3))
     #expect(result.verdict == .timedOut)
     #expect(result.serialLog.contains("output before the hang"))
     #expect(result.qemuExitCode == nil)
@@ -60,8 +63,9 @@ struct NegativeGuestTests {
     #expect(kill(pid, 0) == -1 && errno == ESRCH)
   }
 
-  @Test func truncatedOutputIsNeverPass() async throws {
-    let result = try await boot("truncated")
+  @Test(arguments: Architecture.allCases)
+  func truncatedOutputIsNeverPass(architecture: Architecture) async throws {
+    let result = try await boot("truncated", architecture: architecture)
     #expect(result.verdict != .passed)
     #expect(result.verdict == .crashed)
     #expect(result.reason.contains("without an exit line"))
