@@ -83,6 +83,35 @@ public enum Console {
     write(hex: value)
   }
 
+  /// Writes the register lines of a crash record: `# CRASH:` and eight
+  /// ` name=0x…` fields to a line. `names` lists the registers separated by
+  /// spaces; `values` holds one value per name, in that order (a saved
+  /// register frame, read in place).
+  public static func writeCrashRegisters(_ names: StaticString, _ values: UnsafePointer<UInt64>) {
+    let text = names.utf8Start
+    let count = names.utf8CodeUnitCount
+    var index = 0
+    var field = 0
+    while index < count {
+      while index < count && text[index] == 32 { index &+= 1 }
+      if index >= count { break }
+      if field % 8 == 0 {
+        if field > 0 { endLine() }
+        beginLine()
+        write("# CRASH:")
+      }
+      write(byte: 32)
+      while index < count && text[index] != 32 {
+        write(byte: text[index])
+        index &+= 1
+      }
+      write(byte: 61)
+      write(hex: values[field])
+      field &+= 1
+    }
+    if field > 0 { endLine() }
+  }
+
   /// Writes a whole diagnostic line `# <text>`.
   public static func diagnostic(_ text: StaticString) {
     beginLine()
