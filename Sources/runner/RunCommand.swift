@@ -58,6 +58,9 @@ extension Runner {
       if let jobs, jobs < 1 { throw ValidationError("-j/--jobs must be at least 1") }
       if retry < 0 { throw ValidationError("--retry must be 0 or more") }
       if reportDir.isEmpty { throw ValidationError("--report-dir must not be empty") }
+      if gdb != nil && backend.backend == .libvirt {
+        throw ValidationError("--gdb boots the cell as a bare QEMU process here; drop --backend libvirt")
+      }
     }
 
     func run() async throws {

@@ -204,6 +204,9 @@ struct RunnerBinaryTests {
     (["--accel", "fast"], "'fast' is invalid"),
     (["--guest", "no_such_guest"], "'no_such_guest' is not in"),
     (["--filter", "matches-no-cell"], "no matrix cell matches"),
+    (["--connect", "qemu:///system"], "--connect needs --backend libvirt"),
+    (["--backend", "libvirt", "--gdb", "x"], "drop --backend libvirt"),
+    (["--backend", "libvirt", "--connect", "nosuch:///x"], "--connect: "),
   ])
   func exitStatusTwoForUsageErrors(arguments: [String], message: String) async throws {
     let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n")
