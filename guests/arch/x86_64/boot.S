@@ -9,6 +9,40 @@
 #define IDENTITY_GIB 64
 #define PD_PAGES IDENTITY_GIB
 
+
+// From 32-bit protected mode with paging off into long mode, the same on
+// the boot CPU and on every AP: CR4 PAE | OSFXSR | OSXMMEXCPT, CR3 the
+// identity map, EFER.LME, then CR0 PG | PE | MP without EM and TS, and a far
+// jump through the 64-bit code selector to `target`.
+.macro ENTER_LONG_MODE target
+        mov     %cr4, %eax
+        or      $((1 << 5) | (1 << 9) | (1 << 10)), %eax
+        mov     %eax, %cr4
+        mov     $page_map_l4, %eax
+        mov     %eax, %cr3
+        mov     $0xC0000080, %ecx
+        rdmsr
+        or      $(1 << 8), %eax
+        wrmsr
+        mov     %cr0, %eax
+        and     $~((1 << 2) | (1 << 3)), %eax
+        or      $((1 << 31) | (1 << 0) | (1 << 1)), %eax
+        mov     %eax, %cr0
+        ljmp    $0x08, $\target
+.endm
+
+// First thing in long mode: flat data segments, FS and GS null (their
+// bases come from MSRs).
+.macro LONG_MODE_DATA_SEGMENTS
+        mov     $0x10, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        xor     %ax, %ax
+        mov     %ax, %fs
+        mov     %ax, %gs
+.endm
+
         .section .multiboot, "a"
         .balign 4
         .long MB_MAGIC
@@ -83,34 +117,11 @@ _start32:
         or      $0x3, %eax
         mov     %eax, page_map_l4
 
-        // CR4: PAE | OSFXSR | OSXMMEXCPT (Swift code uses SSE).
-        mov     %cr4, %eax
-        or      $((1 << 5) | (1 << 9) | (1 << 10)), %eax
-        mov     %eax, %cr4
-        mov     $page_map_l4, %eax
-        mov     %eax, %cr3
-        // EFER.LME
-        mov     $0xC0000080, %ecx
-        rdmsr
-        or      $(1 << 8), %eax
-        wrmsr
-        // CR0: PG | PE | MP, clear EM and TS.
-        mov     %cr0, %eax
-        and     $~((1 << 2) | (1 << 3)), %eax
-        or      $((1 << 31) | (1 << 0) | (1 << 1)), %eax
-        mov     %eax, %cr0
-
-        ljmp    $0x08, $long_mode_entry
+        ENTER_LONG_MODE long_mode_entry
 
         .code64
 long_mode_entry:
-        mov     $0x10, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        xor     %ax, %ax
-        mov     %ax, %fs
-        mov     %ax, %gs
+        LONG_MODE_DATA_SEGMENTS
         mov     $boot_stack_top, %rsp
 
         // GS base: the boot CPU's per-CPU block (see PerCPU.swift).
@@ -383,30 +394,11 @@ ap_start32:
         mov     %ax, %ss
         mov     %ax, %fs
         mov     %ax, %gs
-        mov     %cr4, %eax
-        or      $((1 << 5) | (1 << 9) | (1 << 10)), %eax
-        mov     %eax, %cr4
-        mov     $page_map_l4, %eax
-        mov     %eax, %cr3
-        mov     $0xC0000080, %ecx
-        rdmsr
-        or      $(1 << 8), %eax
-        wrmsr
-        mov     %cr0, %eax
-        and     $~((1 << 2) | (1 << 3)), %eax
-        or      $((1 << 31) | (1 << 0) | (1 << 1)), %eax
-        mov     %eax, %cr0
-        ljmp    $0x08, $ap_long_mode
+        ENTER_LONG_MODE ap_long_mode
 
         .code64
 ap_long_mode:
-        mov     $0x10, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        xor     %ax, %ax
-        mov     %ax, %fs
-        mov     %ax, %gs
+        LONG_MODE_DATA_SEGMENTS
         mov     ap_boot_gs(%rip), %rax
         mov     %rax, %rdx
         shr     $32, %rdx
