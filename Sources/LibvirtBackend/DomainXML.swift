@@ -6,27 +6,11 @@ import Harness
 /// (QEMU's chardev log, which keeps the bytes a pty can drop). Every value
 /// is escaped; nothing from the config is spliced into markup unescaped.
 public enum DomainXML {
-  /// Escapes text for XML content and attribute values.
+  /// Escapes text for XML content and attribute values (markup characters
+  /// as entities, tab and newlines as character references, characters XML
+  /// forbids dropped).
   public static func escape(_ text: String) -> String {
-    var result = ""
-    result.reserveCapacity(text.utf8.count)
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "&": result += "&amp;"
-      case "<": result += "&lt;"
-      case ">": result += "&gt;"
-      case "\"": result += "&quot;"
-      case "'": result += "&apos;"
-      default:
-        // XML 1.0 forbids most control characters even escaped.
-        if scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r" {
-          result += "?"
-        } else {
-          result.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    return result
+    MarkupEscaping.escape(text, attribute: true)
   }
 
   /// The guest command line libvirt passes to `-append`.

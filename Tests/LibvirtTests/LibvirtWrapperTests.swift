@@ -37,10 +37,10 @@ struct LibvirtWrapperTests {
       name: "g<1>", kernel: "/tmp/a&b/guest.elf", settings: settings, consoleLog: "/l/'x'.log")
     #expect(xml.contains("<name>g&lt;1&gt;</name>"))
     #expect(xml.contains("<kernel>/tmp/a&amp;b/guest.elf</kernel>"))
-    #expect(xml.contains("name=&lt;a&amp;b&gt; q=&apos;&quot;x&quot;&apos;"))
+    #expect(xml.contains("name=&lt;a&amp;b&gt; q=&#39;&quot;x&quot;&#39;"))
     #expect(xml.contains("<domain type='kvm'>"))
     #expect(xml.contains("<vcpu>2</vcpu>"))
-    #expect(xml.contains("<serial type='pty'><log file='/l/&apos;x&apos;.log' append='off'/>"))
+    #expect(xml.contains("<serial type='pty'><log file='/l/&#39;x&#39;.log' append='off'/>"))
     // Well formed: Foundation's parser reads it back.
     let parser = XMLParser(data: Data(xml.utf8))
     #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")

@@ -1,10 +1,11 @@
-/// Escaping shared by the XML (JUnit) and HTML report writers.
+/// Escaping shared by the XML (JUnit) and HTML report writers and the
+/// libvirt domain XML.
 ///
 /// Guest output is untrusted text: it may hold markup characters, the CDATA
 /// terminator `]]>`, firmware escape sequences and other control characters
 /// that XML 1.0 forbids even when escaped. Everything that reaches a report
 /// goes through one of these functions.
-enum MarkupEscaping {
+public enum MarkupEscaping {
   /// Whether XML 1.0 allows `scalar` in a document
   /// (`#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`).
   /// Swift strings never hold surrogates, so only the C0 controls and the
@@ -32,7 +33,7 @@ enum MarkupEscaping {
   /// characters are dropped. With `attribute`, tab, newline and carriage
   /// return become character references too, so attribute-value
   /// normalization keeps them.
-  static func escape(_ text: String, attribute: Bool = false) -> String {
+  public static func escape(_ text: String, attribute: Bool = false) -> String {
     var out = ""
     out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
     for scalar in text.unicodeScalars {
