@@ -56,6 +56,8 @@ public enum QemuCommand {
   public static func arguments(bootImage: String, settings: LaunchSettings) -> [String] {
     var arguments = [
       "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+      // Thread names like `CPU 0/KVM` (in /proc, and in timeout snapshots).
+      "-name", "guest=swiftguest,debug-threads=on",
       "-accel", settings.accelerator.rawValue,
       "-smp", String(settings.cpus),
       "-m", String(settings.memoryMiB),

@@ -99,6 +99,8 @@ public enum QemuLauncher {
     var parser = KTAPParser()
     var log: [UInt8] = []
     var timeline = SerialTimeline()
+    /// QEMU's threads when a timeout killed it.
+    var snapshot: [String] = []
     var lastOutput: ContinuousClock.Instant
     var timeout: TimeoutKind?
     var exitLineAt: ContinuousClock.Instant?
@@ -187,6 +189,13 @@ public enum QemuLauncher {
                 return state.timeout != nil
               }
               if kill {
+                // Before the kill: where QEMU's threads were (a vCPU
+                // spinning in the guest, or blocked in the kernel).
+                let timedOut = launch.shared.withLock { $0.timeout != nil }
+                if timedOut {
+                  let threads = ProcessSnapshot.threads(of: pid)
+                  launch.shared.withLock { $0.snapshot = threads }
+                }
                 try? execution.send(signal: .kill, toProcessGroup: true)
                 break
               }
@@ -230,11 +239,14 @@ public enum QemuLauncher {
       (
         state.parser.finish(), String(decoding: state.log, as: UTF8.self), state.timeout,
         state.interrupted || (Swift.Task.isCancelled && state.exitLineAt == nil && signal != nil),
-        state.timeline
+        state.timeline, state.snapshot
       )
     }
+    let threads =
+      final.5.isEmpty
+      ? "" : "\nQEMU threads when the timeout killed it:\n" + final.5.map { "  " + $0 }.joined(separator: "\n")
     var run = QemuRun(
-      stream: final.0, serialLog: final.1, stderr: result.standardError,
+      stream: final.0, serialLog: final.1, stderr: result.standardError + threads,
       exitCode: exitCode, signal: signal, timeout: final.2, duration: duration,
       command: [executable] + arguments, processID: launch.pid.load(ordering: .relaxed),
       interrupted: final.3)

@@ -58,6 +58,9 @@ struct NegativeGuestTests {
     #expect(result.verdict == .timedOut)
     #expect(result.serialLog.contains("output before the hang"))
     #expect(result.qemuExitCode == nil)
+    // Where QEMU was when it was killed: its vCPU thread running the guest.
+    #expect(result.qemuStderr.contains("QEMU threads when the timeout killed it:"), "\(result.qemuStderr)")
+    #expect(result.qemuStderr.contains("CPU 0/TCG R cpu="), "\(result.qemuStderr)")
     // The process group was killed and reaped: nothing left with that pid.
     let pid = try #require(result.processID)
     #expect(kill(pid, 0) == -1 && errno == ESRCH)
