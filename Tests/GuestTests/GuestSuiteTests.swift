@@ -43,9 +43,10 @@ struct GuestSuiteTests {
     var (payload, result) = try await GuestCatalog.runner.run(cell)
     // The nested KVM of the development hosts has, rarely and only under a
     // loaded full suite, left a KVM guest without a single byte of output
-    // for the whole silence timeout (the guest never ran; seen 3 times in
-    // about 19 runs of this suite on 2026-11-25). Such a run tested nothing, so it is run once
-    // more, and the first attempt is printed, not hidden. Any other
+    // for the whole silence timeout (seen 3 times in about 19 runs of this
+    // suite on 2026-11-25; the timeout's thread snapshot in QEMU's stderr
+    // should tell where it stood). Such a run tested nothing, so it is run
+    // once more, and the first attempt is printed, not hidden. Any other
     // failure, or the same stall twice, fails the test.
     if cell.settings.accelerator == .kvm, result.verdict == .timedOut,
       result.serialLog.allSatisfy(\.isWhitespace)
