@@ -108,7 +108,7 @@ public enum LibvirtLauncher {
         break
       }
     }
-    let (exited, _) = shared.state.withLock { ($0.exitLineAt != nil, 0) }
+    let exited = shared.state.withLock { $0.exitLineAt != nil }
     if exited && timeout == nil && (watch.shutdown || watch.crashed) {
       // The guest is done and libvirt is taking the domain down already.
       domain.destroyDetached()
