@@ -62,6 +62,20 @@ struct EarlyAllocatorTests {
 
 @Suite("GuestHeap")
 struct GuestHeapTests {
+  @Test func activateVirtualCreatesOnceThenReactivates() throws {
+    let f = try VirtualFixture(physicalMegabytes: 8, virtualMegabytes: 4)
+    var heap = GuestHeap<HostPageMapper>()
+    #expect(!heap.activateVirtual { nil }, "nothing made: nothing changes")
+    #expect(heap.virtual == nil && heap.backend == .none)
+    var made = 0
+    #expect(heap.activateVirtual { made += 1; return f.virtual })
+    #expect(heap.backend == .virtual && made == 1)
+    heap.usePages(f.pages)
+    #expect(heap.backend == .pages)
+    #expect(heap.activateVirtual { made += 1; return nil }, "already registered: reactivated")
+    #expect(heap.backend == .virtual && made == 1)
+  }
+
   @Test func switchesBackendsAndRoutesFrees() throws {
     let f = try VirtualFixture(physicalMegabytes: 8, virtualMegabytes: 4)
     var heap = GuestHeap<HostPageMapper>()

@@ -32,15 +32,11 @@ enum GuestMemory {
   /// Switches malloc to the virtual allocator (creating it on first use,
   /// which turns on dynamic address translation).
   static func enableVirtualHeap() -> Bool {
-    if heap.virtual == nil {
-      guard let pages, S390PageTables.enable(pages: pages),
-        let allocator = VirtualAllocator(
-          virtualBase: virtualBase, virtualTop: virtualBase + virtualSize, pages: pages,
-          mapper: S390PageTables())
-      else { return false }
-      heap.useVirtual(allocator)
-      return true
+    heap.activateVirtual {
+      guard let pages, S390PageTables.enable(pages: pages) else { return nil }
+      return VirtualAllocator(
+        virtualBase: virtualBase, virtualTop: virtualBase + virtualSize, pages: pages,
+        mapper: S390PageTables())
     }
-    return heap.activate(.virtual)
   }
 }

@@ -77,15 +77,11 @@ enum GuestMemory {
 
   /// Switches malloc to the virtual allocator (creating it on first use).
   static func enableVirtualHeap() -> Bool {
-    if heap.virtual == nil {
-      guard let pages,
-        let allocator = VirtualAllocator(
-          virtualBase: virtualBase, virtualTop: virtualBase + virtualSize, pages: pages,
-          mapper: X86PageTables())
-      else { return false }
-      heap.useVirtual(allocator)
-      return true
+    heap.activateVirtual {
+      guard let pages else { return nil }
+      return VirtualAllocator(
+        virtualBase: virtualBase, virtualTop: virtualBase + virtualSize, pages: pages,
+        mapper: X86PageTables())
     }
-    return heap.activate(.virtual)
   }
 }

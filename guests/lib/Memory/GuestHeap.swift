@@ -83,6 +83,15 @@ public struct GuestHeap<Mapper: PageMapper> {
     backend = .virtual
   }
 
+  /// Makes the virtual backend active, creating it with `make` the first
+  /// time; `false` (and nothing changed) when `make` gives none.
+  public mutating func activateVirtual(creatingWith make: () -> VirtualAllocator<Mapper>?) -> Bool {
+    if virtual != nil { return activate(.virtual) }
+    guard let allocator = make() else { return false }
+    useVirtual(allocator)
+    return true
+  }
+
   /// Makes a previously registered backend active again; returns `false`
   /// (and changes nothing) if that backend was never registered.
   @discardableResult
