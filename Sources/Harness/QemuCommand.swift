@@ -18,6 +18,14 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// QEMU's `-cpu` model with features (`qemu64,+x2apic`); nil for QEMU's
   /// default model.
   public var cpuModel: String?
+  /// Most serial bytes the harness keeps from one run; past it QEMU is
+  /// killed and the verdict is PROTOCOL-ERROR (output limit).
+  public var outputLimitBytes: Int = LaunchSettings.defaultOutputLimitBytes
+  /// The default output limit: 4 MiB.
+  public static let defaultOutputLimitBytes = 4 << 20
+  /// Longest serial line the parser keeps (longer lines are cut, with a
+  /// protocol error).
+  public static let maxLineBytes = 64 << 10
 
   /// Settings with the harness defaults.
   public init(

@@ -38,6 +38,12 @@ public struct QemuRun: Sendable {
   public var skipReason: String? = nil
   /// When the serial output arrived.
   public var timeline = SerialTimeline()
+  /// How the machine itself ended, when it ended on its own (nil: the
+  /// harness had to kill it, or it never stopped). See `MachineEnd`.
+  public var machineEnd: MachineEnd? = nil
+  /// Set when the serial output passed the cell's output limit and QEMU
+  /// was killed for it.
+  public var outputLimitHit = false
 }
 
 /// The QEMU process groups this process has started and not yet reaped, so
