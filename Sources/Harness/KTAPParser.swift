@@ -30,6 +30,8 @@ public struct KTAPParser: Sendable {
   private var pendingDiagnostics: [String] = []
   private var openSection: GuestSection?
   private var lineNumber = 0
+  /// Bytes dropped from the current line past `LaunchSettings.maxLineBytes`.
+  private var lineCut = 0
 
   /// A parser at the start of a stream.
   public init() {}
@@ -44,8 +46,15 @@ public struct KTAPParser: Sendable {
         let line = String(decoding: partial, as: UTF8.self)
         partial.removeAll(keepingCapacity: true)
         consume(line: line)
-      } else {
+        if lineCut > 0 {
+          error("line longer than \(LaunchSettings.maxLineBytes) bytes; \(lineCut) bytes cut")
+          lineCut = 0
+        }
+      } else if partial.count < LaunchSettings.maxLineBytes {
         partial.append(byte)
+      } else {
+        // A line without end: keep the parser's memory bounded.
+        lineCut += 1
       }
     }
   }
@@ -57,6 +66,10 @@ public struct KTAPParser: Sendable {
       let line = String(decoding: partial, as: UTF8.self)
       partial.removeAll()
       consume(line: line)
+      if lineCut > 0 {
+        error("line longer than \(LaunchSettings.maxLineBytes) bytes; \(lineCut) bytes cut")
+        lineCut = 0
+      }
     }
     if let open = openSection {
       stream.sections.append(open)

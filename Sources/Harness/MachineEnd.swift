@@ -26,3 +26,4 @@ public enum MachineEnd: Sendable, Hashable, Codable, CustomStringConvertible {
     }
   }
 }
+

@@ -41,9 +41,9 @@ public struct QemuRun: Sendable {
   /// How the machine itself ended, when it ended on its own (nil: the
   /// harness had to kill it, or it never stopped). See `MachineEnd`.
   public var machineEnd: MachineEnd? = nil
-  /// Set when the serial output passed the cell's output limit and QEMU
-  /// was killed for it.
-  public var outputLimitHit = false
+  /// The output limit (bytes) when the serial output passed it and QEMU
+  /// was killed for it; nil otherwise.
+  public var outputLimitReached: Int? = nil
 }
 
 /// The QEMU process groups this process has started and not yet reaped, so
@@ -80,6 +80,12 @@ public enum QemuProcessRegistry {
   }
 }
 
+/// Sizes the launcher keeps to.
+public enum QemuLauncherLimits {
+  /// Bytes of serial output kept after the output limit was reached.
+  public static let keptTail = 16 << 10
+}
+
 /// The limit that ended a run.
 public enum TimeoutKind: String, Sendable, Codable {
   /// The overall deadline.
@@ -112,7 +118,18 @@ public enum QemuLauncher {
     var exitLineAt: ContinuousClock.Instant?
     var readerDone = false
     var interrupted = false
+    /// The harness killed QEMU (timeout, exit grace, output limit,
+    /// interrupt): its end says nothing about the guest.
+    var killedByHarness = false
+    /// Serial bytes received in all (the log keeps at most the limit).
+    var received = 0
+    /// The last bytes received after the output limit was reached.
+    var tail: [UInt8] = []
+    var outputLimitHit = false
   }
+
+  /// Bytes of the tail kept after the output limit was reached.
+  static let keptTail = QemuLauncherLimits.keptTail
 
   private enum Task { case reader, watchdog }
 
@@ -129,6 +146,9 @@ public enum QemuLauncher {
   ) async throws -> QemuRun {
     let executable = settings.architecture.qemuBinary
     let arguments = QemuCommand.arguments(bootImage: bootImage, settings: settings)
+    // QEMU runs under the guard, which kills it if this process dies.
+    let guardPath = try await QemuGuard.executable()
+    let lifeline = try QemuGuard.lifelineReadEnd()
     var options = PlatformOptions()
     options.processGroupID = 0
     // On cancellation Subprocess tears the child down; make that the group.
@@ -140,8 +160,10 @@ public enum QemuLauncher {
     let result: ExecutionResult<Void, SequenceOutput, StringOutput<UTF8>>
     do {
       result = try await Subprocess.run(
-        .name(executable), arguments: Arguments(arguments), platformOptions: options,
-        input: .none, output: .sequence, error: .string(limit: 1 << 20)
+        .path(FilePath(guardPath)), arguments: Arguments([executable] + arguments),
+        platformOptions: options,
+        input: .fileDescriptor(FileDescriptor(rawValue: lifeline), closeAfterSpawningProcess: false),
+        output: .sequence, error: .string(limit: 1 << 20)
       ) { execution in
         let pid = execution.processIdentifier.value
         launch.pid.store(pid, ordering: .relaxed)
@@ -154,14 +176,38 @@ public enum QemuLauncher {
               chunk.withUnsafeBytes { raw in
                 let bytes = Array(raw)
                 onSerial?(bytes)
-                launch.shared.withLock { state in
-                  state.log += bytes
-                  state.timeline.record(endOffset: state.log.count, at: .now - start)
-                  state.parser.consume(bytes: bytes)
+                let overLimit = launch.shared.withLock { state -> Bool in
+                  state.received += bytes.count
                   state.lastOutput = .now
+                  if state.outputLimitHit {
+                    // QEMU is being killed: keep only the tail.
+                    state.tail += bytes
+                    if state.tail.count > keptTail {
+                      state.tail.removeFirst(state.tail.count - keptTail)
+                    }
+                    return false
+                  }
+                  var kept = bytes[...]
+                  var justHit = false
+                  let room = settings.outputLimitBytes - state.log.count
+                  if kept.count > room {
+                    state.tail = Array(kept.dropFirst(max(room, 0)).suffix(keptTail))
+                    kept = kept.prefix(max(room, 0))
+                    state.outputLimitHit = true
+                    state.killedByHarness = true
+                    justHit = true
+                  }
+                  state.log += kept
+                  state.timeline.record(endOffset: state.log.count, at: .now - start)
+                  state.parser.consume(bytes: kept)
                   if state.exitLineAt == nil && state.parser.result.exitStatus != nil {
                     state.exitLineAt = .now
                   }
+                  return justHit
+                }
+                if overLimit {
+                  // Past the output limit: the guest is flooding its console.
+                  try? execution.send(signal: .kill, toProcessGroup: true)
                 }
               }
             }
@@ -174,7 +220,10 @@ public enum QemuLauncher {
               if Swift.Task.isCancelled {
                 // Interrupted (Ctrl-C): the group must not outlive this call.
                 let interrupted = launch.shared.withLock { state in
-                  if !state.readerDone { state.interrupted = true }
+                  if !state.readerDone {
+                    state.interrupted = true
+                    state.killedByHarness = true
+                  }
                   return state.interrupted
                 }
                 // After a normal end QEMU is exiting on its own; a kill now
@@ -185,13 +234,16 @@ public enum QemuLauncher {
               let now = ContinuousClock.now
               let kill: Bool = launch.shared.withLock { state in
                 if let exitLineAt = state.exitLineAt {
-                  return now - exitLineAt > exitGrace
+                  // The exit line came but the machine did not stop.
+                  if now - exitLineAt > exitGrace { state.killedByHarness = true }
+                  return state.killedByHarness
                 }
                 if now - start > settings.timeout {
                   state.timeout = .deadline
                 } else if now - state.lastOutput > settings.silenceTimeout {
                   state.timeout = .silence
                 }
+                if state.timeout != nil { state.killedByHarness = true }
                 return state.timeout != nil
               }
               if kill {
@@ -199,7 +251,7 @@ public enum QemuLauncher {
                 // spinning in the guest, or blocked in the kernel).
                 let timedOut = launch.shared.withLock { $0.timeout != nil }
                 if timedOut {
-                  let threads = ProcessSnapshot.threads(of: pid)
+                  let threads = ProcessSnapshot.threads(of: QemuGuard.child(of: pid) ?? pid)
                   launch.shared.withLock { $0.snapshot = threads }
                 }
                 try? execution.send(signal: .kill, toProcessGroup: true)
@@ -242,10 +294,18 @@ public enum QemuLauncher {
     case .signaled(let value): signal = Int32(value)
     }
     let final = launch.shared.withLock { state in
-      (
-        state.parser.finish(), String(decoding: state.log, as: UTF8.self), state.timeout,
+      var log = state.log
+      if state.outputLimitHit {
+        let dropped = state.received - state.log.count - state.tail.count
+        log += Array(
+          "\n[swift-guest-harness: output limit of \(settings.outputLimitBytes) bytes reached; QEMU killed; \(dropped) bytes dropped; the last \(state.tail.count) bytes follow]\n"
+            .utf8)
+        log += state.tail
+      }
+      return (
+        state.parser.finish(), String(decoding: log, as: UTF8.self), state.timeout,
         state.interrupted || (Swift.Task.isCancelled && state.exitLineAt == nil && signal != nil),
-        state.timeline, state.snapshot
+        state.timeline, state.snapshot, state.killedByHarness, state.outputLimitHit
       )
     }
     let threads =
@@ -257,6 +317,9 @@ public enum QemuLauncher {
       command: [executable] + arguments, processID: launch.pid.load(ordering: .relaxed),
       interrupted: final.3)
     run.timeline = final.4
+    if final.7 { run.outputLimitReached = settings.outputLimitBytes }
+    // Only an exit QEMU made by itself is the machine's own end.
+    if !final.6, let exitCode { run.machineEnd = .exited(exitCode) }
     return run
   }
 }

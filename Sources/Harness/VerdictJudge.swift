@@ -4,6 +4,12 @@ public enum VerdictJudge {
   /// The verdict and its reason for `run` of an architecture.
   public static func judge(_ run: QemuRun, architecture: Architecture) -> (Verdict, String) {
     let stream = run.stream
+    if let limit = run.outputLimitReached {
+      return (
+        .protocolError,
+        "output limit: the guest wrote more than \(limit) bytes of serial output; QEMU was killed (the log keeps the head and the tail)"
+      )
+    }
     if let timeout = run.timeout {
       switch timeout {
       case .deadline:
@@ -50,12 +56,8 @@ public enum VerdictJudge {
     if status == 0 && failed > 0 {
       problems.append("exit status 0 but \(failed) checks failed")
     }
-    if architecture == .x86_64, let code = run.exitCode,
-      code != QemuCommand.debugExitCode(forStatus: status)
-    {
-      problems.append(
-        "QEMU exit code \(code) does not match exit status \(status) (expected \(QemuCommand.debugExitCode(forStatus: status)))"
-      )
+    if let problem = machineEndProblem(run.machineEnd, status: status, architecture: architecture) {
+      problems.append(problem)
     }
     if !problems.isEmpty {
       return (.protocolError, problems.joined(separator: "; "))
@@ -63,5 +65,34 @@ public enum VerdictJudge {
     if status == 0 { return (.passed, "") }
     if failed > 0 { return (.failed, "\(failed) check\(failed == 1 ? "" : "s") failed") }
     return (.failed, "guest reported failure (exit status \(status))")
+  }
+
+  /// Why the machine's own end contradicts the guest's exit line `status`,
+  /// or nil when it agrees. An exit line the machine did not confirm is not
+  /// an exit: console text alone can be forged by any guest.
+  static func machineEndProblem(_ end: MachineEnd?, status: Int, architecture: Architecture)
+    -> String?
+  {
+    guard let end else {
+      return "exit line printed but the machine never stopped (QEMU was killed after the exit grace)"
+    }
+    switch end {
+    case .exited(let code):
+      let expected: Int32
+      switch architecture {
+      case .x86_64: expected = QemuCommand.debugExitCode(forStatus: status)
+      // SIGP STOP of the last CPU ends QEMU with 0; a disabled wait is a
+      // guest panic, 1 under `-action panic=exit-failure`.
+      case .s390x: expected = status == 2 ? 1 : 0
+      }
+      if code != expected {
+        return "QEMU exit code \(code) does not match exit status \(status) (expected \(expected))"
+      }
+    case .poweredOff:
+      if status == 2 { return "the guest reported a crash but the domain powered off" }
+    case .panicked:
+      if status != 2 { return "exit status \(status) but the guest panicked (CRASHED event)" }
+    }
+    return nil
   }
 }

@@ -3,7 +3,8 @@ import Foundation
 import Harness
 import Synchronization
 
-/// SIGINT/SIGTERM handling for the runner: the first signal kills every
+/// SIGINT/SIGTERM/SIGHUP handling for the runner (a closed terminal or SSH
+/// session is an interrupt like Ctrl-C): the first signal kills every
 /// QEMU process group at once and calls the installed handler (which
 /// cancels the run so that it can report what finished); a second one
 /// exits immediately.
@@ -18,16 +19,19 @@ enum Interrupts {
 
   /// Installs the handlers; `handler` runs once, on the first signal.
   static func install(_ handler: @escaping @Sendable (Int32) -> Void) {
-    for number in [SIGINT, SIGTERM] {
+    for number in [SIGINT, SIGTERM, SIGHUP] {
       Foundation.signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
       source.setEventHandler {
-        QemuProcessRegistry.killAll()
         let (first, _) = received.compareExchange(
           expected: 0, desired: number, ordering: .relaxed)
         if first {
+          // Cancel first, so that a run whose QEMU dies from the kill below
+          // is seen as interrupted, not as a guest that crashed.
           handler(number)
+          QemuProcessRegistry.killAll()
         } else {
+          QemuProcessRegistry.killAll()
           FileHandle.standardError.write(Data("\nsecond interrupt: exiting now\n".utf8))
           Foundation.exit(128 + number)
         }

@@ -33,9 +33,12 @@ struct KTAPParserTests {
   func run(_ text: String, exitCode: Int32? = nil, signal: Int32? = nil, timeout: TimeoutKind? = nil)
     -> QemuRun
   {
-    QemuRun(
+    var run = QemuRun(
       stream: parse(text), serialLog: text, stderr: "", exitCode: exitCode, signal: signal,
       timeout: timeout, duration: .zero, command: [], processID: 0)
+    // An exit code means QEMU exited by itself: the machine's own end.
+    run.machineEnd = exitCode.map { .exited($0) }
+    return run
   }
 
   @Test func parsesSectionsChecksLocationsAndDiagnostics() throws {

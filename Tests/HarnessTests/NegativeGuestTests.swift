@@ -8,14 +8,47 @@ import Testing
 struct NegativeGuestTests {
   func boot(
     _ name: String, architecture: Architecture = .x86_64, timeout: Duration = .seconds(30),
-    cpus: Int = 1
+    cpus: Int = 1, outputLimit: Int = LaunchSettings.defaultOutputLimitBytes,
+    arguments: [String] = []
   ) async throws -> GuestResult {
     let runner = TestSupport.runner
     let program = try runner.builder.workspace.program(named: name)
-    return try await runner.run(
-      program,
-      settings: LaunchSettings(
-        architecture: architecture, accelerator: .tcg, cpus: cpus, timeout: timeout))
+    var settings = LaunchSettings(
+      architecture: architecture, accelerator: .tcg, cpus: cpus, guestArguments: arguments,
+      timeout: timeout)
+    settings.outputLimitBytes = outputLimit
+    return try await runner.run(program, settings: settings)
+  }
+
+  @Test(arguments: Architecture.allCases)
+  func exitLineWithoutMachineStopIsNeverPass(architecture: Architecture) async throws {
+    let result = try await boot("noexit", architecture: architecture)
+    #expect(result.verdict == .protocolError, "\(result.reason)\n\(result.serialLog)")
+    #expect(result.reason.contains("exit line printed but the machine never stopped"))
+    #expect(result.serialLog.contains("# EXIT: STATUS=0"), "the console claimed success")
+    #expect(result.checks.count == 1 && result.failedChecks.isEmpty)
+  }
+
+  @Test(arguments: Architecture.allCases)
+  func floodStopsAtTheOutputLimit(architecture: Architecture) async throws {
+    let limit = 256 << 10
+    let result = try await boot("flood", architecture: architecture, outputLimit: limit)
+    #expect(result.verdict == .protocolError, "\(result.reason)")
+    #expect(result.reason.contains("output limit: the guest wrote more than \(limit) bytes"))
+    #expect(result.serialLog.contains("[swift-guest-harness: output limit of \(limit) bytes reached"))
+    #expect(result.serialLog.utf8.count <= limit + QemuLauncherLimits.keptTail + 512)
+    #expect(result.serialLog.hasPrefix("KTAP version 1") || result.serialLog.contains("# guest: flood"))
+    #expect(result.qemuExitCode == nil, "QEMU was killed")
+  }
+
+  @Test func endlessLineIsCutAndStopsAtTheLimit() async throws {
+    let result = try await boot(
+      "flood", outputLimit: 1 << 20, arguments: ["flood.line=1"])
+    #expect(result.verdict == .protocolError)
+    #expect(result.reason.contains("output limit"))
+    #expect(
+      result.protocolErrors.contains { $0.contains("line longer than \(LaunchSettings.maxLineBytes) bytes") },
+      "\(result.protocolErrors)")
   }
 
   @Test func exceptionOnApplicationProcessorNamesThatCPU() async throws {

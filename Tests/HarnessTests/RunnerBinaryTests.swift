@@ -109,15 +109,18 @@ enum RunnerBinary {
     var text: String { bytes.withLock { String(decoding: $0, as: UTF8.self) } }
   }
 
-  /// Pids of processes whose command line contains `text`.
+  /// Pids of QEMU processes (not their guards) whose command line
+  /// contains `text`.
   static func processes(containing text: String) -> [Int32] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return names.compactMap { name -> Int32? in
       guard let pid = Int32(name),
-        let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline")
+        let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline"),
+        let comm = FileManager.default.contents(atPath: "/proc/\(name)/comm")
       else { return nil }
       let cmdline = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-      return cmdline.contains(text) && cmdline.contains("qemu-system") ? pid : nil
+      let isQemu = String(decoding: comm, as: UTF8.self).hasPrefix("qemu-system")
+      return cmdline.contains(text) && isQemu ? pid : nil
     }
   }
 

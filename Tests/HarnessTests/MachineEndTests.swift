@@ -1,0 +1,80 @@
+import Testing
+
+@testable import Harness
+
+/// An exit the harness did not see is not an exit: the guest's exit line
+/// must agree with how the machine itself ended.
+@Suite("Machine end and output limits")
+struct MachineEndTests {
+  static let passing = """
+    KTAP version 1
+    # guest: demo
+    1..1
+        KTAP version 1
+        # Subtest: only
+        ok 1 one # @Demo/Demo.swift:10
+    ok 1 only
+    # Totals: pass:1 fail:0 skip:0
+    # EXIT: STATUS=0
+
+    """
+
+  func run(_ text: String = passing, end: MachineEnd?, signal: Int32? = nil) -> QemuRun {
+    var parser = KTAPParser()
+    parser.consume(bytes: Array(text.utf8))
+    var run = QemuRun(
+      stream: parser.finish(), serialLog: text, stderr: "", exitCode: nil, signal: signal,
+      timeout: nil, duration: .zero, command: [], processID: 0)
+    run.machineEnd = end
+    return run
+  }
+
+  @Test(arguments: Architecture.allCases)
+  func consoleSuccessWithoutAMachineEndIsProtocolError(architecture: Architecture) {
+    let (verdict, reason) = VerdictJudge.judge(
+      run(end: nil, signal: 9), architecture: architecture)
+    #expect(verdict == .protocolError)
+    #expect(reason.contains("exit line printed but the machine never stopped"))
+  }
+
+  @Test func x86IsaDebugExitCodeMustMatch() {
+    #expect(VerdictJudge.judge(run(end: .exited(1)), architecture: .x86_64).0 == .passed)
+    #expect(VerdictJudge.judge(run(end: .exited(0)), architecture: .x86_64).0 == .protocolError)
+    #expect(VerdictJudge.judge(run(end: .exited(3)), architecture: .x86_64).0 == .protocolError)
+  }
+
+  @Test func s390xStopIsZeroAndPanicIsOne() {
+    #expect(VerdictJudge.judge(run(end: .exited(0)), architecture: .s390x).0 == .passed)
+    let (verdict, reason) = VerdictJudge.judge(run(end: .exited(1)), architecture: .s390x)
+    #expect(verdict == .protocolError)
+    #expect(reason.contains("QEMU exit code 1 does not match exit status 0 (expected 0)"))
+  }
+
+  @Test(arguments: Architecture.allCases)
+  func libvirtEventsMustMatch(architecture: Architecture) {
+    #expect(VerdictJudge.judge(run(end: .poweredOff), architecture: architecture).0 == .passed)
+    let (verdict, reason) = VerdictJudge.judge(run(end: .panicked), architecture: architecture)
+    #expect(verdict == .protocolError)
+    #expect(reason.contains("panicked"))
+  }
+
+  @Test func outputLimitIsProtocolErrorWhateverTheConsoleSays() {
+    var flooded = run(end: .exited(1))
+    flooded.outputLimitReached = 4096
+    let (verdict, reason) = VerdictJudge.judge(flooded, architecture: .x86_64)
+    #expect(verdict == .protocolError)
+    #expect(reason.contains("output limit"))
+  }
+
+  @Test func endlessLineIsCutAndReported() {
+    var parser = KTAPParser()
+    let long = [UInt8](repeating: UInt8(ascii: "x"), count: LaunchSettings.maxLineBytes * 3)
+    parser.consume(bytes: Array("KTAP version 1\n".utf8) + long + [10])
+    let stream = parser.finish()
+    #expect(
+      stream.protocolErrors.contains {
+        $0.contains("line longer than \(LaunchSettings.maxLineBytes) bytes")
+          && $0.contains("\(LaunchSettings.maxLineBytes * 2) bytes cut")
+      }, "\(stream.protocolErrors)")
+  }
+}
