@@ -18,6 +18,8 @@ public struct ParsedStream: Sendable {
   public var protocolErrors: [String] = []
   /// Lines before the header (firmware noise), kept for the log.
   public var preamble: [String] = []
+  /// The guest reported more than `KTAPParser.maxChecks` checks.
+  public var checkLimitReached = false
 }
 
 /// Incremental parser of the guest protocol: KTAP version 1 with one
@@ -32,6 +34,12 @@ public struct KTAPParser: Sendable {
   private var lineNumber = 0
   /// Bytes dropped from the current line past `LaunchSettings.maxLineBytes`.
   private var lineCut = 0
+  /// Checks recorded so far.
+  private var checkCount = 0
+
+  /// Most checks one run may report: past it the parser stops recording
+  /// (memory and reports stay bounded) and the harness stops the guest.
+  public static let maxChecks = 5_000
 
   /// A parser at the start of a stream.
   public init() {}
@@ -160,6 +168,17 @@ public struct KTAPParser: Sendable {
       error("check '\(result.description)' outside a subtest")
       return
     }
+    if checkCount >= Self.maxChecks {
+      if !stream.checkLimitReached {
+        stream.checkLimitReached = true
+        error("more than \(Self.maxChecks) checks; later checks are not recorded")
+      }
+      return
+    }
+    checkCount += 1
+    // Take the section out while appending, so that its check array is
+    // not shared (and copied) on every check.
+    openSection = nil
     let expected = section.checks.count + 1
     if result.number != expected {
       error(

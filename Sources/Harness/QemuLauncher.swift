@@ -200,6 +200,11 @@ public enum QemuLauncher {
                   state.log += kept
                   state.timeline.record(endOffset: state.log.count, at: .now - start)
                   state.parser.consume(bytes: kept)
+                  if !state.outputLimitHit && state.parser.result.checkLimitReached {
+                    state.outputLimitHit = true
+                    state.killedByHarness = true
+                    justHit = true
+                  }
                   if state.exitLineAt == nil && state.parser.result.exitStatus != nil {
                     state.exitLineAt = .now
                   }

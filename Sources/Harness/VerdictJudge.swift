@@ -4,6 +4,12 @@ public enum VerdictJudge {
   /// The verdict and its reason for `run` of an architecture.
   public static func judge(_ run: QemuRun, architecture: Architecture) -> (Verdict, String) {
     let stream = run.stream
+    if run.outputLimitReached != nil, stream.checkLimitReached {
+      return (
+        .protocolError,
+        "output limit: the guest reported more than \(KTAPParser.maxChecks) checks; QEMU was killed (the log keeps the head and the tail)"
+      )
+    }
     if let limit = run.outputLimitReached {
       return (
         .protocolError,

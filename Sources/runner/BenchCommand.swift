@@ -27,6 +27,14 @@ extension Runner {
     @Flag(help: "Benchmark the selected matrix through the parallel scheduler.")
     var matrix = false
 
+    @Flag(
+      help: """
+        Run the runner itself on the 'flood' negative guest (check lines, and one endless \
+        line) on both arches and print its peak RSS, the time to the verdict and the report \
+        sizes (--output-limit applies).
+        """)
+    var flood = false
+
     func validate() throws {
       if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
       if matrix && backend.backend == .libvirt {
@@ -35,6 +43,10 @@ extension Runner {
     }
 
     func run() async throws {
+      if flood {
+        try await FloodBenchmark.run(outputLimit: selection.outputLimit)
+        return
+      }
       let pool = try backend.pool()
       var (runner, cells) = try selection.cells(on: pool)
       if let pool { runner.launcher = pool }

@@ -26,6 +26,10 @@ struct Runner: AsyncParsableCommand {
   /// Parses, runs, and maps errors to the documented exit statuses
   /// (ArgumentParser would use 64 for usage errors).
   static func main() async {
+    if ProcessInfo.processInfo.environment["SWIFTGUEST_PRINT_PEAK_RSS"] != nil {
+      // For `bench --flood`: the runner's own peak memory, measured at exit.
+      atexit { FileHandle.standardError.write(Data("peak RSS: \(PeakMemory.kibibytes()) KiB\n".utf8)) }
+    }
     do {
       var command = try parseAsRoot()
       if var asyncCommand = command as? any AsyncParsableCommand {
@@ -94,6 +98,32 @@ struct Selection: ParsableArguments {
   @Option(help: "Only cells whose id contains this text.")
   var filter: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Most serial output kept per cell (bytes, or with K/M/G); past it QEMU is killed and the cell is PROTOCOL-ERROR. Overrides the config's output_limit.",
+      valueName: "size"))
+  var outputLimit: String?
+
+  /// `--output-limit` in bytes (4K to 1G).
+  func outputLimitBytes() throws -> Int? {
+    guard let outputLimit else { return nil }
+    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+    var digits = Substring(outputLimit.uppercased())
+    var unit = 1
+    if let last = digits.last, let value = units[last] {
+      unit = value
+      digits = digits.dropLast()
+    }
+    guard let number = Int(digits), number > 0 else {
+      throw ValidationError("--output-limit: '\(outputLimit)' is not a size (e.g. 4M, 65536)")
+    }
+    let (bytes, overflow) = number.multipliedReportingOverflow(by: unit)
+    guard !overflow, bytes >= 4 << 10, bytes <= 1 << 30 else {
+      throw ValidationError("--output-limit: '\(outputLimit)' must be between 4K and 1G")
+    }
+    return bytes
+  }
+
   /// The selected cells. `kvmUsable` decides `--accel auto` per
   /// architecture (default: this machine's /dev/kvm).
   func cells(kvmUsable: ((Architecture) -> Bool)? = nil) throws -> (GuestRunner, [MatrixCell]) {
@@ -133,6 +163,9 @@ struct Selection: ParsableArguments {
         }
       }
     }
+    if let limit = try outputLimitBytes() {
+      for index in cells.indices { cells[index].settings.outputLimitBytes = limit }
+    }
     return (runner, cells)
   }
 }
@@ -146,5 +179,17 @@ extension Runner {
       let (_, cells) = try selection.cells()
       for cell in cells { print(cell.id) }
     }
+  }
+}
+
+/// This process's peak resident set size (`VmHWM` in /proc/self/status).
+enum PeakMemory {
+  static func kibibytes() -> Int {
+    guard let data = FileManager.default.contents(atPath: "/proc/self/status") else { return 0 }
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n")
+    where line.hasPrefix("VmHWM:") {
+      return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+    return 0
   }
 }

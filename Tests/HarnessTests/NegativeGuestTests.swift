@@ -34,11 +34,19 @@ struct NegativeGuestTests {
     let limit = 256 << 10
     let result = try await boot("flood", architecture: architecture, outputLimit: limit)
     #expect(result.verdict == .protocolError, "\(result.reason)")
+    // 256 KiB of check lines stay under the check limit: the byte limit hits.
     #expect(result.reason.contains("output limit: the guest wrote more than \(limit) bytes"))
     #expect(result.serialLog.contains("[swift-guest-harness: output limit of \(limit) bytes reached"))
     #expect(result.serialLog.utf8.count <= limit + QemuLauncherLimits.keptTail + 512)
     #expect(result.serialLog.hasPrefix("KTAP version 1") || result.serialLog.contains("# guest: flood"))
     #expect(result.qemuExitCode == nil, "QEMU was killed")
+  }
+
+  @Test func tooManyChecksStopTheGuest() async throws {
+    let result = try await boot("flood", outputLimit: 64 << 20)
+    #expect(result.verdict == .protocolError)
+    #expect(result.reason.contains("more than \(KTAPParser.maxChecks) checks"), "\(result.reason)")
+    #expect(result.checks.count == KTAPParser.maxChecks)
   }
 
   @Test func endlessLineIsCutAndStopsAtTheLimit() async throws {
