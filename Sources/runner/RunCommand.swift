@@ -150,7 +150,8 @@ extension Runner {
         Output.write("reports: \(directory.path)/index.html, junit.xml, results.json, results-<arch>.ktap, logs/")
       } catch {
         reportsWritten = false
-        Output.write("error: the reports were not all written: \(error)")
+        FileHandle.standardError.write(
+          Data((TerminalText.sanitized("error: the reports were not all written: \(error)", keepingNewlines: true) + "\n").utf8))
       }
       if interrupted { throw ExitCode(128 + Interrupts.signal) }
       if outcomes.contains(where: \.isFailure) || !unwritten.isEmpty || !reportsWritten {
