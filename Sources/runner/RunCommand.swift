@@ -429,11 +429,40 @@ struct RunDirectory: Sendable {
       if name != "." && name != ".." { names.insert(name) }
     }
     if names.isEmpty { return .emptyDirectory }
+    if isEarlierRun(path, names: names) { return .runDirectory }
     var why = "is a directory the runner did not create (no \(markerName) marker in it) and it is not empty"
     if names.contains("results.json") && names.contains("logs") {
-      why += " (it looks like a run of an older runner: if so, `touch \(ReportText.shellQuote(path + "/" + markerName))` lets the runner replace it)"
+      why += " (it looks like a run with other files added: if it may be replaced, `touch \(ReportText.shellQuote(path + "/" + markerName))`)"
     }
     return .foreign(why)
+  }
+
+  /// Whether a directory without the marker holds a run of a runner from
+  /// before the marker: nothing but the files such a run writes (the
+  /// reports, and `logs/` with only `.log`, `.cmdline`, `.stderr` files),
+  /// among them `results.json` and `logs/`. Replacing it loses nothing the
+  /// runner did not write.
+  static func isEarlierRun(_ path: String, names: Set<String>) -> Bool {
+    guard names.contains("results.json") && names.contains("logs") else { return false }
+    func isRegularFile(_ file: String) -> Bool {
+      var info = stat()
+      return lstat(file, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    }
+    for name in names where name != "logs" {
+      let report =
+        ["index.html", "junit.xml", "results.json"].contains(name)
+        || (name.hasPrefix("junit-") && name.hasSuffix(".xml"))
+        || (name.hasPrefix("results-") && (name.hasSuffix(".json") || name.hasSuffix(".ktap")))
+      guard report, isRegularFile(path + "/" + name) else { return false }
+    }
+    var info = stat()
+    guard lstat(path + "/logs", &info) == 0, info.st_mode & S_IFMT == S_IFDIR,
+      let logs = try? FileManager.default.contentsOfDirectory(atPath: path + "/logs")
+    else { return false }
+    return logs.allSatisfy { name in
+      !name.hasPrefix(".") && [".log", ".cmdline", ".stderr"].contains { name.hasSuffix($0) }
+        && isRegularFile(path + "/logs/" + name)
+    }
   }
 
   /// Takes the exclusive lock on `<path>.lock`.

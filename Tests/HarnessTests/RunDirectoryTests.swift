@@ -100,12 +100,27 @@ struct RunDirectoryTests {
       dir + "/home/", named: dir + "/home", in: dir, why: "is a directory the runner did not create")
   }
 
-  @Test func aRunOfAnOlderRunnerGetsAHint() async throws {
+  @Test func aRunOfAnOlderRunnerIsReplacedButNotWithOtherFilesInIt() async throws {
     let dir = try RunnerBinary.scratch(config: Self.config)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try FileManager.default.createDirectory(atPath: dir + "/old/logs", withIntermediateDirectories: true)
-    try Data("{}".utf8).write(to: URL(fileURLWithPath: dir + "/old/results.json"))
-    try await Self.expectRefused(dir + "/old", in: dir, why: "touch \(dir)/old/.swiftguest-run")
+    // Only what a runner before the marker wrote: taken as a run.
+    let manager = FileManager.default
+    for old in ["old", "mixed"] {
+      try manager.createDirectory(atPath: "\(dir)/\(old)/logs", withIntermediateDirectories: true)
+      for file in ["results.json", "index.html", "results-x86_64.ktap", "logs/a.log", "logs/a.cmdline"] {
+        try Data("old \(file)".utf8).write(to: URL(fileURLWithPath: "\(dir)/\(old)/\(file)"))
+      }
+    }
+    let before = Self.snapshot(dir + "/old").map { $0.replacing(dir + "/old", with: "") }
+    let run = try await RunnerBinary.run(["--config", dir + "/guests.cfg", "--report-dir", dir + "/old"])
+    #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+    #expect(
+      Self.snapshot(dir + "/old.previous").map { $0.replacing(dir + "/old.previous", with: "") } == before,
+      "moved aside whole")
+    #expect(Self.exists(dir + "/old/.swiftguest-run"))
+    // With a file of someone else's in it: refused, with a hint.
+    try Data("mine".utf8).write(to: URL(fileURLWithPath: dir + "/mixed/notes.txt"))
+    try await Self.expectRefused(dir + "/mixed", in: dir, why: "touch \(dir)/mixed/.swiftguest-run")
   }
 
   @Test func symbolicLinksAreRefused() async throws {
