@@ -229,6 +229,7 @@ struct RunDirectoryTests {
   }
 }
 
+#if os(Linux)
 /// A tmpfs mounted for one test (needs root, or CAP_SYS_ADMIN).
 enum Tmpfs {
   /// Whether tmpfs can be mounted here (tried once).
@@ -313,3 +314,4 @@ struct RunDirectoryWriteErrorTests {
     #expect(previous.contains("# EXIT: STATUS=0"))
   }
 }
+#endif
