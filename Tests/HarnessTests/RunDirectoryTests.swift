@@ -18,15 +18,17 @@ struct RunDirectoryTests {
   static let config = "[defaults]\naccel = tcg\n[selftest]\narch = x86_64\n"
 
   /// Everything observable about `path` and below it (never following a
-  /// symbolic link): type, mode, size, bytes, link target, device number.
+  /// symbolic link): type, mode, size, contents (SHA-256), link target,
+  /// device number.
   static func snapshot(_ path: String) -> [String] {
     var info = stat()
     guard lstat(path, &info) == 0 else { return ["\(path): missing"] }
     let head = "\(path): mode \(String(info.st_mode, radix: 8)) size \(info.st_size) rdev \(info.st_rdev)"
     switch info.st_mode & S_IFMT {
     case S_IFREG:
-      let bytes = FileManager.default.contents(atPath: path) ?? Data()
-      return [head + " bytes \(bytes.base64EncodedString())"]
+      var digest = SHA256()
+      digest.update(FileManager.default.contents(atPath: path) ?? Data())
+      return [head + " sha256 \(digest.finalizeHex())"]
     case S_IFLNK:
       return [head + " -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?")]
     case S_IFDIR:
