@@ -557,7 +557,7 @@ struct RunDirectory: Sendable {
         }
       case .runDirectory:
         do {
-          try FileManager.default.removeItem(atPath: previous)
+          try removeRun(previous)
         } catch {
           throw RunDirectoryError(
             path: path, reason: "cannot delete the run before the previous one, \(previous): \(FileErrorText.reason(error))")
@@ -570,6 +570,19 @@ struct RunDirectory: Sendable {
       try createDirectory(path)
       try finishCreating(path)
     }
+  }
+
+  /// Deletes a run directory with its marker last, so that a runner
+  /// waiting for the lock never sees it as a directory without the marker.
+  private static func removeRun(_ path: String) throws {
+    let manager = FileManager.default
+    for name in try manager.contentsOfDirectory(atPath: path) where name != markerName {
+      try manager.removeItem(atPath: path + "/" + name)
+    }
+    if unlink(path + "/" + markerName) != 0 && errno != ENOENT {  // an earlier run has none
+      throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+    }
+    if rmdir(path) != 0 { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
   }
 
   private static func createDirectory(_ path: String) throws {
