@@ -1,12 +1,31 @@
 import ArgumentParser
 import Foundation
 import Harness
+import Synchronization
 
 /// Unbuffered standard output (live lines must not wait in a stdio buffer
-/// when the output is a pipe).
+/// when the output is a pipe). Text is sanitized with `TerminalText`
+/// (line breaks kept): guest text never writes control characters.
 enum Output {
   static func write(_ text: String, newline: Bool = true) {
-    FileHandle.standardOutput.write(Data((newline ? text + "\n" : text).utf8))
+    let safe = TerminalText.sanitized(text, keepingNewlines: true)
+    FileHandle.standardOutput.write(Data((newline ? safe + "\n" : safe).utf8))
+  }
+}
+
+/// The guest's serial bytes as they arrive, sanitized for the terminal
+/// (a UTF-8 sequence split between two chunks is held back).
+final class SerialEcho: Sendable {
+  private let stream = Mutex(TerminalText.Stream(keepingNewlines: true))
+
+  func write(_ bytes: some Sequence<UInt8>) {
+    let text = stream.withLock { $0.feed(bytes) }
+    if !text.isEmpty { FileHandle.standardOutput.write(Data(text.utf8)) }
+  }
+
+  func finish() {
+    let text = stream.withLock { $0.finish() }
+    if !text.isEmpty { FileHandle.standardOutput.write(Data(text.utf8)) }
   }
 }
 
@@ -24,10 +43,11 @@ enum GdbSession {
     settings.timeout = .seconds(10 * 365 * 86_400)
     settings.silenceTimeout = settings.timeout
     settings.extraQemuArguments += ["-S", "-gdb", "tcp:127.0.0.1:\(port)"]
+    let echo = SerialEcho()
     let task = Task {
       try await QemuLauncher.run(
         bootImage: payload.bootImage, settings: settings,
-        onSerial: { bytes in FileHandle.standardOutput.write(Data(bytes)) })
+        onSerial: { bytes in echo.write(bytes) })
     }
     Interrupts.install { _ in task.cancel() }
     // Print the commands only once the stub accepts connections.
@@ -46,6 +66,7 @@ enum GdbSession {
       waiting for QEMU to exit (Ctrl-C kills it); serial output follows.
       """)
     let run = try await task.value
+    echo.finish()
     if Interrupts.signal != 0 || run.interrupted {
       Output.write("\ninterrupted: QEMU (pid \(run.processID)) was killed")
       return 128 + (Interrupts.signal == 0 ? SIGINT : Interrupts.signal)

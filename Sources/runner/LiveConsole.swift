@@ -8,7 +8,11 @@ import Synchronization
 /// passed, failed, skipped per architecture, elapsed time, ETA — is
 /// redrawn in place, and finished cells are printed as lines above it.
 /// Otherwise (CI logs, pipes) every finished cell is one plain line and no
-/// escape code is written.
+/// escape code is written. All text it is given (cell lines, guest serial
+/// logs with `--verbose`, build errors) goes through
+/// `TerminalText.sanitized(_:keepingNewlines:)`: the only control
+/// characters on its output are its own (line breaks and, on a terminal,
+/// the status line's).
 final class LiveConsole: Sendable {
   private struct State {
     var progress: RunProgress
@@ -71,6 +75,7 @@ final class LiveConsole: Sendable {
       case .buildStarted, .buildFinished, .cellStarted:
         break
       }
+      text = TerminalText.sanitized(text, keepingNewlines: true)
       if isTerminal {
         if !text.isEmpty || !state.statusShown { write(redraw(&state, text: text)) }
       } else if !text.isEmpty {
@@ -90,8 +95,9 @@ final class LiveConsole: Sendable {
     }
   }
 
-  /// Prints text above the status line (or plainly).
+  /// Prints text above the status line (or plainly), sanitized.
   func print(_ text: String) {
+    let text = TerminalText.sanitized(text, keepingNewlines: true)
     state.withLock { state in
       if isTerminal && !state.stopped {
         write(redraw(&state, text: text + "\n"))

@@ -25,6 +25,13 @@ extension Runner {
         Ctrl-C kills every running QEMU, prints the finished cells and the interrupted \
         ones, writes the reports and exits with 130.
 
+        The report directory is replaced only if the runner created it (marker file \
+        .swiftguest-run) or it is empty; a file, a device, a symbolic link or a \
+        directory with other contents is refused (exit status 2) and left untouched. \
+        Two runners on one report directory run one after the other: the second waits \
+        (--no-wait: exit status 2). A log or report that cannot be written is reported \
+        with its path and the reason, and makes the exit status 1.
+
         --backend libvirt runs the same cells as transient libvirt domains on the \
         daemons named by --connect (default qemu:///system). Several URIs share the \
         matrix by each host's CPUs and memory and the arches and accelerators its \
@@ -39,8 +46,16 @@ extension Runner {
     @Flag(help: "Print each guest's serial log.")
     var verbose = false
 
-    @Option(help: "Directory for reports and logs; the previous run is kept beside it as <dir>.previous.")
+    @Option(
+      help: """
+        Directory for reports and logs; the previous run is kept beside it as <dir>.previous. \
+        Only a directory the runner created (it has a .swiftguest-run marker), an empty \
+        directory or a new path is accepted.
+        """)
     var reportDir: String = "runs/latest"
+
+    @Flag(help: "When another runner uses the report directory, fail (exit status 2) instead of waiting for it.")
+    var noWait = false
 
     @Option(name: [.customShort("j"), .customLong("jobs")], help: "At most this many cells at once (default: as many as CPUs and memory allow).")
     var jobs: Int?
@@ -84,13 +99,18 @@ extension Runner {
         throw ValidationError("no matrix cell matches the selection (see `runner list`)")
       }
       let root = runner.builder.workspace.root
-      let directory = RunDirectory(path: reportDir)
-      try directory.rotate()
+      let directory = try await RunDirectory.open(reportDir, wait: !noWait) { message in
+        FileHandle.standardError.write(Data((TerminalText.sanitized(message) + "\n").utf8))
+      }
+      // Logs of a cell that could not be written, by cell id: an error of
+      // that cell (written before the cell's lines are printed).
+      let logProblems = Mutex<[String: [FileProblem]]>([:])
 
       let console = LiveConsole(
         total: cells.count, isTerminal: LiveConsole.stdoutIsTerminal, verbose: verbose
       ) { outcome in
         Self.lines(outcome, root: root)
+          + Self.logProblemLines(logProblems.withLock { $0[outcome.cell.id] } ?? [])
       }
       let options = MatrixScheduler.Options(budget: budget, maxConcurrentCells: jobs, retries: retry)
       let scheduler = MatrixScheduler(runner: runner, options: options)
@@ -108,7 +128,10 @@ extension Runner {
       let start = ContinuousClock.now
       let task = Task {
         await scheduler.run(cells) { event in
-          if case .cellFinished(let outcome) = event { directory.writeLogs(outcome) }
+          if case .cellFinished(let outcome) = event {
+            let problems = directory.writeLogs(outcome)
+            if !problems.isEmpty { logProblems.withLock { $0[outcome.cell.id] = problems } }
+          }
           console.handle(event)
         }
       }
@@ -119,15 +142,34 @@ extension Runner {
       console.stop()
       let interrupted = Interrupts.signal != 0
 
-      Output.write(Self.summary(outcomes, wall: wall))
-      try directory.writeReports(outcomes.map { Self.reportCell($0, root: root) })
-      Output.write("reports: \(reportDir)/index.html, junit.xml, results.json, results-<arch>.ktap, logs/")
+      let unwritten = logProblems.withLock { $0 }
+      Output.write(Self.summary(outcomes, wall: wall, logProblems: unwritten))
+      var reportsWritten = true
+      do {
+        try directory.writeReports(outcomes.map { Self.reportCell($0, root: root) })
+        Output.write("reports: \(directory.path)/index.html, junit.xml, results.json, results-<arch>.ktap, logs/")
+      } catch {
+        reportsWritten = false
+        FileHandle.standardError.write(
+          Data((TerminalText.sanitized("error: the reports were not all written: \(error)", keepingNewlines: true) + "\n").utf8))
+      }
       if interrupted { throw ExitCode(128 + Interrupts.signal) }
-      if outcomes.contains(where: \.isFailure) { throw ExitCode(1) }
+      if outcomes.contains(where: \.isFailure) || !unwritten.isEmpty || !reportsWritten {
+        throw ExitCode(1)
+      }
+    }
+
+    /// The lines for a cell whose log files could not be written.
+    static func logProblemLines(_ problems: [FileProblem]) -> [String] {
+      problems.map { "    error: log not written: \($0)" }
     }
 
     /// The summary in matrix order: one line per cell, then the totals.
-    static func summary(_ outcomes: [CellOutcome], wall: Duration) -> String {
+    /// A cell whose logs could not be written says so (`logProblems`, by
+    /// cell id); guest text in it is sanitized.
+    static func summary(
+      _ outcomes: [CellOutcome], wall: Duration, logProblems: [String: [FileProblem]] = [:]
+    ) -> String {
       var text = "summary (matrix order):\n"
       for outcome in outcomes {
         var line = "  " + pad(outcome.label, 15) + outcome.cell.id
@@ -137,7 +179,11 @@ extension Runner {
         if outcome.attempts > 1 {
           line += "  attempts: " + outcome.attemptVerdicts.map(\.rawValue).joined(separator: ", ")
         }
-        text += line + "\n"
+        if let problems = logProblems[outcome.cell.id] {
+          line += "  ERROR: \(problems.count) log file\(problems.count == 1 ? "" : "s") not written ("
+            + (problems.first.map { $0.reason } ?? "") + ")"
+        }
+        text += TerminalText.sanitized(line) + "\n"
       }
       var counts: [String: Int] = [:]
       for outcome in outcomes { counts[outcome.label, default: 0] += 1 }
@@ -145,12 +191,26 @@ extension Runner {
       let tallies = order.compactMap { label in counts[label].map { "\($0) \(label)" } }
       text += "summary: \(outcomes.count) cell\(outcomes.count == 1 ? "" : "s"): \(tallies.joined(separator: ", "))"
         + String(format: " in %.2fs", wall.seconds)
+      if !logProblems.isEmpty {
+        text += "; logs not written for \(logProblems.count) cell\(logProblems.count == 1 ? "" : "s")"
+      }
       return text
     }
 
     /// The live lines of a finished cell: verdict line, failed checks,
-    /// crash record with its symbolized location.
+    /// crash record with its symbolized location. Guest text in them (check
+    /// and section names, diagnostics, crash lines, reasons, frames) is
+    /// sanitized with `TerminalText`: no control character of the guest's
+    /// reaches the output; a multi-line message becomes several lines.
     static func lines(_ outcome: CellOutcome, root: String) -> [String] {
+      unsanitizedLines(outcome, root: root).flatMap { line in
+        line.split(separator: "\n", omittingEmptySubsequences: false).map {
+          TerminalText.sanitized(String($0))
+        }
+      }
+    }
+
+    private static func unsanitizedLines(_ outcome: CellOutcome, root: String) -> [String] {
       let cell = outcome.cell
       let label = pad(outcome.label, 8)
       guard let result = outcome.result else {
@@ -226,48 +286,364 @@ extension Runner {
   }
 }
 
-/// The run directory (`runs/latest` by default): the previous run is moved
-/// to `<dir>.previous` when a run starts; each cell's serial log, QEMU
-/// command line (shell-quoted) and QEMU stderr are written to
-/// `logs/<id>.log`, `.timed.log` (each line with its arrival time),
-/// `.cmdline`, `.stderr` as soon as the cell finishes
+/// The run directory (`runs/latest` by default).
+///
+/// **Ownership.** Every run directory the runner creates carries the
+/// marker file `.swiftguest-run`. When a run starts, the directory is moved
+/// to `<dir>.previous` (the one there before is deleted) only if it carries
+/// the marker, and `<dir>.previous` is deleted only if it carries the
+/// marker too (or is an empty directory). An empty directory given as
+/// `--report-dir` is adopted (the marker is written into it). Anything else
+/// — a file, a device such as `/dev/null`, a symbolic link, a non-empty
+/// directory without the marker, in place of `<dir>` or `<dir>.previous` —
+/// is refused (exit status 2, the message names the path and why) and
+/// left untouched.
+///
+/// **One runner at a time.** A run holds an exclusive `flock(2)` on
+/// `<dir>.lock` (beside the directory, so that rotation is covered) from
+/// before it looks at the directory until it exits. A second runner on
+/// the same directory waits for it, saying so on stderr (`--no-wait`:
+/// exit status 2 instead); the lock file is left in place.
+///
+/// **Layout.** Each cell's serial log, QEMU command line (shell-quoted) and
+/// QEMU stderr are written to `logs/<id>.log`, `.timed.log` (each line with
+/// its arrival time), `.cmdline`, `.stderr` as soon as the cell finishes
 /// (earlier failed attempts as `logs/<id>.attempt<n>.log`); the reports
 /// when the run ends.
 struct RunDirectory: Sendable {
-  var path: String
+  /// The marker file that makes a directory the runner's own.
+  static let markerName = ".swiftguest-run"
+  /// The first line of the lock file.
+  static let lockHeader = "swiftguest runner lock"
 
-  /// Moves the previous run aside and creates `logs/`.
-  func rotate() throws {
-    let manager = FileManager.default
-    let previous = path + ".previous"
-    if manager.fileExists(atPath: path) {
-      try? manager.removeItem(atPath: previous)
-      try manager.moveItem(atPath: path, toPath: previous)
-    }
-    try manager.createDirectory(atPath: path + "/logs", withIntermediateDirectories: true)
+  /// The directory (trailing slashes removed).
+  let path: String
+  /// The open lock file, held (and locked) until the process exits.
+  private let lockDescriptor: Int32
+
+  /// What is at a path, as far as ownership goes.
+  enum Entry: Equatable {
+    /// Nothing: the runner may create it.
+    case missing
+    /// A directory with the marker: the runner's own.
+    case runDirectory
+    /// An empty directory without the marker: may be adopted.
+    case emptyDirectory
+    /// Something the runner must not replace; why, in words.
+    case foreign(String)
   }
 
-  /// Writes a finished cell's logs.
-  func writeLogs(_ outcome: CellOutcome) {
+  /// Takes the run directory `path` for this run: refuses a path that is
+  /// not the runner's (before touching anything), takes the lock (waiting
+  /// for another runner on it unless `wait` is false; `waiting` gets the
+  /// message to show once), moves the previous run aside and creates the
+  /// directory with its marker and `logs/`.
+  static func open(
+    _ path: String, wait: Bool, waiting: @Sendable (String) -> Void
+  ) async throws -> RunDirectory {
+    let path = normalized(path)
+    let last = (path as NSString).lastPathComponent
+    if last == "." || last == ".." || path == "/" {
+      throw RunDirectoryError(path: path, reason: "names no directory of its own; give a path such as runs/latest")
+    }
+    // Refuse early, without creating a lock file beside a device or a
+    // stranger's file.
+    try refuseForeign(path)
+    let parent = (path as NSString).deletingLastPathComponent
+    if !parent.isEmpty {
+      do {
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+      } catch {
+        throw RunDirectoryError(
+          path: path, reason: "cannot create its parent directory \(parent): \(FileErrorText.reason(error))")
+      }
+    }
+    let lock = try await acquireLock(path, wait: wait, waiting: waiting)
+    do {
+      try prepare(path)
+    } catch {
+      close(lock)
+      throw error
+    }
+    return RunDirectory(path: path, lockDescriptor: lock)
+  }
+
+  /// `path` without trailing slashes (`/` stays).
+  static func normalized(_ path: String) -> String {
+    var path = path
+    while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+    return path
+  }
+
+  /// Throws when `path` or `path.previous` is there and not the runner's.
+  static func refuseForeign(_ path: String) throws {
+    if case .foreign(let why) = try inspect(path) {
+      throw RunDirectoryError(path: path, reason: why + "; left untouched")
+    }
+    let previous = path + ".previous"
+    if case .foreign(let why) = try inspect(previous) {
+      throw RunDirectoryError(
+        path: path,
+        reason: "\(previous), where the previous run is kept, \(why); "
+          + "the runner would have to delete it: left untouched (move it away or choose another --report-dir)")
+    }
+  }
+
+  /// What is at `path` (never following a symbolic link there).
+  static func inspect(_ path: String) throws -> Entry {
+    var info = stat()
+    guard lstat(path, &info) == 0 else {
+      let code = errno
+      if code == ENOENT { return .missing }
+      if code == ENOTDIR {
+        throw RunDirectoryError(path: path, reason: "a component of the path is not a directory")
+      }
+      throw RunDirectoryError(path: path, reason: "cannot be examined: \(FileErrorText.reason(errno: code))")
+    }
+    switch info.st_mode & S_IFMT {
+    case S_IFDIR: break
+    case S_IFLNK:
+      let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
+      return .foreign(
+        "is a symbolic link (to \(TerminalText.sanitized(target))), not a run directory; give the directory itself")
+    case S_IFREG: return .foreign("is a file, not a run directory")
+    case S_IFCHR: return .foreign("is a character device, not a run directory")
+    case S_IFBLK: return .foreign("is a block device, not a run directory")
+    case S_IFIFO: return .foreign("is a named pipe, not a run directory")
+    case S_IFSOCK: return .foreign("is a socket, not a run directory")
+    default: return .foreign("is not a directory")
+    }
+    var marker = stat()
+    if lstat(path + "/" + markerName, &marker) == 0, marker.st_mode & S_IFMT == S_IFREG {
+      return .runDirectory
+    }
+    guard let directory = opendir(path) else {
+      throw RunDirectoryError(path: path, reason: "cannot be read: \(FileErrorText.reason(errno: errno))")
+    }
+    defer { closedir(directory) }
+    var names: Set<String> = []
+    while let entry = readdir(directory) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+      }
+      if name != "." && name != ".." { names.insert(name) }
+    }
+    if names.isEmpty { return .emptyDirectory }
+    if isEarlierRun(path, names: names) { return .runDirectory }
+    var why = "is a directory the runner did not create (no \(markerName) marker in it) and it is not empty"
+    if names.contains("results.json") && names.contains("logs") {
+      why += " (it looks like a run with other files added: if it may be replaced, `touch \(ReportText.shellQuote(path + "/" + markerName))`)"
+    }
+    return .foreign(why)
+  }
+
+  /// Whether a directory without the marker holds a run of a runner from
+  /// before the marker: nothing but the files such a run writes (the
+  /// reports, and `logs/` with only `.log`, `.cmdline`, `.stderr` files),
+  /// among them `results.json` and `logs/`. Replacing it loses nothing the
+  /// runner did not write.
+  static func isEarlierRun(_ path: String, names: Set<String>) -> Bool {
+    guard names.contains("results.json") && names.contains("logs") else { return false }
+    func isRegularFile(_ file: String) -> Bool {
+      var info = stat()
+      return lstat(file, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    }
+    for name in names where name != "logs" {
+      let report =
+        ["index.html", "junit.xml", "results.json"].contains(name)
+        || (name.hasPrefix("junit-") && name.hasSuffix(".xml"))
+        || (name.hasPrefix("results-") && (name.hasSuffix(".json") || name.hasSuffix(".ktap")))
+      guard report, isRegularFile(path + "/" + name) else { return false }
+    }
+    var info = stat()
+    guard lstat(path + "/logs", &info) == 0, info.st_mode & S_IFMT == S_IFDIR,
+      let logs = try? FileManager.default.contentsOfDirectory(atPath: path + "/logs")
+    else { return false }
+    return logs.allSatisfy { name in
+      !name.hasPrefix(".") && [".log", ".cmdline", ".stderr"].contains { name.hasSuffix($0) }
+        && isRegularFile(path + "/logs/" + name)
+    }
+  }
+
+  /// Takes the exclusive lock on `<path>.lock`.
+  private static func acquireLock(
+    _ path: String, wait: Bool, waiting: @Sendable (String) -> Void
+  ) async throws -> Int32 {
+    let lockPath = path + ".lock"
+    let descriptor = Foundation.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+    guard descriptor >= 0 else {
+      let code = errno
+      let why = code == ELOOP ? "is a symbolic link" : FileErrorText.reason(errno: code)
+      throw RunDirectoryError(path: path, reason: "cannot open its lock file \(lockPath): \(why)")
+    }
+    var info = stat()
+    if fstat(descriptor, &info) != 0 || info.st_mode & S_IFMT != S_IFREG
+      || (info.st_size > 0 && !lockText(descriptor).hasPrefix(lockHeader))
+    {
+      close(descriptor)
+      throw RunDirectoryError(
+        path: path,
+        reason: "\(lockPath), where the runner keeps its lock, is not a lock file of the runner; left untouched")
+    }
+    var announced = false
+    while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+      let code = errno
+      guard code == EWOULDBLOCK || code == EINTR else {
+        close(descriptor)
+        throw RunDirectoryError(
+          path: path, reason: "cannot lock \(lockPath): \(FileErrorText.reason(errno: code))")
+      }
+      if code == EINTR { continue }
+      let holder = lockHolder(descriptor).map { "the runner (pid \($0))" } ?? "another runner"
+      guard wait else {
+        close(descriptor)
+        throw RunDirectoryError(path: path, reason: "is in use by \(holder); not waiting (--no-wait)")
+      }
+      if !announced {
+        waiting("waiting for \(holder) that uses \(path) to finish (--no-wait: fail instead)")
+        announced = true
+      }
+      try? await Task.sleep(for: .milliseconds(200))
+    }
+    let text = "\(lockHeader)\npid \(getpid())\ndirectory \(path)\n"
+    if ftruncate(descriptor, 0) != 0
+      || Array(text.utf8).withUnsafeBytes({ pwrite(descriptor, $0.baseAddress, $0.count, 0) }) != text.utf8.count
+    {
+      let code = errno
+      close(descriptor)
+      throw RunDirectoryError(path: path, reason: "cannot write its lock file \(lockPath): \(FileErrorText.reason(errno: code))")
+    }
+    return descriptor
+  }
+
+  /// The start of the lock file's text.
+  private static func lockText(_ descriptor: Int32) -> String {
+    var buffer = [UInt8](repeating: 0, count: 256)
+    let count = pread(descriptor, &buffer, buffer.count, 0)
+    return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
+  }
+
+  /// The pid written in the lock file by the runner holding it.
+  private static func lockHolder(_ descriptor: Int32) -> Int32? {
+    let text = lockText(descriptor)
+    guard text.hasPrefix(lockHeader) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("pid ") {
+      return Int32(line.dropFirst(4))
+    }
+    return nil
+  }
+
+  /// Under the lock: moves the previous run aside (or adopts an empty
+  /// directory) and creates the directory with its marker and `logs/`.
+  private static func prepare(_ path: String) throws {
+    switch try inspect(path) {
+    case .foreign(let why):
+      throw RunDirectoryError(path: path, reason: why + "; left untouched")
+    case .emptyDirectory:
+      try finishCreating(path)
+    case .missing:
+      try createDirectory(path)
+      try finishCreating(path)
+    case .runDirectory:
+      let previous = path + ".previous"
+      switch try inspect(previous) {
+      case .foreign(let why):
+        throw RunDirectoryError(path: path, reason: "\(previous) \(why); left untouched")
+      case .missing: break
+      case .emptyDirectory:
+        if rmdir(previous) != 0 {
+          throw RunDirectoryError(
+            path: path, reason: "cannot remove the empty \(previous): \(FileErrorText.reason(errno: errno))")
+        }
+      case .runDirectory:
+        do {
+          try removeRun(previous)
+        } catch {
+          throw RunDirectoryError(
+            path: path, reason: "cannot delete the run before the previous one, \(previous): \(FileErrorText.reason(error))")
+        }
+      }
+      if rename(path, previous) != 0 {
+        throw RunDirectoryError(
+          path: path, reason: "cannot move the previous run to \(previous): \(FileErrorText.reason(errno: errno))")
+      }
+      try createDirectory(path)
+      try finishCreating(path)
+    }
+  }
+
+  /// Deletes a run directory with its marker last, so that a runner
+  /// waiting for the lock never sees it as a directory without the marker.
+  private static func removeRun(_ path: String) throws {
+    let manager = FileManager.default
+    for name in try manager.contentsOfDirectory(atPath: path) where name != markerName {
+      try manager.removeItem(atPath: path + "/" + name)
+    }
+    if unlink(path + "/" + markerName) != 0 && errno != ENOENT {  // an earlier run has none
+      throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+    }
+    if rmdir(path) != 0 { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+  }
+
+  private static func createDirectory(_ path: String) throws {
+    if mkdir(path, 0o755) != 0 {
+      throw RunDirectoryError(path: path, reason: "cannot be created: \(FileErrorText.reason(errno: errno))")
+    }
+  }
+
+  /// Writes the marker (empty: its name says it all) and creates `logs/`.
+  private static func finishCreating(_ path: String) throws {
+    let marker = path + "/" + markerName
+    let descriptor = Foundation.open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+    guard descriptor >= 0 else {
+      throw RunDirectoryError(
+        path: path, reason: "cannot create its marker \(marker): \(FileErrorText.reason(errno: errno))")
+    }
+    close(descriptor)
+    if mkdir(path + "/logs", 0o755) != 0 {
+      throw RunDirectoryError(
+        path: path, reason: "cannot create \(path)/logs: \(FileErrorText.reason(errno: errno))")
+    }
+  }
+
+  /// Writes a finished cell's logs; returns the files that could not be
+  /// written (path and reason).
+  func writeLogs(_ outcome: CellOutcome) -> [FileProblem] {
     let base = path + "/logs/" + outcome.cell.id
+    var problems: [FileProblem] = []
+    func write(_ text: String, to file: String) {
+      do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+      } catch {
+        problems.append(FileProblem(path: file, error: error))
+      }
+    }
     for (number, earlier) in outcome.earlierResults.enumerated() {
       write(earlier.serialLog, to: "\(base).attempt\(number + 1).log")
     }
-    guard let result = outcome.result else { return }
+    guard let result = outcome.result else { return problems }
     write(result.serialLog, to: base + ".log")
     write(result.timeline.timedText(result.serialLog), to: base + ".timed.log")
     if !result.command.isEmpty {
       write(ReportText.shellLine(result.command) + "\n", to: base + ".cmdline")
       write(result.qemuStderr, to: base + ".stderr")
     }
+    return problems
   }
 
   /// Writes every report (and the final logs again) for `cells`.
   func writeReports(_ cells: [ReportCell]) throws {
     try ReportSet.write(cells: cells, to: path)
   }
+}
 
-  private func write(_ text: String, to file: String) {
-    try? Data(text.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
-  }
+/// The run directory cannot be used: refused (not the runner's), in use
+/// (`--no-wait`), or not creatable. Exit status 2.
+struct RunDirectoryError: Error, CustomStringConvertible {
+  /// The `--report-dir` path.
+  var path: String
+  /// Why, in words.
+  var reason: String
+
+  var description: String { "--report-dir \(path): \(reason)" }
 }

@@ -6,7 +6,9 @@ import Harness
 ///
 /// Exit status: 0 every cell passed (SKIP and FLAKY allowed), 1 a cell
 /// failed (FAIL, CRASH, TIMEOUT, PROTOCOL-ERROR, or its payload did not
-/// build), 2 usage or configuration error, 130 interrupted (Ctrl-C).
+/// build) or a log or report could not be written, 2 usage or
+/// configuration error (including a refused or busy report directory),
+/// 130 interrupted (Ctrl-C).
 @main
 struct Runner: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -14,8 +16,9 @@ struct Runner: AsyncParsableCommand {
     abstract: "Build bare-metal Swift guests, boot them in QEMU and report every check.",
     discussion: """
       Exit status: 0 all cells passed (skipped and flaky cells allowed); 1 a cell \
-      failed, crashed, timed out, broke the protocol or did not build; 2 usage or \
-      configuration error; 130 interrupted.
+      failed, crashed, timed out, broke the protocol or did not build, or a log or \
+      report could not be written; 2 usage or configuration error (including a report \
+      directory that is refused, or in use with --no-wait); 130 interrupted.
       """,
     subcommands: [Run.self, List.self, Bench.self],
     defaultSubcommand: Run.self)
@@ -38,11 +41,26 @@ struct Runner: AsyncParsableCommand {
         try command.run()
       }
     } catch {
-      if let code = usageError(error) {
-        FileHandle.standardError.write(Data((code + "\n").utf8))
+      if let message = usageError(error) {
+        FileHandle.standardError.write(Data((TerminalText.sanitized(message, keepingNewlines: true) + "\n").utf8))
         Foundation.exit(usageExitCode)
       }
+      if let message = runError(error) {
+        FileHandle.standardError.write(Data((TerminalText.sanitized(message, keepingNewlines: true) + "\n").utf8))
+        Foundation.exit(1)
+      }
       exit(withError: error)
+    }
+  }
+
+  /// The message of an error of the run itself (exit status 1), printed
+  /// sanitized: build and launch failures (compiler output may quote guest
+  /// text), report files that could not be written.
+  static func runError(_ error: any Error) -> String? {
+    switch error {
+    case let error as HarnessError: return "error: \(error)"
+    case let error as ReportError: return "error: \(error)"
+    default: return nil
     }
   }
 
@@ -50,6 +68,7 @@ struct Runner: AsyncParsableCommand {
   static func usageError(_ error: any Error) -> String? {
     switch error {
     case let error as ConfigError: return "error: \(error)"
+    case let error as RunDirectoryError: return "error: \(error)"
     case let error as HarnessError:
       switch error {
       case .layout, .unknownGuest, .toolNotFound: return "error: \(error)"

@@ -72,6 +72,20 @@ enum RunnerBinary {
       stderr: result.standardError)
   }
 
+  /// Runs the runner to completion and returns its standard output as raw
+  /// bytes (as a pipe, or a terminal `via` script(1), would receive them).
+  static func runBytes(_ arguments: [String], via wrapper: [String] = []) async throws -> (
+    status: Int32, stdout: [UInt8], stderr: String
+  ) {
+    let runner = try path()
+    let argv = wrapper.isEmpty ? [runner] + arguments : wrapper + [([runner] + arguments).map(ReportText.shellQuote).joined(separator: " ")]
+    let result = try await Subprocess.run(
+      .path(FilePath(argv[0])), arguments: Arguments(Array(argv.dropFirst())),
+      workingDirectory: FilePath(root),
+      output: .bytes(limit: 8 << 20), error: .string(limit: 8 << 20))
+    return (status(result.terminationStatus), result.standardOutput, result.standardError)
+  }
+
   /// Starts the runner, calls `whileRunning` with a function returning
   /// the output so far and the runner's pid, then waits for it to exit.
   static func interact(
@@ -331,6 +345,62 @@ struct RunnerBinaryTests {
     #expect(tty.stdout.contains("\r\u{1B}[2K"), "the status line is redrawn in place")
     #expect(tty.stdout.contains("x86_64: 0 running, 1 passed, 0 failed, 0 skipped"))
     #expect(tty.stdout.contains("PASS     selftest.x86_64.tcg.smp1.mem256M"))
+  }
+
+  /// Control characters in `bytes` (C0 but the line feed, DEL, C1 as UTF-8
+  /// `C2 80`...`C2 9F`) with their offsets.
+  static func controlBytes(_ bytes: [UInt8]) -> [(offset: Int, byte: UInt8)] {
+    var found: [(Int, UInt8)] = []
+    for (offset, byte) in bytes.enumerated() {
+      if (byte < 0x20 && byte != 0x0A) || byte == 0x7F {
+        found.append((offset, byte))
+      } else if byte == 0xC2, offset + 1 < bytes.count, (0x80...0x9F).contains(bytes[offset + 1]) {
+        found.append((offset, bytes[offset + 1]))
+      }
+    }
+    return found
+  }
+
+  @Test func guestEscapeCodesNeverReachTheOutputRaw() async throws {
+    try await RunnerBinary.prebuild(["escapes"])
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[escapes]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let arguments = ["--config", dir + "/guests.cfg", "--include-negative", "--report-dir", dir + "/run"]
+    // Off a terminal, with and without the serial log: not one control
+    // character but line feeds.
+    for extra in [[], ["--verbose"]] {
+      let run = try await RunnerBinary.runBytes(arguments + extra)
+      let text = String(decoding: run.stdout, as: UTF8.self)
+      #expect(run.status == 1, "\(text)\n\(run.stderr)")
+      #expect(text.contains("CRASH    escapes.x86_64.tcg.smp1.mem256M"), "\(text)")
+      let raw = Self.controlBytes(run.stdout)
+      #expect(raw.isEmpty, "\(extra): raw control bytes \(raw.prefix(10)) in:\n\(text)")
+      #expect(Self.controlBytes(Array(run.stderr.utf8)).isEmpty, "\(run.stderr)")
+      // The guest's text is still there, escaped.
+      #expect(text.contains(#"check \x1b[31mred\x1b[0m name\r PASS overwritten \x07"#), "\(text)")
+      #expect(text.contains(#"not ok section \x1b[2J\x1b[Hcleared the screen"#))
+      #expect(text.contains(#"# diagnostic \x1b[31mred\x1b[0m and a bell \x07 and C1 CSI \u{9b}31m"#))
+      #expect(text.contains(#"# diagnostic with\rcarriage return, back\x08space and DEL \x7f"#))
+      #expect(text.contains("# not UTF-8: \u{FFFD}\u{FFFD} end"))
+      #expect(text.contains(#"CRASH: vector=14 name="\x1b[5mblink\x07""#), "crash lines")
+      #expect(text.contains(#"guest exception vector 14 (\x1b[5mblink\x07)"#), "the reason quoting a crash field")
+      if extra == ["--verbose"] {
+        #expect(text.contains(#"# guest: escapes\x1b]0;window title set by the guest\x07"#), "serial log")
+      }
+    }
+    // On a terminal, the only escape codes are the runner's own status line
+    // ones, and carriage returns only the terminal's CR LF and the runner's
+    // redraw.
+    let script = "/usr/bin/script"
+    try #require(FileManager.default.isExecutableFile(atPath: script), "needs script(1) (bsdutils)")
+    let tty = try await RunnerBinary.runBytes(arguments, via: [script, "-q", "-e", "/dev/null", "-c"])
+    var text = String(decoding: tty.stdout, as: UTF8.self)
+    #expect(tty.status == 1, "\(text)")
+    #expect(text.contains("\u{1B}[7m"), "the status line was drawn: \(text)")
+    for own in ["\r\u{1B}[2K", "\u{1B}[7m", "\u{1B}[0m", "\r\n"] { text = text.replacing(own, with: "") }
+    let raw = Self.controlBytes(Array(text.utf8))
+    #expect(raw.isEmpty, "raw control bytes \(raw.prefix(10)) on the terminal:\n\(text)")
+    #expect(text.contains(#"check \x1b[31mred\x1b[0m name\r PASS overwritten \x07"#))
   }
 
   @Test func gdbStubListensAndTheCommandNamesTheELF() async throws {

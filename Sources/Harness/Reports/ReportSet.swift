@@ -64,6 +64,9 @@ public enum ReportError: Error, Sendable, Equatable, CustomStringConvertible {
   case invalidLogPath(cellID: String, path: String)
   /// Two cells would write the same log file.
   case duplicateLogPath(String)
+  /// Files or directories that could not be written (every other file of
+  /// the set was still written).
+  case writeFailed([FileProblem])
 
   public var description: String {
     switch self {
@@ -71,7 +74,80 @@ public enum ReportError: Error, Sendable, Equatable, CustomStringConvertible {
     case .invalidLogPath(let id, let path):
       "cell \(id): log path \(path) must be relative to the report directory and must not contain '..'"
     case .duplicateLogPath(let path): "two report cells would write the log \(path)"
+    case .writeFailed(let problems):
+      "could not write "
+        + (problems.count == 1
+          ? problems[0].description
+          : "\(problems.count) report files:\n" + problems.map { "  \($0)" }.joined(separator: "\n"))
     }
+  }
+}
+
+/// A file or directory that could not be written, and why in words.
+public struct FileProblem: Sendable, Equatable, CustomStringConvertible {
+  /// The path (as given, not resolved).
+  public var path: String
+  /// Why, in words: `read-only file system`, `no space left on device`...
+  public var reason: String
+
+  /// A problem with `path`.
+  public init(path: String, reason: String) {
+    self.path = path
+    self.reason = reason
+  }
+
+  /// The problem of `path` from the error a file operation threw.
+  public init(path: String, error: any Error) {
+    self.init(path: path, reason: FileErrorText.reason(error))
+  }
+
+  /// `<path>: <reason>`.
+  public var description: String { "\(path): \(reason)" }
+}
+
+/// File-system errors in words, never as raw error-domain numbers: an
+/// `errno` (directly, as `POSIXError`, or as the underlying error of a
+/// Foundation `CocoaError`) becomes its C library message in lower case
+/// (`read-only file system`, `no space left on device`, `permission
+/// denied`, `not a directory`...).
+public enum FileErrorText {
+  /// The reason for `error` in words.
+  public static func reason(_ error: any Error) -> String {
+    if let code = posixCode(error) { return reason(errno: code) }
+    let nsError = error as NSError
+    if nsError.domain == NSCocoaErrorDomain {
+      switch CocoaError.Code(rawValue: nsError.code) {
+      case .fileNoSuchFile, .fileReadNoSuchFile: return reason(errno: ENOENT)
+      case .fileWriteNoPermission, .fileReadNoPermission: return reason(errno: EACCES)
+      case .fileWriteOutOfSpace: return reason(errno: ENOSPC)
+      case .fileWriteVolumeReadOnly: return reason(errno: EROFS)
+      case .fileWriteFileExists: return reason(errno: EEXIST)
+      case .fileWriteInvalidFileName, .fileReadInvalidFileName: return "invalid file name"
+      case .fileLocking: return "the file is locked"
+      default: return "file system error"
+      }
+    }
+    let text = String(describing: error)
+    return text.isEmpty ? "unknown error" : text
+  }
+
+  /// The C library's message for `errno` with a lower-case first letter.
+  public static func reason(errno code: Int32) -> String {
+    guard let message = strerror(code).map({ String(cString: $0) }), !message.isEmpty else {
+      return "error \(code)"
+    }
+    return message.prefix(1).lowercased() + message.dropFirst()
+  }
+
+  /// The `errno` inside `error`, if any (itself, or its underlying error).
+  static func posixCode(_ error: any Error) -> Int32? {
+    if let posix = error as? POSIXError { return posix.code.rawValue }
+    let nsError = error as NSError
+    if nsError.domain == NSPOSIXErrorDomain { return Int32(nsError.code) }
+    if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? any Error {
+      return posixCode(underlying)
+    }
+    return nil
   }
 }
 
@@ -90,6 +166,9 @@ public enum ReportSet {
   /// Writes every report for `cells` into `directory` and returns the paths
   /// written (each `directory` joined with the relative name), reports
   /// first, then logs. Existing files of the same names are replaced.
+  /// A file that cannot be written does not stop the others: the set is
+  /// written as far as it can be, then `ReportError.writeFailed` names
+  /// every path that failed and why, in words.
   @discardableResult
   public static func write(cells: [ReportCell], to directory: String) throws -> [String] {
     try validate(cells)
@@ -110,15 +189,26 @@ public enum ReportSet {
 
     let root = URL(fileURLWithPath: directory, isDirectory: true)
     let fileManager = FileManager.default
-    try fileManager.createDirectory(at: root, withIntermediateDirectories: true)
+    do {
+      try fileManager.createDirectory(at: root, withIntermediateDirectories: true)
+    } catch {
+      throw ReportError.writeFailed([FileProblem(path: directory, error: error)])
+    }
     var written: [String] = []
+    var problems: [FileProblem] = []
     for file in files {
       let url = root.appendingPathComponent(file.name)
-      try fileManager.createDirectory(
-        at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-      try Data(file.contents.utf8).write(to: url, options: .atomic)
-      written.append((directory as NSString).appendingPathComponent(file.name))
+      let path = (directory as NSString).appendingPathComponent(file.name)
+      do {
+        try fileManager.createDirectory(
+          at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(file.contents.utf8).write(to: url, options: .atomic)
+        written.append(path)
+      } catch {
+        problems.append(FileProblem(path: path, error: error))
+      }
     }
+    if !problems.isEmpty { throw ReportError.writeFailed(problems) }
     return written
   }
 
