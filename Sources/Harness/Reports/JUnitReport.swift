@@ -151,7 +151,7 @@ public enum JUnitReport {
       out += "FLAKY: \(cell.id) failed, then passed on a retry (\(cell.attempts) attempts).\n"
       out += "----\n"
     }
-    out += result.serialLog
+    out += ReportText.bounded(result.serialLog, maxBytes: systemOutBytes)
     xml += "    <system-out>" + MarkupEscaping.cdata(out) + "</system-out>\n"
     if !result.qemuStderr.isEmpty {
       xml += "    <system-err>" + MarkupEscaping.cdata(result.qemuStderr) + "</system-err>\n"
@@ -159,6 +159,10 @@ public enum JUnitReport {
     xml += "  </testsuite>\n"
     return (xml, counts)
   }
+
+  /// Most serial-log bytes embedded in a suite's `<system-out>` (head and
+  /// tail; the whole log is in logs/).
+  static let systemOutBytes = 64 << 10
 
   /// Body of the verdict testcase: reason, crash record, protocol errors,
   /// QEMU's stderr and the end of the serial log.

@@ -421,10 +421,24 @@ public enum ReportText {
   }
 
   /// The last `count` lines of `text` (without a trailing empty line).
-  static func tail(_ text: String, lines count: Int) -> String {
+  static func tail(_ text: String, lines count: Int, maxBytes: Int = 16 << 10) -> String {
     var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
     if lines.last?.isEmpty == true { lines.removeLast() }
-    return lines.suffix(count).joined(separator: "\n")
+    let tail = lines.suffix(count).joined(separator: "\n")
+    return bounded(tail, maxBytes: maxBytes)
+  }
+
+  /// `text` itself when it has at most `maxBytes` bytes; else its head and
+  /// tail (half each) around a line saying how much was left out, so that
+  /// one flooding guest cannot blow up a report.
+  public static func bounded(_ text: String, maxBytes: Int) -> String {
+    let bytes = Array(text.utf8)
+    guard bytes.count > maxBytes else { return text }
+    let half = maxBytes / 2
+    let omitted = bytes.count - 2 * half
+    return String(decoding: bytes.prefix(half), as: UTF8.self)
+      + "\n[... \(omitted) bytes left out here; the whole log is in logs/ ...]\n"
+      + String(decoding: bytes.suffix(half), as: UTF8.self)
   }
 
   /// An argv as one shell-pasteable line (elements quoted when needed).
