@@ -245,7 +245,11 @@ public enum QemuLauncher {
                 }
                 if now - start > settings.timeout {
                   state.timeout = .deadline
-                } else if now - state.lastOutput > settings.silenceTimeout {
+                } else if state.received > 0, now - state.lastOutput > settings.silenceTimeout {
+                  // Silence is the guest's: it counts from its first byte.
+                  // Before that the firmware runs (SeaBIOS under this
+                  // host's nested KVM: ~4 s idle, past 30 s under load),
+                  // bounded by the deadline alone.
                   state.timeout = .silence
                 }
                 if state.timeout != nil { state.killedByHarness = true }

@@ -19,6 +19,12 @@ public enum VerdictJudge {
     if let timeout = run.timeout {
       switch timeout {
       case .deadline:
+        if run.serialLog.isEmpty {
+          return (
+            .timedOut,
+            "no serial output at all before the deadline (the firmware never handed over, or the guest hung before its first byte); QEMU was killed"
+          )
+        }
         return (.timedOut, "no verdict before the deadline; QEMU was killed (partial log kept)")
       case .silence:
         return (.timedOut, "no serial output for the silence timeout; QEMU was killed")

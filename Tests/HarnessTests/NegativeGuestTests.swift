@@ -42,6 +42,32 @@ struct NegativeGuestTests {
     #expect(result.qemuExitCode == nil, "QEMU was killed")
   }
 
+  /// Silence is the guest's: it counts from its first serial byte. A
+  /// machine that never hands over to the guest (here: QEMU started paused,
+  /// like a firmware that takes too long) is bounded by the deadline.
+  @Test func silenceCountsFromTheGuestsFirstByte() async throws {
+    let runner = TestSupport.runner
+    let payload = try await runner.builder.build(
+      try runner.builder.workspace.program(named: "hang"), for: .x86_64)
+    let paused = try await runner.run(
+      payload,
+      settings: LaunchSettings(
+        architecture: .x86_64, accelerator: .tcg, extraQemuArguments: ["-S"],
+        timeout: .seconds(3), silenceTimeout: .seconds(1)))
+    #expect(paused.verdict == .timedOut)
+    #expect(paused.reason.contains("no serial output at all before the deadline"), "\(paused.reason)")
+    #expect(paused.duration >= .seconds(3), "the 1 s silence did not apply before the first byte")
+
+    let hung = try await runner.run(
+      payload,
+      settings: LaunchSettings(
+        architecture: .x86_64, accelerator: .tcg, timeout: .seconds(60),
+        silenceTimeout: .seconds(1)))
+    #expect(hung.verdict == .timedOut)
+    #expect(hung.reason.contains("no serial output for the silence timeout"), "\(hung.reason)")
+    #expect(hung.duration < .seconds(30))
+  }
+
   @Test func tooManyChecksStopTheGuest() async throws {
     let result = try await boot("flood", outputLimit: 64 << 20)
     #expect(result.verdict == .protocolError)
