@@ -48,12 +48,18 @@ public enum QemuGuard {
       return 128;
     }
 
+    static volatile pid_t child;
+
+    /* SIGTERM from the harness: end QEMU now; its exit is passed on. */
+    static void stop(int signal) { (void)signal; if (child > 0) kill(child, SIGKILL); }
+
     int main(int argc, char **argv) {
       if (argc < 2) {
         fprintf(stderr, "usage: qemu-guard PROGRAM [ARG...]\n");
         return 127;
       }
-      pid_t child = fork();
+      signal(SIGTERM, stop);
+      child = fork();
       if (child < 0) {
         fprintf(stderr, "qemu-guard: fork: %s\n", strerror(errno));
         return 127;
@@ -144,6 +150,18 @@ public enum QemuGuard {
   static func defaultCacheDirectory() -> String {
     if let workspace = try? GuestWorkspace.locate() { return workspace.root + "/.build/guests" }
     return NSHomeDirectory() + "/.cache/swift-guest-harness"
+  }
+
+  /// Kills the QEMU under the guard `guardPID` so that the guard reaps it
+  /// and ends with the same signal: the whole process group is gone when
+  /// the guard is, with no orphaned zombie left to a late-reaping PID 1.
+  /// Before QEMU was forked, the group is killed instead.
+  public static func stop(_ guardPID: Int32) {
+    if let qemu = child(of: guardPID) {
+      kill(qemu, SIGKILL)
+    } else {
+      kill(-guardPID, SIGKILL)
+    }
   }
 
   /// QEMU's pid under the guard `guardPID` (its only child), if running.

@@ -60,7 +60,7 @@ public enum QemuProcessRegistry {
       state.groups.insert(group)
       return state.closed
     }
-    if closed { _ = kill(-group, SIGKILL) }
+    if closed { QemuGuard.stop(group) }
   }
 
   /// Forgets a group whose leader has exited.
@@ -76,7 +76,7 @@ public enum QemuProcessRegistry {
       if refuseNew { state.closed = true }
       return state.groups
     }
-    for group in groups { _ = kill(-group, SIGKILL) }
+    for group in groups { QemuGuard.stop(group) }
   }
 }
 
@@ -151,9 +151,11 @@ public enum QemuLauncher {
     let lifeline = try QemuGuard.lifelineReadEnd()
     var options = PlatformOptions()
     options.processGroupID = 0
-    // On cancellation Subprocess tears the child down; make that the group.
+    // On cancellation Subprocess tears the child down: SIGTERM makes the
+    // guard kill QEMU and reap it; the group kill is the fallback.
     options.teardownSequence = [
-      .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(200))
+      .send(signal: .terminate, toProcessGroup: false, allowedDurationToNextStep: .milliseconds(500)),
+      .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(200)),
     ]
     let start = ContinuousClock.now
     let launch = LaunchState(start: start)
@@ -212,7 +214,7 @@ public enum QemuLauncher {
                 }
                 if overLimit {
                   // Past the output limit: the guest is flooding its console.
-                  try? execution.send(signal: .kill, toProcessGroup: true)
+                  QemuGuard.stop(pid)
                 }
               }
             }
@@ -233,7 +235,7 @@ public enum QemuLauncher {
                 }
                 // After a normal end QEMU is exiting on its own; a kill now
                 // could replace its isa-debug-exit status with a signal.
-                if interrupted { try? execution.send(signal: .kill, toProcessGroup: true) }
+                if interrupted { QemuGuard.stop(pid) }
                 break
               }
               let now = ContinuousClock.now
@@ -263,7 +265,7 @@ public enum QemuLauncher {
                   let threads = ProcessSnapshot.threads(of: QemuGuard.child(of: pid) ?? pid)
                   launch.shared.withLock { $0.snapshot = threads }
                 }
-                try? execution.send(signal: .kill, toProcessGroup: true)
+                QemuGuard.stop(pid)
                 break
               }
             }

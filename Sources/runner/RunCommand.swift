@@ -144,9 +144,18 @@ extension Runner {
 
       let unwritten = logProblems.withLock { $0 }
       Output.write(Self.summary(outcomes, wall: wall, logProblems: unwritten))
+      let reportCells = outcomes.map { Self.reportCell($0, root: root) }
+      let divergences = Divergence.find(in: ResultsDocument(reportCells))
+      if !divergences.isEmpty {
+        // Where TCG and KVM disagree on the same guest: emulator or
+        // hypervisor bugs (or a check that depends on the accelerator).
+        Output.write(
+          "divergences (same cell, different accelerator; \(divergences.count)):\n"
+            + divergences.map { "  " + TerminalText.sanitized($0.line) }.joined(separator: "\n"))
+      }
       var reportsWritten = true
       do {
-        try directory.writeReports(outcomes.map { Self.reportCell($0, root: root) })
+        try directory.writeReports(reportCells)
         Output.write("reports: \(directory.path)/index.html, junit.xml, results.json, results-<arch>.ktap, logs/")
       } catch {
         reportsWritten = false

@@ -46,12 +46,31 @@ public enum HTMLReport {
     html += header(cells)
     html += "<main>\n"
     html += matrix(cells, layout: layout)
+    html += divergences(cells)
     html += details(cells, layout: layout)
     html += "</main>\n"
     html += "<footer>swift-guest-harness · results schema \(e(JSONReport.schema)) · "
     html += "<a href=\"results.json\">results.json</a> · <a href=\"junit.xml\">junit.xml</a></footer>\n"
     html += "</body>\n</html>\n"
     return html
+  }
+
+  // MARK: - Divergences
+
+  /// The checks whose outcome differs between TCG and KVM cells of the same
+  /// guest (nothing when there are none).
+  static func divergences(_ cells: [ReportCell]) -> String {
+    let found = Divergence.find(in: ResultsDocument(cells))
+    guard !found.isEmpty else { return "" }
+    var html = "<section class=\"divergences\">\n<h2>Divergences (\(found.count))</h2>\n"
+    html += "<p>Same guest, same axes, different accelerator, different outcome.</p>\n"
+    html += "<table><tr><th>cells</th><th>check</th><th>outcomes</th></tr>\n"
+    for divergence in found {
+      let outcomes = divergence.outcomes.sorted { $0.key < $1.key }
+        .map { "<code>\(e($0.key))</code>: \(e($0.value))" }.joined(separator: "<br>")
+      html += "<tr><td><code>\(e(divergence.cells))</code></td><td>\(e(divergence.check))</td><td>\(outcomes)</td></tr>\n"
+    }
+    return html + "</table>\n</section>\n"
   }
 
   // MARK: - Header

@@ -21,6 +21,14 @@
 ///   - `interrupted` (int, added in v1): cells cut short or never started
 ///     because the run was interrupted (Ctrl-C); they are reported as
 ///     `SKIP` and also counted in `skipped`.
+/// - `divergences` (array of object, added in v1): checks whose outcome
+///   differs between cells that differ only in their accelerator (TCG vs
+///   KVM), and such cells whose verdicts differ:
+///   - `cells` (string): the cells' key with the accelerator as `*`.
+///   - `check` (string): `section › name` (` [n]` for repeated names), or
+///     `(verdict)`.
+///   - `outcomes` (object): cell id → `passed`, `failed`, `skipped`,
+///     `absent`, or the verdict.
 /// - `cells` (array of object), in the order the harness ran them:
 ///   - `id` (string): stable cell id, e.g. `selftest.x86_64.tcg.smp1.mem256M`.
 ///   - `guest` (string): guest program name.
@@ -96,9 +104,12 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
   public var summary: Summary
   /// The cells.
   public var cells: [Cell]
+  /// Checks and verdicts that differ between cells that differ only in
+  /// their accelerator (see `Divergence`); nil in documents from before.
+  public var divergences: [Divergence]?
 
   enum CodingKeys: String, CodingKey {
-    case schema, architectures, summary, cells
+    case schema, architectures, summary, cells, divergences
   }
 
   /// The document for `cells`.
@@ -112,6 +123,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     architectures = Architecture.allCases.filter(present.contains).map(\.rawValue)
     summary = Summary(cells)
     self.cells = cells.map { Cell($0, logPath: layout.logPath(of: $0)) }
+    divergences = Divergence.find(in: self)
   }
 
   /// Cell tallies (disjoint categories).
