@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+@testable import Harness
+
+/// `runner diff` and the divergence view, on documents built from results
+/// and on two real runs of the runner binary.
+@Suite("Regression workflow")
+struct RegressionTests {
+  /// A cell of `guest` whose checks have the given outcomes (`true` passed).
+  static func cell(
+    _ guest: String, accel: Accelerator, verdict: Verdict = .passed, checks: [(String, Bool)],
+    seconds: Double = 1
+  ) -> ReportCell {
+    let section = GuestSection(
+      number: 1, name: "main",
+      checks: checks.enumerated().map { index, check in
+        GuestCheck(
+          section: "main", number: index + 1, name: check.0, outcome: check.1 ? .passed : .failed,
+          location: GuestSourceLocation(fileID: "\(guest)/G.swift", line: 10 + index), diagnostics: [])
+      }, reportedOK: checks.allSatisfy(\.1))
+    let result = GuestResult(
+      guest: guest, architecture: .x86_64, accelerator: accel, verdict: verdict, reason: "",
+      sections: [section], crash: nil, protocolErrors: [], serialLog: "", qemuStderr: "",
+      command: [], qemuExitCode: 1, duration: .milliseconds(Int64(seconds * 1000)), processID: nil)
+    return ReportCell(
+      id: "\(guest).x86_64.\(accel.rawValue).smp1.mem256M", result: result, cpus: 1, memoryMiB: 256)
+  }
+
+  @Test func newFailuresFixedVerdictsCellsAndTimes() {
+    let a = ResultsDocument([
+      Self.cell("one", accel: .tcg, checks: [("x", true), ("y", false)], seconds: 1),
+      Self.cell("gone", accel: .tcg, checks: [("z", true)]),
+    ])
+    let b = ResultsDocument([
+      Self.cell("one", accel: .tcg, verdict: .failed, checks: [("x", false), ("y", true)], seconds: 3),
+      Self.cell("new", accel: .tcg, verdict: .failed, checks: [("w", false)]),
+    ])
+    let diff = RunComparison(a, b)
+    #expect(diff.newFailures.map(\.check) == ["main › x", "main › w"])
+    #expect(diff.newFailures.first?.location == "one/G.swift:10")
+    #expect(diff.fixed.map(\.check) == ["main › y"])
+    #expect(diff.verdictChanges == [.init(cell: "one.x86_64.tcg.smp1.mem256M", before: "PASS", after: "FAIL")])
+    #expect(diff.removedCells.map(\.cell) == ["gone.x86_64.tcg.smp1.mem256M"])
+    #expect(diff.addedCells.map(\.cell) == ["new.x86_64.tcg.smp1.mem256M"])
+    #expect(diff.slower.map(\.cell) == ["one.x86_64.tcg.smp1.mem256M"])
+    #expect(diff.hasRegressions)
+    #expect(diff.text("A", "B").contains("REGRESSED"))
+    #expect(diff.html("A", "B").contains("<h2>New failures (2)</h2>"))
+    #expect(!RunComparison(a, a).hasRegressions, "a run compared with itself did not regress")
+  }
+
+  @Test func acceleratorAxisCanBeLeftOutOfTheKey() {
+    let a = ResultsDocument([Self.cell("one", accel: .tcg, checks: [("x", true)])])
+    let b = ResultsDocument([Self.cell("one", accel: .kvm, checks: [("x", false)])])
+    #expect(RunComparison(a, b).addedCells.count == 1, "by id the KVM cell is another cell")
+    let across = RunComparison(a, b, ignoring: [.accel])
+    #expect(across.addedCells.isEmpty)
+    #expect(across.newFailures.map(\.cell) == ["one.x86_64.*.smp1.mem256M"])
+  }
+
+  @Test func divergencesAreChecksThatDifferOnlyByAccelerator() {
+    let document = ResultsDocument([
+      Self.cell("one", accel: .tcg, verdict: .failed, checks: [("same", true), ("differs", false)]),
+      Self.cell("one", accel: .kvm, checks: [("same", true), ("differs", true), ("kvm only", true)]),
+      Self.cell("alone", accel: .tcg, checks: [("a", false)]),
+    ])
+    let found = Divergence.find(in: document)
+    #expect(found.map(\.check) == ["(verdict)", "main › differs", "main › kvm only"])
+    #expect(found[1].outcomes == ["one.x86_64.tcg.smp1.mem256M": "failed", "one.x86_64.kvm.smp1.mem256M": "passed"])
+    #expect(found[2].outcomes["one.x86_64.tcg.smp1.mem256M"] == "absent")
+    #expect(document.divergences == found, "results.json carries them")
+    #expect(HTMLReport.render([Self.cell("one", accel: .tcg, checks: [("d", false)]), Self.cell("one", accel: .kvm, checks: [("d", true)])]).contains("Divergences (1)"))
+  }
+
+  /// Two real runs of the flaky guest: passing (attempt 2 forced on its
+  /// command line), then failing (the runner's first attempt): `runner
+  /// diff` names the check, its source line, and exits 1.
+  @Test func diffOfTwoRealRunsShowsADeliberateRegression() async throws {
+    try await RunnerBinary.prebuild(["flaky"])
+    let good = try RunnerBinary.scratch(
+      config: "[defaults]\naccel = tcg\n[flaky]\nguest_args = harness.attempt=2\n")
+    let bad = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[flaky]\n")
+    defer {
+      try? FileManager.default.removeItem(atPath: good)
+      try? FileManager.default.removeItem(atPath: bad)
+    }
+    let first = try await RunnerBinary.run([
+      "--config", good + "/guests.cfg", "--include-negative", "--report-dir", good + "/run",
+    ])
+    #expect(first.status == 0, "\(first.stdout)")
+    let second = try await RunnerBinary.run([
+      "--config", bad + "/guests.cfg", "--include-negative", "--report-dir", bad + "/run",
+    ])
+    #expect(second.status == 1)
+    let diff = try await RunnerBinary.run([
+      "diff", good + "/run", bad + "/run", "--json", bad + "/diff.json", "--html", bad + "/diff.html",
+    ])
+    #expect(diff.status == 1, "\(diff.stdout)\(diff.stderr)")
+    #expect(diff.stdout.contains("new failures (1):"))
+    #expect(diff.stdout.contains("depends on the attempt › passes except on the first attempt"))
+    #expect(diff.stdout.contains("guests/negative/flaky/Flaky.swift:10"))
+    #expect(diff.stdout.contains("PASS → FAIL"))
+    let json = try JSONDecoder().decode(
+      RunComparison.self, from: Data(contentsOf: URL(fileURLWithPath: bad + "/diff.json")))
+    #expect(json.newFailures.count == 1)
+    let same = try await RunnerBinary.run(["diff", good + "/run", good + "/run"])
+    #expect(same.status == 0 && same.stdout.contains("no regression"))
+    let missing = try await RunnerBinary.run(["diff", good + "/nothing", good + "/run"])
+    #expect(missing.status == 2 && missing.stderr.contains("nothing: no results.json"))
+  }
+}
