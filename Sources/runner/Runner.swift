@@ -17,7 +17,7 @@ struct Runner: AsyncParsableCommand {
       failed, crashed, timed out, broke the protocol or did not build; 2 usage or \
       configuration error; 130 interrupted.
       """,
-    subcommands: [Run.self, List.self, Bench.self],
+    subcommands: [Run.self, List.self, Bench.self, FuzzConfig.self],
     defaultSubcommand: Run.self)
 
   /// Usage and configuration errors.
