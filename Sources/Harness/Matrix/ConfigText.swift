@@ -4,39 +4,63 @@
 enum ConfigText {
   /// The decoded lines, numbered from 1; errors name the file and the
   /// line (the whole file when it is too large).
-  static func lines(_ bytes: some Collection<UInt8>, file: String) throws -> [String] {
-    guard bytes.count <= ConfigLimits.maxFileBytes else {
+  static func lines(_ input: [UInt8], file: String) throws -> [String] {
+    guard input.count <= ConfigLimits.maxFileBytes else {
       throw ConfigError(
         file: file, line: 0,
-        message: "the file is \(bytes.count) bytes; a config is at most \(ConfigLimits.maxFileBytes) bytes")
+        message: "the file is \(input.count) bytes; a config is at most \(ConfigLimits.maxFileBytes) bytes")
     }
-    var bytes = Array(bytes)
-    if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+    let start = input.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
     var lines: [String] = []
     var number = 0
-    for var line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+    var lineStart = start
+    while lineStart <= input.count {
       number += 1
-      if line.last == 0x0D { line = line.dropLast() }
+      var lineEnd = lineStart
+      while lineEnd < input.count && input[lineEnd] != 0x0A { lineEnd += 1 }
+      let next = lineEnd + 1
+      if lineEnd > lineStart && input[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+      let line = input[lineStart..<lineEnd]
       if let offset = firstInvalidUTF8(line) {
         throw ConfigError(
           file: file, line: number,
           message: "invalid UTF-8 (byte 0x\(hex(line[line.startIndex + offset])) at byte \(offset + 1) of the line); a config is UTF-8 text")
       }
       let text = String(decoding: line, as: UTF8.self)
-      var column = 0
-      for scalar in text.unicodeScalars {
-        column += 1
-        if isControl(scalar) {
-          let hint =
-            scalar == "\r" ? "; lines end in LF or CRLF" : scalar == "\u{FEFF}" ? " (a byte order mark)" : ""
-          throw ConfigError(
-            file: file, line: number,
-            message: "control character U+\(hex(scalar.value, digits: 4)) at column \(column)\(hint)")
+      var suspect = false
+      for index in lineStart..<lineEnd {
+        let byte = input[index]
+        if byte < 0x20 || byte == 0x7F || byte == 0xC2 || byte == 0xEF {
+          suspect = true
+          break
+        }
+      }
+      if suspect {
+        var column = 0
+        for scalar in text.unicodeScalars {
+          column += 1
+          if isControl(scalar) {
+            let hint =
+              scalar == "\r" ? "; lines end in LF or CRLF" : scalar == "\u{FEFF}" ? " (a byte order mark)" : ""
+            throw ConfigError(
+              file: file, line: number,
+              message: "control character U+\(hex(scalar.value, digits: 4)) at column \(column)\(hint)")
+          }
         }
       }
       lines.append(text)
+      lineStart = next
     }
     return lines
+  }
+
+  /// `text` without leading and trailing whitespace.
+  static func trimmed(_ text: Substring) -> String {
+    var start = text.startIndex
+    var end = text.endIndex
+    while start < end, text[start].isWhitespace { start = text.index(after: start) }
+    while end > start, text[text.index(before: end)].isWhitespace { end = text.index(before: end) }
+    return String(text[start..<end])
   }
 
   /// C0 controls but tab, DEL, C1 controls, and a byte order mark past the
@@ -52,11 +76,12 @@ enum ConfigText {
   /// The offset of the first byte of `bytes` that does not belong to a
   /// well-formed UTF-8 sequence (no overlong forms, no surrogates, nothing
   /// past U+10FFFF), or nil.
-  static func firstInvalidUTF8(_ bytes: some Collection<UInt8>) -> Int? {
-    let bytes = Array(bytes)
+  static func firstInvalidUTF8(_ line: ArraySlice<UInt8>) -> Int? {
+    let base = line.startIndex
+    let count = line.count
     var index = 0
-    while index < bytes.count {
-      let lead = bytes[index]
+    while index < count {
+      let lead = line[base + index]
       let length: Int
       var low: UInt8 = 0x80
       var high: UInt8 = 0xBF
@@ -74,8 +99,8 @@ enum ConfigText {
       default: return index
       }
       for position in 1..<length {
-        guard index + position < bytes.count else { return index }
-        let byte = bytes[index + position]
+        guard index + position < count else { return index }
+        let byte = line[base + index + position]
         let range = position == 1 ? low...high : 0x80...0xBF
         guard range.contains(byte) else { return index }
       }

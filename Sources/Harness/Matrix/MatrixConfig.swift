@@ -120,7 +120,7 @@ public enum MatrixConfig {
   /// Parses config bytes (UTF-8, LF or CRLF line ends); `file` names it in
   /// errors. Every error is a `ConfigError`.
   public static func parse(bytes: some Collection<UInt8>, file: String) throws -> [GuestDeclaration] {
-    let lines = try ConfigText.lines(bytes, file: file)
+    let lines = try ConfigText.lines(Array(bytes), file: file)
     var defaults: [String: Entry] = [:]
     var sections: [Section] = []
     var current: Int?  // index into sections
@@ -130,13 +130,13 @@ public enum MatrixConfig {
       func fail(_ message: String) -> ConfigError { ConfigError(file: file, line: number, message: message) }
       var line = Substring(rawLine)
       if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-      let trimmed = line.trimmingCharacters(in: .whitespaces)
+      let trimmed = ConfigText.trimmed(line)
       if trimmed.isEmpty { continue }
       if trimmed.hasPrefix("[") {
         guard trimmed.hasSuffix("]"), trimmed.count > 2 else {
           throw fail("malformed section header '\(shown(trimmed))'")
         }
-        let name = String(trimmed.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+        let name = ConfigText.trimmed(trimmed.dropFirst().dropLast())
         guard !name.isEmpty, name.utf8.count <= 64, name.utf8.allSatisfy(isNameByte) else {
           throw fail("malformed section header '\(shown(trimmed))': a name is 1-64 letters, digits, '_' or '-'")
         }
@@ -156,8 +156,8 @@ public enum MatrixConfig {
       guard let equals = trimmed.firstIndex(of: "=") else {
         throw fail("expected 'key = value', got '\(shown(trimmed))'")
       }
-      let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
-      let value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+      let key = ConfigText.trimmed(trimmed[..<equals])
+      let value = ConfigText.trimmed(trimmed[trimmed.index(after: equals)...])
       let parts = key.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
       let baseKey = parts[0]
       guard !key.isEmpty else { throw fail("expected 'key = value', got '\(shown(trimmed))'") }
