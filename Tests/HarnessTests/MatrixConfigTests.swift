@@ -260,6 +260,21 @@ struct MatrixConfigTests {
     #expect(large?.line == 0 && large?.description.hasPrefix("configs/bad.cfg: the file is") == true)
   }
 
+  /// Inputs near the 1 MiB file limit end quickly, refused at a line.
+  @Test func pathologicalConfigsAreRefusedQuickly() throws {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let guests = (0..<1001).map { "[g\($0)]\n" }.joined()
+    #expect(configError(guests).map { $0.line == 1001 && $0.message.contains("more than 1000 guest sections") } == true)
+    let excludes = "[a]\n" + String(repeating: "exclude = smp=1\n", count: 1001)
+    #expect(configError(excludes).map { $0.line == 1002 && $0.message.contains("more than 1000 exclude lines") } == true)
+    let smp = (1...100).map(String.init).joined(separator: " ")
+    let memory = (16...115).map { "\($0)M" }.joined(separator: " ")
+    let big = (0..<11).map { "[g\($0)]\nsmp = \(smp)\nmemory = \(memory)\n" }.joined()
+    #expect(configError(big).map { $0.line == 31 && $0.message.contains("more than 100000 cells") } == true)
+    #expect(clock.now - start < .seconds(20))
+  }
+
   @Test func guestsConfigStillParses() throws {
     let cells = Matrix.cells(try MatrixConfig.load(guestsConfigPath))
     #expect(cells.contains { $0.id == "alloc.s390x.tcg.smp1.mem4G" })

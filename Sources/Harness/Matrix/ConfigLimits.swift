@@ -62,6 +62,12 @@ public enum ConfigLimits {
   public static let outputLimitBytes = (4 << 10)...(1 << 30)
   /// The most cells one guest section may expand to (before excludes).
   public static let maxCellsPerGuest = 10_000
+  /// The most cells a whole config may expand to (before excludes).
+  public static let maxCells = 100_000
+  /// The most guest sections in one config.
+  public static let maxGuests = 1000
+  /// The most `exclude` lines in one guest section.
+  public static let maxExcludesPerGuest = 1000
   /// The largest config file, in bytes.
   public static let maxFileBytes = 1 << 20
 }

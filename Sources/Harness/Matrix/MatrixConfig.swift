@@ -123,6 +123,7 @@ public enum MatrixConfig {
     let lines = try ConfigText.lines(Array(bytes), file: file)
     var defaults: [String: Entry] = [:]
     var sections: [Section] = []
+    var names: Set<String> = []
     var current: Int?  // index into sections
     var inDefaults = false
     for (offset, rawLine) in lines.enumerated() {
@@ -144,8 +145,9 @@ public enum MatrixConfig {
           inDefaults = true
           current = nil
         } else {
-          if sections.contains(where: { $0.name == name }) {
-            throw fail("guest '\(name)' declared twice")
+          guard names.insert(name).inserted else { throw fail("guest '\(name)' declared twice") }
+          guard sections.count < ConfigLimits.maxGuests else {
+            throw fail("more than \(ConfigLimits.maxGuests) guest sections")
           }
           inDefaults = false
           sections.append(Section(name: name, line: number))
@@ -179,6 +181,9 @@ public enum MatrixConfig {
         defaults[key] = entry
       } else if let index = current {
         if baseKey == "exclude" {
+          guard sections[index].excludes.count < ConfigLimits.maxExcludesPerGuest else {
+            throw fail("more than \(ConfigLimits.maxExcludesPerGuest) exclude lines in [\(sections[index].name)]")
+          }
           sections[index].excludes.append(entry)
         } else {
           if sections[index].values[key] != nil {
@@ -194,11 +199,21 @@ public enum MatrixConfig {
     for (key, entry) in defaults {
       try Reader(values: [key: entry], file: file).validate(key)
     }
-    return try sections.map { section in
+    var declarations: [GuestDeclaration] = []
+    var cellCount = 0
+    for section in sections {
       var merged = defaults
       for (key, value) in section.values { merged[key] = value }
-      return try declaration(section, values: merged, file: file)
+      let (declaration, cells) = try declaration(section, values: merged, file: file)
+      cellCount += cells
+      guard cellCount <= ConfigLimits.maxCells else {
+        throw ConfigError(
+          file: file, line: section.line,
+          message: "with [\(section.name)] the matrix has more than \(ConfigLimits.maxCells) cells before excludes")
+      }
+      declarations.append(declaration)
     }
+    return declarations
   }
 
   /// A setting's text and line.
@@ -221,8 +236,10 @@ public enum MatrixConfig {
     }
   }
 
+  /// The declaration of one guest section, and its number of cells before
+  /// excludes.
   private static func declaration(_ section: Section, values: [String: Entry], file: String) throws
-    -> GuestDeclaration
+    -> (GuestDeclaration, Int)
   {
     let reader = Reader(values: values, file: file)
     let architectures = try reader.architectures()
@@ -263,9 +280,10 @@ public enum MatrixConfig {
     for entry in section.excludes {
       excludes.append(try exclude(entry, file: file))
     }
-    return GuestDeclaration(
+    let declaration = GuestDeclaration(
       guest: section.name, architectures: architectures, groups: reader.words("groups") ?? [],
       excludes: excludes, settings: settings, file: file, line: section.line)
+    return (declaration, cellCount)
   }
 
   /// One `exclude` line's conditions, values normalized as the cells'.
