@@ -88,6 +88,9 @@ struct MatrixConfigTests {
     ("[a]\nsmp = 1 01\n", 2, "listed twice"),
     ("[a]\nmemory = 1G 1024M\n", 2, "listed twice"),
     ("[a]\nchecks = 99999999999999999999\n", 2, "'99999999999999999999' is too large"),
+    // The first mistake in the file is the one reported.
+    ("[a]\nmemory = 12Q\nsmp = 0\n", 2, "'12Q' is not a memory size"),
+    ("[defaults]\ntimeout = x\n[a]\nsilence@s390x = y\n", 2, "'x' is not a positive integer"),
     // An override for an architecture the guest does not run on is checked too.
     ("[a]\narch = x86_64\nsmp@s390x = 300\n", 3, "bad value '300' for 'smp' on s390x"),
     ("[defaults]\nmemory@s390x = 12Q\n", 2, "bad value '12Q' for 'memory' on s390x"),

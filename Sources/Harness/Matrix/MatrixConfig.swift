@@ -196,7 +196,7 @@ public enum MatrixConfig {
       }
     }
     // [defaults] on its own, so its mistakes show even with no guest using them.
-    for (key, entry) in defaults {
+    for (key, entry) in defaults.sorted(by: { $0.value.line < $1.value.line }) {
       try Reader(values: [key: entry], file: file).validate(key)
     }
     var declarations: [GuestDeclaration] = []
@@ -243,6 +243,20 @@ public enum MatrixConfig {
   {
     let reader = Reader(values: values, file: file)
     let architectures = try reader.architectures()
+    // Each setting on its own first, in line order, so the first mistake in
+    // the file is the one reported: an override with its architecture's
+    // bounds, a plain key with those of every architecture it applies to
+    // (any architecture's when all of them override it).
+    for (key, entry) in values.sorted(by: { $0.value.line < $1.value.line }) {
+      let single = Reader(values: [key: entry], file: file)
+      if key.contains("@") {
+        try single.validate(key)
+      } else {
+        let users = architectures.filter { values["\(key)@\($0.rawValue)"] == nil }
+        if users.isEmpty { try single.validate(key) }
+        for architecture in users { try single.validate(key, on: architecture) }
+      }
+    }
     var settings: [Architecture: ArchitectureSettings] = [:]
     var cellCount = 0
     for architecture in architectures {
@@ -262,19 +276,6 @@ public enum MatrixConfig {
       throw ConfigError(
         file: file, line: section.line,
         message: "[\(section.name)] expands to \(cellCount == Int.max ? "too many" : String(cellCount)) cells before excludes; a guest has at most \(ConfigLimits.maxCellsPerGuest)")
-    }
-    // Settings no architecture of this guest uses are checked on their own:
-    // overrides for another architecture, plain keys every architecture
-    // overrides.
-    for (key, entry) in values {
-      let parts = key.split(separator: "@").map(String.init)
-      let used: Bool
-      if parts.count == 2 {
-        used = architectures.contains { $0.rawValue == parts[1] }
-      } else {
-        used = architectures.contains { values["\(key)@\($0.rawValue)"] == nil }
-      }
-      if !used { try Reader(values: [key: entry], file: file).validate(key) }
     }
     var excludes: [[String: String]] = []
     for entry in section.excludes {
@@ -472,11 +473,11 @@ struct Reader {
   }
 
   /// Checks the entry `key` (`base` or `base@arch`) alone: the same parser
-  /// the cells use, with that architecture's bounds (a plain key: the
-  /// bounds of any architecture).
-  func validate(_ key: String) throws {
+  /// the cells use, with the bounds of `on` or the key's architecture (a
+  /// plain key without `on`: the bounds of any architecture).
+  func validate(_ key: String, on target: Architecture? = nil) throws {
     let parts = key.split(separator: "@").map(String.init)
-    let architecture = parts.count == 2 ? Architecture(rawValue: parts[1]) : nil
+    let architecture = target ?? (parts.count == 2 ? Architecture(rawValue: parts[1]) : nil)
     switch parts[0] {
     case "arch": _ = try architectures()
     case "accel": _ = try accelerators(architecture)
