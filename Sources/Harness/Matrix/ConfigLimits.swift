@@ -6,19 +6,22 @@
 /// qemu-system-x86_64/-s390x 7.2):
 /// - CPUs, x86_64: the generic PC machine class (`pc_machine_class_init`,
 ///   hw/i386/pc.c) sets the machine's CPU maximum to 255, and the i440FX
-///   machine types of hw/i386/pc_piix.c keep it; QEMU refuses `-smp 256`
-///   with "The max CPUs supported by machine 'pc-i440fx-7.2' is 255".
+///   machine types of hw/i386/pc_piix.c keep it; QEMU 7.2 refuses `-smp 256`
+///   for pc-i440fx-7.2, naming 255 as the maximum.
 /// - CPUs, s390x: `ccw_machine_class_init` (hw/s390x/s390-virtio-ccw.c)
 ///   sets the maximum to S390_MAX_CPUS, which target/s390x/cpu.h defines
 ///   as 248; `-smp 249` is refused the same way.
 /// - RAM, x86_64: `pc_memory_init` (hw/i386/pc.c, since 7.1) refuses a
 ///   machine whose highest used guest-physical address (RAM above 4 GiB,
-///   then the 64-bit PCI hole, 2 GiB by default on i440FX) is beyond what
+///   then the 64-bit PCI hole, 2 GiB by default per hw/pci-host/i440fx.c) is beyond what
 ///   the CPU's physical address bits reach ("phys-bits too low"). QEMU's
 ///   default model (qemu64) has 40 bits (1 TiB) and, under TCG, the AMD
 ///   vendor, for which 7.1+ machine types move RAM above the HyperTransport
 ///   hole at 1012 GiB to 1 TiB, past 40 bits. With the 3 GiB that pc keeps
-///   below 4 GiB, the largest `-m` that starts is 1009 GiB.
+///   below 4 GiB, the largest `-m` that starts is 1009 GiB (measured:
+///   1009G starts, 1009G + 1M is refused). Under KVM the vendor is the
+///   host's, so on Intel hosts QEMU would take a little more; the bound
+///   holds for every accelerator.
 /// - RAM, s390x: QEMU 7.2 sets no ceiling of its own for s390-ccw-virtio
 ///   under TCG (hw/s390x/sclp.c asks only KVM for a memory limit, which is
 ///   the host kernel's). All guest RAM is mapped into QEMU's address space,
@@ -43,11 +46,19 @@ public enum ConfigLimits {
     }
   }
 
-  /// The machine that bound comes from, for error messages.
+  /// The machine QEMU runs for `architecture`, for error messages.
   static func machine(_ architecture: Architecture) -> String {
     switch architecture {
-    case .x86_64: "QEMU 7.2's pc machine"
-    case .s390x: "s390-ccw-virtio under QEMU 7.2 on this host"
+    case .x86_64: "QEMU 7.2's pc machine (x86_64)"
+    case .s390x: "QEMU 7.2's s390-ccw-virtio machine (s390x)"
+    }
+  }
+
+  /// Who sets the memory bound of `architecture`, for error messages.
+  static func memoryBound(_ architecture: Architecture) -> String {
+    switch architecture {
+    case .x86_64: machine(architecture)
+    case .s390x: "s390x (QEMU sets no limit under TCG; its process maps all guest RAM)"
     }
   }
 
@@ -143,7 +154,7 @@ enum ConfigValue {
     let maximum = architecture.map(ConfigLimits.maxMemoryMiB)
       ?? Architecture.allCases.map(ConfigLimits.maxMemoryMiB).max()!
     let most = sizeLabel(bytes: maximum << 20)
-    let machine = architecture.map { "\(ConfigLimits.machine($0)) on \($0)" } ?? "any architecture"
+    let machine = architecture.map(ConfigLimits.memoryBound) ?? "any architecture"
     switch size(text, plainUnit: 1 << 20) {
     case .malformed: throw ValueProblem("'\(shown(text))' is not \(what)")
     case .tooLarge: throw ValueProblem("'\(shown(text))' is too large: \(machine) takes at most \(most)")
@@ -165,7 +176,7 @@ enum ConfigValue {
   static func cpus(_ text: String, _ architecture: Architecture?) throws(ValueProblem) -> Int {
     let maximum = architecture.map(ConfigLimits.maxCPUs)
       ?? Architecture.allCases.map(ConfigLimits.maxCPUs).max()!
-    let machine = architecture.map { "\(ConfigLimits.machine($0)) on \($0)" } ?? "any architecture"
+    let machine = architecture.map(ConfigLimits.machine) ?? "any architecture"
     switch decimal(text) {
     case .malformed, .value(0): throw ValueProblem("'\(shown(text))' is not a CPU count (1 or more)")
     case .tooLarge: throw ValueProblem("'\(shown(text))' CPUs is too many: \(machine) takes at most \(maximum)")
