@@ -24,7 +24,7 @@ extension Runner {
     @Option(help: "Seed (the same seed and corpus give the same inputs).")
     var seed: UInt64 = 1
 
-    @Option(help: "Corpus file (repeatable; default: configs/guests.cfg of the checkout).")
+    @Option(help: "Corpus file (repeatable; default: configs/guests.cfg of the checkout), besides the built-in sample.")
     var corpus: [String] = []
 
     @Option(help: "Print input number N (escaped) and its check, then stop.")
@@ -32,6 +32,9 @@ extension Runner {
 
     @Option(help: "Most failures to print.")
     var maxFailures = 10
+
+    @Flag(help: "Print how often each kind of refusal came up (quoted values and numbers elided).")
+    var stats = false
 
     func validate() throws {
       if count < 1 { throw ValidationError("--count must be at least 1") }
@@ -48,23 +51,26 @@ extension Runner {
         }
         return [UInt8](data)
       }
-      let fuzzer = ConfigFuzzer(seed: seed, corpus: inputs)
+      // The built-in sample adds keys guests.cfg does not use (factors, output_limit).
+      let fuzzer = ConfigFuzzer(seed: seed, corpus: inputs + [Array(ConfigFuzzer.sample.utf8)])
       if let show {
         let input = fuzzer.input(at: show)
         print(String(decoding: input, as: UTF8.self).debugDescription)
         print(ConfigFuzzer.check(input) ?? "ok")
         return
       }
-      print("fuzz-config: \(count) inputs, seed \(seed), corpus \(files.isEmpty ? "built-in sample" : files.joined(separator: " "))")
+      print("fuzz-config: \(count) inputs, seed \(seed), corpus \((files + ["built-in sample"]).joined(separator: " + "))")
       let clock = ContinuousClock()
       let start = clock.now
       var failures = 0
       var accepted = 0
+      var kinds: [String: Int] = [:]
       for index in 0..<count {
         let input = fuzzer.input(at: index)
         switch ConfigFuzzer.evaluate(input) {
         case .accepted: accepted += 1
-        case .refused: break
+        case .refused(let error):
+          if stats { kinds[Self.kind(of: error.message), default: 0] += 1 }
         case .failed(let failure):
           failures += 1
           if failures <= maxFailures {
@@ -79,7 +85,32 @@ extension Runner {
         String(
           format: "fuzz-config: %d inputs in %.2f s (%.0f inputs/s), %d accepted, %d refused, %d failures",
           count, seconds, Double(count) / seconds, accepted, count - accepted - failures, failures))
+      if stats {
+        for (kind, number) in kinds.sorted(by: { $0.value > $1.value }).prefix(200) {
+          print(String(format: "%7d  ", number) + kind)
+        }
+        print("\(kinds.count) kinds of refusal")
+      }
       if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// A refusal message with quoted values and numbers elided.
+    static func kind(of message: String) -> String {
+      var result = ""
+      var quoted = false
+      for character in message {
+        if character == "'" {
+          quoted.toggle()
+          if quoted { result += "'…'" }
+        } else if !quoted {
+          if character.isNumber {
+            if !result.hasSuffix("N") { result += "N" }
+          } else {
+            result.append(character)
+          }
+        }
+      }
+      return result
     }
   }
 }

@@ -126,6 +126,8 @@ public struct ConfigFuzzer: Sendable {
     "99999999999999999G", "8796093022208T", "9007199254740993", "1e309", "-1", "0", "00", "+5", "0x10",
     "1_000", "inf", "nan", "-0", "1.", ".5", "0.0000001", "1e-300", "4294967296", "2147483648", "256",
     "249", "248", "255", "1009G", "1010G", "64T", "65T", "16M", "15M", "4K", "4095", "1G", "1025M", "2.5",
+    "86400", "86401", "1000", "1001", "0.001", "0.5", "4097", "1033216", "1033217", "67108864", "1073741824",
+    "1073741825", "1048575K", "8796093022207", "1.0000000000000002", "999.9999999999999",
   ]
   static let unicode: [[UInt8]] = [
     Array("é".utf8), Array("😀".utf8), Array("\u{0301}".utf8), Array("\u{202E}".utf8), Array("\u{FEFF}".utf8),
@@ -143,7 +145,7 @@ public struct ConfigFuzzer: Sendable {
 
   func mutate(_ input: [UInt8], _ random: inout SplitMix64) -> [UInt8] {
     var bytes = input
-    let kind = random.below(16)
+    let kind = random.below(19)
     var lines = [0, 1, 6, 12, 13].contains(kind)
       ? [] : bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
     func joined() -> [UInt8] { Array(lines.joined(separator: [0x0A])) }
@@ -170,7 +172,7 @@ public struct ConfigFuzzer: Sendable {
       guard lines.count > 1 else { return bytes }
       lines.swapAt(anyLine(), anyLine())
       return joined()
-    case 5:  // a number replaced with a huge or odd one
+    case 5, 16, 17:  // a number replaced with a huge, odd or boundary one
       return replaceValueWord(&lines, with: Array(Self.huge[random.below(Self.huge.count)].utf8), &random)
     case 6:  // unicode or invalid UTF-8 inserted
       guard !bytes.isEmpty else { return Self.unicode[random.below(Self.unicode.count)] }
