@@ -88,6 +88,9 @@ struct MatrixConfigTests {
     ("[a]\nsmp = 1 01\n", 2, "listed twice"),
     ("[a]\nmemory = 1G 1024M\n", 2, "listed twice"),
     ("[a]\nchecks = 99999999999999999999\n", 2, "'99999999999999999999' is too large"),
+    // QEMU refuses an s390x command line past its kernel parameter area.
+    ("[a]\narch = x86_64 s390x\nguest_args = \(String(repeating: "x", count: 900))\n", 3, "at most 896"),
+    ("[a]\narch = s390x\n\nguest_args@s390x = \(String(repeating: "y=1 ", count: 210))\n", 4, "at most 896"),
     // The first mistake in the file is the one reported.
     ("[a]\nmemory = 12Q\nsmp = 0\n", 2, "'12Q' is not a memory size"),
     ("[defaults]\ntimeout = x\n[a]\nsilence@s390x = y\n", 2, "'x' is not a positive integer"),
@@ -163,6 +166,13 @@ struct MatrixConfigTests {
       "a.s390x.tcg.smp248.mem16M", "a.s390x.tcg.smp248.mem65536G",
     ])
     #expect(cells.allSatisfy { $0.settings.timeout == .seconds(86400) })
+  }
+
+  @Test func longGuestArgumentsAreFineOnX86ButNotOnS390x() throws {
+    let words = String(repeating: "y=1 ", count: 220)
+    #expect(configError("[a]\narch = x86_64\nguest_args = \(words)\n") == nil)
+    #expect(configError("[a]\narch = s390x\nguest_args = \(String(repeating: "y=1 ", count: 100))\n") == nil)
+    #expect(configError("[a]\narch = s390x\nguest_args = \(words)\n")?.line == 3)
   }
 
   @Test func overridesGoThroughTheSameParserAsPlainKeys() throws {

@@ -73,6 +73,15 @@ public enum ConfigLimits {
   public static let outputLimitBytes = (4 << 10)...(1 << 30)
   /// The most cells one guest section may expand to (before excludes).
   public static let maxCellsPerGuest = 10_000
+  /// The longest guest command line on s390x, in bytes with its NUL: QEMU
+  /// copies `-append` into the kernel parameter area at 0x10480 and refuses
+  /// to start when it does not fit (`s390_ipl_realize`, hw/s390x/ipl.c):
+  /// 896 bytes (0x380) unless the image sets another size at 0x10430,
+  /// which the harness's guests do not (guests/arch/s390x/linker.ld).
+  public static let s390xCommandLineBytes = 896
+  /// Room kept on the command line for what the runner appends at run time
+  /// (` harness.attempt=<n>`).
+  public static let commandLineReserveBytes = 32
   /// The most cells a whole config may expand to (before excludes).
   public static let maxCells = 100_000
   /// The most guest sections in one config.

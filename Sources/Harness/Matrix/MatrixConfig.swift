@@ -517,12 +517,29 @@ struct Reader {
       let milliseconds = min(max((seconds * 1000).rounded(), 1), Double(ConfigLimits.maxSeconds) * 1000)
       deadlines[accelerator] = .milliseconds(Int64(milliseconds))
     }
-    return ArchitectureSettings(
+    let settings = ArchitectureSettings(
       accelerators: used, cpus: try cpus(architecture), memoryMiB: try memory(architecture),
       cpuModels: try cpuModels(architecture), timeoutSeconds: timeout,
       silenceSeconds: try seconds("silence", architecture, default: 30), timeoutFactors: factors,
       deadlines: deadlines, qemuArguments: words("qemu_args", architecture) ?? [],
       guestArguments: words("guest_args", architecture) ?? [], expectedChecks: try checks(architecture),
       outputLimitBytes: try outputLimit(architecture))
+    if architecture == .s390x {
+      // The longest command line of any cell: largest numbers, longest model.
+      var longest = LaunchSettings(
+        architecture: architecture, accelerator: .tcg, cpus: settings.cpus.max() ?? 1,
+        memoryMiB: settings.memoryMiB.max() ?? 1, guestArguments: settings.guestArguments,
+        cpuModel: settings.cpuModels.max { ($0?.utf8.count ?? 0) < ($1?.utf8.count ?? 0) } ?? nil)
+      longest.guestArguments.append("")
+      let bytes = longest.commandLine.utf8.count + ConfigLimits.commandLineReserveBytes
+      if bytes > ConfigLimits.s390xCommandLineBytes,
+        let (name, entry) = entry("guest_args", architecture) ?? entry("cpu", architecture)
+      {
+        throw error(
+          "guest_args", name, entry, nil,
+          "the s390x guest command line would need \(bytes) bytes with the harness's own words; QEMU 7.2 takes at most \(ConfigLimits.s390xCommandLineBytes) there")
+      }
+    }
+    return settings
   }
 }
