@@ -16,21 +16,25 @@ public struct GuestDeclaration: Sendable, Hashable {
   /// The settings of each architecture in `architectures`, with its
   /// `key@arch` overrides applied.
   public var settings: [Architecture: ArchitectureSettings]
-  /// Where it was declared.
+  /// The config file it was declared in.
   public var file: String
+  /// The line of its section header.
   public var line: Int
 }
 
 /// A guest's settings on one architecture, every value parsed and checked.
 public struct ArchitectureSettings: Sendable, Hashable {
-  /// Axis values.
+  /// Accelerators (`accel`).
   public var accelerators: [Accelerator]
+  /// CPU counts (`smp`).
   public var cpus: [Int]
+  /// Guest RAM sizes in MiB (`memory`).
   public var memoryMiB: [Int]
   /// QEMU CPU models (`-cpu`); nil is QEMU's default model (`cpu = default`).
   public var cpuModels: [String?]
-  /// Deadline and silence timeout in seconds.
+  /// The deadline before factors, in seconds (`timeout`).
   public var timeoutSeconds: Int
+  /// Seconds without serial output after which a run is hung (`silence`).
   public var silenceSeconds: Int
   /// Deadline multiplier per accelerator (`tcg_factor`, `kvm_factor`) when
   /// set.
@@ -38,8 +42,9 @@ public struct ArchitectureSettings: Sendable, Hashable {
   /// The deadline of a cell per accelerator in `accelerators`: timeout ×
   /// that accelerator's factor, checked to be 1 s to one day.
   public var deadlines: [Accelerator: Duration]
-  /// Extra QEMU arguments and guest arguments.
+  /// Extra QEMU argv words (`qemu_args`).
   public var qemuArguments: [String]
+  /// Words appended to the guest command line (`guest_args`).
   public var guestArguments: [String]
   /// The number of checks a complete run makes, if declared.
   public var expectedChecks: Int?
