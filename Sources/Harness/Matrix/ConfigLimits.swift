@@ -163,7 +163,7 @@ enum ConfigValue {
     let maximum = architecture.map(ConfigLimits.maxMemoryMiB)
       ?? Architecture.allCases.map(ConfigLimits.maxMemoryMiB).max()!
     let most = sizeLabel(bytes: maximum << 20)
-    let machine = architecture.map(ConfigLimits.memoryBound) ?? "any architecture"
+    let machine = architecture.map(ConfigLimits.memoryBound) ?? "the largest machine"
     switch size(text, plainUnit: 1 << 20) {
     case .malformed: throw ValueProblem("'\(shown(text))' is not \(what)")
     case .tooLarge: throw ValueProblem("'\(shown(text))' is too large: \(machine) takes at most \(most)")
@@ -185,7 +185,7 @@ enum ConfigValue {
   static func cpus(_ text: String, _ architecture: Architecture?) throws(ValueProblem) -> Int {
     let maximum = architecture.map(ConfigLimits.maxCPUs)
       ?? Architecture.allCases.map(ConfigLimits.maxCPUs).max()!
-    let machine = architecture.map(ConfigLimits.machine) ?? "any architecture"
+    let machine = architecture.map(ConfigLimits.machine) ?? "the largest machine"
     switch decimal(text) {
     case .malformed, .value(0): throw ValueProblem("'\(shown(text))' is not a CPU count (1 or more)")
     case .tooLarge: throw ValueProblem("'\(shown(text))' CPUs is too many: \(machine) takes at most \(maximum)")
