@@ -102,6 +102,11 @@ struct ValueProblem: Error {
 /// Checked parsers of config values: digits only, no sign, every product
 /// and conversion checked, so no input traps.
 enum ConfigValue {
+  /// `text` for an error message: at most 60 characters, then `…`.
+  static func shown(_ text: some StringProtocol) -> String {
+    text.count <= 60 ? String(text) : String(text.prefix(60)) + "…"
+  }
+
   /// The result of reading a decimal number.
   enum Decimal: Equatable {
     case value(Int)
@@ -273,9 +278,4 @@ enum ConfigValue {
     default: false
     }
   }
-}
-
-/// `text` for an error message: at most 60 characters, then `…`.
-func shown(_ text: some StringProtocol) -> String {
-  text.count <= 60 ? String(text) : String(text.prefix(60)) + "…"
 }

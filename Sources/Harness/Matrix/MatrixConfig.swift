@@ -140,11 +140,11 @@ public enum MatrixConfig {
       if trimmed.isEmpty { continue }
       if trimmed.hasPrefix("[") {
         guard trimmed.hasSuffix("]"), trimmed.count > 2 else {
-          throw fail("malformed section header '\(shown(trimmed))'")
+          throw fail("malformed section header '\(ConfigValue.shown(trimmed))'")
         }
         let name = ConfigText.trimmed(trimmed.dropFirst().dropLast())
         guard !name.isEmpty, name.utf8.count <= 64, name.utf8.allSatisfy(isNameByte) else {
-          throw fail("malformed section header '\(shown(trimmed))': a name is 1-64 letters, digits, '_' or '-'")
+          throw fail("malformed section header '\(ConfigValue.shown(trimmed))': a name is 1-64 letters, digits, '_' or '-'")
         }
         if name == "defaults" {
           inDefaults = true
@@ -161,19 +161,19 @@ public enum MatrixConfig {
         continue
       }
       guard let equals = trimmed.firstIndex(of: "=") else {
-        throw fail("expected 'key = value', got '\(shown(trimmed))'")
+        throw fail("expected 'key = value', got '\(ConfigValue.shown(trimmed))'")
       }
       let key = ConfigText.trimmed(trimmed[..<equals])
       let value = ConfigText.trimmed(trimmed[trimmed.index(after: equals)...])
       let parts = key.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
       let baseKey = parts[0]
-      guard !key.isEmpty else { throw fail("expected 'key = value', got '\(shown(trimmed))'") }
+      guard !key.isEmpty else { throw fail("expected 'key = value', got '\(ConfigValue.shown(trimmed))'") }
       guard keys.contains(baseKey) else {
-        throw fail("unknown key '\(shown(baseKey))'; known: \(keys.sorted().joined(separator: ", "))")
+        throw fail("unknown key '\(ConfigValue.shown(baseKey))'; known: \(keys.sorted().joined(separator: ", "))")
       }
       if parts.count > 1 {
         guard parts.count == 2, Architecture(rawValue: parts[1]) != nil else {
-          throw fail("unknown architecture '\(shown(parts.dropFirst().joined(separator: "@")))' in '\(shown(key))'")
+          throw fail("unknown architecture '\(ConfigValue.shown(parts.dropFirst().joined(separator: "@")))' in '\(ConfigValue.shown(key))'")
         }
         guard overridable.contains(baseKey) else {
           throw fail("'\(baseKey)' cannot be set per architecture")
@@ -202,7 +202,7 @@ public enum MatrixConfig {
     }
     // [defaults] on its own, so its mistakes show even with no guest using them.
     for (key, entry) in defaults.sorted(by: { $0.value.line < $1.value.line }) {
-      try Reader(values: [key: entry], file: file).validate(key)
+      try ConfigReader(values: [key: entry], file: file).validate(key)
     }
     var declarations: [GuestDeclaration] = []
     var cellCount = 0
@@ -246,14 +246,14 @@ public enum MatrixConfig {
   private static func declaration(_ section: Section, values: [String: Entry], file: String) throws
     -> (GuestDeclaration, Int)
   {
-    let reader = Reader(values: values, file: file)
+    let reader = ConfigReader(values: values, file: file)
     let architectures = try reader.architectures()
     // Each setting on its own first, in line order, so the first mistake in
     // the file is the one reported: an override with its architecture's
     // bounds, a plain key with those of every architecture it applies to
     // (any architecture's when all of them override it).
     for (key, entry) in values.sorted(by: { $0.value.line < $1.value.line }) {
-      let single = Reader(values: [key: entry], file: file)
+      let single = ConfigReader(values: [key: entry], file: file)
       if key.contains("@") {
         try single.validate(key)
       } else {
@@ -295,13 +295,13 @@ public enum MatrixConfig {
   /// One `exclude` line's conditions, values normalized as the cells'.
   private static func exclude(_ entry: Entry, file: String) throws -> [String: String] {
     func fail(_ message: String) -> ConfigError { ConfigError(file: file, line: entry.line, message: message) }
-    let items = Reader.split(entry.value)
+    let items = ConfigReader.split(entry.value)
     guard !items.isEmpty else { throw fail("'exclude' has no value") }
     var conditions: [String: String] = [:]
     for item in items {
       let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
       guard pair.count == 2, axes.contains(pair[0]) else {
-        throw fail("exclude takes axis=value words (arch, accel, smp, memory, cpu), got '\(shown(item))'")
+        throw fail("exclude takes axis=value words (arch, accel, smp, memory, cpu), got '\(ConfigValue.shown(item))'")
       }
       let (axis, text) = (pair[0], pair[1])
       guard conditions[axis] == nil else { throw fail("'\(axis)' appears twice in one exclude") }
@@ -319,7 +319,7 @@ public enum MatrixConfig {
         }
       default: normalized = ConfigValue.cpuModel(text).map { $0 ?? "default" }
       }
-      guard let normalized else { throw fail("'\(shown(text))' is not a value of the \(axis) axis (in 'exclude')") }
+      guard let normalized else { throw fail("'\(ConfigValue.shown(text))' is not a value of the \(axis) axis (in 'exclude')") }
       conditions[axis] = normalized
     }
     return conditions
@@ -342,7 +342,7 @@ public enum MatrixConfig {
 
 /// Reads one guest's merged settings: `key@arch` first, then `key`, each
 /// through the same parser, errors at the line of the entry used.
-struct Reader {
+struct ConfigReader {
   var values: [String: MatrixConfig.Entry]
   var file: String
 
@@ -366,7 +366,7 @@ struct Reader {
     if name != key, let architecture {
       return ConfigError(
         file: file, line: entry.line,
-        message: "bad value '\(shown(entry.value))' for '\(key)' on \(architecture): \(message) (in '\(name)')")
+        message: "bad value '\(ConfigValue.shown(entry.value))' for '\(key)' on \(architecture): \(message) (in '\(name)')")
     }
     return ConfigError(file: file, line: entry.line, message: "\(message) (in '\(name)')")
   }
@@ -390,7 +390,7 @@ struct Reader {
       do {
         let value = try parse(item)
         guard seen.insert(value).inserted else {
-          throw ValueProblem("'\(shown(item))' is listed twice (as the same value)")
+          throw ValueProblem("'\(ConfigValue.shown(item))' is listed twice (as the same value)")
         }
         result.append(value)
       } catch let problem as ValueProblem {
@@ -419,7 +419,7 @@ struct Reader {
   func architectures() throws -> [Architecture] {
     try list("arch", nil, default: [.x86_64]) { text throws(ValueProblem) in
       guard let value = Architecture(rawValue: text) else {
-        throw ValueProblem("'\(shown(text))' is not an architecture (x86_64, s390x)")
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not an architecture (x86_64, s390x)")
       }
       return value
     }
@@ -428,7 +428,7 @@ struct Reader {
   func accelerators(_ architecture: Architecture?) throws -> [Accelerator] {
     try list("accel", architecture, default: [.tcg]) { text throws(ValueProblem) in
       guard let value = Accelerator(rawValue: text) else {
-        throw ValueProblem("'\(shown(text))' is not an accelerator (tcg, kvm)")
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not an accelerator (tcg, kvm)")
       }
       return value
     }
@@ -449,7 +449,7 @@ struct Reader {
   func cpuModels(_ architecture: Architecture?) throws -> [String?] {
     try list("cpu", architecture, default: [nil]) { text throws(ValueProblem) in
       guard let model = ConfigValue.cpuModel(text) else {
-        throw ValueProblem("'\(shown(text))' is not a CPU model like qemu64,+x2apic or 'default'")
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not a CPU model like qemu64,+x2apic or 'default'")
       }
       return model
     }
