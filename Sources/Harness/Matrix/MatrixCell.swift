@@ -31,44 +31,30 @@ public enum Matrix {
     var cells: [MatrixCell] = []
     for declaration in declarations {
       for architecture in declaration.architectures {
-        let override = declaration.overrides[architecture] ?? [:]
-        func words(_ key: String) -> [String]? { override[key]?.split(separator: " ").map(String.init) }
-        let accelerators = words("accel")?.compactMap(Accelerator.init(rawValue:)) ?? declaration.accelerators
-        let cpus = words("smp")?.compactMap { Int($0) } ?? declaration.cpus
-        let memory = words("memory")?.compactMap(MatrixConfig.parseMemory) ?? declaration.memoryMiB
-        let models = words("cpu")?.compactMap(MatrixConfig.parseCPUModel) ?? declaration.cpuModels
-        let timeout = override["timeout"].flatMap { Int($0) } ?? declaration.timeoutSeconds
-        let silence = override["silence"].flatMap { Int($0) } ?? declaration.silenceSeconds
-        let qemuArguments = words("qemu_args") ?? declaration.qemuArguments
-        let guestArguments = words("guest_args") ?? declaration.guestArguments
-        let checks = override["checks"].flatMap { Int($0) } ?? declaration.expectedChecks
-        func deadline(_ accelerator: Accelerator) -> Duration {
-          let factor =
-            override["\(accelerator.rawValue)_factor"].flatMap(MatrixConfig.parseFactor)
-            ?? declaration.timeoutFactors[accelerator] ?? 1
-          return .milliseconds(Int64((Double(timeout) * factor * 1000).rounded()))
-        }
-        for accelerator in accelerators {
-          for cpuCount in cpus {
-            for mebibytes in memory {
-              for model in models {
-                let axes = [
+        guard let axes = declaration.settings[architecture] else { continue }
+        for accelerator in axes.accelerators {
+          for cpuCount in axes.cpus {
+            for mebibytes in axes.memoryMiB {
+              for model in axes.cpuModels {
+                let values = [
                   "arch": architecture.rawValue, "accel": accelerator.rawValue,
                   "smp": String(cpuCount), "memory": String(mebibytes), "cpu": model ?? "default",
                 ]
                 let excluded = declaration.excludes.contains { conditions in
-                  conditions.allSatisfy { axes[$0.key] == $0.value }
+                  conditions.allSatisfy { values[$0.key] == $0.value }
                 }
                 if excluded { continue }
+                var settings = LaunchSettings(
+                  architecture: architecture, accelerator: accelerator, cpus: cpuCount,
+                  memoryMiB: mebibytes, extraQemuArguments: axes.qemuArguments,
+                  guestArguments: axes.guestArguments,
+                  timeout: axes.deadlines[accelerator] ?? .seconds(axes.timeoutSeconds),
+                  silenceTimeout: .seconds(axes.silenceSeconds), cpuModel: model)
+                settings.outputLimitBytes = axes.outputLimitBytes
                 cells.append(
                   MatrixCell(
-                    guest: declaration.guest,
-                    settings: LaunchSettings(
-                      architecture: architecture, accelerator: accelerator, cpus: cpuCount,
-                      memoryMiB: mebibytes, extraQemuArguments: qemuArguments,
-                      guestArguments: guestArguments, timeout: deadline(accelerator),
-                      silenceTimeout: .seconds(silence), cpuModel: model),
-                    groups: declaration.groups, expectedChecks: checks))
+                    guest: declaration.guest, settings: settings, groups: declaration.groups,
+                    expectedChecks: axes.expectedChecks))
               }
             }
           }

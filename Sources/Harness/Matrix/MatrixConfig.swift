@@ -5,44 +5,72 @@ import Foundation
 public struct GuestDeclaration: Sendable, Hashable {
   /// Guest program name (the section name).
   public var guest: String
-  /// Axis values.
+  /// The architectures it runs on (`arch`).
   public var architectures: [Architecture]
-  public var accelerators: [Accelerator]
-  public var cpus: [Int]
-  public var memoryMiB: [Int]
-  /// QEMU CPU models (`-cpu`); nil is QEMU's default model (`cpu = default`).
-  public var cpuModels: [String?] = [nil]
   /// Groups/tags for `--group`.
   public var groups: [String]
-  /// Per-cell deadline and silence timeout in seconds (per-arch overrides
-  /// in `overrides`).
-  public var timeoutSeconds: Int
-  public var silenceSeconds: Int
-  /// Deadline multiplier per accelerator (`tcg_factor`, `kvm_factor`;
-  /// 1 when not set): a cell's deadline is `timeout` × its accelerator's
-  /// factor.
-  public var timeoutFactors: [Accelerator: Double] = [:]
-  /// Extra QEMU arguments and guest arguments.
-  public var qemuArguments: [String]
-  public var guestArguments: [String]
-  /// The number of checks a complete run makes, if declared.
-  public var expectedChecks: Int?
   /// Cells to leave out: each a set of `axis=value` conditions, all of
-  /// which must match.
+  /// which must match. Values are normalized: memory in MiB, smp a plain
+  /// number, cpu `default` for QEMU's default model.
   public var excludes: [[String: String]]
-  /// `key@arch = value` settings, applied to that architecture's cells.
-  public var overrides: [Architecture: [String: String]]
-  /// Where it was declared.
+  /// The settings of each architecture in `architectures`, with its
+  /// `key@arch` overrides applied.
+  public var settings: [Architecture: ArchitectureSettings]
+  /// The config file it was declared in.
   public var file: String
+  /// The line of its section header.
   public var line: Int
 }
 
-/// A configuration error, with the file and line at fault.
+/// A guest's settings on one architecture, every value parsed and checked.
+public struct ArchitectureSettings: Sendable, Hashable {
+  /// Accelerators (`accel`).
+  public var accelerators: [Accelerator]
+  /// CPU counts (`smp`).
+  public var cpus: [Int]
+  /// Guest RAM sizes in MiB (`memory`).
+  public var memoryMiB: [Int]
+  /// QEMU CPU models (`-cpu`); nil is QEMU's default model (`cpu = default`).
+  public var cpuModels: [String?]
+  /// The deadline before factors, in seconds (`timeout`).
+  public var timeoutSeconds: Int
+  /// Seconds without serial output after which a run is hung (`silence`).
+  public var silenceSeconds: Int
+  /// Deadline multiplier per accelerator (`tcg_factor`, `kvm_factor`) when
+  /// set.
+  public var timeoutFactors: [Accelerator: Double]
+  /// The deadline of a cell per accelerator in `accelerators`: timeout ×
+  /// that accelerator's factor, checked to be 1 s to one day.
+  public var deadlines: [Accelerator: Duration]
+  /// Extra QEMU argv words (`qemu_args`).
+  public var qemuArguments: [String]
+  /// Words appended to the guest command line (`guest_args`).
+  public var guestArguments: [String]
+  /// The number of checks a complete run makes, if declared.
+  public var expectedChecks: Int?
+  /// Most serial bytes kept from one run (`output_limit`).
+  public var outputLimitBytes: Int
+}
+
+/// A configuration error, with the file and line at fault (line 0: the
+/// whole file, such as one that cannot be read).
 public struct ConfigError: Error, CustomStringConvertible, Sendable {
+  /// The config file.
   public var file: String
+  /// The line at fault, from 1; 0 for the whole file.
   public var line: Int
+  /// What is wrong.
   public var message: String
-  public var description: String { "\(file):\(line): \(message)" }
+
+  /// An error at `line` of `file` (0: the whole file).
+  public init(file: String, line: Int, message: String) {
+    self.file = file
+    self.line = line
+    self.message = message
+  }
+
+  /// `file:line: message`, or `file: message` for the whole file.
+  public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
 }
 
 /// Parser of the matrix config format (see configs/README.md):
@@ -53,213 +81,470 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
 ///     memory = 256M 8G
 ///     exclude = accel=kvm memory=8G
 ///     timeout@s390x = 180
+///
+/// Every value is parsed with checked arithmetic and held to what QEMU
+/// accepts (`ConfigLimits`); a `key@arch` override goes through the same
+/// parser as the plain key, with that architecture's bounds.
 public enum MatrixConfig {
   static let keys: Set<String> = [
     "arch", "accel", "smp", "memory", "cpu", "groups", "timeout", "silence", "qemu_args",
-    "guest_args", "checks", "exclude", "tcg_factor", "kvm_factor",
+    "guest_args", "checks", "exclude", "tcg_factor", "kvm_factor", "output_limit",
   ]
   static let overridable: Set<String> = [
     "accel", "smp", "memory", "cpu", "timeout", "silence", "qemu_args", "guest_args", "checks",
-    "tcg_factor", "kvm_factor",
+    "tcg_factor", "kvm_factor", "output_limit",
   ]
-
-  /// A deadline factor: a positive decimal number such as `1`, `2.5`.
-  static func parseFactor(_ text: String) -> Double? {
-    guard let value = Double(text), value.isFinite, value > 0, value <= 1000 else { return nil }
-    return value
-  }
+  static let axes = ["arch", "accel", "smp", "memory", "cpu"]
 
   /// Parses the file at `path`.
   public static func load(_ path: String) throws -> [GuestDeclaration] {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-      throw ConfigError(file: path, line: 0, message: "cannot read the file")
+    let bytes: Data
+    do {
+      guard let handle = FileHandle(forReadingAtPath: path) else {
+        throw ConfigError(file: path, line: 0, message: "cannot read the file")
+      }
+      defer { try? handle.close() }
+      bytes = try handle.read(upToCount: ConfigLimits.maxFileBytes + 1) ?? Data()
+    } catch let error as ConfigError {
+      throw error
+    } catch {
+      throw ConfigError(file: path, line: 0, message: "cannot read the file (\(error.localizedDescription))")
     }
-    return try parse(text, file: path)
+    if bytes.count > ConfigLimits.maxFileBytes {
+      throw ConfigError(
+        file: path, line: 0, message: "the file is larger than \(ConfigLimits.maxFileBytes) bytes, the most a config may be")
+    }
+    return try parse(bytes: bytes, file: path)
   }
 
   /// Parses config text; `file` names it in errors.
   public static func parse(_ text: String, file: String) throws -> [GuestDeclaration] {
-    var defaults: [String: (String, Int)] = [:]
-    var sections: [(name: String, line: Int, values: [String: (String, Int)], excludes: [(String, Int)])] = []
-    var current: Int?  // index into sections, nil = defaults
+    try parse(bytes: Array(text.utf8), file: file)
+  }
+
+  /// Parses config bytes (UTF-8, LF or CRLF line ends); `file` names it in
+  /// errors. Every error is a `ConfigError`.
+  public static func parse(bytes: some Collection<UInt8>, file: String) throws -> [GuestDeclaration] {
+    let lines = try ConfigText.lines(Array(bytes), file: file)
+    var defaults: [String: Entry] = [:]
+    var sections: [Section] = []
+    var names: Set<String> = []
+    var current: Int?  // index into sections
     var inDefaults = false
-    for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    for (offset, rawLine) in lines.enumerated() {
       let number = offset + 1
+      func fail(_ message: String) -> ConfigError { ConfigError(file: file, line: number, message: message) }
       var line = Substring(rawLine)
       if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-      let trimmed = line.trimmingCharacters(in: .whitespaces)
+      let trimmed = ConfigText.trimmed(line)
       if trimmed.isEmpty { continue }
       if trimmed.hasPrefix("[") {
         guard trimmed.hasSuffix("]"), trimmed.count > 2 else {
-          throw ConfigError(file: file, line: number, message: "malformed section header '\(trimmed)'")
+          throw fail("malformed section header '\(ConfigValue.shown(trimmed))'")
         }
-        let name = String(trimmed.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+        let name = ConfigText.trimmed(trimmed.dropFirst().dropLast())
+        guard !name.isEmpty, name.utf8.count <= 64, name.utf8.allSatisfy(isNameByte) else {
+          throw fail("malformed section header '\(ConfigValue.shown(trimmed))': a name is 1-64 letters, digits, '_' or '-'")
+        }
         if name == "defaults" {
           inDefaults = true
           current = nil
         } else {
-          if sections.contains(where: { $0.name == name }) {
-            throw ConfigError(file: file, line: number, message: "guest '\(name)' declared twice")
+          guard names.insert(name).inserted else { throw fail("guest '\(name)' declared twice") }
+          guard sections.count < ConfigLimits.maxGuests else {
+            throw fail("more than \(ConfigLimits.maxGuests) guest sections")
           }
           inDefaults = false
-          sections.append((name, number, [:], []))
+          sections.append(Section(name: name, line: number))
           current = sections.count - 1
         }
         continue
       }
       guard let equals = trimmed.firstIndex(of: "=") else {
-        throw ConfigError(file: file, line: number, message: "expected 'key = value', got '\(trimmed)'")
+        throw fail("expected 'key = value', got '\(ConfigValue.shown(trimmed))'")
       }
-      let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
-      let value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-      let baseKey = key.split(separator: "@").first.map(String.init) ?? key
+      let key = ConfigText.trimmed(trimmed[..<equals])
+      let value = ConfigText.trimmed(trimmed[trimmed.index(after: equals)...])
+      let parts = key.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
+      let baseKey = parts[0]
+      guard !key.isEmpty else { throw fail("expected 'key = value', got '\(ConfigValue.shown(trimmed))'") }
       guard keys.contains(baseKey) else {
-        throw ConfigError(
-          file: file, line: number,
-          message: "unknown key '\(baseKey)'; known: \(keys.sorted().joined(separator: ", "))")
+        throw fail("unknown key '\(ConfigValue.shown(baseKey))'; known: \(keys.sorted().joined(separator: ", "))")
       }
-      if key.contains("@") {
-        let arch = String(key.split(separator: "@").last ?? "")
-        guard Architecture(rawValue: arch) != nil else {
-          throw ConfigError(file: file, line: number, message: "unknown architecture '\(arch)' in '\(key)'")
+      if parts.count > 1 {
+        guard parts.count == 2, Architecture(rawValue: parts[1]) != nil else {
+          throw fail("unknown architecture '\(ConfigValue.shown(parts.dropFirst().joined(separator: "@")))' in '\(ConfigValue.shown(key))'")
         }
         guard overridable.contains(baseKey) else {
-          throw ConfigError(file: file, line: number, message: "'\(baseKey)' cannot be set per architecture")
+          throw fail("'\(baseKey)' cannot be set per architecture")
         }
       }
-      if inDefaults || current == nil {
-        guard inDefaults else {
-          throw ConfigError(file: file, line: number, message: "setting outside a [section]")
-        }
-        if baseKey == "exclude" {
-          throw ConfigError(file: file, line: number, message: "exclude belongs in a guest section")
-        }
-        defaults[key] = (value, number)
+      let entry = Entry(value: value, line: number)
+      if inDefaults {
+        if baseKey == "exclude" { throw fail("exclude belongs in a guest section") }
+        if defaults[key] != nil { throw fail("'\(key)' set twice in [defaults]") }
+        defaults[key] = entry
       } else if let index = current {
         if baseKey == "exclude" {
-          sections[index].excludes.append((value, number))
+          guard sections[index].excludes.count < ConfigLimits.maxExcludesPerGuest else {
+            throw fail("more than \(ConfigLimits.maxExcludesPerGuest) exclude lines in [\(sections[index].name)]")
+          }
+          sections[index].excludes.append(entry)
         } else {
           if sections[index].values[key] != nil {
-            throw ConfigError(file: file, line: number, message: "'\(key)' set twice in [\(sections[index].name)]")
+            throw fail("'\(key)' set twice in [\(sections[index].name)]")
           }
-          sections[index].values[key] = (value, number)
+          sections[index].values[key] = entry
         }
+      } else {
+        throw fail("setting outside a [section]")
       }
     }
-    return try sections.map { section in
+    // [defaults] on its own, so its mistakes show even with no guest using them.
+    for (key, entry) in defaults.sorted(by: { $0.value.line < $1.value.line }) {
+      try ConfigReader(values: [key: entry], file: file).validate(key)
+    }
+    var declarations: [GuestDeclaration] = []
+    var cellCount = 0
+    for section in sections {
       var merged = defaults
       for (key, value) in section.values { merged[key] = value }
-      return try declaration(
-        section.name, line: section.line, values: merged, excludes: section.excludes, file: file)
+      let (declaration, cells) = try declaration(section, values: merged, file: file)
+      cellCount += cells
+      guard cellCount <= ConfigLimits.maxCells else {
+        throw ConfigError(
+          file: file, line: section.line,
+          message: "with [\(section.name)] the matrix has more than \(ConfigLimits.maxCells) cells before excludes")
+      }
+      declarations.append(declaration)
+    }
+    return declarations
+  }
+
+  /// A setting's text and line.
+  struct Entry {
+    var value: String
+    var line: Int
+  }
+
+  struct Section {
+    var name: String
+    var line: Int
+    var values: [String: Entry] = [:]
+    var excludes: [Entry] = []
+  }
+
+  private static func isNameByte(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, UInt8(ascii: "_"), UInt8(ascii: "-"): true
+    default: false
     }
   }
 
-  private static func declaration(
-    _ guest: String, line: Int, values: [String: (String, Int)], excludes: [(String, Int)],
-    file: String
-  ) throws -> GuestDeclaration {
-    func words(_ key: String) -> (values: [String], line: Int)? {
-      values[key].map { ($0.0.split(separator: " ").map(String.init), $0.1) }
-    }
-    func list<T>(_ key: String, _ fallback: [T], _ convert: (String) -> T?, _ what: String) throws -> [T] {
-      guard let (items, line) = words(key) else { return fallback }
-      guard !items.isEmpty else {
-        throw ConfigError(file: file, line: line, message: "'\(key)' has no value")
+  /// The declaration of one guest section, and its number of cells before
+  /// excludes.
+  private static func declaration(_ section: Section, values: [String: Entry], file: String) throws
+    -> (GuestDeclaration, Int)
+  {
+    let reader = ConfigReader(values: values, file: file)
+    let architectures = try reader.architectures()
+    // Each setting on its own first, in line order, so the first mistake in
+    // the file is the one reported: an override with its architecture's
+    // bounds, a plain key with those of every architecture it applies to
+    // (any architecture's when all of them override it).
+    for (key, entry) in values.sorted(by: { $0.value.line < $1.value.line }) {
+      let single = ConfigReader(values: [key: entry], file: file)
+      if key.contains("@") {
+        try single.validate(key)
+      } else {
+        let users = architectures.filter { values["\(key)@\($0.rawValue)"] == nil }
+        if users.isEmpty { try single.validate(key) }
+        for architecture in users { try single.validate(key, on: architecture) }
       }
-      return try items.map { item in
-        guard let value = convert(item) else {
-          throw ConfigError(file: file, line: line, message: "'\(item)' is not \(what) (in '\(key)')")
-        }
-        return value
+    }
+    var settings: [Architecture: ArchitectureSettings] = [:]
+    var cellCount = 0
+    for architecture in architectures {
+      let archSettings = try reader.settings(for: architecture)
+      settings[architecture] = archSettings
+      var product = 1
+      for count in [
+        archSettings.accelerators.count, archSettings.cpus.count, archSettings.memoryMiB.count,
+        archSettings.cpuModels.count, 1,
+      ] {
+        let (next, overflow) = product.multipliedReportingOverflow(by: count)
+        product = overflow ? Int.max : next
       }
+      cellCount = cellCount.addingReportingOverflow(product).overflow ? Int.max : cellCount + product
     }
-    func single(_ key: String, _ fallback: Int) throws -> Int {
-      try list(key, [fallback], { Int($0).flatMap { $0 > 0 ? $0 : nil } }, "a positive integer").first!
+    if cellCount > ConfigLimits.maxCellsPerGuest {
+      throw ConfigError(
+        file: file, line: section.line,
+        message: "[\(section.name)] expands to \(cellCount == Int.max ? "too many" : String(cellCount)) cells before excludes; a guest has at most \(ConfigLimits.maxCellsPerGuest)")
     }
-    var overrides: [Architecture: [String: String]] = [:]
-    for (key, value) in values where key.contains("@") {
-      let parts = key.split(separator: "@")
-      overrides[Architecture(rawValue: String(parts[1]))!, default: [:]][String(parts[0])] = value.0
-      _ = try validate(String(parts[0]), value.0, line: value.1, file: file)
+    var excludes: [[String: String]] = []
+    for entry in section.excludes {
+      excludes.append(try exclude(entry, file: file))
     }
-    var factors: [Accelerator: Double] = [:]
-    for accelerator in Accelerator.allCases {
-      let key = "\(accelerator.rawValue)_factor"
-      let values = try list(key, [Double](), parseFactor, "a positive number like 1 or 2.5")
-      if values.count > 1, let line = words(key)?.line {
-        throw ConfigError(file: file, line: line, message: "'\(key)' takes one number")
-      }
-      if let factor = values.first { factors[accelerator] = factor }
-    }
-    var parsedExcludes: [[String: String]] = []
-    for (text, number) in excludes {
-      var conditions: [String: String] = [:]
-      for item in text.split(separator: " ") {
-        let pair = item.split(separator: "=", maxSplits: 1).map(String.init)
-        guard pair.count == 2, ["arch", "accel", "smp", "memory", "cpu"].contains(pair[0]) else {
-          throw ConfigError(
-            file: file, line: number,
-            message: "exclude takes axis=value words (arch, accel, smp, memory, cpu), got '\(item)'")
-        }
-        conditions[pair[0]] = pair[0] == "memory" ? parseMemory(pair[1]).map(String.init) ?? pair[1] : pair[1]
-      }
-      parsedExcludes.append(conditions)
-    }
-    return GuestDeclaration(
-      guest: guest,
-      architectures: try list("arch", [.x86_64], Architecture.init(rawValue:), "an architecture (x86_64, s390x)"),
-      accelerators: try list("accel", [.tcg], Accelerator.init(rawValue:), "an accelerator (tcg, kvm)"),
-      cpus: try list("smp", [1], { Int($0).flatMap { (1...64).contains($0) ? $0 : nil } }, "a CPU count 1-64"),
-      memoryMiB: try list("memory", [256], parseMemory, "a memory size like 256M or 8G"),
-      cpuModels: try list("cpu", [nil], parseCPUModel, "a CPU model like qemu64,+x2apic or 'default'"),
-      groups: words("groups")?.values ?? [],
-      timeoutSeconds: try single("timeout", 60),
-      silenceSeconds: try single("silence", 30),
-      timeoutFactors: factors,
-      qemuArguments: words("qemu_args")?.values ?? [],
-      guestArguments: words("guest_args")?.values ?? [],
-      expectedChecks: values["checks"] == nil ? nil : try single("checks", 1),
-      excludes: parsedExcludes, overrides: overrides, file: file, line: line)
+    let declaration = GuestDeclaration(
+      guest: section.name, architectures: architectures, groups: reader.words("groups") ?? [],
+      excludes: excludes, settings: settings, file: file, line: section.line)
+    return (declaration, cellCount)
   }
 
-  /// Checks an override's value the same way as the plain key.
-  private static func validate(_ key: String, _ value: String, line: Int, file: String) throws -> Bool {
-    let items = value.split(separator: " ").map(String.init)
-    let ok: Bool
-    switch key {
-    case "accel": ok = items.allSatisfy { Accelerator(rawValue: $0) != nil }
-    case "smp", "timeout", "silence", "checks": ok = items.allSatisfy { (Int($0) ?? 0) > 0 }
-    case "memory": ok = items.allSatisfy { parseMemory($0) != nil }
-    case "cpu": ok = items.allSatisfy { parseCPUModel($0) != nil }
-    case "tcg_factor", "kvm_factor": ok = items.count == 1 && parseFactor(items[0]) != nil
-    default: ok = true
+  /// One `exclude` line's conditions, values normalized as the cells'.
+  private static func exclude(_ entry: Entry, file: String) throws -> [String: String] {
+    func fail(_ message: String) -> ConfigError { ConfigError(file: file, line: entry.line, message: message) }
+    let items = ConfigReader.split(entry.value)
+    guard !items.isEmpty else { throw fail("'exclude' has no value") }
+    var conditions: [String: String] = [:]
+    for item in items {
+      let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+      guard pair.count == 2, axes.contains(pair[0]) else {
+        throw fail("exclude takes axis=value words (arch, accel, smp, memory, cpu), got '\(ConfigValue.shown(item))'")
+      }
+      let (axis, text) = (pair[0], pair[1])
+      guard conditions[axis] == nil else { throw fail("'\(axis)' appears twice in one exclude") }
+      let normalized: String?
+      switch axis {
+      case "arch": normalized = Architecture(rawValue: text)?.rawValue
+      case "accel": normalized = Accelerator(rawValue: text)?.rawValue
+      case "smp":
+        if case .value(let count) = ConfigValue.decimal(text) { normalized = String(count) } else { normalized = nil }
+      case "memory":
+        if case .value(let bytes) = ConfigValue.size(text, plainUnit: 1 << 20), bytes % (1 << 20) == 0 {
+          normalized = String(bytes >> 20)
+        } else {
+          normalized = nil
+        }
+      default: normalized = ConfigValue.cpuModel(text).map { $0 ?? "default" }
+      }
+      guard let normalized else { throw fail("'\(ConfigValue.shown(text))' is not a value of the \(axis) axis (in 'exclude')") }
+      conditions[axis] = normalized
     }
-    if !ok { throw ConfigError(file: file, line: line, message: "bad value '\(value)' for '\(key)'") }
-    return ok
+    return conditions
+  }
+
+  /// `256M`, `8G`, `1T` or a plain number of MiB (no bounds but > 0);
+  /// nil when malformed or too large.
+  public static func parseMemory(_ text: String) -> Int? {
+    guard case .value(let bytes) = ConfigValue.size(text, plainUnit: 1 << 20), bytes > 0,
+      bytes % (1 << 20) == 0
+    else { return nil }
+    return bytes >> 20
   }
 
   /// A `cpu` axis value: `default` (QEMU's default model, `.some(nil)`) or
   /// a `-cpu` string of a model name and `+feature`/`-feature` words; nil
   /// when malformed.
-  static func parseCPUModel(_ text: String) -> String?? {
-    if text == "default" { return .some(nil) }
-    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
-    let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-    guard let name = parts.first, !name.isEmpty, name.allSatisfy(allowed.contains) else { return nil }
-    for feature in parts.dropFirst() {
-      guard feature.count > 1, feature.first == "+" || feature.first == "-",
-        feature.dropFirst().allSatisfy(allowed.contains)
-      else { return nil }
-    }
-    return .some(text)
+  static func parseCPUModel(_ text: String) -> String?? { ConfigValue.cpuModel(text) }
+}
+
+/// Reads one guest's merged settings: `key@arch` first, then `key`, each
+/// through the same parser, errors at the line of the entry used.
+struct ConfigReader {
+  var values: [String: MatrixConfig.Entry]
+  var file: String
+
+  /// Words of a value: split at spaces and tabs.
+  static func split(_ text: String) -> [String] {
+    text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
   }
 
-  /// `256M`, `8G` or a plain number of MiB.
-  public static func parseMemory(_ text: String) -> Int? {
-    let upper = text.uppercased()
-    if upper.hasSuffix("G"), let value = Int(upper.dropLast()), value > 0 { return value * 1024 }
-    if upper.hasSuffix("M"), let value = Int(upper.dropLast()), value > 0 { return value }
-    if let value = Int(upper), value > 0 { return value }
-    return nil
+  /// The entry for `key` on `architecture`, and the key it was set under.
+  func entry(_ key: String, _ architecture: Architecture?) -> (name: String, entry: MatrixConfig.Entry)? {
+    if let architecture, let entry = values["\(key)@\(architecture.rawValue)"] {
+      return ("\(key)@\(architecture.rawValue)", entry)
+    }
+    return values[key].map { (key, $0) }
+  }
+
+  func error(
+    _ key: String, _ name: String, _ entry: MatrixConfig.Entry, _ architecture: Architecture?,
+    _ message: String
+  ) -> ConfigError {
+    if name != key, let architecture {
+      return ConfigError(
+        file: file, line: entry.line,
+        message: "bad value '\(ConfigValue.shown(entry.value))' for '\(key)' on \(architecture): \(message) (in '\(name)')")
+    }
+    return ConfigError(file: file, line: entry.line, message: "\(message) (in '\(name)')")
+  }
+
+  /// Free words (`groups`, `qemu_args`, `guest_args`); nil when not set.
+  func words(_ key: String, _ architecture: Architecture? = nil) -> [String]? {
+    entry(key, architecture).map { Self.split($0.entry.value) }
+  }
+
+  /// A list of distinct values, each through `parse`.
+  func list<T: Hashable>(
+    _ key: String, _ architecture: Architecture?, default fallback: [T],
+    _ parse: (String) throws(ValueProblem) -> T
+  ) throws -> [T] {
+    guard let (name, entry) = entry(key, architecture) else { return fallback }
+    let items = Self.split(entry.value)
+    guard !items.isEmpty else { throw error(key, name, entry, architecture, "'\(name)' has no value") }
+    var seen: Set<T> = []
+    var result: [T] = []
+    for item in items {
+      do {
+        let value = try parse(item)
+        guard seen.insert(value).inserted else {
+          throw ValueProblem("'\(ConfigValue.shown(item))' is listed twice (as the same value)")
+        }
+        result.append(value)
+      } catch let problem as ValueProblem {
+        throw error(key, name, entry, architecture, problem.message)
+      }
+    }
+    return result
+  }
+
+  /// One value through `parse`; `fallback` when not set.
+  func single<T>(
+    _ key: String, _ architecture: Architecture?, default fallback: T, noun: String = "number",
+    _ parse: (String) throws(ValueProblem) -> T
+  ) throws -> T {
+    guard let (name, entry) = entry(key, architecture) else { return fallback }
+    let items = Self.split(entry.value)
+    guard !items.isEmpty else { throw error(key, name, entry, architecture, "'\(name)' has no value") }
+    guard items.count == 1 else { throw error(key, name, entry, architecture, "'\(name)' takes one \(noun)") }
+    do {
+      return try parse(items[0])
+    } catch let problem {
+      throw error(key, name, entry, architecture, problem.message)
+    }
+  }
+
+  func architectures() throws -> [Architecture] {
+    try list("arch", nil, default: [.x86_64]) { text throws(ValueProblem) in
+      guard let value = Architecture(rawValue: text) else {
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not an architecture (x86_64, s390x)")
+      }
+      return value
+    }
+  }
+
+  func accelerators(_ architecture: Architecture?) throws -> [Accelerator] {
+    try list("accel", architecture, default: [.tcg]) { text throws(ValueProblem) in
+      guard let value = Accelerator(rawValue: text) else {
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not an accelerator (tcg, kvm)")
+      }
+      return value
+    }
+  }
+
+  func cpus(_ architecture: Architecture?) throws -> [Int] {
+    try list("smp", architecture, default: [1]) { text throws(ValueProblem) in
+      try ConfigValue.cpus(text, architecture)
+    }
+  }
+
+  func memory(_ architecture: Architecture?) throws -> [Int] {
+    try list("memory", architecture, default: [256]) { text throws(ValueProblem) in
+      try ConfigValue.memory(text, architecture)
+    }
+  }
+
+  func cpuModels(_ architecture: Architecture?) throws -> [String?] {
+    try list("cpu", architecture, default: [nil]) { text throws(ValueProblem) in
+      guard let model = ConfigValue.cpuModel(text) else {
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not a CPU model like qemu64,+x2apic or 'default'")
+      }
+      return model
+    }
+  }
+
+  func seconds(_ key: String, _ architecture: Architecture?, default fallback: Int) throws -> Int {
+    try single(key, architecture, default: fallback, ConfigValue.seconds)
+  }
+
+  func checks(_ architecture: Architecture?) throws -> Int? {
+    try single("checks", architecture, default: nil) { text throws(ValueProblem) in
+      try ConfigValue.positive(text)
+    }
+  }
+
+  func factor(_ accelerator: Accelerator, _ architecture: Architecture?) throws -> Double? {
+    try single("\(accelerator.rawValue)_factor", architecture, default: nil) { text throws(ValueProblem) in
+      try ConfigValue.factor(text)
+    }
+  }
+
+  func outputLimit(_ architecture: Architecture?) throws -> Int {
+    try single(
+      "output_limit", architecture, default: LaunchSettings.defaultOutputLimitBytes, noun: "size",
+      ConfigValue.outputLimit)
+  }
+
+  /// Checks the entry `key` (`base` or `base@arch`) alone: the same parser
+  /// the cells use, with the bounds of `on` or the key's architecture (a
+  /// plain key without `on`: the bounds of any architecture).
+  func validate(_ key: String, on target: Architecture? = nil) throws {
+    let parts = key.split(separator: "@").map(String.init)
+    let architecture = target ?? (parts.count == 2 ? Architecture(rawValue: parts[1]) : nil)
+    switch parts[0] {
+    case "arch": _ = try architectures()
+    case "accel": _ = try accelerators(architecture)
+    case "smp": _ = try cpus(architecture)
+    case "memory": _ = try memory(architecture)
+    case "cpu": _ = try cpuModels(architecture)
+    case "timeout": _ = try seconds("timeout", architecture, default: 60)
+    case "silence": _ = try seconds("silence", architecture, default: 30)
+    case "checks": _ = try checks(architecture)
+    case "tcg_factor": _ = try factor(.tcg, architecture)
+    case "kvm_factor": _ = try factor(.kvm, architecture)
+    case "output_limit": _ = try outputLimit(architecture)
+    default: break  // free words: groups, qemu_args, guest_args
+    }
+  }
+
+  /// Every setting of one architecture, checked, with the deadline of each
+  /// accelerator (timeout × factor) held to 1 s to one day.
+  func settings(for architecture: Architecture) throws -> ArchitectureSettings {
+    let used = try accelerators(architecture)
+    let timeout = try seconds("timeout", architecture, default: 60)
+    var factors: [Accelerator: Double] = [:]
+    var deadlines: [Accelerator: Duration] = [:]
+    for accelerator in Accelerator.allCases {
+      let scale = try factor(accelerator, architecture)
+      if let scale { factors[accelerator] = scale }
+      guard used.contains(accelerator) else { continue }
+      let seconds = Double(timeout) * (scale ?? 1)
+      if seconds < 1 || seconds > Double(ConfigLimits.maxSeconds) {
+        let key = "\(accelerator.rawValue)_factor"
+        if let (name, entry) = entry(key, architecture) ?? entry("timeout", architecture) {
+          throw error(
+            key, name, entry, nil,
+            "timeout \(timeout) s × \(key) \(scale ?? 1) is a deadline of \(seconds) s on \(architecture); a deadline is 1 s to one day (\(ConfigLimits.maxSeconds) s)")
+        }
+      }
+      let milliseconds = min(max((seconds * 1000).rounded(), 1), Double(ConfigLimits.maxSeconds) * 1000)
+      deadlines[accelerator] = .milliseconds(Int64(milliseconds))
+    }
+    let settings = ArchitectureSettings(
+      accelerators: used, cpus: try cpus(architecture), memoryMiB: try memory(architecture),
+      cpuModels: try cpuModels(architecture), timeoutSeconds: timeout,
+      silenceSeconds: try seconds("silence", architecture, default: 30), timeoutFactors: factors,
+      deadlines: deadlines, qemuArguments: words("qemu_args", architecture) ?? [],
+      guestArguments: words("guest_args", architecture) ?? [], expectedChecks: try checks(architecture),
+      outputLimitBytes: try outputLimit(architecture))
+    if architecture == .s390x {
+      // The longest command line of any cell: largest numbers, longest model.
+      var longest = LaunchSettings(
+        architecture: architecture, accelerator: .tcg, cpus: settings.cpus.max() ?? 1,
+        memoryMiB: settings.memoryMiB.max() ?? 1, guestArguments: settings.guestArguments,
+        cpuModel: settings.cpuModels.max { ($0?.utf8.count ?? 0) < ($1?.utf8.count ?? 0) } ?? nil)
+      longest.guestArguments.append("")
+      let bytes = longest.commandLine.utf8.count + ConfigLimits.commandLineReserveBytes
+      if bytes > ConfigLimits.s390xCommandLineBytes,
+        let (name, entry) = entry("guest_args", architecture) ?? entry("cpu", architecture)
+      {
+        throw error(
+          "guest_args", name, entry, nil,
+          "the s390x guest command line would need \(bytes) bytes with the harness's own words; QEMU 7.2 takes at most \(ConfigLimits.s390xCommandLineBytes) there")
+      }
+    }
+    return settings
   }
 }

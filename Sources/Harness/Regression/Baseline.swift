@@ -55,10 +55,10 @@ public struct Baseline: Sendable, Equatable {
   /// Reads and parses `path`.
   public static func load(path: String) throws -> Baseline {
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw ConfigError(path: path, line: 0, message: "cannot read the baseline file")
+      throw ConfigError(file: path, line: 0, message: "cannot read the baseline file")
     }
     guard let text = String(data: data, encoding: .utf8) else {
-      throw ConfigError(path: path, line: 0, message: "the baseline file is not UTF-8")
+      throw ConfigError(file: path, line: 0, message: "the baseline file is not UTF-8")
     }
     return try parse(text, path: path)
   }
@@ -71,7 +71,7 @@ public struct Baseline: Sendable, Equatable {
       guard !current.isEmpty else { return }
       let line = current["cell"]?.1 ?? current.values.map(\.1).min() ?? 0
       for key in ["cell", "check", "reason"] where (current[key]?.0 ?? "").isEmpty {
-        throw ConfigError(path: path, line: line, message: "baseline entry without '\(key) ='")
+        throw ConfigError(file: path, line: line, message: "baseline entry without '\(key) ='")
       }
       entries.append(
         Entry(
@@ -90,17 +90,17 @@ public struct Baseline: Sendable, Equatable {
       }
       if trimmed.hasPrefix("#") { continue }
       guard let equals = trimmed.firstIndex(of: "=") else {
-        throw ConfigError(path: path, line: number, message: "expected 'key = value', got '\(trimmed)'")
+        throw ConfigError(file: path, line: number, message: "expected 'key = value', got '\(trimmed)'")
       }
       let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
       let value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
       guard ["cell", "check", "reason", "link"].contains(key) else {
         throw ConfigError(
-          path: path, line: number, message: "unknown baseline key '\(key)' (cell, check, reason, link)")
+          file: path, line: number, message: "unknown baseline key '\(key)' (cell, check, reason, link)")
       }
       if key == "cell" { try close() }
       if current[key] != nil {
-        throw ConfigError(path: path, line: number, message: "'\(key)' given twice in one entry")
+        throw ConfigError(file: path, line: number, message: "'\(key)' given twice in one entry")
       }
       current[key] = (value, number)
     }
