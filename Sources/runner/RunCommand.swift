@@ -57,6 +57,18 @@ extension Runner {
     @Flag(help: "When another runner uses the report directory, fail (exit status 2) instead of waiting for it.")
     var noWait = false
 
+    @Option(
+      help: ArgumentHelp(
+        "Known failures (default: configs/baseline.cfg when it exists): a failure it lists does not fail the run; a new one does.",
+        valueName: "file"))
+    var baseline: String?
+
+    @Flag(help: "Ignore the baseline: every failure fails the run.")
+    var noBaseline = false
+
+    @Flag(help: "Also fail the run when a baseline entry no longer fails (so the baseline gets cleaned).")
+    var failOnFixed = false
+
     @Option(name: [.customShort("j"), .customLong("jobs")], help: "At most this many cells at once (default: as many as CPUs and memory allow).")
     var jobs: Int?
 
@@ -99,6 +111,7 @@ extension Runner {
         throw ValidationError("no matrix cell matches the selection (see `runner list`)")
       }
       let root = runner.builder.workspace.root
+      let knownFailures = try loadBaseline(root: root)
       let directory = try await RunDirectory.open(reportDir, wait: !noWait) { message in
         FileHandle.standardError.write(Data((TerminalText.sanitized(message) + "\n").utf8))
       }
@@ -145,7 +158,14 @@ extension Runner {
       let unwritten = logProblems.withLock { $0 }
       Output.write(Self.summary(outcomes, wall: wall, logProblems: unwritten))
       let reportCells = outcomes.map { Self.reportCell($0, root: root) }
-      let divergences = Divergence.find(in: ResultsDocument(reportCells))
+      let document = ResultsDocument(reportCells)
+      let baselineReport = knownFailures?.classify(document)
+      if let baselineReport,
+        !(baselineReport.known.isEmpty && baselineReport.new.isEmpty && baselineReport.fixed.isEmpty)
+      {
+        Output.write(TerminalText.sanitized(baselineReport.text, keepingNewlines: true))
+      }
+      let divergences = Divergence.find(in: document)
       if !divergences.isEmpty {
         // Where TCG and KVM disagree on the same guest: emulator or
         // hypervisor bugs (or a check that depends on the accelerator).
@@ -155,7 +175,7 @@ extension Runner {
       }
       var reportsWritten = true
       do {
-        try directory.writeReports(reportCells)
+        try directory.writeReports(reportCells, baseline: baselineReport)
         Output.write("reports: \(directory.path)/index.html, junit.xml, results.json, results-<arch>.ktap, logs/")
       } catch {
         reportsWritten = false
@@ -163,9 +183,31 @@ extension Runner {
           Data((TerminalText.sanitized("error: the reports were not all written: \(error)", keepingNewlines: true) + "\n").utf8))
       }
       if interrupted { throw ExitCode(128 + Interrupts.signal) }
-      if outcomes.contains(where: \.isFailure) || !unwritten.isEmpty || !reportsWritten {
+      // With a baseline only new failures (and cells that did not run to
+      // a verdict) fail the run; --fail-on-fixed adds fixed entries.
+      let failed = outcomes.contains { outcome in
+        guard outcome.isFailure else { return false }
+        guard let baselineReport, case .finished = outcome.state else { return true }
+        return baselineReport.cellsWithNewFailures.contains(outcome.cell.id)
+      }
+      let fixedFails = failOnFixed && !(baselineReport?.fixed.isEmpty ?? true)
+      if failed || fixedFails || !unwritten.isEmpty || !reportsWritten {
         throw ExitCode(1)
       }
+    }
+
+    /// The baseline in force: `--baseline`, else configs/baseline.cfg when
+    /// it exists; nil with `--no-baseline`.
+    func loadBaseline(root: String) throws -> Baseline? {
+      if noBaseline { return nil }
+      if let baseline {
+        guard FileManager.default.fileExists(atPath: baseline) else {
+          throw ValidationError("--baseline: \(baseline) does not exist")
+        }
+        return try Baseline.load(path: baseline)
+      }
+      let standard = root + "/configs/baseline.cfg"
+      return FileManager.default.fileExists(atPath: standard) ? try Baseline.load(path: standard) : nil
     }
 
     /// The lines for a cell whose log files could not be written.
@@ -641,8 +683,8 @@ struct RunDirectory: Sendable {
   }
 
   /// Writes every report (and the final logs again) for `cells`.
-  func writeReports(_ cells: [ReportCell]) throws {
-    try ReportSet.write(cells: cells, to: path)
+  func writeReports(_ cells: [ReportCell], baseline: BaselineReport? = nil) throws {
+    try ReportSet.write(cells: cells, to: path, baseline: baseline)
   }
 }
 

@@ -27,7 +27,9 @@ public enum HTMLReport {
     render(cells, layout: ReportLayout(cells))
   }
 
-  static func render(_ cells: [ReportCell], layout: ReportLayout) -> String {
+  static func render(
+    _ cells: [ReportCell], layout: ReportLayout, baseline: BaselineReport? = nil
+  ) -> String {
     var html = """
       <!DOCTYPE html>
       <html lang="en">
@@ -46,6 +48,7 @@ public enum HTMLReport {
     html += header(cells)
     html += "<main>\n"
     html += matrix(cells, layout: layout)
+    html += baselineSection(baseline)
     html += divergences(cells)
     html += details(cells, layout: layout)
     html += "</main>\n"
@@ -53,6 +56,32 @@ public enum HTMLReport {
     html += "<a href=\"results.json\">results.json</a> · <a href=\"junit.xml\">junit.xml</a></footer>\n"
     html += "</body>\n</html>\n"
     return html
+  }
+
+  // MARK: - Baseline
+
+  /// New, known and fixed failures against the baseline.
+  static func baselineSection(_ report: BaselineReport?) -> String {
+    guard let report, !(report.known.isEmpty && report.new.isEmpty && report.fixed.isEmpty) else {
+      return ""
+    }
+    var html = "<section class=\"baseline\">\n<h2>Known failures</h2>\n"
+    html += "<p>Baseline <code>\(e(report.path))</code>: \(report.new.count) new, "
+    html += "\(report.known.count) known, \(report.fixed.count) fixed.</p>\n"
+    html += "<table><tr><th></th><th>cell</th><th>check</th><th>reason</th></tr>\n"
+    for failure in report.new {
+      html += "<tr class=\"new-failure\"><td>NEW</td><td><code>\(e(failure.cell))</code></td><td>\(e(failure.check))</td><td></td></tr>\n"
+    }
+    for failure in report.known {
+      let reason = failure.entry.map { entry in
+        e(entry.reason) + (entry.link.map { " <a href=\"\(e($0))\">link</a>" } ?? "")
+      } ?? ""
+      html += "<tr class=\"known-failure\"><td>known</td><td><code>\(e(failure.cell))</code></td><td>\(e(failure.check))</td><td>\(reason)</td></tr>\n"
+    }
+    for entry in report.fixed {
+      html += "<tr class=\"fixed\"><td>FIXED</td><td><code>\(e(entry.cell))</code></td><td>\(e(entry.check))</td><td>no longer fails: \(e(entry.reason))</td></tr>\n"
+    }
+    return html + "</table>\n</section>\n"
   }
 
   // MARK: - Divergences

@@ -29,6 +29,11 @@
 ///     `(verdict)`.
 ///   - `outcomes` (object): cell id → `passed`, `failed`, `skipped`,
 ///     `absent`, or the verdict.
+/// - `baseline` (object, optional, added in v1; results.json only): the run
+///   against its known failures (configs/baseline.cfg): `path`, `known` and
+///   `new` (arrays of `{cell, check, entry}`; `entry` is the matching
+///   baseline entry `{cell, check, reason, link, line}` or null), `fixed`
+///   (entries whose cells ran without that failure).
 /// - `cells` (array of object), in the order the harness ran them:
 ///   - `id` (string): stable cell id, e.g. `selftest.x86_64.tcg.smp1.mem256M`.
 ///   - `guest` (string): guest program name.
@@ -86,10 +91,14 @@ public enum JSONReport {
     try render(cells, layout: ReportLayout(cells))
   }
 
-  static func render(_ cells: [ReportCell], layout: ReportLayout) throws -> String {
+  static func render(
+    _ cells: [ReportCell], layout: ReportLayout, baseline: BaselineReport? = nil
+  ) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let data = try encoder.encode(ResultsDocument(cells, layout: layout))
+    var document = ResultsDocument(cells, layout: layout)
+    document.baseline = baseline
+    let data = try encoder.encode(document)
     return String(decoding: data, as: UTF8.self) + "\n"
   }
 }
@@ -107,9 +116,12 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
   /// Checks and verdicts that differ between cells that differ only in
   /// their accelerator (see `Divergence`); nil in documents from before.
   public var divergences: [Divergence]?
+  /// Known, new and fixed failures against the baseline the run used
+  /// (results.json only; nil without a baseline).
+  public var baseline: BaselineReport?
 
   enum CodingKeys: String, CodingKey {
-    case schema, architectures, summary, cells, divergences
+    case schema, architectures, summary, cells, divergences, baseline
   }
 
   /// The document for `cells`.

@@ -170,7 +170,9 @@ public enum ReportSet {
   /// written as far as it can be, then `ReportError.writeFailed` names
   /// every path that failed and why, in words.
   @discardableResult
-  public static func write(cells: [ReportCell], to directory: String) throws -> [String] {
+  public static func write(
+    cells: [ReportCell], to directory: String, baseline: BaselineReport? = nil
+  ) throws -> [String] {
     try validate(cells)
     let layout = ReportLayout(cells)
     var files: [(name: String, contents: String)] = []
@@ -181,8 +183,8 @@ public enum ReportSet {
       files.append(("results-\(architecture).json", try JSONReport.render(subset, layout: layout)))
     }
     files.append(("junit.xml", JUnitReport.render(cells, layout: layout)))
-    files.append(("results.json", try JSONReport.render(cells, layout: layout)))
-    files.append(("index.html", HTMLReport.render(cells, layout: layout)))
+    files.append(("results.json", try JSONReport.render(cells, layout: layout, baseline: baseline)))
+    files.append(("index.html", HTMLReport.render(cells, layout: layout, baseline: baseline)))
     for cell in cells {
       files.append((layout.logPath(of: cell), cell.result.serialLog))
     }
