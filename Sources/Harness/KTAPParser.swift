@@ -150,7 +150,7 @@ public struct KTAPParser: Sendable {
     } else if line == "KTAP version 1" {
       if indent == 0 { error("second KTAP header") }
     } else if let result = ResultLine(line) {
-      if result.description.contains("#") {
+      if result.nameHasHash {
         error("test name '\(result.description)' contains '#' (the protocol writes it as \(KTAPName.replacement))")
       }
       if case .open(let name) = crashMarker, indent >= 2 {
@@ -194,7 +194,11 @@ public struct KTAPParser: Sendable {
       for (key, value) in Self.fields(body.dropFirst(6)) { record.fields[key] = value }
       stream.crash = record
     } else if body.hasPrefix("Subtest:") {
-      let name = KTAPName.decode(body.dropFirst(8).trimmingSpaces())
+      let rawName = body.dropFirst(8).trimmingSpaces()
+      if rawName.contains("#") {
+        error("subtest name '\(rawName)' contains '#' (the protocol writes it as \(KTAPName.replacement))")
+      }
+      let name = KTAPName.decode(rawName)
       if openSection != nil && indent > 4, case .none = crashMarker, name == Self.crashMarkerName {
         crashMarker = .open(name: name)
         return
@@ -306,7 +310,10 @@ public struct KTAPParser: Sendable {
 struct ResultLine {
   var ok: Bool
   var number: Int
+  /// The name as read back (`KTAPName.decode`).
   var description: String
+  /// The name on the wire held a `#`, which the protocol never writes.
+  var nameHasHash = false
   var skipReason: String?
   var location: GuestSourceLocation?
 
@@ -333,6 +340,7 @@ struct ResultLine {
       directive = rest.dropFirst(2)
       rest = ""
     }
+    nameHasHash = rest.contains("#")
     description = KTAPName.decode(rest.trimmingSpaces())
     if let at = directive.range(of: "@", options: .backwards) {
       let text = directive[at.upperBound...]

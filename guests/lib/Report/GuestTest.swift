@@ -103,7 +103,7 @@ public func section(_ name: StaticString, _ body: () -> Void) {
 
 /// Opens a section; prefer `section(_:_:)`.
 public func beginSection(_ name: StaticString) {
-  if guestTestState.inSection { endSection("(unterminated section)") }
+  if guestTestState.inSection { endSection(guestTestState.sectionName) }
   guestTestState.inSection = true
   guestTestState.sectionName = name
   guestTestState.checkNumber = 0
@@ -258,7 +258,7 @@ public func note(_ text: StaticString, _ value: UInt64, hex: Bool = false) {
 /// Ends the run: closes an open section, prints the totals and the exit
 /// line, and returns the status for the runtime to exit with.
 public func finishTests() -> GuestStatus {
-  if guestTestState.inSection { endSection("(unterminated section)") }
+  if guestTestState.inSection { endSection(guestTestState.sectionName) }
   let state = guestTestState
   var status: GuestStatus = state.failed > 0 ? .failed : .passed
   if state.plannedSections != state.finishedSections {
