@@ -154,8 +154,9 @@ public struct KTAPParser: Sendable {
         error("test name '\(result.description)' contains '#' (the protocol writes it as \(KTAPName.replacement))")
       }
       if case .open(let name) = crashMarker, indent >= 2 {
-        if result.ok || result.description != name {
-          error("crash marker closed by '\(line)'")
+        let number = (openSection?.checks.count ?? 0) + 1
+        if result.ok || result.description != name || result.number != number {
+          error("crash marker closed by '\(line)' (expected not ok \(number) \(name))")
         }
         crashMarker = .closed
       } else if indent >= 2 {
