@@ -202,10 +202,16 @@ struct KTAPValidator {
       if skip, directive.count > 4, directive.dropFirst(4).first != " " {
         violation(number, "SKIP not followed by a space: \(directive)")
       }
-      if let at = directive.range(of: " @", options: .backwards) ?? (directive.hasPrefix("@") ? directive.startIndex..<directive.index(after: directive.startIndex) : nil) {
-        let location = directive[at.upperBound...]
-        let colon = location.lastIndex(of: ":")
-        if colon == nil || Int(location[location.index(after: colon!)...]) == nil {
+      // The source location trailer: the whole directive, or after " @".
+      var location: Substring?
+      if directive.hasPrefix("@") {
+        location = directive.dropFirst()
+      } else if let at = directive.range(of: " @", options: .backwards) {
+        location = directive[at.upperBound...]
+      }
+      if let location {
+        let line = location.lastIndex(of: ":").map { location[location.index(after: $0)...] }
+        if line.flatMap({ Int($0) }) == nil {
           violation(number, "malformed source location: \(location)")
         }
       }
@@ -268,7 +274,9 @@ struct KTAPValidator {
       }
       if case .result(let ok, let resultNumber, _, let skip) = line.kind, line.indent == indent {
         number += 1
-        if resultNumber != number { violation(line.number, "result number \(resultNumber) where \(number) was expected") }
+        if resultNumber != number {
+          violation(line.number, "result number \(resultNumber) where \(number) was expected")
+        }
         position += 1
         if skip {
           counts.skipped += 1
