@@ -22,15 +22,52 @@ public struct ParsedStream: Sendable {
   public var checkLimitReached = false
 }
 
+/// The protocol's rule for test names (README.md, "The protocol"): the
+/// KTAP specification forbids `#` in a test description and Linux's
+/// kunit_parser cuts a name at its first `#`, so on the wire every `#` of a
+/// section or check name is U+FF03 FULLWIDTH NUMBER SIGN (`＃`). The guest
+/// writer (`KTAPName` in guests/lib/Report/GuestTest.swift) applies it byte
+/// by byte; the parser reads `＃` in a name back as `#`, and the runner's
+/// results-<arch>.ktap writes names by the same rule. A name that itself
+/// contains `＃` therefore reads back with `#`.
+public enum KTAPName {
+  /// What stands for `#` in a name on the wire.
+  public static let replacement: Character = "\u{FF03}"
+
+  /// `name` as written on the wire: every `#` replaced.
+  public static func encode(_ name: String) -> String {
+    name.replacing("#", with: String(replacement))
+  }
+
+  /// A name read from the wire: every replacement read back as `#`.
+  public static func decode(_ name: some StringProtocol) -> String {
+    String(name).replacing(String(replacement), with: "#")
+  }
+}
+
 /// Incremental parser of the guest protocol: KTAP version 1 with one
 /// subtest per section, `# @file:line` locations on check lines, `# CRASH:`
 /// records and a final `# EXIT: STATUS=n` line. Feed it bytes as they
 /// arrive; it never needs the whole log.
+///
+/// A section may carry a plan (`1..N` right after its header); the guest
+/// writer prints none, since a section does not know its check count up
+/// front. A plan that is present must match the checks the section closes
+/// with. The only subtest allowed inside a section is the crash marker the
+/// guest prints when it crashes inside a section (`closeSectionAfterCrash`
+/// in GuestTest.swift): a nested `# Subtest: (crashed)` with plan `1..1`,
+/// its `not ok` line, then the section's `not ok` line. The marker is not a
+/// check, and the section it closes counts as unfinished.
 public struct KTAPParser: Sendable {
   private var stream = ParsedStream()
   private var partial: [UInt8] = []
   private var pendingDiagnostics: [String] = []
   private var openSection: GuestSection?
+  /// The open section's own plan, when it printed one.
+  private var sectionPlan: Int?
+  /// Where the crash marker of the open section is: its header seen, its
+  /// result line seen.
+  private var crashMarker: CrashMarkerState = .none
   private var lineNumber = 0
   /// Bytes dropped from the current line past `LaunchSettings.maxLineBytes`.
   private var lineCut = 0
@@ -41,11 +78,24 @@ public struct KTAPParser: Sendable {
   /// (memory and reports stay bounded) and the harness stops the guest.
   public static let maxChecks = 5_000
 
+  private enum CrashMarkerState: Sendable {
+    case none
+    case open(name: String)
+    case closed
+  }
+
+  /// The name of the crash marker subtest.
+  static let crashMarkerName = "(crashed)"
+
   /// A parser at the start of a stream.
   public init() {}
 
   /// The state so far.
   public var result: ParsedStream { stream }
+
+  /// How many check result lines were parsed so far (the open section's
+  /// included), counting each check once.
+  public private(set) var checksParsed = 0
 
   /// Feeds raw serial bytes; complete lines are parsed at once.
   public mutating func consume(bytes: some Sequence<UInt8>) {
@@ -121,7 +171,16 @@ public struct KTAPParser: Sendable {
     } else if line == "KTAP version 1" {
       if indent == 0 { error("second KTAP header") }
     } else if let result = ResultLine(line) {
-      if indent >= 2 {
+      if result.nameHasHash {
+        error("test name '\(result.description)' contains '#' (the protocol writes it as \(KTAPName.replacement))")
+      }
+      if case .open(let name) = crashMarker, indent >= 2 {
+        let number = (openSection?.checks.count ?? 0) + 1
+        if result.ok || result.description != name || result.number != number {
+          error("crash marker closed by '\(line)' (expected not ok \(number) \(name))")
+        }
+        crashMarker = .closed
+      } else if indent >= 2 {
         handleCheck(result)
       } else {
         handleSectionResult(result)
@@ -129,8 +188,14 @@ public struct KTAPParser: Sendable {
     } else if indent == 0, line.hasPrefix("1.."), let count = Int(line.dropFirst(3)) {
       if stream.plannedSections != nil { error("second plan line") }
       stream.plannedSections = count
-    } else if indent >= 2, line.hasPrefix("1.."), Int(line.dropFirst(3)) != nil {
-      // A subtest plan: allowed, not required.
+    } else if indent >= 2, line.hasPrefix("1.."), let count = Int(line.dropFirst(3)) {
+      if case .open = crashMarker {
+        if count != 1 { error("crash marker plan \(line) (must be 1..1)") }
+      } else if let section = openSection, section.checks.isEmpty, sectionPlan == nil {
+        sectionPlan = count
+      } else {
+        error("section plan \(line) not right after the section header")
+      }
     } else {
       error("not a protocol line: \(line)")
     }
@@ -151,10 +216,20 @@ public struct KTAPParser: Sendable {
       for (key, value) in Self.fields(body.dropFirst(6)) { record.fields[key] = value }
       stream.crash = record
     } else if body.hasPrefix("Subtest:") {
+      let rawName = body.dropFirst(8).trimmingSpaces()
+      if rawName.contains("#") {
+        error("subtest name '\(rawName)' contains '#' (the protocol writes it as \(KTAPName.replacement))")
+      }
+      let name = KTAPName.decode(rawName)
+      if openSection != nil && indent > 4, case .none = crashMarker, name == Self.crashMarkerName {
+        crashMarker = .open(name: name)
+        return
+      }
       if openSection != nil { error("subtest started inside another subtest") }
-      let name = body.dropFirst(8).trimmingSpaces()
       openSection = GuestSection(
-        number: stream.sections.count + 1, name: String(name), checks: [], reportedOK: nil)
+        number: stream.sections.count + 1, name: name, checks: [], reportedOK: nil)
+      sectionPlan = nil
+      crashMarker = .none
       pendingDiagnostics = []
     } else if body.hasPrefix("guest:") {
       stream.guestName = String(body.dropFirst(6).trimmingSpaces())
@@ -167,6 +242,9 @@ public struct KTAPParser: Sendable {
     guard var section = openSection else {
       error("check '\(result.description)' outside a subtest")
       return
+    }
+    if case .closed = crashMarker {
+      error("check '\(result.description)' after the crash marker")
     }
     if checkCount >= Self.maxChecks {
       if !stream.checkLimitReached {
@@ -191,6 +269,7 @@ public struct KTAPParser: Sendable {
     } else {
       outcome = result.ok ? .passed : .failed
     }
+    checksParsed += 1
     section.checks.append(
       GuestCheck(
         section: section.name, number: result.number, name: result.description,
@@ -211,13 +290,26 @@ public struct KTAPParser: Sendable {
     if result.description != section.name {
       error("section result '\(result.description)' closes subtest '\(section.name)'")
     }
-    let anyFailed = section.checks.contains { $0.outcome == .failed }
-    if result.ok == anyFailed {
-      error("section '\(section.name)' reported \(result.ok ? "ok" : "not ok") but its checks say otherwise")
+    switch crashMarker {
+    case .closed:
+      // Closed by the guest's crash handler: the section did not finish.
+      if result.ok { error("section '\(section.name)' reported ok after its crash marker") }
+    case .open:
+      error("section '\(section.name)' closed inside its crash marker")
+    case .none:
+      let anyFailed = section.checks.contains { $0.outcome == .failed }
+      if result.ok == anyFailed {
+        error("section '\(section.name)' reported \(result.ok ? "ok" : "not ok") but its checks say otherwise")
+      }
+      if let plan = sectionPlan, plan != section.checks.count {
+        error("section '\(section.name)' planned \(plan) checks and made \(section.checks.count)")
+      }
+      section.reportedOK = result.ok
     }
-    section.reportedOK = result.ok
     stream.sections.append(section)
     openSection = nil
+    sectionPlan = nil
+    crashMarker = .none
     pendingDiagnostics = []
   }
 
@@ -251,7 +343,10 @@ public struct KTAPParser: Sendable {
 struct ResultLine {
   var ok: Bool
   var number: Int
+  /// The name as read back (`KTAPName.decode`).
   var description: String
+  /// The name on the wire held a `#`, which the protocol never writes.
+  var nameHasHash = false
   var skipReason: String?
   var location: GuestSourceLocation?
 
@@ -278,7 +373,8 @@ struct ResultLine {
       directive = rest.dropFirst(2)
       rest = ""
     }
-    description = String(rest.trimmingSpaces())
+    nameHasHash = rest.contains("#")
+    description = KTAPName.decode(rest.trimmingSpaces())
     if let at = directive.range(of: "@", options: .backwards) {
       let text = directive[at.upperBound...]
       if let colon = text.lastIndex(of: ":"), let line = Int(text[text.index(after: colon)...]) {

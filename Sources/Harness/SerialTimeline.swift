@@ -1,7 +1,10 @@
+import Foundation
+
 /// When the serial output reached the harness: for each chunk read, the
 /// log's length after it and the time since the guest was started. It turns
 /// into a timed copy of the log (`logs/<id>.timed.log`), which shows where a
-/// slow or stuck guest spent its time.
+/// slow or stuck guest spent its time, and into the JUnit report's
+/// per-check times (`checkDurations`).
 public struct SerialTimeline: Sendable, Hashable, Codable {
   /// One chunk: the log's byte count after it, and when it arrived.
   public struct Arrival: Sendable, Hashable, Codable {
@@ -17,8 +20,16 @@ public struct SerialTimeline: Sendable, Hashable, Codable {
   /// Arrivals in order (offsets and times never decrease).
   public private(set) var arrivals: [Arrival] = []
 
-  /// An empty timeline.
-  public init() {}
+  /// The wall-clock time the timeline was started: the launchers create it
+  /// as they start QEMU, so this is the cell's start (the JUnit suite's
+  /// `timestamp`). Nil when unknown (e.g. decoded from an older report).
+  public var startedAt: Date?
+
+  /// An empty timeline started now.
+  public init() { startedAt = Date() }
+
+  /// An empty timeline started at `startedAt`.
+  public init(startedAt: Date?) { self.startedAt = startedAt }
 
   /// Records that the log had `endOffset` bytes at `at`.
   public mutating func record(endOffset: Int, at: Duration) {
@@ -44,6 +55,47 @@ public struct SerialTimeline: Sendable, Hashable, Codable {
     }
     if lineStart < log.count { times.append(time(endingAt: log.count)) }
     return times
+  }
+
+  /// How long each check took, in the order `KTAPParser` reports the checks
+  /// of `log`: the time from the previous KTAP result line (a check's, a
+  /// section's or a crash marker's; for the first one, the `KTAP version 1`
+  /// header) to the check's own result line. Nil where either line has no
+  /// arrival time; negative spans (never, with ordered arrivals) are 0.
+  public func checkDurations(_ log: String) -> [Duration?] {
+    let bytes = Array(log.utf8)
+    let times = lineTimes(bytes)
+    var lines = log.split(separator: "\n", omittingEmptySubsequences: false)
+    if lines.last == "" { lines.removeLast() }
+    var parser = KTAPParser()
+    var durations: [Duration?] = []
+    // The previous result line's (or the header's) time; nil: unknown.
+    var previous: Duration?
+    for (index, line) in lines.enumerated() {
+      let time = index < times.count ? times[index] : nil
+      let sawHeader = parser.result.sawHeader
+      let checksBefore = parser.checksParsed
+      parser.consume(line: String(line))
+      if !sawHeader && parser.result.sawHeader {
+        previous = time
+        continue
+      }
+      if parser.checksParsed > checksBefore {
+        if let start = previous, let time {
+          durations.append(max(.zero, time - start))
+        } else {
+          durations.append(nil)
+        }
+      }
+      if Self.isResultLine(line) { previous = time }
+    }
+    return durations
+  }
+
+  /// Whether `line` is a KTAP result line (`ok …`/`not ok …`, indented or not).
+  static func isResultLine(_ line: Substring) -> Bool {
+    let text = line.drop { $0 == " " }
+    return text.hasPrefix("ok ") || text.hasPrefix("not ok ")
   }
 
   /// The log with each line prefixed by its arrival time in milliseconds

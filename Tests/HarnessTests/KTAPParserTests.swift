@@ -174,4 +174,93 @@ struct KTAPParserTests {
       """
     #expect(VerdictJudge.judge(run(text, exitCode: 1), architecture: .x86_64).0 == .protocolError)
   }
+
+  @Test func namesReadBackWithHashAndRawHashIsAProtocolError() throws {
+    let text = """
+      KTAP version 1
+      1..1
+          KTAP version 1
+          # Subtest: traps ＃UD
+          ok 1 ud2 raises ＃UD and is caught # @A/A.swift:1
+          ok 2 skipped # SKIP no #x2APIC @A/A.swift:2
+      ok 1 traps ＃UD
+      # EXIT: STATUS=0
+
+      """
+    let stream = parse(text)
+    #expect(stream.protocolErrors.isEmpty, "\(stream.protocolErrors)")
+    let section = try #require(stream.sections.first)
+    #expect(section.name == "traps #UD")
+    #expect(section.checks.map(\.name) == ["ud2 raises #UD and is caught", "skipped"])
+    #expect(section.checks[1].outcome == .skipped(reason: "no #x2APIC"))
+    #expect(VerdictJudge.judge(run(text, exitCode: 1), architecture: .x86_64).0 == .passed)
+
+    // The old wire form: a raw '#' in a name is what kunit_parser misreads.
+    let raw = text.replacing("＃", with: "#")
+    #expect(parse(raw).protocolErrors.count == 3, "\(parse(raw).protocolErrors)")
+    #expect(VerdictJudge.judge(run(raw, exitCode: 1), architecture: .x86_64).0 == .protocolError)
+  }
+
+  static let crashMarkerStream = """
+    KTAP version 1
+    1..2
+        KTAP version 1
+        # Subtest: before
+        ok 1 fine # @A/A.swift:1
+    ok 1 before
+        KTAP version 1
+        # Subtest: faults
+        ok 1 still fine # @A/A.swift:2
+
+    # CRASH: cpu=0 vector=14 name="#PF page fault" error=0x2 rip=0x100abc
+            KTAP version 1
+            # Subtest: (crashed)
+            1..1
+        not ok 2 (crashed)
+    not ok 2 faults
+    # EXIT: STATUS=2
+
+    """
+
+  @Test func crashMarkerIsNoCheckAndLeavesTheSectionUnfinished() throws {
+    let stream = parse(Self.crashMarkerStream)
+    #expect(stream.protocolErrors.isEmpty, "\(stream.protocolErrors)")
+    try #require(stream.sections.count == 2)
+    #expect(stream.sections[1].checks.map(\.name) == ["still fine"])
+    #expect(stream.sections[1].reportedOK == nil)
+    #expect(stream.crash != nil)
+    #expect(VerdictJudge.judge(run(Self.crashMarkerStream, exitCode: 5), architecture: .x86_64).0 == .crashed)
+  }
+
+  @Test func misusedCrashMarkerIsAProtocolError() {
+    // A check after the marker, and a marker closed ok.
+    let afterMarker = Self.crashMarkerStream.replacing(
+      "    not ok 2 (crashed)\n", with: "    not ok 2 (crashed)\n    ok 3 sneaky # @A/A.swift:3\n")
+    #expect(parse(afterMarker).protocolErrors.contains { $0.contains("after the crash marker") })
+    let okMarker = Self.crashMarkerStream.replacing("    not ok 2 (crashed)", with: "    ok 2 (crashed)")
+    #expect(parse(okMarker).protocolErrors.contains { $0.contains("crash marker closed by") })
+    let okSection = Self.crashMarkerStream.replacing("not ok 2 faults", with: "ok 2 faults")
+    #expect(parse(okSection).protocolErrors.contains { $0.contains("reported ok after its crash marker") })
+    // Any other nested subtest is still an error.
+    let nested = Self.crashMarkerStream.replacing("# Subtest: (crashed)", with: "# Subtest: hidden")
+    #expect(parse(nested).protocolErrors.contains { $0.contains("subtest started inside another subtest") })
+  }
+
+  @Test func aSectionPlanMustMatchItsChecks() {
+    let text = """
+      KTAP version 1
+      1..1
+          KTAP version 1
+          # Subtest: s
+          1..2
+          ok 1 a # @A/A.swift:1
+      ok 1 s
+      # EXIT: STATUS=0
+
+      """
+    #expect(parse(text).protocolErrors.contains { $0.contains("planned 2 checks and made 1") })
+    #expect(parse(text.replacing("1..2", with: "1..1")).protocolErrors.isEmpty)
+    let late = text.replacing("    1..2\n    ok 1 a # @A/A.swift:1\n", with: "    ok 1 a # @A/A.swift:1\n    1..1\n")
+    #expect(parse(late).protocolErrors.contains { $0.contains("not right after the section header") })
+  }
 }

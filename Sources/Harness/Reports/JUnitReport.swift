@@ -1,14 +1,23 @@
+import Foundation
+
 /// JUnit XML for CI systems (GitLab, Jenkins, GitHub test reporters).
 ///
 /// - `<testsuites>` holds one `<testsuite>` per cell, named by the cell id,
-///   with `tests`, `failures`, `errors`, `skipped` and `time` (seconds), a
+///   with `tests`, `failures`, `errors`, `skipped`, `time` (seconds),
+///   `timestamp` (when the cell started: the wall-clock start of its serial
+///   timeline, else the run's earliest cell start; ISO 8601 in UTC without a
+///   zone designator, as the JUnit schema has it) and `hostname` (the host
+///   the report was written on), a
 ///   `<properties>` block (guest, arch, accel, cpus, memoryMiB, verdict,
 ///   reason, attempts, flaky, crashLocation when a crash was symbolized,
 ///   qemuExitCode, command), `<system-out>` with
 ///   the serial log and `<system-err>` with QEMU's standard error.
 /// - Each guest check is a `<testcase>`: `classname` = `guest · arch · accel`,
 ///   `name` = `section › check`, `file`/`line` = the check's guest source
-///   location mapped through the cell's `sourcePaths`. A failed check has a
+///   location mapped through the cell's `sourcePaths`, `time` = the seconds
+///   from the previous KTAP result line to the check's own, by their arrival
+///   times (`SerialTimeline.checkDurations`; 0 when the log has no arrival
+///   times, e.g. a report built from a log alone). A failed check has a
 ///   `<failure>` whose body is `file:line` and the diagnostics; a skipped one
 ///   `<skipped message="reason"/>`.
 /// - A cell that ended badly gets one more testcase, `(guest verdict)`:
@@ -22,13 +31,18 @@ public enum JUnitReport {
   /// Lines of serial log quoted in a verdict testcase.
   static let logTailLines = 40
 
-  /// The JUnit XML document for `cells`.
-  public static func render(_ cells: [ReportCell]) -> String {
-    render(cells, layout: ReportLayout(cells))
+  /// The JUnit XML document for `cells`; `hostname` goes into every suite.
+  public static func render(_ cells: [ReportCell], hostname: String = ReportText.hostname) -> String {
+    render(cells, layout: ReportLayout(cells), hostname: hostname)
   }
 
-  static func render(_ cells: [ReportCell], layout: ReportLayout) -> String {
-    let suites = cells.map { suite(for: $0, layout: layout) }
+  static func render(
+    _ cells: [ReportCell], layout: ReportLayout, hostname: String = ReportText.hostname
+  ) -> String {
+    let runStart = cells.compactMap(\.result.timeline.startedAt).min() ?? Date()
+    let suites = cells.map {
+      suite(for: $0, layout: layout, hostname: hostname, started: $0.result.timeline.startedAt ?? runStart)
+    }
     let totals = suites.reduce(into: Counts()) { $0.add($1.counts) }
     let time = cells.reduce(0) { $0 + $1.durationSeconds }
     var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
@@ -59,12 +73,19 @@ public enum JUnitReport {
     }
   }
 
-  private static func suite(for cell: ReportCell, layout: ReportLayout) -> (xml: String, counts: Counts) {
+  private static func suite(
+    for cell: ReportCell, layout: ReportLayout, hostname: String, started: Date
+  ) -> (xml: String, counts: Counts) {
     let result = cell.result
     var counts = Counts()
     var cases = ""
+    var durations = result.timeline.checkDurations(result.serialLog)
+    if durations.count != result.checks.count {
+      // The log does not hold these checks (a result not parsed from it).
+      durations = Array(repeating: nil, count: result.checks.count)
+    }
 
-    for check in result.checks {
+    for (check, duration) in zip(result.checks, durations) {
       counts.tests += 1
       var attrs: [(String, String)] = [
         ("classname", cell.className), ("name", "\(check.section) › \(check.name)"),
@@ -72,7 +93,7 @@ public enum JUnitReport {
       if let location = check.location {
         attrs += [("file", cell.sourcePath(of: location)), ("line", "\(location.line)")]
       }
-      attrs.append(("time", "0"))
+      attrs.append(("time", ReportText.junitSeconds(duration?.reportSeconds ?? 0)))
       switch check.outcome {
       case .passed:
         cases += "    <testcase\(attributes(attrs))/>\n"
@@ -139,6 +160,7 @@ public enum JUnitReport {
       ("name", cell.id), ("tests", "\(counts.tests)"), ("failures", "\(counts.failures)"),
       ("errors", "\(counts.errors)"), ("skipped", "\(counts.skipped)"),
       ("time", ReportText.junitSeconds(cell.durationSeconds)),
+      ("timestamp", ReportText.junitTimestamp(started)), ("hostname", hostname),
     ])
     xml += ">\n    <properties>\n"
     for (name, value) in properties {
@@ -190,5 +212,24 @@ public enum JUnitReport {
   /// ` name="value"…` with values escaped.
   static func attributes(_ pairs: [(String, String)]) -> String {
     pairs.map { " \($0.0)=\"\(MarkupEscaping.escape($0.1, attribute: true))\"" }.joined()
+  }
+}
+
+extension ReportText {
+  /// `date` as the JUnit schema's timestamp: ISO 8601, UTC, to the second,
+  /// without a zone designator (`2026-12-01T21:41:39`).
+  static func junitTimestamp(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.formatOptions = [.withFullDate, .withTime, .withDashSeparatorInDate, .withColonSeparatorInTime]
+    return formatter.string(from: date)
+  }
+
+  /// This host's name (`gethostname`), or `localhost` when it has none.
+  public static var hostname: String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+    let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return name.isEmpty ? "localhost" : name
   }
 }

@@ -1,5 +1,7 @@
 /// KTAP version 1 (and TAP-compatible) results, one document per
-/// architecture:
+/// architecture, written so that Linux's kunit_parser reads them with the
+/// counts of the JUnit report (passed, failed = failures, skipped, crashed =
+/// errors):
 ///
 /// ```
 /// KTAP version 1
@@ -22,11 +24,26 @@
 /// ```
 ///
 /// Cells are top-level tests, sections their subtests and checks the
-/// sections' subtests (4 spaces of indentation per level). Diagnostics
-/// precede the result line they belong to. Skips are `ok … # SKIP reason`;
-/// a SKIP cell has an empty plan (`1..0`). Test names have newlines
-/// flattened and `#` and `\` escaped as `\#` and `\\`.
+/// sections' subtests (4 spaces of indentation per level), every level with
+/// its plan. Diagnostics precede the result line they belong to. Skips are
+/// `ok … # SKIP reason`; a SKIP cell without sections has an empty plan
+/// (`1..0`), one with sections (an interrupted run) ends with an
+/// `ok N (guest verdict) # SKIP reason` entry. What JUnit reports as the
+/// `(guest verdict)` error of a CRASH, TIMEOUT or PROTOCOL-ERROR cell is one
+/// crash marker, the construct the guest writer uses after a crash
+/// (`closeSectionAfterCrash` in guests/lib/Report/GuestTest.swift): a
+/// subtest whose plan announces one result that never comes, so that
+/// kunit_parser counts one crashed test. It goes into the cell's first
+/// section that did not finish cleanly (unfinished, or `not ok` without a
+/// failed check), else it is the cell's last entry. Test names follow the
+/// protocol's name rule (`KTAPName`: `#` written as `＃`) and are on one
+/// line.
 public enum KTAPReport {
+  /// The name of the crash marker inside a section.
+  static let sectionCrashName = "(crashed)"
+  /// The name of the cell-level verdict entry (as in JUnit).
+  static let verdictName = "(guest verdict)"
+
   /// The KTAP document for `cells` (normally all of one architecture).
   public static func render(_ cells: [ReportCell], architecture: Architecture? = nil) -> String {
     var lines = ["KTAP version 1"]
@@ -48,10 +65,28 @@ public enum KTAPReport {
         + " cpus=\(cell.cpus) memoryMiB=\(cell.memoryMiB) attempts=\(cell.attempts)"
         + " duration=\(ReportText.junitSeconds(cell.durationSeconds))s")
     let sections = result.verdict == .skipped && result.sections.isEmpty ? [] : result.sections
-    lines.append(pad + "1..\(sections.count)")
+    let errored = [.crashed, .timedOut, .protocolError].contains(result.verdict)
+    // The one section that carries the cell's crash marker, if any does.
+    let markedSection =
+      errored
+      ? sections.firstIndex { section in
+        section.reportedOK == nil
+          || (section.reportedOK == false && !section.checks.contains { $0.outcome == .failed })
+      } : nil
+    var entries: [[String]] = []
     for (index, section) in sections.enumerated() {
-      lines += sectionLines(section, number: index + 1, cell: cell).map { pad + $0 }
+      entries.append(
+        sectionLines(
+          section, number: index + 1, cell: cell, crashMarker: index == markedSection,
+          skipped: result.verdict == .skipped))
     }
+    if errored && markedSection == nil {
+      entries.append(crashMarker(verdictName, number: entries.count + 1))
+    } else if result.verdict == .skipped && !sections.isEmpty {
+      entries.append(["ok \(entries.count + 1) \(verdictName) # SKIP \(oneLine(result.reason))"])
+    }
+    lines.append(pad + "1..\(entries.count)")
+    lines += entries.flatMap { $0 }.map { pad + $0 }
     var diagnostics: [String] = []
     if result.verdict != .passed || !result.reason.isEmpty {
       diagnostics.append("verdict: \(result.verdict): \(oneLine(result.reason))")
@@ -64,7 +99,7 @@ public enum KTAPReport {
       if let location = crash.location { diagnostics.append("crash location: " + oneLine(location.description)) }
     }
     diagnostics += result.protocolErrors.map { "protocol error: " + oneLine($0) }
-    lines += diagnostics.map { pad + "# " + $0 }
+    lines += diagnostics.map { pad + "# " + diagnosticBody($0) }
     switch result.verdict {
     case .passed: lines.append("ok \(number) \(name(cell.id))")
     case .skipped: lines.append("ok \(number) \(name(cell.id)) # SKIP \(oneLine(result.reason))")
@@ -73,17 +108,22 @@ public enum KTAPReport {
     return lines
   }
 
-  private static func sectionLines(_ section: GuestSection, number: Int, cell: ReportCell) -> [String] {
+  /// A section with its plan and checks. `crashMarker` puts the cell's
+  /// crash marker after the checks; an unfinished section of a SKIP
+  /// (interrupted) cell is closed as skipped.
+  private static func sectionLines(
+    _ section: GuestSection, number: Int, cell: ReportCell, crashMarker marked: Bool, skipped: Bool
+  ) -> [String] {
     let pad = "    "
     var lines = [pad + "KTAP version 1", pad + "# Subtest: " + name(section.name)]
-    lines.append(pad + "1..\(section.checks.count)")
+    lines.append(pad + "1..\(section.checks.count + (marked ? 1 : 0))")
     for (index, check) in section.checks.enumerated() {
       var diagnostics: [String] = []
       if check.outcome == .failed {
         if let reference = cell.sourceReference(of: check) { diagnostics.append(reference) }
         diagnostics += check.diagnostics
       }
-      lines += diagnostics.map { pad + "# " + oneLine($0) }
+      lines += diagnostics.map { pad + "# " + diagnosticBody(oneLine($0)) }
       switch check.outcome {
       case .passed: lines.append(pad + "ok \(index + 1) \(name(check.name))")
       case .failed: lines.append(pad + "not ok \(index + 1) \(name(check.name))")
@@ -91,11 +131,33 @@ public enum KTAPReport {
         lines.append(pad + "ok \(index + 1) \(name(check.name)) # SKIP \(oneLine(reason))")
       }
     }
+    if marked {
+      lines += crashMarker(sectionCrashName, number: section.checks.count + 1).map { pad + $0 }
+    }
     let failed = section.checks.contains { $0.outcome == .failed }
-    if section.reportedOK == nil { lines.append("# section did not finish") }
-    let ok = !failed && section.reportedOK == true
-    lines.append("\(ok ? "ok" : "not ok") \(number) \(name(section.name))")
+    if section.reportedOK == nil { lines.append(pad + "# section did not finish") }
+    if section.reportedOK == nil && skipped && !failed {
+      lines.append("ok \(number) \(name(section.name)) # SKIP did not finish (run interrupted)")
+    } else {
+      let ok = !failed && section.reportedOK == true
+      lines.append("\(ok ? "ok" : "not ok") \(number) \(name(section.name))")
+    }
     return lines
+  }
+
+  /// A subtest that plans one result and has none, closed `not ok`: what
+  /// kunit_parser counts as one crashed test.
+  static func crashMarker(_ markerName: String, number: Int) -> [String] {
+    [
+      "    KTAP version 1", "    # Subtest: " + name(markerName), "    1..1",
+      "not ok \(number) \(name(markerName))",
+    ]
+  }
+
+  /// A diagnostic's text as it follows `# `: one that would read as a
+  /// subtest header (`Subtest:`) is prefixed, so it stays a diagnostic.
+  static func diagnosticBody(_ text: String) -> String {
+    text.hasPrefix("Subtest:") ? "diagnostic: " + text : text
   }
 
   /// A printed diagnostic line without its own leading `#` (the writer
@@ -110,11 +172,13 @@ public enum KTAPReport {
     return String(text)
   }
 
-  /// A test name: one line, with `\` and `#` escaped.
+  /// A test name: one line, by the protocol's name rule (`KTAPName`), no
+  /// leading or trailing spaces.
   static func name(_ text: String) -> String {
-    let flat = oneLine(text)
-    let escaped = flat.replacing("\\", with: "\\\\").replacing("#", with: "\\#")
-    return escaped.isEmpty ? "(unnamed)" : escaped
+    var flat = Substring(oneLine(text))
+    while flat.first == " " { flat.removeFirst() }
+    while flat.last == " " { flat.removeLast() }
+    return flat.isEmpty ? "(unnamed)" : KTAPName.encode(String(flat))
   }
 
   /// `text` on one line (line breaks become spaces; other controls dropped).

@@ -2,7 +2,9 @@
 // (`plan`), runs each `section`, makes `check`s inside them, and ends with
 // `finishTests()`. Output is KTAP version 1: one subtest per section, one
 // result line per check carrying its guest source location after ` # @`, so
-// the host can point a failure at the guest's file and line.
+// the host can point a failure at the guest's file and line. README.md ("The
+// protocol") describes the wire format; the host side is
+// `Sources/Harness/KTAPParser.swift`.
 
 /// The status a guest reports in its final `# EXIT: STATUS=n` line.
 public enum GuestStatus: UInt32 {
@@ -22,6 +24,8 @@ public struct GuestTestState {
   public var finishedSections = 0
   /// Whether a section is open.
   public var inSection = false
+  /// Name of the open section (for closing it after a crash).
+  public var sectionName: StaticString = ""
   /// Number of the last check in the open section.
   public var checkNumber = 0
   /// Passed, failed and skipped checks of the open section.
@@ -41,6 +45,37 @@ public struct GuestTestState {
 nonisolated(unsafe) public var guestTestState = GuestTestState()
 
 private let indent: StaticString = "    "
+
+/// The name rule of the protocol. The KTAP specification forbids `#` in a
+/// test description (it starts the directive), and Linux's kunit_parser
+/// cuts a result line's name at the first `#`. So every test name on the
+/// wire (a section's `# Subtest:` line and result line, a check's result
+/// line) has each `#` byte written as U+FF03 FULLWIDTH NUMBER SIGN (`＃`,
+/// UTF-8 `EF BC 83`); every other byte goes out unchanged. The host reads
+/// `＃` in a name back as `#` (`KTAPName` in the harness's KTAPParser.swift
+/// mirrors this rule; the runner's results-<arch>.ktap follows it too).
+/// Directives and diagnostics are not names: they keep `#`.
+public enum KTAPName {
+  /// The byte the rule replaces.
+  public static let hash: UInt8 = 0x23
+  /// What replaces it: U+FF03, three bytes of UTF-8.
+  public static let replacement: StaticString = "\u{FF03}"
+
+  /// Writes `name` with the rule applied.
+  public static func write(_ name: StaticString) {
+    let base = name.utf8Start
+    var index = 0
+    while index < name.utf8CodeUnitCount {
+      let byte = base[index]
+      if byte == hash {
+        Console.write(replacement)
+      } else {
+        Console.write(byte: byte)
+      }
+      index &+= 1
+    }
+  }
+}
 
 /// Starts the run: prints the KTAP header and the number of sections.
 public func plan(_ name: StaticString, sections: Int) {
@@ -68,8 +103,9 @@ public func section(_ name: StaticString, _ body: () -> Void) {
 
 /// Opens a section; prefer `section(_:_:)`.
 public func beginSection(_ name: StaticString) {
-  if guestTestState.inSection { endSection("(unterminated section)") }
+  if guestTestState.inSection { endSection(guestTestState.sectionName) }
   guestTestState.inSection = true
+  guestTestState.sectionName = name
   guestTestState.checkNumber = 0
   guestTestState.sectionPassed = 0
   guestTestState.sectionFailed = 0
@@ -81,7 +117,7 @@ public func beginSection(_ name: StaticString) {
   Console.beginLine()
   Console.write(indent)
   Console.write("# Subtest: ")
-  Console.write(name)
+  KTAPName.write(name)
   Console.endLine()
 }
 
@@ -95,7 +131,7 @@ public func endSection(_ name: StaticString) {
   Console.write("ok ")
   Console.write(decimal: UInt64(state.finishedSections))
   Console.write(" ")
-  Console.write(name)
+  KTAPName.write(name)
   if state.sectionFailed == 0 && state.sectionSkipped > 0 && state.sectionPassed == 0 {
     Console.write(" # SKIP all checks skipped")
   }
@@ -117,7 +153,7 @@ private func writeResult(
   Console.write("ok ")
   Console.write(decimal: UInt64(guestTestState.checkNumber))
   Console.write(" ")
-  Console.write(message)
+  KTAPName.write(message)
   Console.write(" # ")
   if let directive {
     Console.write(directive)
@@ -222,7 +258,7 @@ public func note(_ text: StaticString, _ value: UInt64, hex: Bool = false) {
 /// Ends the run: closes an open section, prints the totals and the exit
 /// line, and returns the status for the runtime to exit with.
 public func finishTests() -> GuestStatus {
-  if guestTestState.inSection { endSection("(unterminated section)") }
+  if guestTestState.inSection { endSection(guestTestState.sectionName) }
   let state = guestTestState
   var status: GuestStatus = state.failed > 0 ? .failed : .passed
   if state.plannedSections != state.finishedSections {
@@ -241,8 +277,70 @@ public func finishTests() -> GuestStatus {
   return status
 }
 
-/// Prints `# EXIT: STATUS=n`, the line the host's verdict rests on.
+/// Name of the subtest that marks a crash inside a section.
+private let crashMarkerName: StaticString = "(crashed)"
+
+/// Closes the open section after a crash (the runtimes' exception handlers
+/// reach it through `writeExitLine(.crashed)`), so that a KTAP reader never
+/// takes the crash for a passing section. Sections carry no plan line (a
+/// section does not know its check count up front), and a KTAP parser only
+/// counts what a plan says is missing; so the open section gets one more
+/// subtest, the crash marker, whose own plan announces a result that never
+/// comes:
+///
+/// ```
+///         KTAP version 1
+///         # Subtest: (crashed)
+///         1..1
+///     not ok 3 (crashed)
+/// not ok 2 faults
+/// ```
+///
+/// Linux's kunit_parser counts the marker as one crashed test (not as a
+/// passed, failed or skipped one) and the section and run as crashed. The
+/// host parser knows the marker: it is not a check, and the section counts
+/// as unfinished. Planned sections that never started are left out: the
+/// top-level plan already makes each of them a crash. Does nothing when no
+/// section is open.
+public func closeSectionAfterCrash() {
+  guard guestTestState.inSection else { return }
+  let state = guestTestState
+  guestTestState.inSection = false
+  Console.beginLine()
+  Console.write(indent)
+  Console.write(indent)
+  Console.write("KTAP version 1")
+  Console.endLine()
+  Console.beginLine()
+  Console.write(indent)
+  Console.write(indent)
+  Console.write("# Subtest: ")
+  Console.write(crashMarkerName)
+  Console.endLine()
+  Console.beginLine()
+  Console.write(indent)
+  Console.write(indent)
+  Console.write("1..1")
+  Console.endLine()
+  Console.beginLine()
+  Console.write(indent)
+  Console.write("not ok ")
+  Console.write(decimal: UInt64(state.checkNumber &+ 1))
+  Console.write(" ")
+  Console.write(crashMarkerName)
+  Console.endLine()
+  Console.beginLine()
+  Console.write("not ok ")
+  Console.write(decimal: UInt64(state.finishedSections &+ 1))
+  Console.write(" ")
+  KTAPName.write(state.sectionName)
+  Console.endLine()
+}
+
+/// Prints `# EXIT: STATUS=n`, the line the host's verdict rests on. For
+/// `.crashed` it first closes the open section (`closeSectionAfterCrash`).
 public func writeExitLine(_ status: GuestStatus) {
+  if status == .crashed { closeSectionAfterCrash() }
   Console.beginLine()
   Console.write("# EXIT: STATUS=")
   Console.write(decimal: UInt64(status.rawValue))

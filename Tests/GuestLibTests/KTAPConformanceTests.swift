@@ -1,0 +1,353 @@
+import Foundation
+import GuestLib
+import Testing
+
+@testable import Harness
+
+/// Synthetic guest runs written by the real guest writer (GuestLib on the
+/// host), each with what the harness must make of it.
+enum WriterRuns {
+  struct Run {
+    var name: String
+    var text: String
+    /// The verdict the harness must reach.
+    var verdict: Verdict
+    /// The status kunit_parser reaches (by the validator's reading).
+    var kunitStatus: KTAPValidator.Status
+  }
+
+  /// A crash as the runtimes' exception handlers print it.
+  static func crash() {
+    Console.write(byte: 10)
+    Console.diagnostic("CRASH: cpu=0 vector=14 name=\"#PF page fault\" error=0x2 rip=0x100abc")
+    writeExitLine(.crashed)
+  }
+
+  /// The runs; `capture` turns a writer body into its serial text.
+  static func all(_ capture: (() -> Void) -> String) -> [Run] {
+    [
+      Run(
+        name: "passing, with # in names",
+        text: capture {
+          plan("demo #1", sections: 3)
+          section("arith # ops") {
+            check(true, "adds")
+            checkEqual(UInt8(6), 6, "ud2 raises #UD and is caught")
+          }
+          section("skips") {
+            skip("x2APIC mode", because: "no #x2APIC here")
+          }
+          section("notes") {
+            note("a note with # in it")
+            check(true, "after a note")
+          }
+          _ = finishTests()
+        }, verdict: .passed, kunitStatus: .success),
+      Run(
+        name: "failing",
+        text: capture {
+          plan("failing", sections: 2)
+          section("mixed") {
+            check(true, "a passing check")
+            check(false, "a failing check")
+            checkEqual(UInt64(7), 8, "a failing #comparison")
+          }
+          section("after") { check(true, "continues") }
+          _ = finishTests()
+        }, verdict: .failed, kunitStatus: .failure),
+      Run(
+        name: "crash inside the last section",
+        text: capture {
+          plan("crash", sections: 2)
+          section("before") { check(true, "runs before the fault") }
+          beginSection("faults #PF")
+          check(true, "still fine")
+          crash()
+        }, verdict: .crashed, kunitStatus: .crashed),
+      Run(
+        name: "crash before the first check of a section",
+        text: capture {
+          plan("crash", sections: 1)
+          beginSection("faults at once")
+          crash()
+        }, verdict: .crashed, kunitStatus: .crashed),
+      Run(
+        name: "crash between sections",
+        text: capture {
+          plan("crash", sections: 3)
+          section("one") { check(true, "fine") }
+          crash()
+        }, verdict: .crashed, kunitStatus: .crashed),
+      Run(
+        name: "output cut between sections",
+        text: capture {
+          plan("truncated", sections: 3)
+          section("only section that runs") { check(true, "a passing check") }
+        }, verdict: .crashed, kunitStatus: .crashed),
+      Run(
+        // Nothing after the last section for a plan to miss: kunit_parser
+        // reads the checks it got (and reports the missing result line as
+        // an error); the harness calls it CRASH.
+        name: "output cut inside the last section",
+        text: capture {
+          plan("hang", sections: 1)
+          beginSection("spins")
+          check(true, "output before the hang")
+        }, verdict: .crashed, kunitStatus: .success),
+      Run(
+        name: "checks outside a section",
+        text: capture {
+          plan("loose", sections: 1)
+          check(true, "outside")
+          skip("skipped outside", because: "reasons")
+          _ = finishTests()
+        }, verdict: .passed, kunitStatus: .success),
+    ]
+  }
+
+  /// The serial text parsed and judged as the harness does (s390x: no exit
+  /// code to cross-check).
+  static func judge(_ text: String) -> (ParsedStream, Verdict, String) {
+    var parser = KTAPParser()
+    parser.consume(bytes: Array(text.utf8))
+    let stream = parser.finish()
+    let run = QemuRun(
+      stream: stream, serialLog: text, stderr: "", exitCode: 0, signal: nil, timeout: nil,
+      duration: .seconds(1), command: [], processID: 1)
+    let (verdict, reason) = VerdictJudge.judge(run, architecture: .s390x)
+    return (stream, verdict, reason)
+  }
+
+  /// Check tallies as the harness reports them (results.json's checks).
+  static func tallies(_ sections: [GuestSection]) -> KTAPValidator.Counts {
+    var counts = KTAPValidator.Counts()
+    for check in sections.flatMap(\.checks) {
+      switch check.outcome {
+      case .passed: counts.passed += 1
+      case .failed: counts.failed += 1
+      case .skipped: counts.skipped += 1
+      }
+    }
+    return counts
+  }
+}
+
+extension ConsoleTests {
+  @Test func theNameRuleIsTheSameOnBothSides() {
+    let text = capture { GuestLib.KTAPName.write("a#b##") }
+    #expect(text == "a＃b＃＃")
+    #expect(Array(String(Harness.KTAPName.replacement).utf8) == [0xEF, 0xBC, 0x83])
+    #expect(Harness.KTAPName.encode("a#b##") == text)
+    #expect(Harness.KTAPName.decode(text) == "a#b##")
+  }
+
+  @Test func crashClosesTheOpenSectionWithAMarker() {
+    var line: UInt = 0
+    let text = capture {
+      plan("crash", sections: 2)
+      beginSection("faults #PF")
+      line = #line + 1
+      check(true, "fine")
+      writeExitLine(.crashed)
+    }
+    let tail = text.split(separator: "\n").suffix(8).map(String.init)
+    #expect(
+      tail == [
+        "    # Subtest: faults ＃PF",
+        "    ok 1 fine # @GuestLibTests/KTAPConformanceTests.swift:\(line)",
+        "        KTAP version 1",
+        "        # Subtest: (crashed)",
+        "        1..1",
+        "    not ok 2 (crashed)",
+        "not ok 1 faults ＃PF",
+        "# EXIT: STATUS=2",
+      ])
+    // Without an open section a crash adds nothing before the exit line.
+    let bare = capture { writeExitLine(.crashed) }
+    #expect(bare == "# EXIT: STATUS=2\n")
+  }
+
+  /// Every synthetic run: the grammar holds, kunit_parser's counts (by the
+  /// validator) are the harness's, and neither reads a bad run as a pass.
+  @Test func writerOutputIsStrictKTAPWithTheHarnessCounts() {
+    for run in WriterRuns.all(capture) {
+      let report = KTAPValidator.validate(run.text, as: .guestLog)
+      #expect(report.violations.isEmpty, "\(run.name): \(report.violations)\n\(run.text)")
+      let (stream, verdict, reason) = WriterRuns.judge(run.text)
+      #expect(stream.protocolErrors.isEmpty, "\(run.name): \(stream.protocolErrors)")
+      #expect(verdict == run.verdict, "\(run.name): \(verdict) \(reason)")
+      var harness = WriterRuns.tallies(stream.sections)
+      harness.crashed = report.counts.crashed
+      #expect(report.counts == harness, "\(run.name)")
+      #expect(report.status == run.kunitStatus, "\(run.name): \(report.counts)")
+      // No name on the wire has a '#'; the harness reads them back with it.
+      #expect(!stream.sections.isEmpty)
+      if run.name.hasPrefix("passing") {
+        #expect(stream.sections.map(\.name) == ["arith # ops", "skips", "notes"])
+        #expect(stream.sections[0].checks.map(\.name) == ["adds", "ud2 raises #UD and is caught"])
+        #expect(stream.sections[1].checks[0].outcome == .skipped(reason: "no #x2APIC here"))
+      }
+      if run.verdict == .crashed && run.text.contains("(crashed)") {
+        // The marker is no check; its section counts as unfinished.
+        #expect(!stream.sections.flatMap(\.checks).contains { $0.name == "(crashed)" })
+        #expect(stream.sections.last?.reportedOK == nil)
+      }
+    }
+  }
+
+  /// The runs as report cells, with the verdicts no guest text gives.
+  func reportCells() -> [ReportCell] {
+    var cells: [ReportCell] = []
+    for (index, run) in WriterRuns.all(capture).enumerated() {
+      let (stream, verdict, reason) = WriterRuns.judge(run.text)
+      let result = GuestResult(
+        guest: "run\(index)", architecture: .x86_64, accelerator: .tcg, verdict: verdict, reason: reason,
+        sections: stream.sections, crash: stream.crash, protocolErrors: stream.protocolErrors,
+        serialLog: run.text, qemuStderr: "", command: ["qemu"], qemuExitCode: 0, duration: .seconds(1),
+        processID: 1)
+      cells.append(ReportCell(id: "run\(index).x86_64.tcg.smp1.mem256M", result: result, cpus: 1, memoryMiB: 256))
+    }
+    func cell(_ id: String, _ verdict: Verdict, _ reason: String, _ sections: [GuestSection]) -> ReportCell {
+      let result = GuestResult(
+        guest: id, architecture: .x86_64, accelerator: .kvm, verdict: verdict, reason: reason,
+        sections: sections, crash: nil, protocolErrors: verdict == .protocolError ? ["serial line 3: # junk"] : [],
+        serialLog: "", qemuStderr: "", command: [], qemuExitCode: nil, duration: .zero, processID: nil)
+      return ReportCell(id: id + ".x86_64.kvm.smp1.mem256M", result: result, cpus: 1, memoryMiB: 256)
+    }
+    func check(_ name: String, _ outcome: CheckOutcome) -> GuestCheck {
+      GuestCheck(section: "s", number: 1, name: name, outcome: outcome, location: nil, diagnostics: [])
+    }
+    let cut = GuestSection(number: 1, name: "cut #1", checks: [check("a #1", .passed)], reportedOK: nil)
+    let liar = GuestSection(number: 1, name: "says not ok", checks: [check("fine", .passed)], reportedOK: false)
+    let done = GuestSection(
+      number: 1, name: "done", checks: [check("p", .passed), check("s", .skipped(reason: "#why"))],
+      reportedOK: true)
+    cells += [
+      cell("kvmskip", .skipped, "KVM unavailable", []),
+      cell("interrupted", .skipped, "interrupted", [done, cut]),
+      cell("timeout", .timedOut, "no serial output for 30 s", [done, cut]),
+      cell("hangearly", .timedOut, "no serial output for 30 s", []),
+      cell("protocol", .protocolError, "section says not ok", [liar, done]),
+      cell("exitone", .failed, "guest reported failure (exit status 1)", [done]),
+    ]
+    return cells
+  }
+
+  /// results-<arch>.ktap: strict dialect, every level planned, and
+  /// kunit_parser's counts equal the JUnit report's, cell by cell.
+  @Test func reportIsStrictKTAPWithTheJUnitCounts() throws {
+    let cells = reportCells()
+    let whole = KTAPValidator.validate(KTAPReport.render(cells, architecture: .x86_64), as: .report)
+    #expect(whole.violations.isEmpty, "\(whole.violations)")
+    #expect(whole.unterminated.isEmpty)
+    for cell in cells {
+      let text = KTAPReport.render([cell], architecture: .x86_64)
+      let report = KTAPValidator.validate(text, as: .report)
+      #expect(report.violations.isEmpty, "\(cell.id): \(report.violations)\n\(text)")
+      #expect(report.unterminated.isEmpty, "\(cell.id)")
+      let junit = try Self.junitCounts(JUnitReport.render([cell], hostname: "h"))
+      #expect(report.counts == junit, "\(cell.id)\n\(text)")
+      if cell.result.verdict == .passed { #expect(report.status == .success, "\(cell.id)") }
+      if cell.result.verdict.isFailure { #expect(report.status != .success, "\(cell.id): \(report.status)") }
+      #expect(!text.contains("\\#"))
+    }
+    let junit = try Self.junitCounts(JUnitReport.render(cells, hostname: "h"))
+    #expect(whole.counts == junit)
+  }
+
+  /// passed/failed/errors/skipped of `<testsuites>`, as validator counts
+  /// (errors are what kunit_parser calls crashed).
+  static func junitCounts(_ xml: String) throws -> KTAPValidator.Counts {
+    let line = try #require(xml.split(separator: "\n").first { $0.hasPrefix("<testsuites") })
+    func value(_ name: String) throws -> Int {
+      let range = try #require(line.range(of: " \(name)=\""))
+      return try #require(Int(line[range.upperBound...].prefix { $0 != "\"" }))
+    }
+    let tests = try value("tests")
+    let failures = try value("failures")
+    let errors = try value("errors")
+    let skipped = try value("skipped")
+    return KTAPValidator.Counts(
+      passed: tests - failures - errors - skipped, failed: failures, crashed: errors, skipped: skipped)
+  }
+}
+
+/// The validator itself rejects what kunit_parser would misread.
+@Suite("KTAP validator")
+struct KTAPValidatorTests {
+  static let good = """
+    KTAP version 1
+    # a comment
+    1..1
+        KTAP version 1
+        # Subtest: section ＃1
+        1..2
+        ok 1 adds # @A/A.swift:3
+        # expected: 1, actual: 2
+        not ok 2 compares # SKIP why @A/A.swift:4
+    ok 1 section ＃1
+
+    """
+
+  @Test func acceptsTheDialect() {
+    let report = KTAPValidator.validate(Self.good, as: .report)
+    #expect(report.violations.isEmpty, "\(report.violations)")
+    #expect(report.counts == KTAPValidator.Counts(passed: 1, failed: 0, crashed: 0, skipped: 1))
+  }
+
+  @Test(arguments: [
+    ("ok 1 adds # @A/A.swift:3", "ok 1 ud2 raises #UD # @A/A.swift:3", "contains '#'"),
+    ("ok 1 adds # @A/A.swift:3", ##"ok 1 a \# b # @A/A.swift:3"##, "contains '#'"),
+    ("ok 1 adds # @A/A.swift:3", "ok 3 adds # @A/A.swift:3", "result number 3"),
+    ("ok 1 adds # @A/A.swift:3", "ok 1 adds # TODO later", "unknown directive"),
+    ("ok 1 adds # @A/A.swift:3", "ok 1 adds # @A/A.swift", "malformed source location"),
+    ("ok 1 adds # @A/A.swift:3", "ok 1 - adds", "starts with '- '"),
+    ("ok 1 adds # @A/A.swift:3", "  ok 1 adds", "unexpected line"),
+    ("ok 1 adds # @A/A.swift:3", "%%% noise", "not a KTAP line"),
+    ("ok 1 section ＃1", "ok 1 section #1", "contains '#'"),
+    ("ok 1 section ＃1", "ok 1 other", "closes subtest"),
+    ("    1..2", "    # no plan", "has no plan"),
+    ("    1..2", "    1..3", "plan 3 not met"),
+    ("    1..2", "    1..1", "not closed by its result line"),
+    ("    # expected: 1, actual: 2", "    # Subtest: sneaky", "unexpected line"),
+    ("KTAP version 1\n# a comment", "TAP version 14\n# a comment", "text before the KTAP header"),
+  ])
+  func rejectsWhatKunitWouldMisread(good: String, bad: String, expected: String) {
+    #expect(Self.good.contains(good))
+    let text = Self.good.replacing(good, with: bad, maxReplacements: 1)
+    let report = KTAPValidator.validate(text, as: .report)
+    #expect(report.violations.contains { $0.contains(expected) }, "\(report.violations)\n\(text)")
+  }
+
+  @Test func countsMissingPlannedTestsAsCrashed() {
+    let cut = """
+      KTAP version 1
+      1..3
+          KTAP version 1
+          # Subtest: one
+          ok 1 fine # @A/A.swift:1
+      ok 1 one
+
+      """
+    let report = KTAPValidator.validate(cut, as: .guestLog)
+    #expect(report.violations.isEmpty)
+    #expect(report.counts == KTAPValidator.Counts(passed: 1, failed: 0, crashed: 2, skipped: 0))
+    #expect(report.status == .crashed)
+  }
+
+  @Test func notOkParentOfPassingChildrenAddsAFailure() {
+    let text = """
+      KTAP version 1
+      1..1
+          KTAP version 1
+          # Subtest: one
+          1..1
+          ok 1 fine
+      not ok 1 one
+
+      """
+    let report = KTAPValidator.validate(text, as: .report)
+    #expect(report.violations.isEmpty)
+    #expect(report.counts == KTAPValidator.Counts(passed: 1, failed: 1, crashed: 0, skipped: 0))
+  }
+}
