@@ -146,7 +146,13 @@ public struct PrivateLibvirtd: Sendable {
 
     // Mount points must exist; an empty directory is all that is created
     // outside the namespace. The bind mounts stay inside it.
-    var script = "set -e\n"
+    var script = """
+      for fd in /proc/$$/fd/*; do
+        fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+      done
+      set -e
+
+      """
     for (name, target) in Self.mounts {
       script += "mkdir -p \(target) && mount --bind '\(stateDirectory)/\(name)' \(target)\n"
     }
@@ -154,31 +160,51 @@ public struct PrivateLibvirtd: Sendable {
     script +=
       "exec \(tini)/usr/sbin/libvirtd --timeout \(idleTimeout) "
       + "-f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid\n"
-    let process = Process()
-    // setsid --fork: the daemon is not this process's child, and outlives it.
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-    process.arguments = [
-      "--fork", "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script,
-    ]
-    process.standardInput = FileHandle.nullDevice
+    // setsid --fork: the daemon is not this process's child and outlives
+    // it. Spawned with posix_spawn and reaped here by its pid (not through
+    // Foundation's Process, whose reaping did not work inside the test
+    // process); the script closes every descriptor but stdio first.
     let output = stateDirectory + "/daemon.out"
-    files.createFile(atPath: output, contents: nil)
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-    defer { try? handle.close() }
-    process.standardOutput = handle
-    process.standardError = handle
-    try process.run()
-    process.waitUntilExit()
+    let arguments = [
+      "/usr/bin/setsid", "--fork", "/usr/bin/unshare", "--mount", "--propagation", "private",
+      "/bin/bash", "-c", script,
+    ]
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    var argv = arguments.map { strdup($0) } + [nil]
+    defer { for argument in argv { free(argument) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
+    guard spawned == 0 else {
+      throw LibvirtError(
+        operation: "private libvirtd", message: "posix_spawn setsid: \(String(cString: strerror(spawned)))",
+        code: 0)
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
 
     let deadline = ContinuousClock.now + .seconds(20)
+    var lastError = "no socket"
     while ContinuousClock.now < deadline {
-      if answers() { return self }
+      if FileManager.default.fileExists(atPath: socketPath) {
+        do {
+          _ = try LibvirtConnection(uri: uri, payloadDirectory: payloadDirectory)
+          return self
+        } catch {
+          lastError = "\(error)"
+        }
+      }
       usleep(20_000)
     }
     let log = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
     throw LibvirtError(
       operation: "private libvirtd in \(stateDirectory)",
-      message: "did not answer on \(socketPath) within 20 s: \(log.suffix(800))", code: 0)
+      message: "did not answer on \(socketPath) within 20 s (\(lastError)) \(log.suffix(800))",
+      code: 0)
   }
 
   /// Whether a daemon answers on the socket now.
