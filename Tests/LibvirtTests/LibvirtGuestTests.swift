@@ -175,14 +175,21 @@ struct LibvirtGuestTests {
       try await LibvirtLauncher.run(
         guest: "hang", bootImage: payload.bootImage, settings: settings, connection: connection)
     }
-    // Cancel once the guest runs (its domain is listed), at most 30 s on.
+    // Cancel once the guest printed its check (read from its console log,
+    // which the tests' daemon writes where this process can read it), at
+    // most 30 s on.
+    #expect(connection.sharesFiles, "the console log is readable here")
     let deadline = ContinuousClock.now + .seconds(30)
-    while ContinuousClock.now < deadline,
-      try !connection.runningDomainNames().contains(where: { $0.hasPrefix("swiftguest-hang-") })
-    {
-      try await Task.sleep(for: .milliseconds(50))
+    func printed() throws -> Bool {
+      guard
+        let name = try connection.runningDomainNames().first(where: { $0.hasPrefix("swiftguest-hang-") }),
+        let log = FileManager.default.contents(atPath: try connection.consoleLogPath(domain: name))
+      else { return false }
+      return String(decoding: log, as: UTF8.self).contains("output before the hang")
     }
-    try await Task.sleep(for: .milliseconds(500))
+    while ContinuousClock.now < deadline, try !printed() {
+      try await Task.sleep(for: .milliseconds(20))
+    }
     let cancelledAt = ContinuousClock.now
     task.cancel()
     let run = try await task.value
