@@ -5,26 +5,15 @@ extension LibvirtConnection {
   /// Name of the transient directory pool holding uploaded payloads.
   static let poolName = "swiftguest-payloads"
 
-  /// Whether the daemon runs on this machine.
-  public var isLocal: Bool {
-    guard let url = URL(string: uri) else { return true }
+  /// The default of `sharesFiles`: a local daemon, except a system one
+  /// (`…/system`), whose standard security model runs QEMU as its own user,
+  /// which may not read the harness's files, nor the harness its files.
+  static func sharesFilesByDefault(uri: String) -> Bool {
+    guard let url = URL(string: uri) else { return false }
     let host = url.host ?? ""
-    return host.isEmpty || host == "localhost" || host == "127.0.0.1" || url.scheme == "test"
+    let local = host.isEmpty || host == "localhost" || host == "127.0.0.1" || url.scheme == "test"
+    return local && url.path != "/system"
   }
-
-  /// Whether the daemon is a local system daemon with the standard security
-  /// model (`qemu:///system`): its QEMU runs as its own user, which may not
-  /// read the harness's files, nor the harness its files.
-  public var isLocalSystemDaemon: Bool {
-    guard isLocal, let url = URL(string: uri) else { return false }
-    return url.path == "/system" && !(url.query ?? "").contains("socket=")
-  }
-
-  /// Whether the daemon's QEMU and the harness read each other's files at
-  /// the same paths: a local session daemon or the harness's private one.
-  /// Otherwise payloads go up and console logs come back through storage
-  /// volumes, as with a remote host.
-  public var sharesFiles: Bool { isLocal && !isLocalSystemDaemon }
 
   /// The harness's pool directory on a daemon reached by `uri`: under the
   /// user's home for `qemu:///session`, else `/var/lib/libvirt`.

@@ -67,7 +67,7 @@ public struct PrivateLibvirtd: Sendable {
 
   /// Opens a connection to the daemon (which must be running).
   public func connect() throws -> LibvirtConnection {
-    try LibvirtConnection(uri: uri, payloadDirectory: payloadDirectory)
+    try LibvirtConnection(uri: uri, payloadDirectory: payloadDirectory, sharesFiles: true)
   }
 
   /// The directories bind-mounted over the system's, by their name under
