@@ -60,14 +60,35 @@ public struct PrivateLibvirtd: Sendable {
   /// daemon and for the harness.
   public var payloadDirectory: String { stateDirectory + "/payloads" }
 
-  /// A daemon description for `stateDirectory` (nothing is started).
-  public init(stateDirectory: String = Self.defaultStateDirectory) {
-    self.stateDirectory = stateDirectory
+  /// Who the daemon's QEMU runs as.
+  public enum SecurityModel: Sendable {
+    /// The invoking user, without security labels (the harness's default,
+    /// like the bare QEMU backend).
+    case invokingUser
+    /// libvirt's standard model, as a system daemon has it: QEMU as
+    /// `libvirt-qemu`, files labelled for it while a domain runs. The
+    /// harness then treats the daemon like `qemu:///system` (payloads are
+    /// uploaded into its pool); used to test that path.
+    case standard
   }
 
-  /// Opens a connection to the daemon (which must be running).
+  /// Who the daemon's QEMU runs as.
+  public let securityModel: SecurityModel
+
+  /// A daemon description for `stateDirectory` (nothing is started).
+  public init(
+    stateDirectory: String = Self.defaultStateDirectory, securityModel: SecurityModel = .invokingUser
+  ) {
+    self.stateDirectory = stateDirectory
+    self.securityModel = securityModel
+  }
+
+  /// Opens a connection to the daemon (which must be running). With the
+  /// standard security model the harness does not share files with its
+  /// QEMU: payloads go up and console logs come back through the pool.
   public func connect() throws -> LibvirtConnection {
-    try LibvirtConnection(uri: uri, payloadDirectory: payloadDirectory, sharesFiles: true)
+    try LibvirtConnection(
+      uri: uri, payloadDirectory: payloadDirectory, sharesFiles: securityModel == .invokingUser)
   }
 
   /// The directories bind-mounted over the system's, by their name under
@@ -91,6 +112,14 @@ public struct PrivateLibvirtd: Sendable {
 
     """
   }
+
+  /// libvirt's defaults but for stdio (files: no virtlogd to start).
+  static let standardQemuConf = """
+    # Written by swift-guest-harness for its private libvirtd (PrivateLibvirtd):
+    # libvirt's standard security model; QEMU's stdio goes to files.
+    stdio_handler = "file"
+
+    """
 
   static let libvirtdConf = """
     # Written by swift-guest-harness for its private libvirtd (PrivateLibvirtd).
@@ -138,7 +167,10 @@ public struct PrivateLibvirtd: Sendable {
     try files.createDirectory(atPath: payloadDirectory, withIntermediateDirectories: true)
     let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "root"
     let group = getgrgid(getegid()).map { String(cString: $0.pointee.gr_name) } ?? "root"
-    try Self.qemuConf(user: user, group: group).write(
+    let conf =
+      securityModel == .invokingUser
+      ? Self.qemuConf(user: user, group: group) : Self.standardQemuConf
+    try conf.write(
       toFile: stateDirectory + "/etc/qemu.conf", atomically: true, encoding: .utf8)
     try Self.libvirtdConf.write(
       toFile: stateDirectory + "/etc/libvirtd.conf", atomically: true, encoding: .utf8)

@@ -140,6 +140,40 @@ struct LibvirtGuestTests {
     }
   }
 
+  /// A daemon with libvirt's standard security model (as `qemu:///system`
+  /// has it: QEMU as `libvirt-qemu`): the pool uploads the payload into the
+  /// daemon's storage pool and reads the console log back as a volume, so
+  /// the daemon's QEMU never reads the checkout. (A second private daemon,
+  /// so that no system daemon is needed.)
+  @Test func standardSecurityModelGetsThePayloadUploaded() async throws {
+    try #require(geteuid() == 0, "a private daemon needs root")
+    let daemon = PrivateLibvirtd(
+      stateDirectory: "/tmp/swiftguest-libvirtd-standard", securityModel: .standard)
+    let connection = try daemon.start().connect()
+    #expect(!connection.sharesFiles)
+    let conf = try String(contentsOfFile: daemon.stateDirectory + "/etc/qemu.conf", encoding: .utf8)
+    #expect(!conf.contains("user ="), "QEMU runs as libvirt's default user")
+    let pool = try LibvirtPool(connections: [connection])
+    let payload = try await Self.runner.builder.build(
+      try Self.runner.builder.workspace.program(named: "selftest"), for: .x86_64)
+    let settings = LaunchSettings(
+      architecture: .x86_64, accelerator: .tcg, cpus: 1, timeout: .seconds(60),
+      silenceTimeout: .seconds(60))
+    let run = try await pool.launch(payload, settings: settings, onStart: nil)
+    let (verdict, reason) = VerdictJudge.judge(run, architecture: .x86_64)
+    #expect(verdict == .passed, "\(reason)\n\(run.stderr)")
+    #expect(run.machineEnd == .poweredOff)
+    #expect(!run.stderr.contains("the stream alone decides"), "console log read back: \(run.stderr)")
+    let uploaded = try #require(
+      try FileManager.default.contentsOfDirectory(atPath: daemon.payloadDirectory).first {
+        $0.hasPrefix("selftest-x86_64-") && $0.hasSuffix(".elf")
+      })
+    #expect(!uploaded.isEmpty)
+    // The QEMU driver hands its state directory to the user QEMU runs as.
+    let state = try FileManager.default.attributesOfItem(atPath: daemon.stateDirectory + "/lib/qemu")
+    #expect(state[.ownerAccountName] as? String == "libvirt-qemu")
+  }
+
   @Test func capacityIsTheWholeHostsMemory() throws {
     // The local daemon is this machine: its capacity is all of MemTotal, not
     // one NUMA cell's share (virNodeGetInfo gave half on this VM).
