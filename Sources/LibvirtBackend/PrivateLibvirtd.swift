@@ -193,7 +193,7 @@ public struct PrivateLibvirtd: Sendable {
 
       """
     for (name, target) in Self.mounts {
-      script += "mkdir -p \(target) && mount --bind '\(stateDirectory)/\(name)' \(target)\n"
+      script += "mkdir -p \(target) && mount --bind \(Self.quoted("\(stateDirectory)/\(name)")) \(target)\n"
     }
     let tini = files.isExecutableFile(atPath: "/usr/bin/tini") ? "/usr/bin/tini -s -- " : ""
     script +=
@@ -244,6 +244,11 @@ public struct PrivateLibvirtd: Sendable {
       operation: "private libvirtd in \(stateDirectory)",
       message: "did not answer on \(socketPath) within 20 s (\(lastError)) \(log.suffix(800))",
       code: 0)
+  }
+
+  /// `text` as one single-quoted shell word.
+  static func quoted(_ text: String) -> String {
+    "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
   /// Whether a daemon answers on the socket now.

@@ -78,6 +78,7 @@ struct LibvirtWrapperTests {
     #expect(daemon.uri == "qemu+unix:///system?socket=/tmp/x/run/libvirt-sock")
     #expect(daemon.payloadDirectory == "/tmp/x/payloads")
     #expect(LibvirtConnection.defaultPayloadDirectory(for: "qemu:///system") == "/var/lib/libvirt/swiftguest-payloads")
+    #expect(PrivateLibvirtd.quoted("/tmp/a b'c") == "'/tmp/a b'\\''c'")
     let conf = PrivateLibvirtd.qemuConf(user: "root", group: "root")
     #expect(conf.contains("user = \"root\"") && conf.contains("stdio_handler = \"file\""))
   }
