@@ -63,12 +63,15 @@ if [ "$sudo" != none ]; then
   # does for the QEMU driver (which refuses to start as root without this
   # user, whatever user its QEMU runs as).
   $sudo sh -c '
-    getent group kvm >/dev/null || groupadd -r kvm
-    getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
-    id libvirt-qemu >/dev/null 2>&1 ||
-      useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+    getent group kvm >/dev/null || { groupadd -r kvm && echo "setup: created group kvm"; }
+    getent group libvirt-qemu >/dev/null ||
+      { groupadd -r libvirt-qemu && echo "setup: created group libvirt-qemu"; }
+    id libvirt-qemu >/dev/null 2>&1 || {
+      useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu &&
+        echo "setup: created system user libvirt-qemu (libvirt QEMU driver)"
+    }
     if [ -e /dev/kvm ] && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
-      chgrp kvm /dev/kvm && chmod 0660 /dev/kvm || true
+      chgrp kvm /dev/kvm && chmod 0660 /dev/kvm && echo "setup: /dev/kvm is now root:kvm 0660" || true
     fi
   '
 elif ! id libvirt-qemu >/dev/null 2>&1; then
