@@ -236,5 +236,32 @@ struct LibvirtGuestTests {
     #expect(try !connection.runningDomainNames().contains(name))
     #expect(run.serialLog.contains("output before the hang"), "the guest had started")
   }
+
+  /// The same through GuestRunner and LibvirtPool (the runner's path): the
+  /// cancelled cell is SKIP and interrupted, not CRASH.
+  @Test func cancelledCellThroughThePoolIsInterruptedNotCrash() async throws {
+    let connection = try connect()
+    var runner = Self.runner
+    runner.launcher = try LibvirtPool(connections: [connection])
+    let payload = try await runner.builder.build(
+      try runner.builder.workspace.program(named: "hang"), for: .x86_64)
+    let settings = LaunchSettings(
+      architecture: .x86_64, accelerator: .tcg, cpus: 1, timeout: .seconds(60),
+      silenceTimeout: .seconds(60))
+    let task = Task { try await runner.run(payload, settings: settings) }
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline,
+      try !connection.runningDomainNames().contains(where: { $0.hasPrefix("swiftguest-hang-") })
+    {
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    try await Task.sleep(for: .milliseconds(300))
+    task.cancel()
+    let result = try await task.value
+    #expect(result.interrupted, "\(result.reason)")
+    #expect(result.verdict == .skipped, "\(result.verdict): \(result.reason)")
+    #expect(result.qemuStderr.contains("destroyed by the harness: interrupted"), "\(result.qemuStderr)")
+    #expect(try !connection.runningDomainNames().contains(where: { $0.hasPrefix("swiftguest-hang-") }))
+  }
 }
 }
