@@ -2,7 +2,8 @@
 # A second, really distinct libvirt host on this machine for the multi-host
 # tests: its own network namespace (veth 10.231.0.1 <-> 10.231.0.2), its own
 # mount namespace with private /run/libvirt, /run/lock (pty locks), /var/lib/libvirt,
-# /var/cache/libvirt, /var/log/libvirt and /etc/libvirt, listening on TCP
+# /var/cache/libvirt, /var/log/libvirt and /etc/libvirt (a bind mount of its
+# own config in $state/etc; nothing of the system's libvirt is touched), listening on TCP
 # 16509 without auth (test only, reachable only from this machine).
 #   libvirt-second-host.sh start   -> prints the URI
 #   libvirt-second-host.sh stop    -> kills its daemon and QEMUs, removes it
@@ -26,7 +27,18 @@ start)
   [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
   stop
   mkdir -p "$state/etc"
-  cp /etc/libvirt/qemu.conf "$state/etc/qemu.conf"
+  # Its own qemu.conf (the system's /etc/libvirt is neither read nor
+  # written): a test-only daemon whose QEMU runs as root with no security
+  # labels, like the harness's private daemon (PrivateLibvirtd), and writes
+  # its stdio to files (no virtlogd).
+  cat > "$state/etc/qemu.conf" <<'CONF'
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+stdio_handler = "file"
+CONF
   cat > "$state/etc/libvirtd.conf" <<CONF
 listen_tls = 0
 listen_tcp = 1
@@ -42,13 +54,14 @@ CONF
   ip netns exec "$ns" ip addr add "$ns_ip/24" dev sgh1
   ip netns exec "$ns" ip link set sgh1 up
   ip netns exec "$ns" ip link set lo up
-  # Under `tini -s` (a subreaper) so that its QEMUs are reaped at once (see
-  # libvirt-setup.sh).
+  # Under `tini -s` (a subreaper) so that its QEMUs are reaped at once:
+  # libvirt reports a domain STOPPED only after its QEMU was reaped, and a
+  # PID 1 that reaps orphans late adds that delay to every run.
   setsid ip netns exec "$ns" unshare --mount --propagation private sh -c "
     for d in /run/libvirt /run/lock /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
       mkdir -p \$d && mount -t tmpfs tmpfs \$d
     done
-    mount --bind '$state/etc' /etc/libvirt
+    mkdir -p /etc/libvirt && mount --bind '$state/etc' /etc/libvirt
     exec tini -s -- libvirtd -l -p /run/libvirt/libvirtd.pid
   " </dev/null >/dev/null 2>&1 &
   for _ in $(seq 1 100); do

@@ -19,10 +19,11 @@ extension LibvirtConnection {
   }
 
   /// Reads and deletes `domain`'s console log (at `path`, from
-  /// `consoleLogPath`): from the file system for a local daemon, as a volume
-  /// download for a remote one. Nil when QEMU wrote none.
+  /// `consoleLogPath`): from the file system when the daemon shares this
+  /// machine's files, otherwise as a volume download. Nil when QEMU wrote
+  /// none.
   public func takeConsoleLog(domain: String, path: String) throws -> [UInt8]? {
-    if isLocal {
+    if sharesFiles {
       guard let data = FileManager.default.contents(atPath: path) else { return nil }
       try? FileManager.default.removeItem(atPath: path)
       return Array(data)

@@ -5,19 +5,35 @@ extension LibvirtConnection {
   /// Name of the transient directory pool holding uploaded payloads.
   static let poolName = "swiftguest-payloads"
 
-  /// Whether the daemon runs on this machine (it can read local paths).
-  public var isLocal: Bool {
-    guard let url = URL(string: uri) else { return true }
+  /// The default of `sharesFiles`: a local daemon, except a system one
+  /// (`…/system`), whose standard security model runs QEMU as its own user,
+  /// which may not read the harness's files, nor the harness its files.
+  static func sharesFilesByDefault(uri: String) -> Bool {
+    guard let url = URL(string: uri) else { return false }
     let host = url.host ?? ""
-    return host.isEmpty || host == "localhost" || host == "127.0.0.1" || url.scheme == "test"
+    let local = host.isEmpty || host == "localhost" || host == "127.0.0.1" || url.scheme == "test"
+    return local && url.path != "/system"
+  }
+
+  /// The harness's pool directory on a daemon reached by `uri`: under the
+  /// user's home for `qemu:///session`, else `/var/lib/libvirt`.
+  public static func defaultPayloadDirectory(for uri: String) -> String {
+    if let url = URL(string: uri), url.path == "/session", (url.host ?? "").isEmpty {
+      let data =
+        ProcessInfo.processInfo.environment["XDG_DATA_HOME"]
+        ?? NSHomeDirectory() + "/.local/share"
+      return data + "/libvirt/\(poolName)"
+    }
+    return "/var/lib/libvirt/\(poolName)"
   }
 
   /// A path on the daemon's host holding the file at `localPath`: the path
-  /// itself for a local daemon, otherwise a storage volume named `name` (a
-  /// content hash, so an unchanged payload is uploaded once) written over a
-  /// libvirt stream into a transient directory pool.
+  /// itself when the daemon shares this machine's files (`sharesFiles`),
+  /// otherwise a storage volume named `name` (a content hash, so an
+  /// unchanged payload is uploaded once) written over a libvirt stream into
+  /// a transient directory pool, which the daemon labels for its QEMU.
   public func payloadPath(localPath: String, name: String) throws -> String {
-    if isLocal { return localPath }
+    if sharesFiles { return localPath }
     let pool = try payloadPool()
     defer { virStoragePoolFree(pool) }
     if let existing = virStorageVolLookupByName(pool, name) {
@@ -77,7 +93,7 @@ extension LibvirtConnection {
     }
     let xml = """
       <pool type='dir'><name>\(Self.poolName)</name>\
-      <target><path>/var/lib/libvirt/\(Self.poolName)</path></target></pool>
+      <target><path>\(DomainXML.escape(payloadDirectory))</path></target></pool>
       """
     guard let pool = virStoragePoolCreateXML(pointer, xml, UInt32(VIR_STORAGE_POOL_CREATE_WITH_BUILD.rawValue))
     else { throw LibvirtError.last("virStoragePoolCreateXML(\(Self.poolName))") }

@@ -19,18 +19,32 @@ public final class LibvirtConnection: @unchecked Sendable {
   let pointer: virConnectPtr
   /// The URI it was opened with.
   public let uri: String
+  /// Target directory of the harness's storage pool (payloads, console
+  /// logs) on the daemon's host.
+  public let payloadDirectory: String
+  /// Whether the daemon's QEMU and the harness read each other's files at
+  /// the same paths (a local session daemon, the harness's private one).
+  /// Otherwise payloads go up and console logs come back through storage
+  /// volumes, as with a remote host.
+  public let sharesFiles: Bool
   /// Lifecycle watches by domain name, and the id of the one C callback.
   private let watches = Mutex<(byName: [String: LifecycleWatch], callbackID: Int32)>(([:], -1))
 
-  /// Opens `uri` (e.g. `qemu:///system`, `qemu+tcp://10.0.0.2/system`,
+  /// Opens `uri` (e.g. `qemu:///session`, `qemu+tcp://10.0.0.2/system`,
   /// `test:///default`). Starts the event loop first, as libvirt requires.
-  public init(uri: String) throws {
+  /// `payloadDirectory` is where the harness's storage pool lives on the
+  /// daemon's host (default: `defaultPayloadDirectory(for:)`); `sharesFiles`
+  /// whether the daemon's QEMU and the harness read each other's files at
+  /// the same paths (default: a local daemon other than a system one).
+  public init(uri: String, payloadDirectory: String? = nil, sharesFiles: Bool? = nil) throws {
     try LibvirtEventLoop.start()
     guard let pointer = virConnectOpen(uri) else {
       throw LibvirtError.last("virConnectOpen(\(uri))")
     }
     self.pointer = pointer
     self.uri = uri
+    self.payloadDirectory = payloadDirectory ?? Self.defaultPayloadDirectory(for: uri)
+    self.sharesFiles = sharesFiles ?? Self.sharesFilesByDefault(uri: uri)
     virConnectSetKeepAlive(pointer, 5, 3)
   }
 

@@ -37,6 +37,12 @@ public enum LibvirtLauncher {
   }
 
   /// Runs `bootImage` (a path the daemon can read) with `settings`.
+  ///
+  /// The run's notes end with who ended the domain: the guest (SHUTDOWN or
+  /// CRASHED event; `machineEnd` is then `.poweredOff` or `.panicked`) or
+  /// the harness (interrupted, timeout, exit grace; `machineEnd` nil). When
+  /// the calling task is cancelled (Ctrl-C) before the guest's exit line,
+  /// the domain is destroyed and the run comes back with `interrupted` set.
   public static func run(
     guest: String, bootImage: String, settings: LaunchSettings, connection: LibvirtConnection
   ) async throws -> QemuRun {
@@ -75,6 +81,9 @@ public enum LibvirtLauncher {
     defer { console.close() }
     try domain.resume()
     var timeout: TimeoutKind?
+    var cancelled = false
+    var interrupted = false
+    var graceOver = false
     var stoppedAt: ContinuousClock.Instant?
     var polls = 0
     while true {
@@ -94,9 +103,18 @@ public enum LibvirtLauncher {
         if logPath != nil || consoleEnded || now - stoppedAt! > drainWithoutLog { break }
         continue
       }
-      if Task.isCancelled { break }
+      if Task.isCancelled {
+        // Ctrl-C: the domain must not outlive this call, and the run means
+        // nothing unless the guest had finished already.
+        cancelled = true
+        interrupted = exitLineAt == nil
+        break
+      }
       if let exitLineAt {
-        if now - exitLineAt > exitGrace { break }
+        if now - exitLineAt > exitGrace {
+          graceOver = true
+          break
+        }
         continue
       }
       if now - start > settings.timeout {
@@ -108,9 +126,26 @@ public enum LibvirtLauncher {
         break
       }
     }
-    let exited = shared.state.withLock { $0.exitLineAt != nil }
-    if exited && timeout == nil && (watch.shutdown || watch.crashed) {
-      // The guest is done and libvirt is taking the domain down already.
+    // How the machine ended, fixed before the harness destroys anything
+    // (a destroy can make QEMU report a host-caused shutdown of its own).
+    let machineEnd = watch.machineEnd
+    let ending: Ending
+    if let machineEnd {
+      ending = .guest(machineEnd)
+    } else if cancelled {
+      ending = .harness("interrupted")
+    } else if let timeout {
+      ending = .harness(timeout == .deadline ? "timeout (deadline)" : "timeout (silence)")
+    } else if graceOver {
+      ending = .harness(
+        "exit grace (no power-off or panic \(Milliseconds.text(exitGrace)) after the exit line)")
+    } else if !connection.isAlive {
+      ending = .connectionLost
+    } else {
+      ending = .stoppedByItself
+    }
+    if machineEnd != nil {
+      // libvirt is taking the domain down already.
       domain.destroyDetached()
     } else {
       domain.destroy()
@@ -146,15 +181,42 @@ public enum LibvirtLauncher {
       stoppedAt.map { "seen stopped @\(Milliseconds.text($0 - start))" },
     ].compactMap { $0 }
     notes.append("events: \(watch.summary(since: start)); \(timing.joined(separator: ", "))")
-    if watch.crashed { notes.append("libvirt: the guest panicked (CRASHED event)") }
-    if watch.shutdown { notes.append("libvirt: the guest powered off (SHUTDOWN event)") }
+    notes.append("libvirt: \(ending.note(events: watch))")
     var run = QemuRun(
       stream: stream, serialLog: String(decoding: output, as: UTF8.self),
       stderr: notes.joined(separator: "\n"), exitCode: nil, signal: nil, timeout: timeout,
       duration: duration, command: ["virDomainCreateXML", connection.uri, xml], processID: 0)
     // Bytes only the console log had carry no arrival time.
     run.timeline = timeline
+    run.interrupted = interrupted
+    if case .guest(let end) = ending { run.machineEnd = end }
     return run
+  }
+
+  /// Who ended the domain.
+  enum Ending {
+    /// The guest: libvirt's SHUTDOWN or CRASHED event.
+    case guest(MachineEnd)
+    /// The domain stopped without a power-off or panic event (e.g. a reset
+    /// under `<on_reboot>destroy`).
+    case stoppedByItself
+    /// The harness destroyed it, for this reason.
+    case harness(String)
+    /// The connection to the daemon died first.
+    case connectionLost
+
+    /// The lifecycle note for the run's notes.
+    func note(events: LifecycleWatch) -> String {
+      switch self {
+      case .guest(.panicked): "the guest panicked (CRASHED event)"
+      case .guest: "the guest powered off (SHUTDOWN event)"
+      case .stoppedByItself:
+        "the domain stopped by itself without a power-off or panic event"
+          + (events.stopDetail.map { " (STOPPED/\($0))" } ?? "")
+      case .harness(let reason): "destroyed by the harness: \(reason)"
+      case .connectionLost: "the connection to the daemon was lost"
+      }
+    }
   }
 
   /// A note when the console stream and the console log disagree: the

@@ -19,10 +19,14 @@ public final class LibvirtPool: @unchecked Sendable {
   private let state: Mutex<(usedCPUs: [Int], usedMemory: [Int], lost: Set<Int>)>
 
   /// Connects to every URI; fails naming the first that cannot be reached.
-  public init(uris: [String]) throws {
+  public convenience init(uris: [String]) throws {
+    try self.init(connections: uris.map { try LibvirtConnection(uri: $0) })
+  }
+
+  /// A pool of open connections (e.g. one to a `PrivateLibvirtd`).
+  public init(connections: [LibvirtConnection]) throws {
     var hosts: [Host] = []
-    for uri in uris {
-      let connection = try LibvirtConnection(uri: uri)
+    for connection in connections {
       hosts.append(Host(connection: connection, capacity: try connection.capacity()))
     }
     self.hosts = hosts

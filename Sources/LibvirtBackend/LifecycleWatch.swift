@@ -1,4 +1,5 @@
 import CLibvirt
+import Harness
 import Synchronization
 
 /// One lifecycle event of a domain, and when it arrived.
@@ -63,6 +64,23 @@ final class LifecycleWatch: @unchecked Sendable {
           && $0.detail == Int32(VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN.rawValue))
     }
   }
+
+  /// How the machine itself ended so far: `.panicked` after a CRASHED
+  /// event, `.poweredOff` after a guest-requested SHUTDOWN (not one the
+  /// host caused, detail 2), nil otherwise.
+  var machineEnd: MachineEnd? {
+    if crashed { return .panicked }
+    let hostShutdown = Int32(VIR_DOMAIN_EVENT_SHUTDOWN_HOST.rawValue)
+    let guestShutdown = events.contains {
+      ($0.is(VIR_DOMAIN_EVENT_SHUTDOWN) && $0.detail != hostShutdown)
+        || ($0.is(VIR_DOMAIN_EVENT_STOPPED)
+          && $0.detail == Int32(VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN.rawValue))
+    }
+    return guestShutdown ? .poweredOff : nil
+  }
+
+  /// The detail of the STOPPED event, if one came.
+  var stopDetail: Int32? { events.first { $0.is(VIR_DOMAIN_EVENT_STOPPED) }?.detail }
 
   /// The events with their arrival time after `start`, for the run's notes.
   func summary(since start: ContinuousClock.Instant) -> String {

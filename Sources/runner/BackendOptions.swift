@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Harness
 import LibvirtBackend
 
@@ -12,7 +13,13 @@ struct BackendOptions: ParsableArguments {
   @Option(help: "Boot guests as bare QEMU processes or through libvirt.")
   var backend: Backend = .qemu
 
-  @Option(help: "libvirt URI for --backend libvirt (repeatable; default qemu:///system).")
+  @Option(
+    help: """
+      libvirt URI for --backend libvirt (repeatable). Default: as root, a \
+      private libvirtd of the harness's own (started on demand, nothing of \
+      the system's libvirt touched); as a user, qemu:///session. \
+      qemu:///system is used only when named.
+      """)
   var connect: [String] = []
 
   func validate() throws {
@@ -25,10 +32,20 @@ struct BackendOptions: ParsableArguments {
   func pool() throws -> LibvirtPool? {
     guard backend == .libvirt else { return nil }
     do {
-      return try LibvirtPool(uris: connect.isEmpty ? ["qemu:///system"] : connect)
+      if !connect.isEmpty { return try LibvirtPool(uris: connect) }
+      return try LibvirtPool(connections: [try Self.defaultConnection()])
     } catch {
       throw ValidationError("--connect: \(error)")
     }
+  }
+
+  /// The local daemon used without `--connect`: one that needs no change
+  /// to the system's libvirt. `qemu:///session` auto-spawns a user's own
+  /// daemon; for root that URI is the system daemon, so root gets the
+  /// harness's private libvirtd (see `PrivateLibvirtd`).
+  static func defaultConnection() throws -> LibvirtConnection {
+    if geteuid() != 0 { return try LibvirtConnection(uri: "qemu:///session") }
+    return try PrivateLibvirtd().start().connect()
   }
 }
 

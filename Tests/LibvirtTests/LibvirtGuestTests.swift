@@ -3,9 +3,8 @@ import Harness
 import LibvirtBackend
 import Testing
 
-/// Guests booted through a real libvirtd (`qemu:///system`, started by
-/// scripts/libvirt-setup.sh in CI): same payloads, protocol and verdicts as
-/// bare QEMU.
+/// Guests booted through a real libvirtd (the tests' own, see
+/// `LibvirtTestDaemon`): same payloads, protocol and verdicts as bare QEMU.
 /// The suites that use real daemons run one after the other: starting and
 /// stopping the second daemon while guests run on the first one was seen to
 /// cut those guests short (not understood yet; see the session note).
@@ -15,7 +14,7 @@ struct LibvirtDaemonSuites {}
 extension LibvirtDaemonSuites {
 @Suite("Guests through libvirt", .serialized)
 struct LibvirtGuestTests {
-  static let uri = ProcessInfo.processInfo.environment["HARNESS_LIBVIRT_URI"] ?? "qemu:///system"
+  static var uri: String { LibvirtTestDaemon.uri }
 
   static let runner: GuestRunner = {
     let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
@@ -25,9 +24,9 @@ struct LibvirtGuestTests {
 
   func connect() throws -> LibvirtConnection {
     do {
-      return try LibvirtConnection(uri: Self.uri)
+      return try LibvirtTestDaemon.connect()
     } catch {
-      Issue.record("libvirtd is not reachable at \(Self.uri) (run scripts/libvirt-setup.sh): \(error)")
+      Issue.record("libvirtd is not reachable at \(Self.uri) (run scripts/setup.sh): \(error)")
       throw error
     }
   }
@@ -68,7 +67,9 @@ struct LibvirtGuestTests {
     let (result, run, _) = try await boot("selftest", accelerator: accelerator)
     #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
     #expect(result.checks.count == 21)
-    #expect(run.stderr.contains("SHUTDOWN event"), "the guest powered off through ACPI")
+    #expect(run.stderr.contains("the guest powered off (SHUTDOWN event)"), "ACPI power-off")
+    #expect(run.machineEnd == .poweredOff, "\(run.stderr)")
+    #expect(!run.interrupted)
     #expect(!run.stderr.contains("the stream alone decides"), "QEMU's console log was read: \(run.stderr)")
   }
 
@@ -78,6 +79,16 @@ struct LibvirtGuestTests {
     #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
     #expect(!result.checks.isEmpty)
     #expect(run.stderr.contains("domain swiftguest-\(guest)-"))
+    // All CPUs stopped with SIGP STOP: QEMU shuts down, libvirt says SHUTDOWN.
+    #expect(run.machineEnd == .poweredOff, "\(run.stderr)")
+    #expect(run.stderr.contains("the guest powered off (SHUTDOWN event)"), "\(run.stderr)")
+  }
+
+  @Test func s390xCrashIsADisabledWaitThatLibvirtReportsCrashed() async throws {
+    let (result, run, _) = try await boot("crash", architecture: .s390x)
+    #expect(result.verdict == .crashed, "\(result.reason)\n\(result.serialLog)")
+    #expect(run.machineEnd == .panicked, "\(run.stderr)")
+    #expect(run.stderr.contains("the guest panicked (CRASHED event)"), "\(run.stderr)")
   }
 
   @Test func smpGuestPassesWithTwoCPUs() async throws {
@@ -89,17 +100,82 @@ struct LibvirtGuestTests {
     let (result, run, _) = try await boot("crash")
     #expect(result.verdict == .crashed)
     #expect(result.crash?.fields["vector"] == "14")
-    #expect(run.stderr.contains("CRASHED event"), "pvpanic reached libvirt")
+    #expect(run.stderr.contains("the guest panicked (CRASHED event)"), "pvpanic reached libvirt")
+    #expect(run.machineEnd == .panicked)
   }
 
   @Test func failingChecksAreFail() async throws {
-    let (result, _, _) = try await boot("failing")
+    let (result, run, _) = try await boot("failing")
     #expect(result.verdict == .failed)
     #expect(result.failedChecks.count == 2)
+    #expect(run.machineEnd == .poweredOff, "status 1 powers off too: \(run.stderr)")
+  }
+
+  /// The daemon the tests use is their own: as root a private libvirtd
+  /// whose configuration lives in its state directory; the system's
+  /// /etc/libvirt is not written.
+  @Test func theDaemonIsPrivateAndTheSystemConfigIsUntouched() throws {
+    let before = Self.systemConfig()
+    let connection = try connect()
+    #expect(connection.isAlive)
+    if let daemon = LibvirtTestDaemon.privateDaemon {
+      #expect(connection.uri == daemon.uri)
+      #expect(connection.sharesFiles)
+      #expect(daemon.processID != nil, "its pid file names a live process")
+      let conf = try String(contentsOfFile: daemon.stateDirectory + "/etc/qemu.conf", encoding: .utf8)
+      #expect(conf.contains("PrivateLibvirtd"))
+      #expect(connection.payloadDirectory == daemon.payloadDirectory)
+    } else {
+      #expect(!connection.uri.hasPrefix("qemu:///system"))
+    }
+    #expect(Self.systemConfig() == before, "/etc/libvirt unchanged")
+  }
+
+  /// Names, sizes and modification times of the files in /etc/libvirt.
+  static func systemConfig() -> [String] {
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: "/etc/libvirt")) ?? []
+    return files.sorted().map { name in
+      let attributes = try? FileManager.default.attributesOfItem(atPath: "/etc/libvirt/" + name)
+      return "\(name) \(attributes?[.size] ?? "") \(attributes?[.modificationDate] ?? "")"
+    }
+  }
+
+  /// A daemon with libvirt's standard security model (as `qemu:///system`
+  /// has it: QEMU as `libvirt-qemu`): the pool uploads the payload into the
+  /// daemon's storage pool and reads the console log back as a volume, so
+  /// the daemon's QEMU never reads the checkout. (A second private daemon,
+  /// so that no system daemon is needed.)
+  @Test func standardSecurityModelGetsThePayloadUploaded() async throws {
+    if let reason = PrivateLibvirtd.unavailableReason() { try Test.cancel("\(reason)") }
+    let daemon = PrivateLibvirtd(
+      stateDirectory: "/tmp/swiftguest-libvirtd-standard", securityModel: .standard)
+    let connection = try daemon.start().connect()
+    #expect(!connection.sharesFiles)
+    let conf = try String(contentsOfFile: daemon.stateDirectory + "/etc/qemu.conf", encoding: .utf8)
+    #expect(!conf.contains("user ="), "QEMU runs as libvirt's default user")
+    let pool = try LibvirtPool(connections: [connection])
+    let payload = try await Self.runner.builder.build(
+      try Self.runner.builder.workspace.program(named: "selftest"), for: .x86_64)
+    let settings = LaunchSettings(
+      architecture: .x86_64, accelerator: .tcg, cpus: 1, timeout: .seconds(60),
+      silenceTimeout: .seconds(60))
+    let run = try await pool.launch(payload, settings: settings, onStart: nil)
+    let (verdict, reason) = VerdictJudge.judge(run, architecture: .x86_64)
+    #expect(verdict == .passed, "\(reason)\n\(run.stderr)")
+    #expect(run.machineEnd == .poweredOff)
+    #expect(!run.stderr.contains("the stream alone decides"), "console log read back: \(run.stderr)")
+    let uploaded = try #require(
+      try FileManager.default.contentsOfDirectory(atPath: daemon.payloadDirectory).first {
+        $0.hasPrefix("selftest-x86_64-") && $0.hasSuffix(".elf")
+      })
+    #expect(!uploaded.isEmpty)
+    // The QEMU driver hands its state directory to the user QEMU runs as.
+    let state = try FileManager.default.attributesOfItem(atPath: daemon.stateDirectory + "/lib/qemu")
+    #expect(state[.ownerAccountName] as? String == "libvirt-qemu")
   }
 
   @Test func capacityIsTheWholeHostsMemory() throws {
-    // qemu:///system is this machine: its capacity is all of MemTotal, not
+    // The local daemon is this machine: its capacity is all of MemTotal, not
     // one NUMA cell's share (virNodeGetInfo gave half on this VM).
     let meminfo = try String(contentsOfFile: "/proc/meminfo", encoding: .utf8)
     let line = try #require(meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal:") })
@@ -115,6 +191,77 @@ struct LibvirtGuestTests {
     let name = try #require(Self.domainName(in: run), "\(run.stderr)")
     #expect(name.hasPrefix("swiftguest-hang-"))
     #expect(try !connection.runningDomainNames().contains(name))
+    #expect(run.machineEnd == nil, "the harness destroyed it")
+    #expect(run.stderr.contains("destroyed by the harness: timeout (deadline)"), "\(run.stderr)")
+    #expect(!run.interrupted)
+  }
+
+  /// Ctrl-C cancels the cell's task: the domain is destroyed and the run is
+  /// an interrupted one, not a CRASH "stopped without an exit line".
+  @Test func cancelledRunIsInterruptedAndLeavesNoDomain() async throws {
+    let connection = try connect()
+    let payload = try await Self.runner.builder.build(
+      try Self.runner.builder.workspace.program(named: "hang"), for: .x86_64)
+    let settings = LaunchSettings(
+      architecture: .x86_64, accelerator: .tcg, cpus: 1, timeout: .seconds(60),
+      silenceTimeout: .seconds(60))
+    let task = Task {
+      try await LibvirtLauncher.run(
+        guest: "hang", bootImage: payload.bootImage, settings: settings, connection: connection)
+    }
+    // Cancel once the guest printed its check (read from its console log,
+    // which the tests' daemon writes where this process can read it), at
+    // most 30 s on.
+    #expect(connection.sharesFiles, "the console log is readable here")
+    let deadline = ContinuousClock.now + .seconds(30)
+    func printed() throws -> Bool {
+      guard
+        let name = try connection.runningDomainNames().first(where: { $0.hasPrefix("swiftguest-hang-") }),
+        let log = FileManager.default.contents(atPath: try connection.consoleLogPath(domain: name))
+      else { return false }
+      return String(decoding: log, as: UTF8.self).contains("output before the hang")
+    }
+    while ContinuousClock.now < deadline, try !printed() {
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    let cancelledAt = ContinuousClock.now
+    task.cancel()
+    let run = try await task.value
+    #expect(ContinuousClock.now - cancelledAt < .seconds(10), "the cancel ended the run promptly")
+    #expect(run.interrupted, "\(run.stderr)")
+    #expect(run.timeout == nil)
+    #expect(run.machineEnd == nil)
+    #expect(run.stderr.contains("destroyed by the harness: interrupted"), "\(run.stderr)")
+    let name = try #require(Self.domainName(in: run), "\(run.stderr)")
+    #expect(try !connection.runningDomainNames().contains(name))
+    #expect(run.serialLog.contains("output before the hang"), "the guest had started")
+  }
+
+  /// The same through GuestRunner and LibvirtPool (the runner's path): the
+  /// cancelled cell is SKIP and interrupted, not CRASH.
+  @Test func cancelledCellThroughThePoolIsInterruptedNotCrash() async throws {
+    let connection = try connect()
+    var runner = Self.runner
+    runner.launcher = try LibvirtPool(connections: [connection])
+    let payload = try await runner.builder.build(
+      try runner.builder.workspace.program(named: "hang"), for: .x86_64)
+    let settings = LaunchSettings(
+      architecture: .x86_64, accelerator: .tcg, cpus: 1, timeout: .seconds(60),
+      silenceTimeout: .seconds(60))
+    let task = Task { try await runner.run(payload, settings: settings) }
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline,
+      try !connection.runningDomainNames().contains(where: { $0.hasPrefix("swiftguest-hang-") })
+    {
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    try await Task.sleep(for: .milliseconds(300))
+    task.cancel()
+    let result = try await task.value
+    #expect(result.interrupted, "\(result.reason)")
+    #expect(result.verdict == .skipped, "\(result.verdict): \(result.reason)")
+    #expect(result.qemuStderr.contains("destroyed by the harness: interrupted"), "\(result.qemuStderr)")
+    #expect(try !connection.runningDomainNames().contains(where: { $0.hasPrefix("swiftguest-hang-") }))
   }
 }
 }

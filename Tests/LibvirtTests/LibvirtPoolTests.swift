@@ -10,8 +10,8 @@ import Testing
   import SystemPackage
 #endif
 
-/// One run spread over two really distinct libvirt daemons: the system one
-/// and a second one in its own network and mount namespaces, reached over
+/// One run spread over two really distinct libvirt daemons: the tests' own
+/// local one (`LibvirtTestDaemon`) and a second one in its own network and mount namespaces, reached over
 /// TCP (scripts/libvirt-second-host.sh), which is stopped mid-run.
 extension LibvirtDaemonSuites {
 @Suite("libvirt multi-host", .serialized)
@@ -57,7 +57,8 @@ struct LibvirtPoolTests {
 
     // Part 1: both hosts share the cells; the remote one gets the payload
     // uploaded through a storage volume.
-    let pool = try LibvirtPool(uris: ["qemu:///system", second])
+    let local = LibvirtTestDaemon.uri
+    let pool = try LibvirtPool(connections: [try LibvirtTestDaemon.connect(), try LibvirtConnection(uri: second)])
     #expect(pool.hosts.allSatisfy { $0.capacity.accelerators[.x86_64]?.contains(.tcg) == true })
     // The pool is driven directly (not through GuestRunner's process-wide
     // boot gate) so that the four cells really compete for the two hosts.
@@ -85,14 +86,14 @@ struct LibvirtPoolTests {
       #expect(!run.stderr.contains("the stream alone decides"), "console log read back: \(run.stderr)")
       if let note = run.notes.last, note.hasPrefix("ran on ") { hostsUsed.insert(String(note.dropFirst(7))) }
     }
-    #expect(hostsUsed == ["qemu:///system", second], "both hosts ran cells")
+    #expect(hostsUsed == [local, second], "both hosts ran cells")
     let remotePath = try pool.hosts[1].connection.payloadPath(
       localPath: payloads[0].bootImage, name: "probe-\(UUID().uuidString).elf")
     #expect(remotePath.hasPrefix("/var/lib/libvirt/swiftguest-payloads/"))
 
     // Part 2: the remote host is stopped while it runs a cell: the cell is
     // re-queued on the other host and the result says so.
-    let dropPool = try LibvirtPool(uris: [second, "qemu:///system"])
+    let dropPool = try LibvirtPool(connections: [try LibvirtConnection(uri: second), try LibvirtTestDaemon.connect()])
     var dropRunner = Self.runner
     dropRunner.launcher = dropPool
     let hang = try await Self.payload("hang")
@@ -102,7 +103,7 @@ struct LibvirtPoolTests {
     let result = try await dropped
     #expect(result.verdict == .timedOut, "the hang guest times out on the host that took over")
     #expect(result.reason.contains("re-queued after \(second) dropped out"), "\(result.reason)")
-    #expect(result.reason.hasSuffix("ran on qemu:///system"))
+    #expect(result.reason.hasSuffix("ran on \(local)"), "\(result.reason)")
     #expect(dropPool.lostHosts == [second])
   }
 }

@@ -64,6 +64,25 @@ struct LibvirtWrapperTests {
     #expect(other?.contains("differ") == true)
   }
 
+  /// Only a local non-system daemon reads the harness's files in place; a
+  /// system daemon (standard security model) and remote hosts get payloads
+  /// uploaded and console logs downloaded through storage volumes.
+  @Test func whichDaemonsShareTheHarnesssFiles() throws {
+    #expect(LibvirtConnection.sharesFilesByDefault(uri: "qemu:///session"))
+    #expect(LibvirtConnection.sharesFilesByDefault(uri: "test:///default"))
+    #expect(!LibvirtConnection.sharesFilesByDefault(uri: "qemu:///system"))
+    #expect(!LibvirtConnection.sharesFilesByDefault(uri: "qemu+unix:///system?socket=/x/libvirt-sock"))
+    #expect(!LibvirtConnection.sharesFilesByDefault(uri: "qemu+tcp://10.0.0.2/system"))
+    #expect(!LibvirtConnection.sharesFilesByDefault(uri: "qemu+ssh://host2/session"))
+    let daemon = PrivateLibvirtd(stateDirectory: "/tmp/x")
+    #expect(daemon.uri == "qemu+unix:///system?socket=/tmp/x/run/libvirt-sock")
+    #expect(daemon.payloadDirectory == "/tmp/x/payloads")
+    #expect(LibvirtConnection.defaultPayloadDirectory(for: "qemu:///system") == "/var/lib/libvirt/swiftguest-payloads")
+    #expect(PrivateLibvirtd.quoted("/tmp/a b'c") == "'/tmp/a b'\\''c'")
+    let conf = PrivateLibvirtd.qemuConf(user: "root", group: "root")
+    #expect(conf.contains("user = \"root\"") && conf.contains("stdio_handler = \"file\""))
+  }
+
   @Test func cpuModelBecomesACustomCPUElement() {
     #expect(DomainXML.cpu(nil) == "")
     #expect(
