@@ -111,9 +111,13 @@ enum WriterRuns {
     var parser = KTAPParser()
     parser.consume(bytes: Array(text.utf8))
     let stream = parser.finish()
-    let run = QemuRun(
-      stream: stream, serialLog: text, stderr: "", exitCode: 0, signal: nil, timeout: nil,
+    // s390x: the machine stopped by itself as the exit line says (0 after
+    // SIGP STOP, 1 after a panic); the writer's text is what is tested.
+    let code: Int32 = stream.exitStatus == 2 ? 1 : 0
+    var run = QemuRun(
+      stream: stream, serialLog: text, stderr: "", exitCode: code, signal: nil, timeout: nil,
       duration: .seconds(1), command: [], processID: 1)
+    run.machineEnd = .exited(code)
     let (verdict, reason) = VerdictJudge.judge(run, architecture: .s390x)
     return (stream, verdict, reason)
   }
