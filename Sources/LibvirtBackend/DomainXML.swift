@@ -1,3 +1,4 @@
+import Foundation
 import Harness
 
 /// Domain XML for a matrix cell: direct kernel boot of the payload, the
@@ -32,6 +33,18 @@ public enum DomainXML {
     return xml + "</cpu>"
   }
 
+  /// QEMU's qboot, when installed: x86_64 guests boot through it rather
+  /// than SeaBIOS, as with bare QEMU (see QemuCommand: SeaBIOS under nested
+  /// KVM takes seconds before the guest's first byte).
+  static let qboot = "/usr/share/qemu/qboot.rom"
+
+  static func firmware(_ settings: LaunchSettings) -> String {
+    guard settings.architecture == .x86_64, FileManager.default.fileExists(atPath: qboot) else {
+      return ""
+    }
+    return "<loader type='rom' readonly='yes'>\(escape(qboot))</loader>"
+  }
+
   /// The XML of a transient domain named `name` booting `kernel`.
   public static func make(
     name: String, kernel: String, settings: LaunchSettings, consoleLog: String? = nil
@@ -58,7 +71,7 @@ public enum DomainXML {
         <vcpu>\(settings.cpus)</vcpu>\(cpu(settings.cpuModel))
         <os>
           <type arch='\(settings.architecture.rawValue)' machine='\(machine)'>hvm</type>
-          <kernel>\(escape(kernel))</kernel>
+          \(firmware(settings))<kernel>\(escape(kernel))</kernel>
           <cmdline>\(escape(commandLine(settings)))</cmdline>
         </os>
         <features>\(settings.architecture == .x86_64 ? "<acpi/>" : "")</features>

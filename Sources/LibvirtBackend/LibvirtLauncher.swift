@@ -26,6 +26,8 @@ public enum LibvirtLauncher {
       var firstOutputAt: ContinuousClock.Instant?
       var exitLineAt: ContinuousClock.Instant?
       var consoleEnded = false
+      /// The output limit (or the check limit) was reached.
+      var outputLimitHit = false
     }
     let state: Mutex<State>
     init(start: ContinuousClock.Instant) { state = Mutex(State(lastOutput: start)) }
@@ -67,10 +69,18 @@ public enum LibvirtLauncher {
       onData: { bytes in
         shared.state.withLock { state in
           let now = ContinuousClock.now
-          state.log += bytes
-          state.timeline.record(endOffset: state.log.count, at: now - start)
-          state.parser.consume(bytes: bytes)
           state.lastOutput = now
+          if state.outputLimitHit { return }
+          var kept = bytes[...]
+          let room = settings.outputLimitBytes - state.log.count
+          if kept.count > room {
+            kept = kept.prefix(max(room, 0))
+            state.outputLimitHit = true
+          }
+          state.log += kept
+          state.timeline.record(endOffset: state.log.count, at: now - start)
+          state.parser.consume(bytes: kept)
+          if state.parser.result.checkLimitReached { state.outputLimitHit = true }
           if state.firstOutputAt == nil { state.firstOutputAt = now }
           if state.exitLineAt == nil && state.parser.result.exitStatus != nil {
             state.exitLineAt = now
@@ -84,13 +94,18 @@ public enum LibvirtLauncher {
     var cancelled = false
     var interrupted = false
     var graceOver = false
+    var outputLimitHit = false
     var stoppedAt: ContinuousClock.Instant?
     var polls = 0
     while true {
       try? await Task.sleep(for: .milliseconds(10))
       let now = ContinuousClock.now
-      let (exitLineAt, lastOutput, consoleEnded) = shared.state.withLock {
-        ($0.exitLineAt, $0.lastOutput, $0.consoleEnded)
+      let (exitLineAt, lastOutput, consoleEnded, firstOutputAt, flooded) = shared.state.withLock {
+        ($0.exitLineAt, $0.lastOutput, $0.consoleEnded, $0.firstOutputAt, $0.outputLimitHit)
+      }
+      if flooded {
+        outputLimitHit = true
+        break
       }
       // Done once libvirt saw the power-off or panic that follows the exit
       // line. (Checked first: calls on a domain libvirt is taking down
@@ -121,7 +136,9 @@ public enum LibvirtLauncher {
         timeout = .deadline
         break
       }
-      if now - lastOutput > settings.silenceTimeout {
+      // Silence is the guest's: it counts from its first byte (before, the
+      // firmware runs, bounded by the deadline).
+      if firstOutputAt != nil, now - lastOutput > settings.silenceTimeout {
         timeout = .silence
         break
       }
@@ -134,6 +151,8 @@ public enum LibvirtLauncher {
       ending = .guest(machineEnd)
     } else if cancelled {
       ending = .harness("interrupted")
+    } else if outputLimitHit {
+      ending = .harness("output limit")
     } else if let timeout {
       ending = .harness(timeout == .deadline ? "timeout (deadline)" : "timeout (silence)")
     } else if graceOver {
@@ -159,7 +178,10 @@ public enum LibvirtLauncher {
     var stream = live
     if logPath != nil {
       do {
-        if let logged = try connection.takeConsoleLog(domain: name, path: logPath!) {
+        if var logged = try connection.takeConsoleLog(domain: name, path: logPath!) {
+          // The file has what QEMU wrote until the destroy: keep it to the
+          // limit, as the stream was.
+          if outputLimitHit { logged = Array(logged.prefix(settings.outputLimitBytes)) }
           if let note = Self.compare(streamed: streamed, logged: logged) { notes.append(note) }
           if logged.count >= streamed.count {
             output = logged
@@ -189,6 +211,7 @@ public enum LibvirtLauncher {
     // Bytes only the console log had carry no arrival time.
     run.timeline = timeline
     run.interrupted = interrupted
+    if outputLimitHit { run.outputLimitReached = settings.outputLimitBytes }
     if case .guest(let end) = ending { run.machineEnd = end }
     return run
   }

@@ -33,7 +33,7 @@ extension Runner {
         with its path and the reason, and makes the exit status 1.
 
         --backend libvirt runs the same cells as transient libvirt domains on the \
-        daemons named by --connect (default qemu:///system). Several URIs share the \
+        daemons named by --connect (default: as root a private libvirtd the runner starts, else qemu:///session). Several URIs share the \
         matrix by each host's CPUs and memory and the arches and accelerators its \
         capabilities offer; payloads are uploaded to remote hosts through a storage \
         volume; a host that drops out has its cells re-queued on the others.

@@ -33,14 +33,16 @@ struct LibvirtGuestTests {
 
   func boot(
     _ guest: String, architecture: Architecture = .x86_64, accelerator: Accelerator = .tcg,
-    cpus: Int = 1, timeout: Duration = .seconds(60)
+    cpus: Int = 1, timeout: Duration = .seconds(60),
+    outputLimit: Int = LaunchSettings.defaultOutputLimitBytes
   ) async throws -> (GuestResult, QemuRun, LibvirtConnection) {
     let connection = try connect()
     let program = try Self.runner.builder.workspace.program(named: guest)
     let payload = try await Self.runner.builder.build(program, for: architecture)
-    let settings = LaunchSettings(
+    var settings = LaunchSettings(
       architecture: architecture, accelerator: accelerator, cpus: cpus, timeout: timeout,
       silenceTimeout: timeout)
+    settings.outputLimitBytes = outputLimit
     let run = try await LibvirtLauncher.run(
       guest: guest, bootImage: payload.bootImage, settings: settings, connection: connection)
     let (verdict, reason) = VerdictJudge.judge(run, architecture: architecture)
@@ -89,6 +91,26 @@ struct LibvirtGuestTests {
     #expect(result.verdict == .crashed, "\(result.reason)\n\(result.serialLog)")
     #expect(run.machineEnd == .panicked, "\(run.stderr)")
     #expect(run.stderr.contains("the guest panicked (CRASHED event)"), "\(run.stderr)")
+  }
+
+  /// A console that claims success while the machine never powers off
+  /// (nor stops its CPUs) is not an exit, through libvirt too.
+  @Test(arguments: Architecture.allCases)
+  func exitLineWithoutPowerOffIsNeverPass(architecture: Architecture) async throws {
+    let (result, run, _) = try await boot("noexit", architecture: architecture)
+    #expect(result.verdict == .protocolError, "\(result.reason)\n\(run.stderr)")
+    #expect(result.reason.contains("exit line printed but the machine never stopped"))
+    #expect(run.machineEnd == nil)
+    #expect(run.stderr.contains("destroyed by the harness"), "\(run.stderr)")
+  }
+
+  @Test func floodStopsAtTheOutputLimit() async throws {
+    let limit = 256 << 10
+    let (result, run, _) = try await boot("flood", outputLimit: limit)
+    #expect(result.verdict == .protocolError, "\(result.reason)")
+    #expect(result.reason.contains("output limit"))
+    #expect(result.serialLog.utf8.count <= limit)
+    #expect(run.stderr.contains("output limit"), "\(run.stderr)")
   }
 
   @Test func smpGuestPassesWithTwoCPUs() async throws {
