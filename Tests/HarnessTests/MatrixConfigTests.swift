@@ -292,7 +292,11 @@ struct MatrixConfigTests {
     let cells = Matrix.cells(try MatrixConfig.load(guestsConfigPath))
     #expect(cells.contains { $0.id == "alloc.s390x.tcg.smp1.mem4G" })
     #expect(cells.contains { $0.id == "smp.x86_64.kvm.smp4.mem256M.cpu-qemu64,-x2apic" })
-    #expect(cells.filter { $0.guest == "alloc" }.allSatisfy { $0.settings.timeout == .seconds(180) })
+    // alloc: timeout 180 s, × kvm_factor 3 under KVM; silence 300 s.
+    let alloc = cells.filter { $0.guest == "alloc" }
+    #expect(alloc.filter { $0.settings.accelerator == .tcg }.allSatisfy { $0.settings.timeout == .seconds(180) })
+    #expect(alloc.filter { $0.settings.accelerator == .kvm }.allSatisfy { $0.settings.timeout == .seconds(540) })
+    #expect(alloc.allSatisfy { $0.settings.silenceTimeout == .seconds(300) })
     #expect(cells.allSatisfy { $0.settings.outputLimitBytes == LaunchSettings.defaultOutputLimitBytes })
   }
 }
