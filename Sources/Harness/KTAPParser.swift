@@ -76,7 +76,7 @@ public struct KTAPParser: Sendable {
 
   /// Most checks one run may report: past it the parser stops recording
   /// (memory and reports stay bounded) and the harness stops the guest.
-  public static let maxChecks = 5_000
+  public static let maxChecks = 2_000
 
   private enum CrashMarkerState: Sendable {
     case none

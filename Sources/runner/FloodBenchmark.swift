@@ -55,9 +55,11 @@ enum FloodBenchmark {
       let reports = sizes(in: directory + "/run")
       let logs = sizes(in: directory + "/run/logs")
       let largest = reports.max { $0.value < $1.value }
-      let verdicts = result.standardOutput.split(separator: "\n")
-        .filter { $0.hasPrefix("  ") && $0.contains("flood.") }
-        .map { $0.split(separator: " ").first.map(String.init) ?? "?" }
+      // The verdicts of the summary block (between its two summary lines).
+      let summary = result.standardOutput.split(separator: "\n")
+        .drop { !$0.hasPrefix("summary (matrix order):") }.dropFirst()
+        .prefix { !$0.hasPrefix("summary:") }
+      let verdicts = summary.map { $0.split(separator: " ").first.map(String.init) ?? "?" }
       Output.write(
         String(
           format: "%-13@ %7.2f  %11.1f MiB  %6.2f MiB (%@ %.2f MiB)  %6.2f MiB  %@",

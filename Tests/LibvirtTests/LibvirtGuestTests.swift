@@ -105,7 +105,7 @@ struct LibvirtGuestTests {
   }
 
   @Test func floodStopsAtTheOutputLimit() async throws {
-    let limit = 256 << 10
+    let limit = 64 << 10
     let (result, run, _) = try await boot("flood", outputLimit: limit)
     #expect(result.verdict == .protocolError, "\(result.reason)")
     #expect(result.reason.contains("output limit"))
