@@ -112,6 +112,10 @@ extension Runner {
       }
       let root = runner.builder.workspace.root
       let knownFailures = try loadBaseline(root: root)
+      let metadata = await RunMetadata.collect(
+        architectures: Architecture.allCases.filter { arch in
+          cells.contains { $0.settings.architecture == arch }
+        }, workspaceRoot: root)
       let directory = try await RunDirectory.open(reportDir, wait: !noWait) { message in
         FileHandle.standardError.write(Data((TerminalText.sanitized(message) + "\n").utf8))
       }
@@ -157,7 +161,11 @@ extension Runner {
 
       let unwritten = logProblems.withLock { $0 }
       Output.write(Self.summary(outcomes, wall: wall, logProblems: unwritten))
-      let reportCells = outcomes.map { Self.reportCell($0, root: root) }
+      let reportCells = outcomes.map { outcome in
+        var cell = Self.reportCell(outcome, root: root)
+        cell.metadata = metadata
+        return cell
+      }
       let document = ResultsDocument(reportCells)
       let baselineReport = knownFailures?.classify(document)
       if let baselineReport,

@@ -89,6 +89,15 @@ struct RegressionTests {
       "--config", good + "/guests.cfg", "--include-negative", "--report-dir", good + "/run",
     ])
     #expect(first.status == 0, "\(first.stdout)")
+    // Every report says what the run ran on.
+    let metadata = try #require(try RunComparison.load(good + "/run").metadata)
+    #expect(metadata.qemu.map(\.arch) == ["x86_64"])
+    #expect(metadata.qemu.first?.version.hasPrefix("QEMU emulator version") == true)
+    #expect(!metadata.kernel.isEmpty && metadata.commit?.count == 40)
+    let junit = try String(contentsOfFile: good + "/run/junit.xml", encoding: .utf8)
+    #expect(junit.contains("name=\"qemu.x86_64\"") && junit.contains("name=\"host.kernel\""))
+    let html = try String(contentsOfFile: good + "/run/index.html", encoding: .utf8)
+    #expect(html.contains("<dt>host.kvm</dt>"))
     let second = try await RunnerBinary.run([
       "--config", bad + "/guests.cfg", "--include-negative", "--report-dir", bad + "/run",
     ])

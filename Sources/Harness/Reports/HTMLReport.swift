@@ -126,7 +126,15 @@ public enum HTMLReport {
     html += "<div class=\"headline\">\n<h1>\(failed == 0 ? "All \(cells.count) cells passed" : "\(failed) of \(cells.count) cells failed")</h1>\n"
     html += "<p class=\"subtitle\">Swift bare-metal guest tests · \(cells.count) cell\(cells.count == 1 ? "" : "s")"
     if !architectures.isEmpty { html += " on \(e(architectures))" }
-    html += " · \(checks.total) checks (\(checks.passed) passed, \(checks.failed) failed, \(checks.skipped) skipped)</p>\n</div>\n"
+    html += " · \(checks.total) checks (\(checks.passed) passed, \(checks.failed) failed, \(checks.skipped) skipped)</p>\n"
+    if let metadata = cells.first?.metadata {
+      html += "<dl class=\"metadata\">"
+      for (name, value) in metadata.properties {
+        html += "<dt>\(e(name))</dt><dd>\(e(value))</dd>"
+      }
+      html += "</dl>\n"
+    }
+    html += "</div>\n"
 
     html += "<ul class=\"totals\">\n"
     for status in CellStatus.allCases {
@@ -393,6 +401,8 @@ public enum HTMLReport {
   }
 
   private static let stylesheet = """
+    .metadata{display:grid;grid-template-columns:max-content 1fr;gap:0 .8em;font-size:.85em;margin:.4em 0}
+    .metadata dt{font-weight:600}.metadata dd{margin:0;overflow-wrap:anywhere}
     :root {
       --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #f6f8fa; --card: #ffffff;
       --pass: #1a7f37; --pass-bg: #dafbe1;

@@ -34,6 +34,9 @@
 ///   `new` (arrays of `{cell, check, entry}`; `entry` is the matching
 ///   baseline entry `{cell, check, reason, link, line}` or null), `fixed`
 ///   (entries whose cells ran without that failure).
+/// - `metadata` (object, optional, added in v1): what the run ran on:
+///   `started` (ISO 8601), `hostname`, `kernel`, `kvmModules` (array),
+///   `commit` (string or null), `qemu` (array of `{arch, path, version}`).
 /// - `cells` (array of object), in the order the harness ran them:
 ///   - `id` (string): stable cell id, e.g. `selftest.x86_64.tcg.smp1.mem256M`.
 ///   - `guest` (string): guest program name.
@@ -119,9 +122,11 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
   /// Known, new and fixed failures against the baseline the run used
   /// (results.json only; nil without a baseline).
   public var baseline: BaselineReport?
+  /// What the run ran on (nil in documents from before).
+  public var metadata: RunMetadata?
 
   enum CodingKeys: String, CodingKey {
-    case schema, architectures, summary, cells, divergences, baseline
+    case schema, architectures, summary, cells, divergences, baseline, metadata
   }
 
   /// The document for `cells`.
@@ -136,6 +141,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     summary = Summary(cells)
     self.cells = cells.map { Cell($0, logPath: layout.logPath(of: $0)) }
     divergences = Divergence.find(in: self)
+    metadata = cells.first?.metadata
   }
 
   /// Cell tallies (disjoint categories).

@@ -143,7 +143,7 @@ public enum JUnitReport {
       break
     }
 
-    let properties: [(String, String)] = [
+    var properties: [(String, String)] = [
       ("guest", result.guest), ("arch", result.architecture.rawValue),
       ("accel", result.accelerator.rawValue), ("cpus", "\(cell.cpus)"),
       ("memoryMiB", "\(cell.memoryMiB)"), ("verdict", result.verdict.rawValue),
@@ -154,6 +154,12 @@ public enum JUnitReport {
       ("command", ReportText.shellLine(result.command)),
       ("log", layout.logPath(of: cell)),
     ]
+    if let metadata = cell.metadata {
+      // The run's host and commit, and this cell's QEMU.
+      properties += metadata.properties.filter { name, _ in
+        !name.hasPrefix("qemu.") || name == "qemu.\(result.architecture.rawValue)"
+      }
+    }
 
     var xml = "  <testsuite"
     xml += attributes([

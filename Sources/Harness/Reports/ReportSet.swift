@@ -28,6 +28,9 @@ public struct ReportCell: Sendable {
   /// Guest `#fileID` -> source path (repository-relative, ideally), used
   /// for the `file` of checks. IDs not in the map are reported as they are.
   public var sourcePaths: [String: String]
+  /// What the run ran on (QEMU binaries and versions, host kernel, KVM
+  /// modules, commit); nil when not collected.
+  public var metadata: RunMetadata? = nil
 
   /// A cell.
   public init(

@@ -1,0 +1,83 @@
+import Foundation
+
+/// What a run ran on: the QEMU binary and version per architecture, the host
+/// kernel and its KVM modules, the project's commit and the date. Written
+/// into results.json (`metadata`), the HTML header and every JUnit suite's
+/// properties, so that two runs can be told apart and a diff explained.
+public struct RunMetadata: Codable, Sendable, Equatable {
+  /// One QEMU binary.
+  public struct Qemu: Codable, Sendable, Equatable {
+    /// Architecture it emulates.
+    public var arch: String
+    /// The binary's path (resolved through PATH).
+    public var path: String
+    /// The first line of `--version` (empty when it could not be run).
+    public var version: String
+  }
+
+  /// ISO 8601 start of the run (UTC).
+  public var started: String
+  /// The host's name.
+  public var hostname: String
+  /// `uname -r`.
+  public var kernel: String
+  /// KVM modules loaded on the host (from /sys/module), e.g. `kvm, kvm_intel`.
+  public var kvmModules: [String]
+  /// The project's git commit (HEAD), when the workspace is a checkout.
+  public var commit: String?
+  /// The QEMU binaries of the architectures the run used.
+  public var qemu: [Qemu]
+
+  /// The metadata of a run starting now on this host, for `architectures`.
+  public static func collect(architectures: [Architecture], workspaceRoot: String?) async -> RunMetadata {
+    var name = utsname()
+    uname(&name)
+    let kernel = withUnsafeBytes(of: &name.release) { raw in
+      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+    let modules = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/module")) ?? [])
+      .filter { $0 == "kvm" || $0.hasPrefix("kvm_") }.sorted()
+    var qemu: [Qemu] = []
+    for architecture in architectures {
+      let binary = architecture.qemuBinary
+      let path = ProcessInfo.processInfo.environment["PATH", default: ""].split(separator: ":")
+        .map { "\($0)/\(binary)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+      var version = ""
+      if let path, let outcome = try? await ToolRunner.run(path, ["--version"]) {
+        version = outcome.output.split(separator: "\n").first.map(String.init) ?? ""
+      }
+      qemu.append(Qemu(arch: architecture.rawValue, path: path ?? binary, version: version))
+    }
+    return RunMetadata(
+      started: ISO8601DateFormatter().string(from: Date()),
+      hostname: ProcessInfo.processInfo.hostName, kernel: kernel, kvmModules: modules,
+      commit: workspaceRoot.flatMap(Self.gitHead), qemu: qemu)
+  }
+
+  /// HEAD's commit of the checkout at `root`, read from .git (no git needed).
+  static func gitHead(_ root: String) -> String? {
+    func read(_ path: String) -> String? {
+      (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    guard let head = read(root + "/.git/HEAD") else { return nil }
+    guard head.hasPrefix("ref: ") else { return head }
+    let ref = String(head.dropFirst(5))
+    if let commit = read(root + "/.git/" + ref) { return commit }
+    // Packed refs: `<sha> <ref>` lines.
+    return read(root + "/.git/packed-refs")?.split(separator: "\n")
+      .first { $0.hasSuffix(" " + ref) }.map { String($0.prefix(40)) }
+  }
+
+  /// `name: value` pairs for JUnit properties and the HTML header.
+  public var properties: [(String, String)] {
+    var pairs: [(String, String)] = [
+      ("run.started", started), ("host.name", hostname), ("host.kernel", kernel),
+      ("host.kvm", kvmModules.isEmpty ? "none" : kvmModules.joined(separator: ", ")),
+    ]
+    if let commit { pairs.append(("commit", commit)) }
+    for binary in qemu {
+      pairs.append(("qemu.\(binary.arch)", "\(binary.path) (\(binary.version))"))
+    }
+    return pairs
+  }
+}
