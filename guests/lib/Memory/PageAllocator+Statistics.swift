@@ -52,10 +52,11 @@ extension PageAllocator {
     lock.lock()
     defer { lock.unlock() }
     var count: UInt = 0
-    var pfn = headSlot(area, order).pointee
-    while pfn != PageAllocator.noPage {
+    let head = headNode(area, order)
+    var node = PageAllocator.next(head)
+    while node != head {
       count += 1
-      pfn = PageAllocator.pointer(pfn: pfn).load(fromByteOffset: 0, as: UInt.self)
+      node = PageAllocator.next(node)
     }
     return count
   }
@@ -68,7 +69,7 @@ extension PageAllocator {
     while order >= 0 {
       for area in 0..<PageAllocator.maxAreas
       where areas.contains(area: area) && records[area].present
-        && headSlot(area, order).pointee != PageAllocator.noPage
+        && PageAllocator.next(headNode(area, order)) != headNode(area, order)
       {
         return order
       }
@@ -167,20 +168,22 @@ extension PageAllocator {
     guard free + allocated + reserved == r.topPfn - r.usablePfn else { return "pages not conserved" }
     var listed: UInt = 0
     for order in 0...PageAllocator.maxOrder {
-      var previous = PageAllocator.noPage
-      var node = headSlot(area, order).pointee
-      while node != PageAllocator.noPage {
+      let head = headNode(area, order)
+      var previous = head
+      var node = PageAllocator.next(head)
+      while node != head {
         listed += 1
         guard listed <= freeBlocks else { return "free lists too long (cycle or duplicate)" }
-        guard node >= r.usablePfn && node < r.topPfn else { return "free-list entry outside area" }
-        guard meta(area, node) == PageAllocator.headBit | PageAllocator.stateFree | UInt8(order)
+        guard node & (PageAllocator.pageSize - 1) == 0 else { return "free-list entry not a page" }
+        let pfn = node >> PageAllocator.pageShift
+        guard pfn >= r.usablePfn && pfn < r.topPfn else { return "free-list entry outside area" }
+        guard meta(area, pfn) == PageAllocator.headBit | PageAllocator.stateFree | UInt8(order)
         else { return "free-list entry not a free block of that order" }
-        let page = PageAllocator.pointer(pfn: node)
-        guard page.load(fromByteOffset: MemoryLayout<UInt>.stride, as: UInt.self) == previous
-        else { return "free-list back link broken" }
+        guard PageAllocator.previous(node) == previous else { return "free-list back link broken" }
         previous = node
-        node = page.load(fromByteOffset: 0, as: UInt.self)
+        node = PageAllocator.next(node)
       }
+      guard PageAllocator.previous(head) == previous else { return "free-list back link broken" }
     }
     guard listed == freeBlocks else { return "free block missing from free lists" }
     return nil

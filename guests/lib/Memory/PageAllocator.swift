@@ -33,8 +33,10 @@ struct PageAllocatorHeader {
 ///   the block order, the block state (free, allocated, reserved, metadata)
 ///   and a "block head" bit; only the first page of a block has the head bit
 ///   and only its byte is authoritative.
-/// * Free blocks are on per-area, per-order intrusive doubly-linked lists
-///   whose links live in the free pages themselves.
+/// * Free blocks are on per-area, per-order intrusive circular
+///   doubly-linked lists whose links (the addresses of the next and previous
+///   nodes) live in the first 16 bytes of the free blocks themselves; each
+///   list's head node lives in the allocator's state memory.
 /// * The allocator's own state (lock, area records, list heads) lives in
 ///   `stateByteCount` bytes of caller-provided memory (`init(stateMemory:layout:)`)
 ///   or in the first page of a memory range (`bootstrap(layout:basePfn:topPfn:)`).
@@ -58,7 +60,8 @@ public struct PageAllocator: @unchecked Sendable {
   public static var maxAreas: Int { 4 }
 
   static var orderCount: Int { maxOrder + 1 }
-  static var noPage: UInt { UInt.max }
+  /// Bytes of one list node: the next and the previous node's address.
+  static var nodeSize: UInt { 16 }
 
   // Metadata byte encoding.
   static var orderBits: UInt8 { 0x1F }
@@ -69,7 +72,7 @@ public struct PageAllocator: @unchecked Sendable {
   static var stateMetadata: UInt8 { 0x60 }
   static var headBit: UInt8 { 0x80 }
 
-  // State memory layout: [lock][header][area records][list heads].
+  // State memory layout: [lock][header][area records][list head nodes].
   static var headerOffset: Int { 16 }
   static var recordsOffset: Int {
     roundUp16(headerOffset + MemoryLayout<PageAllocatorHeader>.stride)
@@ -82,14 +85,15 @@ public struct PageAllocator: @unchecked Sendable {
   /// Bytes of state memory `init(stateMemory:layout:)` needs (well under
   /// one page).
   public static var stateByteCount: Int {
-    headsOffset + maxAreas * orderCount * MemoryLayout<UInt>.stride
+    headsOffset + maxAreas * orderCount * Int(nodeSize)
   }
   /// Required alignment of the state memory.
   public static var stateAlignment: Int { 16 }
 
   let state: UnsafeMutableRawPointer
   let records: UnsafeMutablePointer<PageAreaRecord>
-  let heads: UnsafeMutablePointer<UInt>
+  /// List head nodes, `orderCount` per area, `nodeSize` bytes each.
+  let heads: UnsafeMutableRawPointer
 
   /// Creates an allocator with no areas, keeping its state in `stateMemory`
   /// (`stateByteCount` bytes aligned to `stateAlignment`, which must stay
@@ -103,10 +107,14 @@ public struct PageAllocator: @unchecked Sendable {
     records = (stateMemory + PageAllocator.recordsOffset)
       .bindMemory(to: PageAreaRecord.self, capacity: PageAllocator.maxAreas)
     records.initialize(repeating: .empty, count: PageAllocator.maxAreas)
+    heads = stateMemory + PageAllocator.headsOffset
     let headCount = PageAllocator.maxAreas * PageAllocator.orderCount
-    heads = (stateMemory + PageAllocator.headsOffset)
-      .bindMemory(to: UInt.self, capacity: headCount)
-    heads.initialize(repeating: PageAllocator.noPage, count: headCount)
+    for index in 0..<headCount {
+      // An empty list is a head node linked to itself.
+      let node = UInt(bitPattern: heads) &+ UInt(index) &* PageAllocator.nodeSize
+      PageAllocator.setNext(node, node)
+      PageAllocator.setPrevious(node, node)
+    }
   }
 
   /// Creates an allocator whose state occupies the first page of the
@@ -322,20 +330,28 @@ public struct PageAllocator: @unchecked Sendable {
   /// down to `order` keeping the first part and marks it allocated.
   func takeBlock(_ area: Int, order: Int, searchOrder: Int) -> UInt? {
     var k = searchOrder
-    while k <= PageAllocator.maxOrder && headSlot(area, k).pointee == PageAllocator.noPage {
-      k += 1
+    var head = headNode(area, k)
+    while PageAllocator.next(head) == head {
+      if k == PageAllocator.maxOrder { return nil }
+      k &+= 1
+      head &+= PageAllocator.nodeSize
     }
-    guard k <= PageAllocator.maxOrder else { return nil }
-    let pfn = headSlot(area, k).pointee
-    removeFree(area, pfn, k)
+    let node = PageAllocator.next(head)
+    PageAllocator.unlink(node)
+    let origin = metadataOrigin(area)
+    let pfn = node &>> PageAllocator.pageShift
     while k > order {
-      k -= 1
-      pushFree(area, pfn + (UInt(1) << UInt(k)), k)
+      k &-= 1
+      head &-= PageAllocator.nodeSize
+      let half = pfn &+ (1 &<< UInt(truncatingIfNeeded: k))
+      PageAllocator.push(head, half &<< PageAllocator.pageShift)
+      PageAllocator.setMeta(origin, half, PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: k))
     }
-    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateAllocated | UInt8(order))
-    let pages = UInt(1) << UInt(order)
-    records[area].freePages -= pages
-    records[area].allocatedPages += pages
+    PageAllocator.setMeta(origin, pfn, PageAllocator.headBit | PageAllocator.stateAllocated | UInt8(truncatingIfNeeded: order))
+    let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
+    let record = records + area
+    record.pointee.freePages &-= pages
+    record.pointee.allocatedPages &+= pages
     return pfn
   }
 
@@ -350,13 +366,14 @@ public struct PageAllocator: @unchecked Sendable {
   @discardableResult
   public func free(_ pointer: UnsafeMutableRawPointer) -> PageAllocatorError? {
     let address = UInt(bitPattern: pointer)
-    guard address & (PageAllocator.pageSize - 1) == 0 else { return .misaligned }
-    let pfn = address >> PageAllocator.pageShift
+    guard address & (PageAllocator.pageSize &- 1) == 0 else { return .misaligned }
+    let pfn = address &>> PageAllocator.pageShift
     lock.lock()
     defer { lock.unlock() }
     guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
-    if pfn < records[area].usablePfn { return .metadataPage }
-    let byte = meta(area, pfn)
+    let record = records + area
+    if pfn < record.pointee.usablePfn { return .metadataPage }
+    let byte = PageAllocator.meta(metadataOrigin(area), pfn)
     if byte & PageAllocator.headBit == 0 { return .notBlockStart }
     switch byte & PageAllocator.stateBits {
     case PageAllocator.stateFree: return .doubleFree
@@ -364,10 +381,10 @@ public struct PageAllocator: @unchecked Sendable {
     case PageAllocator.stateAllocated: break
     default: return .metadataPage
     }
-    let order = Int(byte & PageAllocator.orderBits)
-    let pages = UInt(1) << UInt(order)
-    records[area].allocatedPages -= pages
-    records[area].freePages += pages
+    let order = Int(truncatingIfNeeded: byte & PageAllocator.orderBits)
+    let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
+    record.pointee.allocatedPages &-= pages
+    record.pointee.freePages &+= pages
     insertCoalescing(area, pfn, order)
     return nil
   }
@@ -375,83 +392,137 @@ public struct PageAllocator: @unchecked Sendable {
   /// Puts the block `[pfn, pfn + 2^order)` on the free lists, merging it
   /// with its buddies as far as possible. Counters are the caller's job.
   func insertCoalescing(_ area: Int, _ pfn: UInt, _ order: Int) {
+    let record = records + area
+    let usable = record.pointee.usablePfn
+    let span = record.pointee.topPfn &- usable
+    let origin = metadataOrigin(area)
     var start = pfn
     var k = order
-    let usable = records[area].usablePfn
-    let top = records[area].topPfn
+    var wanted = PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: k)
     while k < PageAllocator.maxOrder {
-      let size = UInt(1) << UInt(k)
+      let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
       let buddy = start ^ size
-      if buddy < usable || buddy >= top || top - buddy < size { break }
-      let wanted = PageAllocator.headBit | PageAllocator.stateFree | UInt8(k)
-      if meta(area, buddy) != wanted { break }
-      removeFree(area, buddy, k)
-      setMeta(area, start > buddy ? start : buddy, 0)
-      if buddy < start { start = buddy }
-      k += 1
+      // A buddy below the usable range or at/after the top is not a block
+      // of this area; a free head inside it is a whole block of the area.
+      if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
+      PageAllocator.unlink(buddy &<< PageAllocator.pageShift)
+      if buddy < start {
+        PageAllocator.setMeta(origin, start, 0)
+        start = buddy
+      } else {
+        PageAllocator.setMeta(origin, buddy, 0)
+      }
+      k &+= 1
+      wanted &+= 1
     }
-    pushFree(area, start, k)
+    PageAllocator.push(headNode(area, k), start &<< PageAllocator.pageShift)
+    PageAllocator.setMeta(origin, start, wanted)
   }
 
   // MARK: Helpers (lock held)
 
   @inline(__always)
   static func pointer(pfn: UInt) -> UnsafeMutableRawPointer {
-    UnsafeMutableRawPointer(bitPattern: pfn << pageShift)!
+    UnsafeMutableRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+  }
+
+  /// Address of the head node of the free list of `order` in `area`.
+  @inline(__always)
+  func headNode(_ area: Int, _ order: Int) -> UInt {
+    UInt(bitPattern: heads)
+      &+ UInt(truncatingIfNeeded: area &* PageAllocator.orderCount &+ order) &* PageAllocator.nodeSize
+  }
+
+  /// Address of the (possibly nonexistent) metadata byte of page frame 0 of
+  /// `area`: the byte of `pfn` is at `origin + pfn` (wrapping arithmetic).
+  @inline(__always)
+  func metadataOrigin(_ area: Int) -> UInt {
+    let record = records + area
+    return UInt(bitPattern: record.pointee.metadata) &- record.pointee.basePfn
   }
 
   @inline(__always)
-  func headSlot(_ area: Int, _ order: Int) -> UnsafeMutablePointer<UInt> {
-    heads + (area * PageAllocator.orderCount + order)
+  static func meta(_ origin: UInt, _ pfn: UInt) -> UInt8 {
+    UnsafePointer<UInt8>(bitPattern: origin &+ pfn).unsafelyUnwrapped.pointee
+  }
+
+  @inline(__always)
+  static func setMeta(_ origin: UInt, _ pfn: UInt, _ value: UInt8) {
+    UnsafeMutablePointer<UInt8>(bitPattern: origin &+ pfn).unsafelyUnwrapped.pointee = value
   }
 
   @inline(__always)
   func meta(_ area: Int, _ pfn: UInt) -> UInt8 {
-    records[area].metadata.unsafelyUnwrapped[Int(pfn - records[area].basePfn)]
+    PageAllocator.meta(metadataOrigin(area), pfn)
   }
 
   @inline(__always)
   func setMeta(_ area: Int, _ pfn: UInt, _ value: UInt8) {
-    records[area].metadata.unsafelyUnwrapped[Int(pfn - records[area].basePfn)] = value
+    PageAllocator.setMeta(metadataOrigin(area), pfn, value)
   }
 
-  /// The present area whose range contains `pfn`.
+  /// The present area whose range contains `pfn`. Areas lie inside their
+  /// layout areas, so only the layout's area for `pfn` can contain it.
+  @inline(__always)
   func areaIndex(containingPfn pfn: UInt) -> Int? {
-    for area in 0..<PageAllocator.maxAreas {
-      let r = records[area]
-      if r.present && pfn >= r.basePfn && pfn < r.topPfn { return area }
-    }
-    return nil
+    let area = layout.area(containingPfn: pfn)
+    let record = records + area
+    guard record.pointee.present, pfn >= record.pointee.basePfn, pfn < record.pointee.topPfn
+    else { return nil }
+    return area
+  }
+
+  // Intrusive list nodes: the next node's address at offset 0, the previous
+  // node's at offset 8.
+
+  @inline(__always)
+  static func next(_ node: UInt) -> UInt {
+    UnsafeRawPointer(bitPattern: node).unsafelyUnwrapped.load(as: UInt.self)
+  }
+
+  @inline(__always)
+  static func previous(_ node: UInt) -> UInt {
+    UnsafeRawPointer(bitPattern: node).unsafelyUnwrapped.load(fromByteOffset: 8, as: UInt.self)
+  }
+
+  @inline(__always)
+  static func setNext(_ node: UInt, _ value: UInt) {
+    UnsafeMutableRawPointer(bitPattern: node).unsafelyUnwrapped.storeBytes(of: value, as: UInt.self)
+  }
+
+  @inline(__always)
+  static func setPrevious(_ node: UInt, _ value: UInt) {
+    UnsafeMutableRawPointer(bitPattern: node).unsafelyUnwrapped
+      .storeBytes(of: value, toByteOffset: 8, as: UInt.self)
+  }
+
+  /// Links `node` at the front of the list whose head node is `head`.
+  @inline(__always)
+  static func push(_ head: UInt, _ node: UInt) {
+    let first = next(head)
+    setNext(node, first)
+    setPrevious(node, head)
+    setPrevious(first, node)
+    setNext(head, node)
+  }
+
+  /// Unlinks `node` from its list.
+  @inline(__always)
+  static func unlink(_ node: UInt) {
+    let following = next(node)
+    let preceding = previous(node)
+    setNext(preceding, following)
+    setPrevious(following, preceding)
   }
 
   /// Marks `[pfn, pfn + 2^order)` as a free block and pushes it on its list.
   func pushFree(_ area: Int, _ pfn: UInt, _ order: Int) {
-    let slot = headSlot(area, order)
-    let first = slot.pointee
-    let node = PageAllocator.pointer(pfn: pfn)
-    node.storeBytes(of: first, toByteOffset: 0, as: UInt.self)
-    node.storeBytes(of: PageAllocator.noPage, toByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
-    if first != PageAllocator.noPage {
-      PageAllocator.pointer(pfn: first)
-        .storeBytes(of: pfn, toByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
-    }
-    slot.pointee = pfn
-    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateFree | UInt8(order))
+    PageAllocator.push(headNode(area, order), pfn &<< PageAllocator.pageShift)
+    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: order))
   }
 
   /// Unlinks the free block at `pfn` from its list (metadata unchanged).
   func removeFree(_ area: Int, _ pfn: UInt, _ order: Int) {
-    let node = PageAllocator.pointer(pfn: pfn)
-    let next = node.load(fromByteOffset: 0, as: UInt.self)
-    let previous = node.load(fromByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
-    if previous == PageAllocator.noPage {
-      headSlot(area, order).pointee = next
-    } else {
-      PageAllocator.pointer(pfn: previous).storeBytes(of: next, toByteOffset: 0, as: UInt.self)
-    }
-    if next != PageAllocator.noPage {
-      PageAllocator.pointer(pfn: next)
-        .storeBytes(of: previous, toByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
-    }
+    PageAllocator.unlink(pfn &<< PageAllocator.pageShift)
   }
 }
