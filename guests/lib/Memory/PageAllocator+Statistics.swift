@@ -49,7 +49,7 @@ extension PageAllocator {
     guard area >= 0 && area < PageAllocator.maxAreas,
       order >= 0 && order <= PageAllocator.maxOrder
     else { return 0 }
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     var count: UInt = 0
     let head = headNode(area, order)
@@ -63,7 +63,7 @@ extension PageAllocator {
 
   /// Largest order with a free block in any of `areas`, or `nil` if none.
   public func largestFreeOrder(areas: AreaMask = .any) -> Int? {
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     var order = PageAllocator.maxOrder
     while order >= 0 {
@@ -83,7 +83,7 @@ extension PageAllocator {
   public func blockInfo(at address: UInt) -> (order: Int, isFree: Bool, isReserved: Bool)? {
     guard address & (PageAllocator.pageSize - 1) == 0 else { return nil }
     let pfn = address >> PageAllocator.pageShift
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     guard let area = areaIndex(containingPfn: pfn), pfn >= records[area].usablePfn else {
       return nil
@@ -109,7 +109,7 @@ extension PageAllocator {
   /// they hold every free block exactly once; counters match
   /// (free + allocated + reserved = total).
   public func validate() -> StaticString? {
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     for area in 0..<PageAllocator.maxAreas where records[area].present {
       if let problem = validateArea(area) { return problem }

@@ -19,6 +19,14 @@ struct PageAreaRecord {
 /// Fixed part of the allocator state.
 struct PageAllocatorHeader {
   var layout: AreaLayout
+  /// The single page freed last whose merge is still pending (0: none; page
+  /// frame 0 is never managed), and its area. See `settle()`.
+  var pendingPfn: UInt
+  var pendingArea: Int
+  /// The page `takePending` last handed out after checking its buddies, as
+  /// long as nothing else changed the free lists or metadata since (0:
+  /// none): freeing it again and taking it back needs no new check.
+  var verifiedPfn: UInt
 }
 
 /// A buddy page allocator over up to four physical memory areas.
@@ -103,7 +111,7 @@ public struct PageAllocator: @unchecked Sendable {
     state = stateMemory
     let header = (stateMemory + PageAllocator.headerOffset)
       .bindMemory(to: PageAllocatorHeader.self, capacity: 1)
-    header.initialize(to: PageAllocatorHeader(layout: layout))
+    header.initialize(to: PageAllocatorHeader(layout: layout, pendingPfn: 0, pendingArea: 0, verifiedPfn: 0))
     records = (stateMemory + PageAllocator.recordsOffset)
       .bindMemory(to: PageAreaRecord.self, capacity: PageAllocator.maxAreas)
     records.initialize(repeating: .empty, count: PageAllocator.maxAreas)
@@ -130,12 +138,21 @@ public struct PageAllocator: @unchecked Sendable {
   }
 
   /// The area layout this allocator was created with.
-  public var layout: AreaLayout {
+  public var layout: AreaLayout { header.pointee.layout }
+
+  var header: UnsafeMutablePointer<PageAllocatorHeader> {
     (state + PageAllocator.headerOffset).assumingMemoryBound(to: PageAllocatorHeader.self)
-      .pointee.layout
   }
 
   var lock: SpinLock { SpinLock(existingAt: state) }
+
+  /// Takes the lock and completes a pending single-page free (`settle()`),
+  /// so the caller sees the exact, fully merged state.
+  @inline(__always)
+  func lockSettled() {
+    lock.lock()
+    settle()
+  }
 
   // MARK: Adding memory
 
@@ -197,13 +214,14 @@ public struct PageAllocator: @unchecked Sendable {
     guard pageCount > metadataPages else { return false }
     for pfn in base..<(base + metadataPages) where excluded(pfn) { return false }
 
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     // Refuse overlaps with areas already present.
     for other in 0..<PageAllocator.maxAreas {
       let r = records[other]
       if r.present && (other == area || (base < r.topPfn && r.basePfn < topPfn)) { return false }
     }
+    header.pointee.verifiedPfn = 0
     let metadata = PageAllocator.pointer(pfn: base).bindMemory(to: UInt8.self, capacity: Int(pageCount))
     metadata.initialize(repeating: 0, count: Int(pageCount))
     let usable = base + metadataPages
@@ -306,8 +324,12 @@ public struct PageAllocator: @unchecked Sendable {
     order: Int, searchOrder: Int, areas: AreaMask, flags: PageAllocationFlags
   ) -> UnsafeMutableRawPointer? {
     lock.lock()
-    var area = PageAllocator.maxAreas - 1
     var found: UInt? = nil
+    if header.pointee.pendingPfn != 0 {
+      if searchOrder == 0 { found = takePending(areas: areas) }
+      if found == nil { settle() }
+    }
+    var area = found == nil ? PageAllocator.maxAreas - 1 : -1
     while area >= 0 {
       if areas.contains(area: area) && records[area].present,
         let pfn = takeBlock(area, order: order, searchOrder: searchOrder)
@@ -336,6 +358,7 @@ public struct PageAllocator: @unchecked Sendable {
       k &+= 1
       head &+= PageAllocator.nodeSize
     }
+    header.pointee.verifiedPfn = 0
     let node = PageAllocator.next(head)
     PageAllocator.unlink(node)
     let origin = metadataOrigin(area)
@@ -368,7 +391,7 @@ public struct PageAllocator: @unchecked Sendable {
     let address = UInt(bitPattern: pointer)
     guard address & (PageAllocator.pageSize &- 1) == 0 else { return .misaligned }
     let pfn = address &>> PageAllocator.pageShift
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
     let record = records + area
@@ -385,13 +408,98 @@ public struct PageAllocator: @unchecked Sendable {
     let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
     record.pointee.allocatedPages &-= pages
     record.pointee.freePages &+= pages
-    insertCoalescing(area, pfn, order)
+    if order == 0 {
+      // Mark the page free (a second free is refused as a double free) and
+      // leave its merge pending until the next call.
+      PageAllocator.setMeta(metadataOrigin(area), pfn, PageAllocator.headBit | PageAllocator.stateFree)
+      header.pointee.pendingPfn = pfn
+      header.pointee.pendingArea = area
+    } else {
+      insertCoalescing(area, pfn, order)
+    }
     return nil
+  }
+
+  // MARK: Pending single-page free
+  //
+  // A freed single page is marked free at once (metadata and counters are
+  // exact) but its merge with its buddies is left pending until the next
+  // call takes the lock. Every call but `counts`, `bounds` and
+  // `area(containing:)` (which read nothing it affects) first completes it
+  // with `settle()`, so every caller sees the fully merged state; the one
+  // exception is a single-page allocation that would get exactly that page
+  // back from the merged state (`takePending`), which then skips the merge
+  // and the identical split that would undo it. The pattern "free a page,
+  // allocate a page" (alloc-bench row (a)) is the common case.
+
+  /// Completes a pending single-page free: merges the page with its free
+  /// buddies and puts the result on the free lists. Lock held.
+  @inline(__always)
+  func settle() {
+    let pfn = header.pointee.pendingPfn
+    if pfn != 0 { settlePending(pfn) }
+  }
+
+  @inline(never)
+  func settlePending(_ pfn: UInt) {
+    header.pointee.pendingPfn = 0
+    insertCoalescing(header.pointee.pendingArea, pfn, 0)
+  }
+
+  /// Returns the pending page as a single-page allocation from `areas`, if
+  /// that is exactly what merging it and then allocating one page would
+  /// return, and leaves the state exactly as that pair of steps would: the
+  /// allocation takes the highest allowed area with a free page, there the
+  /// smallest free block, the first on its list, and keeps its first page.
+  /// That is the pending page's merged block `B` when every buddy `B` would
+  /// absorb is the only block on its list and lies above the page (so
+  /// merging empties those lists, `B` starts at the page, and splitting
+  /// `B` pushes the same buddies back). Otherwise returns `nil` and changes
+  /// nothing. Lock held.
+  func takePending(areas: AreaMask) -> UInt? {
+    let pfn = header.pointee.pendingPfn
+    let area = header.pointee.pendingArea
+    guard areas.contains(area: area) else { return nil }
+    var higher = area &+ 1
+    while higher < PageAllocator.maxAreas {
+      let other = records + higher
+      if areas.contains(area: higher) && other.pointee.present && other.pointee.freePages != 0 {
+        return nil
+      }
+      higher &+= 1
+    }
+    let record = records + area
+    let usable = record.pointee.usablePfn
+    let span = record.pointee.topPfn &- usable
+    let origin = metadataOrigin(area)
+    if pfn != header.pointee.verifiedPfn {
+      var k = 0
+      var head = headNode(area, 0)
+      var wanted = PageAllocator.headBit | PageAllocator.stateFree
+      while k < PageAllocator.maxOrder {
+        let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
+        let buddy = pfn ^ size
+        if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
+        // The buddy is free, so its list is not empty: it must be its only
+        // entry, and the merged block must keep starting at the page.
+        if pfn & size != 0 || PageAllocator.next(head) != PageAllocator.previous(head) { return nil }
+        k &+= 1
+        head &+= PageAllocator.nodeSize
+        wanted &+= 1
+      }
+      header.pointee.verifiedPfn = pfn
+    }
+    header.pointee.pendingPfn = 0
+    PageAllocator.setMeta(origin, pfn, PageAllocator.headBit | PageAllocator.stateAllocated)
+    record.pointee.freePages &-= 1
+    record.pointee.allocatedPages &+= 1
+    return pfn
   }
 
   /// Puts the block `[pfn, pfn + 2^order)` on the free lists, merging it
   /// with its buddies as far as possible. Counters are the caller's job.
   func insertCoalescing(_ area: Int, _ pfn: UInt, _ order: Int) {
+    header.pointee.verifiedPfn = 0
     let record = records + area
     let usable = record.pointee.usablePfn
     let span = record.pointee.topPfn &- usable
