@@ -1,5 +1,5 @@
 // Page allocator benchmark on a 1 GiB area of host memory.
-// Run with: swift run -c release alloc-bench [--runs N] [--row NAME]
+// Run with: swift run -c release alloc-bench [--runs N] [--row NAME] [--huge-pages]
 //
 // `--row NAME` (a, b.alloc, b.free, c, d, e.reserve, e.unreserve) runs one
 // pass and measures only that row; it still runs the rows before it that
@@ -7,7 +7,15 @@
 // in a full run. It prints `ops N`, the number of operations of the measured
 // region. Under `valgrind --tool=callgrind --toggle-collect='*alloc_bench_measured*'`
 // only that region is counted (scripts/alloc-bench-instructions.sh divides).
+//
+// `--huge-pages` asks the host kernel to back the area with transparent huge
+// pages (2 MiB), as the guests map RAM; by default the area is host 4 KiB
+// pages, so every page the allocator touches costs a TLB miss.
 import GuestLib
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// Runs `body`; the one function callgrind's `--toggle-collect` selects.
 @inline(never)
@@ -32,6 +40,7 @@ func benchmark() {
   let areaBytes = 1 << 30
   var runs = 7
   var only: String? = nil
+  var hugePages = false
   var arguments = CommandLine.arguments.dropFirst().makeIterator()
   while let argument = arguments.next() {
     switch argument {
@@ -40,11 +49,14 @@ func benchmark() {
         fatalError("alloc-bench: --runs needs a positive number")
       }
       runs = value
+    case "--huge-pages":
+      hugePages = true
     case "--row":
       guard let value = arguments.next() else { fatalError("alloc-bench: --row needs a name") }
       only = value
     default:
-      fatalError("alloc-bench: usage: alloc-bench [--runs N] [--row a|b.alloc|b.free|c|d|e.reserve|e.unreserve]")
+      fatalError(
+        "alloc-bench: usage: alloc-bench [--runs N] [--row a|b.alloc|b.free|c|d|e.reserve|e.unreserve] [--huge-pages]")
     }
   }
   let rowNames = ["a", "b.alloc", "b.free", "c", "d", "e.reserve", "e.unreserve"]
@@ -83,6 +95,13 @@ func benchmark() {
   let memory = UnsafeMutableRawPointer.allocate(byteCount: areaBytes, alignment: areaBytes)
   let stateMemory = UnsafeMutableRawPointer.allocate(
     byteCount: PageAllocator.stateByteCount, alignment: PageAllocator.stateAlignment)
+  if hugePages {
+    #if canImport(Glibc)
+      guard madvise(memory, areaBytes, MADV_HUGEPAGE) == 0 else { fail("madvise(MADV_HUGEPAGE) failed") }
+    #else
+      fail("--huge-pages needs Linux")
+    #endif
+  }
   // Touch every page once so page faults are not measured.
   for page in stride(from: 0, to: areaBytes, by: 4096) {
     memory.storeBytes(of: 0, toByteOffset: page, as: UInt.self)
@@ -109,7 +128,8 @@ func benchmark() {
   let counts = probe.totalCounts()
   let maxInitialOrder = probe.largestFreeOrder() ?? 0
   print("area: \(areaBytes >> 20) MiB = \(topPfn - basePfn) pages; metadata pages: \(counts.metadata); "
-    + "allocatable pages: \(counts.total); largest block order: \(maxInitialOrder); runs: \(runs)")
+    + "allocatable pages: \(counts.total); largest block order: \(maxInitialOrder); runs: \(runs)"
+    + (hugePages ? "; host huge pages" : ""))
 
   for run in 0..<runs {
     var rng = SplitMix64(state: 0xC0FFEE &+ UInt64(run))
