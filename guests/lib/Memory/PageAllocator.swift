@@ -397,12 +397,14 @@ public struct PageAllocator: @unchecked Sendable {
     let record = records + area
     if pfn < record.pointee.usablePfn { return .metadataPage }
     let byte = PageAllocator.meta(metadataOrigin(area), pfn)
-    if byte & PageAllocator.headBit == 0 { return .notBlockStart }
-    switch byte & PageAllocator.stateBits {
-    case PageAllocator.stateFree: return .doubleFree
-    case PageAllocator.stateReserved: return .reservedPage
-    case PageAllocator.stateAllocated: break
-    default: return .metadataPage
+    let allocatedHead = PageAllocator.headBit | PageAllocator.stateAllocated
+    if byte & (PageAllocator.headBit | PageAllocator.stateBits) != allocatedHead {
+      if byte & PageAllocator.headBit == 0 { return .notBlockStart }
+      switch byte & PageAllocator.stateBits {
+      case PageAllocator.stateFree: return .doubleFree
+      case PageAllocator.stateReserved: return .reservedPage
+      default: return .metadataPage
+      }
     }
     let order = Int(truncatingIfNeeded: byte & PageAllocator.orderBits)
     let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
@@ -440,7 +442,7 @@ public struct PageAllocator: @unchecked Sendable {
     if pfn != 0 { settlePending(pfn) }
   }
 
-  @inline(never)
+  @inline(__always)
   func settlePending(_ pfn: UInt) {
     header.pointee.pendingPfn = 0
     insertCoalescing(header.pointee.pendingArea, pfn, 0)
