@@ -54,6 +54,12 @@ struct PageAllocatorHeader {
 /// to the same allocator and every method is non-mutating and protected by
 /// a `SpinLock`, so one allocator can be shared by several CPUs.
 ///
+/// * Merging is exact: no two free buddies are ever seen unmerged. Freeing a
+///   single page marks it free at once but leaves its merge pending until
+///   the next call, which completes it first; a single-page allocation that
+///   would get that very page back from the merged state takes it without
+///   merging and splitting again (see `takePending(areas:)`).
+///
 /// ## Costs
 /// `allocate`, `memalign` and `free` cost O(maxOrder x areas). `reserve` and
 /// `unreserve` cost O(pages x maxOrder). `validate` walks all metadata.
