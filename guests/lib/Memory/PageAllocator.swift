@@ -49,16 +49,15 @@ struct PageAllocatorHeader {
 ///   `stateByteCount` bytes of caller-provided memory (`init(stateMemory:layout:)`)
 ///   or in the first page of a memory range (`bootstrap(layout:basePfn:topPfn:)`).
 ///   No heap is needed.
-///
-/// `PageAllocator` is a small copyable handle (a few pointers); copies refer
-/// to the same allocator and every method is non-mutating and protected by
-/// a `SpinLock`, so one allocator can be shared by several CPUs.
-///
 /// * Merging is exact: no two free buddies are ever seen unmerged. Freeing a
 ///   single page marks it free at once but leaves its merge pending until
 ///   the next call, which completes it first; a single-page allocation that
 ///   would get that very page back from the merged state takes it without
 ///   merging and splitting again (see `takePending(areas:)`).
+///
+/// `PageAllocator` is a small copyable handle (a few pointers); copies refer
+/// to the same allocator and every method is non-mutating and protected by
+/// a `SpinLock`, so one allocator can be shared by several CPUs.
 ///
 /// ## Costs
 /// `allocate`, `memalign` and `free` cost O(maxOrder x areas). `reserve` and
@@ -459,8 +458,8 @@ public struct PageAllocator: @unchecked Sendable {
   /// return, and leaves the state exactly as that pair of steps would: the
   /// allocation takes the highest allowed area with a free page, there the
   /// smallest free block, the first on its list, and keeps its first page.
-  /// That is the pending page's merged block `B` when every buddy `B` would
-  /// absorb is the only block on its list and lies above the page (so
+  /// That is the pending page's merged block `B` when every buddy the page
+  /// would absorb is the only block on its list and lies above the page (so
   /// merging empties those lists, `B` starts at the page, and splitting
   /// `B` pushes the same buddies back). Otherwise returns `nil` and changes
   /// nothing. Lock held.
