@@ -1,6 +1,28 @@
 // Page allocator benchmark on a 1 GiB area of host memory.
-// Run with: swift run -c release alloc-bench
+// Run with: swift run -c release alloc-bench [--runs N] [--row NAME] [--huge-pages]
+//
+// `--row NAME` (a, b.alloc, b.free, c, d, e.reserve, e.unreserve) runs one
+// pass and measures only that row; it still runs the rows before it that
+// consume the random number generator, so every row sees the same inputs as
+// in a full run. It prints `ops N`, the number of operations of the measured
+// region. Under `valgrind --tool=callgrind --toggle-collect='*alloc_bench_measured*'`
+// only that region is counted (scripts/alloc-bench-instructions.sh divides).
+//
+// `--huge-pages` asks the host kernel to back the area with transparent huge
+// pages (2 MiB), as the guests map RAM; by default the area is host 4 KiB
+// pages, so every page the allocator touches costs a TLB miss.
 import GuestLib
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs `body`; the one function callgrind's `--toggle-collect` selects.
+@inline(never)
+@_silgen_name("alloc_bench_measured")
+func measured(_ body: () -> Void) {
+  body()
+}
 
 struct SplitMix64 {
   var state: UInt64
@@ -16,7 +38,36 @@ struct SplitMix64 {
 
 func benchmark() {
   let areaBytes = 1 << 30
-  let runs = 7
+  var runs = 7
+  var only: String? = nil
+  var hugePages = false
+  var arguments = CommandLine.arguments.dropFirst().makeIterator()
+  while let argument = arguments.next() {
+    switch argument {
+    case "--runs":
+      guard let value = arguments.next().flatMap({ Int($0) }), value > 0 else {
+        fatalError("alloc-bench: --runs needs a positive number")
+      }
+      runs = value
+    case "--huge-pages":
+      hugePages = true
+    case "--row":
+      guard let value = arguments.next() else { fatalError("alloc-bench: --row needs a name") }
+      only = value
+    default:
+      fatalError(
+        "alloc-bench: usage: alloc-bench [--runs N] [--row a|b.alloc|b.free|c|d|e.reserve|e.unreserve] [--huge-pages]")
+    }
+  }
+  let rowNames = ["a", "b.alloc", "b.free", "c", "d", "e.reserve", "e.unreserve"]
+  if let only, !rowNames.contains(only) { fatalError("alloc-bench: unknown row \(only)") }
+  if only != nil { runs = 1 }
+  /// Whether row `name`'s work has to run (measured or not).
+  func wanted(_ names: String...) -> Bool {
+    guard let only else { return true }
+    return names.contains(only)
+  }
+  var operationCounts: [String: Int] = [:]
   let clock = ContinuousClock()
 
   func nanoseconds(_ duration: Duration) -> Double {
@@ -24,9 +75,15 @@ func benchmark() {
     return Double(parts.seconds) * 1e9 + Double(parts.attoseconds) / 1e9
   }
 
-  func time(_ body: () -> Void) -> Double {
+  /// Times `body` as row `row` (measured only if it is the selected row).
+  func time(_ row: String, operations count: Int, _ body: () -> Void) -> Double {
+    operationCounts[row] = count
+    guard only == nil || only == row else {
+      body()
+      return 0
+    }
     let start = clock.now
-    body()
+    measured(body)
     return nanoseconds(clock.now - start)
   }
 
@@ -38,6 +95,13 @@ func benchmark() {
   let memory = UnsafeMutableRawPointer.allocate(byteCount: areaBytes, alignment: areaBytes)
   let stateMemory = UnsafeMutableRawPointer.allocate(
     byteCount: PageAllocator.stateByteCount, alignment: PageAllocator.stateAlignment)
+  if hugePages {
+    #if canImport(Glibc)
+      guard madvise(memory, areaBytes, MADV_HUGEPAGE) == 0 else { fail("madvise(MADV_HUGEPAGE) failed") }
+    #else
+      fail("--huge-pages needs Linux")
+    #endif
+  }
   // Touch every page once so page faults are not measured.
   for page in stride(from: 0, to: areaBytes, by: 4096) {
     memory.storeBytes(of: 0, toByteOffset: page, as: UInt.self)
@@ -64,16 +128,17 @@ func benchmark() {
   let counts = probe.totalCounts()
   let maxInitialOrder = probe.largestFreeOrder() ?? 0
   print("area: \(areaBytes >> 20) MiB = \(topPfn - basePfn) pages; metadata pages: \(counts.metadata); "
-    + "allocatable pages: \(counts.total); largest block order: \(maxInitialOrder); runs: \(runs)")
+    + "allocatable pages: \(counts.total); largest block order: \(maxInitialOrder); runs: \(runs)"
+    + (hugePages ? "; host huge pages" : ""))
 
   for run in 0..<runs {
     var rng = SplitMix64(state: 0xC0FFEE &+ UInt64(run))
 
     // (a) 1-page alloc+free pairs.
-    do {
+    if wanted("a") {
       let a = freshAllocator()
       let pairs = 1_000_000
-      let ns = time {
+      let ns = time("a", operations: pairs) {
         for _ in 0..<pairs {
           guard let p = a.allocate(order: 0) else { fail("(a) allocation failed") }
           a.free(p)
@@ -83,17 +148,17 @@ func benchmark() {
     }
 
     // (b) allocate every page one at a time, free all in random order.
-    do {
+    if wanted("b.alloc", "b.free", "d", "e.reserve", "e.unreserve") {
       let a = freshAllocator()
       let initial = freeLists(a)
       var pages: [UnsafeMutableRawPointer] = []
       pages.reserveCapacity(Int(counts.total))
-      let allocNs = time {
+      let allocNs = time("b.alloc", operations: Int(counts.total)) {
         while let p = a.allocate(order: 0) { pages.append(p) }
       }
       guard UInt(pages.count) == counts.total else { fail("(b) allocated \(pages.count) pages") }
       for i in stride(from: pages.count - 1, to: 0, by: -1) { pages.swapAt(i, rng.below(i + 1)) }
-      let freeNs = time {
+      let freeNs = time("b.free", operations: pages.count) {
         for p in pages { a.free(p) }
       }
       record("b.alloc", allocNs / Double(pages.count))
@@ -106,11 +171,11 @@ func benchmark() {
     }
 
     // (c) 100 x memalign(2 MiB, 4 KiB).
-    do {
+    if wanted("c") {
       let a = freshAllocator()
       let before = a.totalCounts().free
       var blocks: [UnsafeMutableRawPointer] = []
-      let ns = time {
+      let ns = time("c", operations: 100) {
         for _ in 0..<100 {
           guard let p = a.memalign(alignment: 2 << 20, size: 4096) else { fail("(c) memalign failed") }
           blocks.append(p)
@@ -125,32 +190,42 @@ func benchmark() {
     }
 
     // (d) 1,000,000 mixed operations.
-    do {
+    if wanted("d", "e.reserve", "e.unreserve") {
       let a = freshAllocator()
-      var live: [UnsafeMutableRawPointer] = []
-      live.reserveCapacity(100_000)
+      // A plain buffer, not an Array: the loop measures the allocator, not
+      // Array's uniqueness checks (the C harness of the comparison uses one).
       let operations = 1_000_000
+      let live = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: operations)
+      defer { live.deallocate() }
+      var liveCount = 0
       var failures = 0
-      let ns = time {
+      let ns = time("d", operations: operations) {
         for _ in 0..<operations {
-          if rng.next() & 1 == 0 || live.isEmpty {
-            if let p = a.allocate(order: rng.below(5)) { live.append(p) } else { failures += 1 }
+          if rng.next() & 1 == 0 || liveCount == 0 {
+            if let p = a.allocate(order: rng.below(5)) {
+              live[liveCount] = p
+              liveCount += 1
+            } else {
+              failures += 1
+            }
           } else {
-            let index = rng.below(live.count)
-            live.swapAt(index, live.count - 1)
-            a.free(live.removeLast())
+            let index = rng.below(liveCount)
+            liveCount -= 1
+            let p = live[index]
+            live[index] = live[liveCount]
+            a.free(p)
           }
         }
       }
       record("d", ns / Double(operations))
       note("d", "\(failures)")
-      record("d.live", Double(live.count))
-      for p in live { a.free(p) }
+      record("d.live", Double(liveCount))
+      for i in 0..<liveCount { a.free(live[i]) }
       if a.totalCounts().allocated != 0 || !a.checkInvariants() { fail("(d) not restored") }
     }
 
     // (e) reserve 1,000 random free single pages, then unreserve them.
-    do {
+    if wanted("e.reserve", "e.unreserve") {
       let a = freshAllocator()
       let bounds = a.bounds(area: 0)!
       var chosen = Set<UInt>()
@@ -158,16 +233,23 @@ func benchmark() {
         chosen.insert(bounds.usablePfn + UInt(rng.below(Int(bounds.topPfn - bounds.usablePfn))))
       }
       let pfns = Array(chosen)
-      let reserveNs = time {
+      let reserveNs = time("e.reserve", operations: pfns.count) {
         for pfn in pfns where a.reserve(address: pfn << 12, pages: 1) != nil { fail("(e) reserve failed") }
       }
-      let unreserveNs = time {
+      let unreserveNs = time("e.unreserve", operations: pfns.count) {
         for pfn in pfns where a.unreserve(address: pfn << 12, pages: 1) != nil { fail("(e) unreserve failed") }
       }
       record("e.reserve", reserveNs / 1000)
       record("e.unreserve", unreserveNs / 1000)
       if a.totalCounts().reserved != 0 || !a.checkInvariants() { fail("(e) not restored") }
     }
+  }
+
+  if let only {
+    print("ops \(operationCounts[only] ?? 0)")
+    memory.deallocate()
+    stateMemory.deallocate()
+    return
   }
 
   func median(_ values: [Double]) -> Double {

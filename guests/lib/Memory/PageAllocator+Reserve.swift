@@ -13,7 +13,7 @@ extension PageAllocator {
     guard let (start, end) = PageAllocator.pageRange(address: address, pages: pages) else {
       return address & (PageAllocator.pageSize - 1) != 0 ? .misaligned : .invalidArgument
     }
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     // Check pass: every page must be in a free block.
     var pfn = start
@@ -26,6 +26,7 @@ extension PageAllocator {
       pfn = block.start + (UInt(1) << UInt(block.order))
     }
     // Apply pass: split blocks at the range ends, take whole blocks inside.
+    header.pointee.verifiedPfn = 0
     pfn = start
     while pfn < end {
       let area = areaIndex(containingPfn: pfn).unsafelyUnwrapped
@@ -59,7 +60,7 @@ extension PageAllocator {
     guard let (start, end) = PageAllocator.pageRange(address: address, pages: pages) else {
       return address & (PageAllocator.pageSize - 1) != 0 ? .misaligned : .invalidArgument
     }
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     for pfn in start..<end {
       guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
@@ -83,7 +84,7 @@ extension PageAllocator {
     guard let (start, end) = PageAllocator.pageRange(address: address, pages: pages) else {
       return false
     }
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     for pfn in start..<end {
       guard let area = areaIndex(containingPfn: pfn), pfn >= records[area].usablePfn,

@@ -49,26 +49,27 @@ extension PageAllocator {
     guard area >= 0 && area < PageAllocator.maxAreas,
       order >= 0 && order <= PageAllocator.maxOrder
     else { return 0 }
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     var count: UInt = 0
-    var pfn = headSlot(area, order).pointee
-    while pfn != PageAllocator.noPage {
+    let head = headNode(area, order)
+    var node = PageAllocator.next(head)
+    while node != head {
       count += 1
-      pfn = PageAllocator.pointer(pfn: pfn).load(fromByteOffset: 0, as: UInt.self)
+      node = PageAllocator.next(node)
     }
     return count
   }
 
   /// Largest order with a free block in any of `areas`, or `nil` if none.
   public func largestFreeOrder(areas: AreaMask = .any) -> Int? {
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     var order = PageAllocator.maxOrder
     while order >= 0 {
       for area in 0..<PageAllocator.maxAreas
       where areas.contains(area: area) && records[area].present
-        && headSlot(area, order).pointee != PageAllocator.noPage
+        && PageAllocator.next(headNode(area, order)) != headNode(area, order)
       {
         return order
       }
@@ -82,7 +83,7 @@ extension PageAllocator {
   public func blockInfo(at address: UInt) -> (order: Int, isFree: Bool, isReserved: Bool)? {
     guard address & (PageAllocator.pageSize - 1) == 0 else { return nil }
     let pfn = address >> PageAllocator.pageShift
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     guard let area = areaIndex(containingPfn: pfn), pfn >= records[area].usablePfn else {
       return nil
@@ -108,7 +109,7 @@ extension PageAllocator {
   /// they hold every free block exactly once; counters match
   /// (free + allocated + reserved = total).
   public func validate() -> StaticString? {
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     for area in 0..<PageAllocator.maxAreas where records[area].present {
       if let problem = validateArea(area) { return problem }
@@ -167,20 +168,22 @@ extension PageAllocator {
     guard free + allocated + reserved == r.topPfn - r.usablePfn else { return "pages not conserved" }
     var listed: UInt = 0
     for order in 0...PageAllocator.maxOrder {
-      var previous = PageAllocator.noPage
-      var node = headSlot(area, order).pointee
-      while node != PageAllocator.noPage {
+      let head = headNode(area, order)
+      var previous = head
+      var node = PageAllocator.next(head)
+      while node != head {
         listed += 1
         guard listed <= freeBlocks else { return "free lists too long (cycle or duplicate)" }
-        guard node >= r.usablePfn && node < r.topPfn else { return "free-list entry outside area" }
-        guard meta(area, node) == PageAllocator.headBit | PageAllocator.stateFree | UInt8(order)
+        guard node & (PageAllocator.pageSize - 1) == 0 else { return "free-list entry not a page" }
+        let pfn = node >> PageAllocator.pageShift
+        guard pfn >= r.usablePfn && pfn < r.topPfn else { return "free-list entry outside area" }
+        guard meta(area, pfn) == PageAllocator.headBit | PageAllocator.stateFree | UInt8(order)
         else { return "free-list entry not a free block of that order" }
-        let page = PageAllocator.pointer(pfn: node)
-        guard page.load(fromByteOffset: MemoryLayout<UInt>.stride, as: UInt.self) == previous
-        else { return "free-list back link broken" }
+        guard PageAllocator.previous(node) == previous else { return "free-list back link broken" }
         previous = node
-        node = page.load(fromByteOffset: 0, as: UInt.self)
+        node = PageAllocator.next(node)
       }
+      guard PageAllocator.previous(head) == previous else { return "free-list back link broken" }
     }
     guard listed == freeBlocks else { return "free block missing from free lists" }
     return nil

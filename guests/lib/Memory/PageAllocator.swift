@@ -19,6 +19,14 @@ struct PageAreaRecord {
 /// Fixed part of the allocator state.
 struct PageAllocatorHeader {
   var layout: AreaLayout
+  /// The single page freed last whose merge is still pending (0: none; page
+  /// frame 0 is never managed), and its area. See `settle()`.
+  var pendingPfn: UInt
+  var pendingArea: Int
+  /// The page `takePending` last handed out after checking its buddies, as
+  /// long as nothing else changed the free lists or metadata since (0:
+  /// none): freeing it again and taking it back needs no new check.
+  var verifiedPfn: UInt
 }
 
 /// A buddy page allocator over up to four physical memory areas.
@@ -33,12 +41,19 @@ struct PageAllocatorHeader {
 ///   the block order, the block state (free, allocated, reserved, metadata)
 ///   and a "block head" bit; only the first page of a block has the head bit
 ///   and only its byte is authoritative.
-/// * Free blocks are on per-area, per-order intrusive doubly-linked lists
-///   whose links live in the free pages themselves.
+/// * Free blocks are on per-area, per-order intrusive circular
+///   doubly-linked lists whose links (the addresses of the next and previous
+///   nodes) live in the first 16 bytes of the free blocks themselves; each
+///   list's head node lives in the allocator's state memory.
 /// * The allocator's own state (lock, area records, list heads) lives in
 ///   `stateByteCount` bytes of caller-provided memory (`init(stateMemory:layout:)`)
 ///   or in the first page of a memory range (`bootstrap(layout:basePfn:topPfn:)`).
 ///   No heap is needed.
+/// * Merging is exact: no two free buddies are ever seen unmerged. Freeing a
+///   single page marks it free at once but leaves its merge pending until
+///   the next call, which completes it first; a single-page allocation that
+///   would get that very page back from the merged state takes it without
+///   merging and splitting again (see `takePending(areas:)`).
 ///
 /// `PageAllocator` is a small copyable handle (a few pointers); copies refer
 /// to the same allocator and every method is non-mutating and protected by
@@ -58,7 +73,8 @@ public struct PageAllocator: @unchecked Sendable {
   public static var maxAreas: Int { 4 }
 
   static var orderCount: Int { maxOrder + 1 }
-  static var noPage: UInt { UInt.max }
+  /// Bytes of one list node: the next and the previous node's address.
+  static var nodeSize: UInt { 16 }
 
   // Metadata byte encoding.
   static var orderBits: UInt8 { 0x1F }
@@ -69,7 +85,7 @@ public struct PageAllocator: @unchecked Sendable {
   static var stateMetadata: UInt8 { 0x60 }
   static var headBit: UInt8 { 0x80 }
 
-  // State memory layout: [lock][header][area records][list heads].
+  // State memory layout: [lock][header][area records][list head nodes].
   static var headerOffset: Int { 16 }
   static var recordsOffset: Int {
     roundUp16(headerOffset + MemoryLayout<PageAllocatorHeader>.stride)
@@ -82,14 +98,15 @@ public struct PageAllocator: @unchecked Sendable {
   /// Bytes of state memory `init(stateMemory:layout:)` needs (well under
   /// one page).
   public static var stateByteCount: Int {
-    headsOffset + maxAreas * orderCount * MemoryLayout<UInt>.stride
+    headsOffset + maxAreas * orderCount * Int(nodeSize)
   }
   /// Required alignment of the state memory.
   public static var stateAlignment: Int { 16 }
 
   let state: UnsafeMutableRawPointer
   let records: UnsafeMutablePointer<PageAreaRecord>
-  let heads: UnsafeMutablePointer<UInt>
+  /// List head nodes, `orderCount` per area, `nodeSize` bytes each.
+  let heads: UnsafeMutableRawPointer
 
   /// Creates an allocator with no areas, keeping its state in `stateMemory`
   /// (`stateByteCount` bytes aligned to `stateAlignment`, which must stay
@@ -99,14 +116,18 @@ public struct PageAllocator: @unchecked Sendable {
     state = stateMemory
     let header = (stateMemory + PageAllocator.headerOffset)
       .bindMemory(to: PageAllocatorHeader.self, capacity: 1)
-    header.initialize(to: PageAllocatorHeader(layout: layout))
+    header.initialize(to: PageAllocatorHeader(layout: layout, pendingPfn: 0, pendingArea: 0, verifiedPfn: 0))
     records = (stateMemory + PageAllocator.recordsOffset)
       .bindMemory(to: PageAreaRecord.self, capacity: PageAllocator.maxAreas)
     records.initialize(repeating: .empty, count: PageAllocator.maxAreas)
+    heads = stateMemory + PageAllocator.headsOffset
     let headCount = PageAllocator.maxAreas * PageAllocator.orderCount
-    heads = (stateMemory + PageAllocator.headsOffset)
-      .bindMemory(to: UInt.self, capacity: headCount)
-    heads.initialize(repeating: PageAllocator.noPage, count: headCount)
+    for index in 0..<headCount {
+      // An empty list is a head node linked to itself.
+      let node = UInt(bitPattern: heads) &+ UInt(index) &* PageAllocator.nodeSize
+      PageAllocator.setNext(node, node)
+      PageAllocator.setPrevious(node, node)
+    }
   }
 
   /// Creates an allocator whose state occupies the first page of the
@@ -122,12 +143,21 @@ public struct PageAllocator: @unchecked Sendable {
   }
 
   /// The area layout this allocator was created with.
-  public var layout: AreaLayout {
+  public var layout: AreaLayout { header.pointee.layout }
+
+  var header: UnsafeMutablePointer<PageAllocatorHeader> {
     (state + PageAllocator.headerOffset).assumingMemoryBound(to: PageAllocatorHeader.self)
-      .pointee.layout
   }
 
   var lock: SpinLock { SpinLock(existingAt: state) }
+
+  /// Takes the lock and completes a pending single-page free (`settle()`),
+  /// so the caller sees the exact, fully merged state.
+  @inline(__always)
+  func lockSettled() {
+    lock.lock()
+    settle()
+  }
 
   // MARK: Adding memory
 
@@ -189,13 +219,14 @@ public struct PageAllocator: @unchecked Sendable {
     guard pageCount > metadataPages else { return false }
     for pfn in base..<(base + metadataPages) where excluded(pfn) { return false }
 
-    lock.lock()
+    lockSettled()
     defer { lock.unlock() }
     // Refuse overlaps with areas already present.
     for other in 0..<PageAllocator.maxAreas {
       let r = records[other]
       if r.present && (other == area || (base < r.topPfn && r.basePfn < topPfn)) { return false }
     }
+    header.pointee.verifiedPfn = 0
     let metadata = PageAllocator.pointer(pfn: base).bindMemory(to: UInt8.self, capacity: Int(pageCount))
     metadata.initialize(repeating: 0, count: Int(pageCount))
     let usable = base + metadataPages
@@ -298,8 +329,12 @@ public struct PageAllocator: @unchecked Sendable {
     order: Int, searchOrder: Int, areas: AreaMask, flags: PageAllocationFlags
   ) -> UnsafeMutableRawPointer? {
     lock.lock()
-    var area = PageAllocator.maxAreas - 1
     var found: UInt? = nil
+    if header.pointee.pendingPfn != 0 {
+      if searchOrder == 0 { found = takePending(areas: areas) }
+      if found == nil { settle() }
+    }
+    var area = found == nil ? PageAllocator.maxAreas - 1 : -1
     while area >= 0 {
       if areas.contains(area: area) && records[area].present,
         let pfn = takeBlock(area, order: order, searchOrder: searchOrder)
@@ -322,20 +357,29 @@ public struct PageAllocator: @unchecked Sendable {
   /// down to `order` keeping the first part and marks it allocated.
   func takeBlock(_ area: Int, order: Int, searchOrder: Int) -> UInt? {
     var k = searchOrder
-    while k <= PageAllocator.maxOrder && headSlot(area, k).pointee == PageAllocator.noPage {
-      k += 1
+    var head = headNode(area, k)
+    while PageAllocator.next(head) == head {
+      if k == PageAllocator.maxOrder { return nil }
+      k &+= 1
+      head &+= PageAllocator.nodeSize
     }
-    guard k <= PageAllocator.maxOrder else { return nil }
-    let pfn = headSlot(area, k).pointee
-    removeFree(area, pfn, k)
+    header.pointee.verifiedPfn = 0
+    let node = PageAllocator.next(head)
+    PageAllocator.unlink(node)
+    let origin = metadataOrigin(area)
+    let pfn = node &>> PageAllocator.pageShift
     while k > order {
-      k -= 1
-      pushFree(area, pfn + (UInt(1) << UInt(k)), k)
+      k &-= 1
+      head &-= PageAllocator.nodeSize
+      let half = pfn &+ (1 &<< UInt(truncatingIfNeeded: k))
+      PageAllocator.push(head, half &<< PageAllocator.pageShift)
+      PageAllocator.setMeta(origin, half, PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: k))
     }
-    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateAllocated | UInt8(order))
-    let pages = UInt(1) << UInt(order)
-    records[area].freePages -= pages
-    records[area].allocatedPages += pages
+    PageAllocator.setMeta(origin, pfn, PageAllocator.headBit | PageAllocator.stateAllocated | UInt8(truncatingIfNeeded: order))
+    let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
+    let record = records + area
+    record.pointee.freePages &-= pages
+    record.pointee.allocatedPages &+= pages
     return pfn
   }
 
@@ -350,108 +394,250 @@ public struct PageAllocator: @unchecked Sendable {
   @discardableResult
   public func free(_ pointer: UnsafeMutableRawPointer) -> PageAllocatorError? {
     let address = UInt(bitPattern: pointer)
-    guard address & (PageAllocator.pageSize - 1) == 0 else { return .misaligned }
-    let pfn = address >> PageAllocator.pageShift
-    lock.lock()
+    guard address & (PageAllocator.pageSize &- 1) == 0 else { return .misaligned }
+    let pfn = address &>> PageAllocator.pageShift
+    lockSettled()
     defer { lock.unlock() }
     guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
-    if pfn < records[area].usablePfn { return .metadataPage }
-    let byte = meta(area, pfn)
-    if byte & PageAllocator.headBit == 0 { return .notBlockStart }
-    switch byte & PageAllocator.stateBits {
-    case PageAllocator.stateFree: return .doubleFree
-    case PageAllocator.stateReserved: return .reservedPage
-    case PageAllocator.stateAllocated: break
-    default: return .metadataPage
+    let record = records + area
+    if pfn < record.pointee.usablePfn { return .metadataPage }
+    let byte = PageAllocator.meta(metadataOrigin(area), pfn)
+    let allocatedHead = PageAllocator.headBit | PageAllocator.stateAllocated
+    if byte & (PageAllocator.headBit | PageAllocator.stateBits) != allocatedHead {
+      if byte & PageAllocator.headBit == 0 { return .notBlockStart }
+      switch byte & PageAllocator.stateBits {
+      case PageAllocator.stateFree: return .doubleFree
+      case PageAllocator.stateReserved: return .reservedPage
+      default: return .metadataPage
+      }
     }
-    let order = Int(byte & PageAllocator.orderBits)
-    let pages = UInt(1) << UInt(order)
-    records[area].allocatedPages -= pages
-    records[area].freePages += pages
-    insertCoalescing(area, pfn, order)
+    let order = Int(truncatingIfNeeded: byte & PageAllocator.orderBits)
+    let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
+    record.pointee.allocatedPages &-= pages
+    record.pointee.freePages &+= pages
+    if order == 0 {
+      // Mark the page free (a second free is refused as a double free) and
+      // leave its merge pending until the next call.
+      PageAllocator.setMeta(metadataOrigin(area), pfn, PageAllocator.headBit | PageAllocator.stateFree)
+      header.pointee.pendingPfn = pfn
+      header.pointee.pendingArea = area
+    } else {
+      insertCoalescing(area, pfn, order)
+    }
     return nil
+  }
+
+  // MARK: Pending single-page free
+  //
+  // A freed single page is marked free at once (metadata and counters are
+  // exact) but its merge with its buddies is left pending until the next
+  // call takes the lock. Every call but `counts`, `bounds` and
+  // `area(containing:)` (which read nothing it affects) first completes it
+  // with `settle()`, so every caller sees the fully merged state; the one
+  // exception is a single-page allocation that would get exactly that page
+  // back from the merged state (`takePending`), which then skips the merge
+  // and the identical split that would undo it. The pattern "free a page,
+  // allocate a page" (alloc-bench row (a)) is the common case.
+
+  /// Completes a pending single-page free: merges the page with its free
+  /// buddies and puts the result on the free lists. Lock held.
+  @inline(__always)
+  func settle() {
+    let pfn = header.pointee.pendingPfn
+    if pfn != 0 { settlePending(pfn) }
+  }
+
+  @inline(__always)
+  func settlePending(_ pfn: UInt) {
+    header.pointee.pendingPfn = 0
+    insertCoalescing(header.pointee.pendingArea, pfn, 0)
+  }
+
+  /// Returns the pending page as a single-page allocation from `areas`, if
+  /// that is exactly what merging it and then allocating one page would
+  /// return, and leaves the state exactly as that pair of steps would: the
+  /// allocation takes the highest allowed area with a free page, there the
+  /// smallest free block, the first on its list, and keeps its first page.
+  /// That is the pending page's merged block `B` when every buddy the page
+  /// would absorb is the only block on its list and lies above the page (so
+  /// merging empties those lists, `B` starts at the page, and splitting
+  /// `B` pushes the same buddies back). Otherwise returns `nil` and changes
+  /// nothing. Lock held.
+  func takePending(areas: AreaMask) -> UInt? {
+    let pfn = header.pointee.pendingPfn
+    let area = header.pointee.pendingArea
+    guard areas.contains(area: area) else { return nil }
+    var higher = area &+ 1
+    while higher < PageAllocator.maxAreas {
+      let other = records + higher
+      if areas.contains(area: higher) && other.pointee.present && other.pointee.freePages != 0 {
+        return nil
+      }
+      higher &+= 1
+    }
+    let record = records + area
+    let usable = record.pointee.usablePfn
+    let span = record.pointee.topPfn &- usable
+    let origin = metadataOrigin(area)
+    if pfn != header.pointee.verifiedPfn {
+      var k = 0
+      var head = headNode(area, 0)
+      var wanted = PageAllocator.headBit | PageAllocator.stateFree
+      while k < PageAllocator.maxOrder {
+        let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
+        let buddy = pfn ^ size
+        if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
+        // The buddy is free, so its list is not empty: it must be its only
+        // entry, and the merged block must keep starting at the page.
+        if pfn & size != 0 || PageAllocator.next(head) != PageAllocator.previous(head) { return nil }
+        k &+= 1
+        head &+= PageAllocator.nodeSize
+        wanted &+= 1
+      }
+      header.pointee.verifiedPfn = pfn
+    }
+    header.pointee.pendingPfn = 0
+    PageAllocator.setMeta(origin, pfn, PageAllocator.headBit | PageAllocator.stateAllocated)
+    record.pointee.freePages &-= 1
+    record.pointee.allocatedPages &+= 1
+    return pfn
   }
 
   /// Puts the block `[pfn, pfn + 2^order)` on the free lists, merging it
   /// with its buddies as far as possible. Counters are the caller's job.
   func insertCoalescing(_ area: Int, _ pfn: UInt, _ order: Int) {
+    header.pointee.verifiedPfn = 0
+    let record = records + area
+    let usable = record.pointee.usablePfn
+    let span = record.pointee.topPfn &- usable
+    let origin = metadataOrigin(area)
     var start = pfn
     var k = order
-    let usable = records[area].usablePfn
-    let top = records[area].topPfn
+    var wanted = PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: k)
     while k < PageAllocator.maxOrder {
-      let size = UInt(1) << UInt(k)
+      let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
       let buddy = start ^ size
-      if buddy < usable || buddy >= top || top - buddy < size { break }
-      let wanted = PageAllocator.headBit | PageAllocator.stateFree | UInt8(k)
-      if meta(area, buddy) != wanted { break }
-      removeFree(area, buddy, k)
-      setMeta(area, start > buddy ? start : buddy, 0)
-      if buddy < start { start = buddy }
-      k += 1
+      // A buddy below the usable range or at/after the top is not a block
+      // of this area; a free head inside it is a whole block of the area.
+      if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
+      PageAllocator.unlink(buddy &<< PageAllocator.pageShift)
+      if buddy < start {
+        PageAllocator.setMeta(origin, start, 0)
+        start = buddy
+      } else {
+        PageAllocator.setMeta(origin, buddy, 0)
+      }
+      k &+= 1
+      wanted &+= 1
     }
-    pushFree(area, start, k)
+    PageAllocator.push(headNode(area, k), start &<< PageAllocator.pageShift)
+    PageAllocator.setMeta(origin, start, wanted)
   }
 
   // MARK: Helpers (lock held)
 
   @inline(__always)
   static func pointer(pfn: UInt) -> UnsafeMutableRawPointer {
-    UnsafeMutableRawPointer(bitPattern: pfn << pageShift)!
+    UnsafeMutableRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+  }
+
+  /// Address of the head node of the free list of `order` in `area`.
+  @inline(__always)
+  func headNode(_ area: Int, _ order: Int) -> UInt {
+    UInt(bitPattern: heads)
+      &+ UInt(truncatingIfNeeded: area &* PageAllocator.orderCount &+ order) &* PageAllocator.nodeSize
+  }
+
+  /// Address of the (possibly nonexistent) metadata byte of page frame 0 of
+  /// `area`: the byte of `pfn` is at `origin + pfn` (wrapping arithmetic).
+  @inline(__always)
+  func metadataOrigin(_ area: Int) -> UInt {
+    let record = records + area
+    return UInt(bitPattern: record.pointee.metadata) &- record.pointee.basePfn
   }
 
   @inline(__always)
-  func headSlot(_ area: Int, _ order: Int) -> UnsafeMutablePointer<UInt> {
-    heads + (area * PageAllocator.orderCount + order)
+  static func meta(_ origin: UInt, _ pfn: UInt) -> UInt8 {
+    UnsafePointer<UInt8>(bitPattern: origin &+ pfn).unsafelyUnwrapped.pointee
+  }
+
+  @inline(__always)
+  static func setMeta(_ origin: UInt, _ pfn: UInt, _ value: UInt8) {
+    UnsafeMutablePointer<UInt8>(bitPattern: origin &+ pfn).unsafelyUnwrapped.pointee = value
   }
 
   @inline(__always)
   func meta(_ area: Int, _ pfn: UInt) -> UInt8 {
-    records[area].metadata.unsafelyUnwrapped[Int(pfn - records[area].basePfn)]
+    PageAllocator.meta(metadataOrigin(area), pfn)
   }
 
   @inline(__always)
   func setMeta(_ area: Int, _ pfn: UInt, _ value: UInt8) {
-    records[area].metadata.unsafelyUnwrapped[Int(pfn - records[area].basePfn)] = value
+    PageAllocator.setMeta(metadataOrigin(area), pfn, value)
   }
 
-  /// The present area whose range contains `pfn`.
+  /// The present area whose range contains `pfn`. Areas lie inside their
+  /// layout areas, so only the layout's area for `pfn` can contain it.
+  @inline(__always)
   func areaIndex(containingPfn pfn: UInt) -> Int? {
-    for area in 0..<PageAllocator.maxAreas {
-      let r = records[area]
-      if r.present && pfn >= r.basePfn && pfn < r.topPfn { return area }
-    }
-    return nil
+    let area = layout.area(containingPfn: pfn)
+    let record = records + area
+    guard record.pointee.present, pfn >= record.pointee.basePfn, pfn < record.pointee.topPfn
+    else { return nil }
+    return area
+  }
+
+  // Intrusive list nodes: the next node's address at offset 0, the previous
+  // node's at offset 8.
+
+  @inline(__always)
+  static func next(_ node: UInt) -> UInt {
+    UnsafeRawPointer(bitPattern: node).unsafelyUnwrapped.load(as: UInt.self)
+  }
+
+  @inline(__always)
+  static func previous(_ node: UInt) -> UInt {
+    UnsafeRawPointer(bitPattern: node).unsafelyUnwrapped.load(fromByteOffset: 8, as: UInt.self)
+  }
+
+  @inline(__always)
+  static func setNext(_ node: UInt, _ value: UInt) {
+    UnsafeMutableRawPointer(bitPattern: node).unsafelyUnwrapped.storeBytes(of: value, as: UInt.self)
+  }
+
+  @inline(__always)
+  static func setPrevious(_ node: UInt, _ value: UInt) {
+    UnsafeMutableRawPointer(bitPattern: node).unsafelyUnwrapped
+      .storeBytes(of: value, toByteOffset: 8, as: UInt.self)
+  }
+
+  /// Links `node` at the front of the list whose head node is `head`.
+  @inline(__always)
+  static func push(_ head: UInt, _ node: UInt) {
+    let first = next(head)
+    setNext(node, first)
+    setPrevious(node, head)
+    setPrevious(first, node)
+    setNext(head, node)
+  }
+
+  /// Unlinks `node` from its list.
+  @inline(__always)
+  static func unlink(_ node: UInt) {
+    let following = next(node)
+    let preceding = previous(node)
+    setNext(preceding, following)
+    setPrevious(following, preceding)
   }
 
   /// Marks `[pfn, pfn + 2^order)` as a free block and pushes it on its list.
   func pushFree(_ area: Int, _ pfn: UInt, _ order: Int) {
-    let slot = headSlot(area, order)
-    let first = slot.pointee
-    let node = PageAllocator.pointer(pfn: pfn)
-    node.storeBytes(of: first, toByteOffset: 0, as: UInt.self)
-    node.storeBytes(of: PageAllocator.noPage, toByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
-    if first != PageAllocator.noPage {
-      PageAllocator.pointer(pfn: first)
-        .storeBytes(of: pfn, toByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
-    }
-    slot.pointee = pfn
-    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateFree | UInt8(order))
+    PageAllocator.push(headNode(area, order), pfn &<< PageAllocator.pageShift)
+    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: order))
   }
 
   /// Unlinks the free block at `pfn` from its list (metadata unchanged).
   func removeFree(_ area: Int, _ pfn: UInt, _ order: Int) {
-    let node = PageAllocator.pointer(pfn: pfn)
-    let next = node.load(fromByteOffset: 0, as: UInt.self)
-    let previous = node.load(fromByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
-    if previous == PageAllocator.noPage {
-      headSlot(area, order).pointee = next
-    } else {
-      PageAllocator.pointer(pfn: previous).storeBytes(of: next, toByteOffset: 0, as: UInt.self)
-    }
-    if next != PageAllocator.noPage {
-      PageAllocator.pointer(pfn: next)
-        .storeBytes(of: previous, toByteOffset: MemoryLayout<UInt>.stride, as: UInt.self)
-    }
+    PageAllocator.unlink(pfn &<< PageAllocator.pageShift)
   }
 }
