@@ -40,7 +40,7 @@ public enum BootBenchmark {
       let argv = QemuCommand.arguments(bootImage: payload.bootImage, settings: cell.settings)
       let bareStart = clock.now
       _ = try await ToolRunner.run(
-        try executablePath(cell.settings.architecture.qemuBinary), argv)
+        try executablePath(cell.settings.qemuExecutable), argv)
       measurement.bare.append(clock.now - bareStart)
     }
     return measurement
@@ -103,7 +103,7 @@ extension BootBenchmark {
     var settings = cell.settings
     settings.guestArguments.append("harness.attempt=1")
     let argv = QemuCommand.arguments(bootImage: payload.bootImage, settings: settings)
-    let executable = try executablePath(settings.architecture.qemuBinary)
+    let executable = try executablePath(settings.qemuExecutable)
     let clock = ContinuousClock()
     let start = clock.now
     _ = try await ToolRunner.run(executable, argv)

@@ -11,6 +11,8 @@ public enum HarnessError: Error, CustomStringConvertible, Sendable {
   case unknownGuest(String, available: [String])
   /// A process could not be started.
   case launchFailed(String, underlying: String)
+  /// A QEMU build of the `qemu` axis is missing or not a QEMU.
+  case qemuBuild(String)
 
   public var description: String {
     switch self {
@@ -24,6 +26,8 @@ public enum HarnessError: Error, CustomStringConvertible, Sendable {
       "unknown guest '\(name)'; available: \(available.joined(separator: ", "))"
     case .launchFailed(let what, let underlying):
       "could not start \(what): \(underlying)"
+    case .qemuBuild(let message):
+      message
     }
   }
 }

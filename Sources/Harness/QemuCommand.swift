@@ -21,6 +21,15 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// Most serial bytes the harness keeps from one run; past it QEMU is
   /// killed and the verdict is PROTOCOL-ERROR (output limit).
   public var outputLimitBytes: Int = LaunchSettings.defaultOutputLimitBytes
+  /// The QEMU build this cell runs on (the matrix's `qemu` axis):
+  /// `system` is the `qemu-system-<arch>` on PATH.
+  public var qemuBuild: String = LaunchSettings.systemQemu
+  /// The binary of `qemuBuild`; nil for `system`.
+  public var qemuPath: String? = nil
+  /// The name of the QEMU on PATH.
+  public static let systemQemu = "system"
+  /// The QEMU binary to run: `qemuPath`, else the one on PATH.
+  public var qemuExecutable: String { qemuPath ?? architecture.qemuBinary }
   /// The default output limit: 4 MiB.
   public static let defaultOutputLimitBytes = 4 << 20
   /// Longest serial line the parser keeps (longer lines are cut, with a

@@ -144,7 +144,7 @@ public enum QemuLauncher {
     onStart: (@Sendable (Int32) -> Void)? = nil,
     onSerial: (@Sendable ([UInt8]) -> Void)? = nil
   ) async throws -> QemuRun {
-    let executable = settings.architecture.qemuBinary
+    let executable = settings.qemuExecutable
     let arguments = QemuCommand.arguments(bootImage: bootImage, settings: settings)
     // QEMU runs under the guard, which kills it if this process dies.
     let guardPath = try await QemuGuard.executable()

@@ -64,6 +64,8 @@ public enum DomainXML {
       devices = ["<console type='pty'>\(log)<target type='sclp' port='0'/></console>"]
     }
     devices += ["<controller type='usb' model='none'/>", "<memballoon model='none'/>"]
+    // A QEMU build of the matrix's qemu axis (the daemon's default otherwise).
+    if let path = settings.qemuPath { devices.insert("<emulator>\(escape(path))</emulator>", at: 0) }
     return """
       <domain type='\(type)'>
         <name>\(escape(name))</name>

@@ -20,7 +20,7 @@ extension Runner {
     @Argument(help: "The later run.")
     var runB: String
 
-    @Option(help: "Leave this axis out of the cell key (repeatable): accel, cpu.")
+    @Option(help: "Leave this axis out of the cell key (repeatable): accel, cpu, qemu.")
     var ignoreAxis: [String] = []
 
     @Option(help: "Report a cell as slower/faster when its time changes by this factor.")
@@ -37,7 +37,7 @@ extension Runner {
 
     func validate() throws {
       for axis in ignoreAxis where CellAxis(rawValue: axis) == nil {
-        throw ValidationError("--ignore-axis: unknown axis '\(axis)'; use accel or cpu")
+        throw ValidationError("--ignore-axis: unknown axis '\(axis)'; use accel, cpu or qemu")
       }
       if !(timeRatio > 1) { throw ValidationError("--time-ratio must be greater than 1") }
       if !(minimumSeconds >= 0) { throw ValidationError("--minimum-seconds must be 0 or more") }

@@ -112,10 +112,9 @@ extension Runner {
       }
       let root = runner.builder.workspace.root
       let knownFailures = try loadBaseline(root: root)
-      let metadata = await RunMetadata.collect(
-        architectures: Architecture.allCases.filter { arch in
-          cells.contains { $0.settings.architecture == arch }
-        }, workspaceRoot: root)
+      // Every QEMU build must be a QEMU before any cell runs.
+      let versions = try await QemuBuilds.verify(cells)
+      let metadata = RunMetadata.collect(cells: cells, versions: versions, workspaceRoot: root)
       let directory = try await RunDirectory.open(reportDir, wait: !noWait) { message in
         FileHandle.standardError.write(Data((TerminalText.sanitized(message) + "\n").utf8))
       }
@@ -178,7 +177,7 @@ extension Runner {
         // Where TCG and KVM disagree on the same guest: emulator or
         // hypervisor bugs (or a check that depends on the accelerator).
         Output.write(
-          "divergences (same cell, different accelerator; \(divergences.count)):\n"
+          "divergences (same cell, different accelerator or QEMU build; \(divergences.count)):\n"
             + divergences.map { "  " + TerminalText.sanitized($0.line) }.joined(separator: "\n"))
       }
       var reportsWritten = true

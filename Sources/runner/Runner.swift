@@ -71,7 +71,7 @@ struct Runner: AsyncParsableCommand {
     case let error as RunDirectoryError: return "error: \(error)"
     case let error as HarnessError:
       switch error {
-      case .layout, .unknownGuest, .toolNotFound: return "error: \(error)"
+      case .layout, .unknownGuest, .toolNotFound, .qemuBuild: return "error: \(error)"
       case .buildFailed, .launchFailed: return nil
       }
     default:
@@ -116,6 +116,27 @@ struct Selection: ParsableArguments {
 
   @Option(help: "Only cells whose id contains this text.")
   var filter: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Also run every cell on this QEMU build (repeatable): NAME=LOCATION, a QEMU build directory holding qemu-system-<arch>, or a binary path with {arch}. Overrides the config's qemu_builds location of NAME.",
+      valueName: "name=location"))
+  var qemu: [String] = []
+
+  /// `--qemu` as (name, location) pairs.
+  func qemuBuilds() throws -> [(name: String, location: String)] {
+    try qemu.map { word in
+      let pair = word.split(separator: "=", maxSplits: 1).map(String.init)
+      guard pair.count == 2, !pair[1].isEmpty, pair[0] != LaunchSettings.systemQemu,
+        !pair[0].isEmpty, pair[0].count <= 32,
+        pair[0].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+      else {
+        throw ValidationError(
+          "--qemu: '\(word)' is not NAME=LOCATION (a name of letters, digits, '_', '-' other than 'system', and a QEMU build directory or binary path)")
+      }
+      return (pair[0], pair[1])
+    }
+  }
 
   @Option(
     help: ArgumentHelp(
@@ -182,6 +203,7 @@ struct Selection: ParsableArguments {
         }
       }
     }
+    cells = try QemuBuilds.resolve(cells, adding: try qemuBuilds())
     if let limit = try outputLimitBytes() {
       for index in cells.indices { cells[index].settings.outputLimitBytes = limit }
     }

@@ -119,3 +119,82 @@ struct RegressionTests {
     #expect(missing.status == 2 && missing.stderr.contains("nothing: no results.json"))
   }
 }
+
+/// The `qemu` axis with a second "build" (Tests/Fixtures/qemu-build-b: the
+/// system QEMU that always gives the guest 384 MiB): cells per build, the
+/// divergence it causes, versions in the reports, and clear errors for a
+/// build that is missing or not a QEMU.
+@Suite("QEMU builds")
+struct QemuBuildTests {
+  static var fixture: String { RunnerBinary.root + "/Tests/Fixtures/qemu-build-b" }
+
+  @Test func secondBuildRunsEveryCellAndItsDivergenceIsListed() async throws {
+    try await RunnerBinary.prebuild(["selftest"])
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try await RunnerBinary.run([
+      "--config", dir + "/guests.cfg", "--report-dir", dir + "/run", "--qemu", "b=\(Self.fixture)",
+    ])
+    #expect(run.status == 1, "build B fails the RAM check: \(run.stdout)")
+    #expect(run.stdout.contains("PASS           selftest.x86_64.tcg.smp1.mem256M  "))
+    #expect(run.stdout.contains("FAIL           selftest.x86_64.tcg.smp1.mem256M.qemu-b"))
+    #expect(
+      run.stdout.contains(
+        "selftest.x86_64.tcg.smp1.mem256M.qemu-*  memory map › usable RAM matches -m  selftest.x86_64.tcg.smp1.mem256M=passed, selftest.x86_64.tcg.smp1.mem256M.qemu-b=failed"
+      ))
+    let document = try RunComparison.load(dir + "/run")
+    #expect(document.cells.map(\.qemu) == ["system", "b"])
+    let builds = try #require(document.metadata?.qemu)
+    #expect(builds.map(\.build) == ["system", "b"])
+    #expect(builds.last?.path == Self.fixture + "/qemu-system-x86_64")
+    #expect(builds.allSatisfy { $0.version.hasPrefix("QEMU emulator version") })
+    #expect(document.divergences?.contains { $0.check == "memory map › usable RAM matches -m" } == true)
+  }
+
+  @Test(arguments: [
+    ("x=/nonexistent/qemu", "QEMU build 'x': /nonexistent/qemu is not an executable file"),
+    ("x=/bin/true", "QEMU build 'x': /bin/true is not a QEMU"),
+    ("system=/bin/true", "--qemu: 'system=/bin/true' is not NAME=LOCATION"),
+  ])
+  func badBuildIsAUsageErrorBeforeAnyCellRuns(argument: String, message: String) async throws {
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try await RunnerBinary.run([
+      "--config", dir + "/guests.cfg", "--report-dir", dir + "/run", "--qemu", argument,
+    ])
+    #expect(run.status == 2)
+    #expect(run.stderr.contains(message), "\(run.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/run/results.json"), "no cell ran")
+  }
+
+  @Test func configNamesBuildsAndTheirLocations() throws {
+    let text = """
+      [defaults]
+      accel = tcg
+      qemu_builds = b=\(Self.fixture) c=/opt/qemu-{arch}
+      [selftest]
+      arch = x86_64 s390x
+      qemu = system b
+      qemu@s390x = c
+      exclude = qemu=b smp=2
+      """
+    let cells = Matrix.cells(try MatrixConfig.parse(text, file: "q.cfg"))
+    #expect(cells.map(\.id) == [
+      "selftest.x86_64.tcg.smp1.mem256M", "selftest.x86_64.tcg.smp1.mem256M.qemu-b",
+      "selftest.s390x.tcg.smp1.mem256M.qemu-c",
+    ])
+    #expect(cells[1].qemuLocation == Self.fixture)
+    #expect(QemuBuilds.binary(at: "/opt/qemu-{arch}", for: .s390x) == "/opt/qemu-s390x")
+    let resolved = try QemuBuilds.resolve(Array(cells.prefix(2)), adding: [])
+    #expect(resolved[1].settings.qemuExecutable == Self.fixture + "/qemu-system-x86_64")
+    #expect {
+      try QemuBuilds.resolve(Array(cells.suffix(1)), adding: [])
+    } throws: { "\($0)".contains("/opt/qemu-s390x is not an executable file") }
+    #expect {
+      try MatrixConfig.parse("[defaults]\nqemu_builds = system=/x\n[selftest]\n", file: "q.cfg")
+    } throws: { "\($0)".hasPrefix("q.cfg:2:") }
+    #expect {
+      try MatrixConfig.parse("[selftest]\nqemu = sys.tem\n", file: "q.cfg")
+    } throws: { "\($0)".hasPrefix("q.cfg:2:") }
+  }
+}

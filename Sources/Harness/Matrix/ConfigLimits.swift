@@ -255,6 +255,15 @@ enum ConfigValue {
     }
   }
 
+  /// A `qemu` axis value: a build name of 1-32 letters, digits, `_`, `-`
+  /// (`system` is the QEMU on PATH); nil when malformed.
+  static func qemuName(_ text: String) -> String? {
+    guard !text.isEmpty, text.utf8.count <= 32,
+      text.utf8.allSatisfy({ isModelByte($0) && $0 != UInt8(ascii: ".") })
+    else { return nil }
+    return text
+  }
+
   /// A `cpu` axis value: `default` (QEMU's default model, `.some(nil)`) or
   /// a `-cpu` string of a model name and `+feature`/`-feature` words; nil
   /// when malformed.

@@ -10,11 +10,16 @@ public struct MatrixCell: Sendable, Hashable, CustomStringConvertible {
   public var expectedChecks: Int?
 
   /// The stable id: `guest.arch.accel.smpN.memM`, then `.cpu-MODEL` for a
-  /// cell with a CPU model (`smp.x86_64.kvm.smp2.mem256M.cpu-qemu64,+x2apic`).
+  /// cell with a CPU model (`smp.x86_64.kvm.smp2.mem256M.cpu-qemu64,+x2apic`)
+  /// and `.qemu-NAME` for a cell on a QEMU build other than `system`.
   public var id: String {
     "\(guest).\(settings.architecture).\(settings.accelerator).smp\(settings.cpus).mem\(Self.memoryLabel(settings.memoryMiB))"
       + (settings.cpuModel.map { ".cpu-\($0)" } ?? "")
+      + (settings.qemuBuild == LaunchSettings.systemQemu ? "" : ".qemu-\(settings.qemuBuild)")
   }
+
+  /// Where a cell's QEMU build is: the matrix's `qemu_builds` location.
+  public var qemuLocation: String?
 
   /// `256M`, `8G`.
   public static func memoryLabel(_ mebibytes: Int) -> String {
@@ -36,9 +41,11 @@ public enum Matrix {
           for cpuCount in axes.cpus {
             for mebibytes in axes.memoryMiB {
               for model in axes.cpuModels {
+               for build in axes.qemuBuilds {
                 let values = [
                   "arch": architecture.rawValue, "accel": accelerator.rawValue,
                   "smp": String(cpuCount), "memory": String(mebibytes), "cpu": model ?? "default",
+                  "qemu": build,
                 ]
                 let excluded = declaration.excludes.contains { conditions in
                   conditions.allSatisfy { values[$0.key] == $0.value }
@@ -51,10 +58,13 @@ public enum Matrix {
                   timeout: axes.deadlines[accelerator] ?? .seconds(axes.timeoutSeconds),
                   silenceTimeout: .seconds(axes.silenceSeconds), cpuModel: model)
                 settings.outputLimitBytes = axes.outputLimitBytes
-                cells.append(
-                  MatrixCell(
-                    guest: declaration.guest, settings: settings, groups: declaration.groups,
-                    expectedChecks: axes.expectedChecks))
+                settings.qemuBuild = build
+                var cell = MatrixCell(
+                  guest: declaration.guest, settings: settings, groups: declaration.groups,
+                  expectedChecks: axes.expectedChecks)
+                cell.qemuLocation = axes.qemuLocations[build]
+                cells.append(cell)
+               }
               }
             }
           }

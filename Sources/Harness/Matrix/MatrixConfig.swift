@@ -50,6 +50,12 @@ public struct ArchitectureSettings: Sendable, Hashable {
   public var expectedChecks: Int?
   /// Most serial bytes kept from one run (`output_limit`).
   public var outputLimitBytes: Int
+  /// QEMU builds (`qemu`): names; `system` is the QEMU on PATH.
+  public var qemuBuilds: [String] = [LaunchSettings.systemQemu]
+  /// Where named builds are (`qemu_builds = NAME=LOCATION ...`): a QEMU
+  /// build directory holding `qemu-system-<arch>`, or a binary path in
+  /// which `{arch}` stands for the architecture.
+  public var qemuLocations: [String: String] = [:]
 }
 
 /// A configuration error, with the file and line at fault (line 0: the
@@ -88,13 +94,14 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
 public enum MatrixConfig {
   static let keys: Set<String> = [
     "arch", "accel", "smp", "memory", "cpu", "groups", "timeout", "silence", "qemu_args",
-    "guest_args", "checks", "exclude", "tcg_factor", "kvm_factor", "output_limit",
+    "guest_args", "checks", "exclude", "tcg_factor", "kvm_factor", "output_limit", "qemu",
+    "qemu_builds",
   ]
   static let overridable: Set<String> = [
     "accel", "smp", "memory", "cpu", "timeout", "silence", "qemu_args", "guest_args", "checks",
-    "tcg_factor", "kvm_factor", "output_limit",
+    "tcg_factor", "kvm_factor", "output_limit", "qemu",
   ]
-  static let axes = ["arch", "accel", "smp", "memory", "cpu"]
+  static let axes = ["arch", "accel", "smp", "memory", "cpu", "qemu"]
 
   /// Parses the file at `path`.
   public static func load(_ path: String) throws -> [GuestDeclaration] {
@@ -270,7 +277,7 @@ public enum MatrixConfig {
       var product = 1
       for count in [
         archSettings.accelerators.count, archSettings.cpus.count, archSettings.memoryMiB.count,
-        archSettings.cpuModels.count, 1,
+        archSettings.cpuModels.count, archSettings.qemuBuilds.count,
       ] {
         let (next, overflow) = product.multipliedReportingOverflow(by: count)
         product = overflow ? Int.max : next
@@ -301,7 +308,7 @@ public enum MatrixConfig {
     for item in items {
       let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
       guard pair.count == 2, axes.contains(pair[0]) else {
-        throw fail("exclude takes axis=value words (arch, accel, smp, memory, cpu), got '\(ConfigValue.shown(item))'")
+        throw fail("exclude takes axis=value words (arch, accel, smp, memory, cpu, qemu), got '\(ConfigValue.shown(item))'")
       }
       let (axis, text) = (pair[0], pair[1])
       guard conditions[axis] == nil else { throw fail("'\(axis)' appears twice in one exclude") }
@@ -317,6 +324,7 @@ public enum MatrixConfig {
         } else {
           normalized = nil
         }
+      case "qemu": normalized = ConfigValue.qemuName(text)
       default: normalized = ConfigValue.cpuModel(text).map { $0 ?? "default" }
       }
       guard let normalized else { throw fail("'\(ConfigValue.shown(text))' is not a value of the \(axis) axis (in 'exclude')") }
@@ -455,6 +463,36 @@ struct ConfigReader {
     }
   }
 
+  func qemuBuilds(_ architecture: Architecture?) throws -> [String] {
+    try list("qemu", architecture, default: [LaunchSettings.systemQemu]) { text throws(ValueProblem) in
+      guard let name = ConfigValue.qemuName(text) else {
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not a QEMU build name (1-32 letters, digits, '_', '-'; 'system' is the QEMU on PATH)")
+      }
+      return name
+    }
+  }
+
+  /// `qemu_builds`: NAME=LOCATION words.
+  func qemuLocations() throws -> [String: String] {
+    guard let (name, entry) = entry("qemu_builds", nil) else { return [:] }
+    var result: [String: String] = [:]
+    for word in Self.split(entry.value) {
+      let pair = word.split(separator: "=", maxSplits: 1).map(String.init)
+      guard pair.count == 2, let build = ConfigValue.qemuName(pair[0]), build != LaunchSettings.systemQemu,
+        !pair[1].isEmpty
+      else {
+        throw error(
+          "qemu_builds", name, entry, nil,
+          "'\(ConfigValue.shown(word))' is not NAME=LOCATION (a build name other than 'system', and a QEMU build directory or a binary path with {arch})")
+      }
+      guard result[build] == nil else {
+        throw error("qemu_builds", name, entry, nil, "build '\(build)' is named twice")
+      }
+      result[build] = pair[1]
+    }
+    return result
+  }
+
   func seconds(_ key: String, _ architecture: Architecture?, default fallback: Int) throws -> Int {
     try single(key, architecture, default: fallback, ConfigValue.seconds)
   }
@@ -495,6 +533,8 @@ struct ConfigReader {
     case "tcg_factor": _ = try factor(.tcg, architecture)
     case "kvm_factor": _ = try factor(.kvm, architecture)
     case "output_limit": _ = try outputLimit(architecture)
+    case "qemu": _ = try qemuBuilds(architecture)
+    case "qemu_builds": _ = try qemuLocations()
     default: break  // free words: groups, qemu_args, guest_args
     }
   }
@@ -522,13 +562,15 @@ struct ConfigReader {
       let milliseconds = min(max((seconds * 1000).rounded(), 1), Double(ConfigLimits.maxSeconds) * 1000)
       deadlines[accelerator] = .milliseconds(Int64(milliseconds))
     }
-    let settings = ArchitectureSettings(
+    var settings = ArchitectureSettings(
       accelerators: used, cpus: try cpus(architecture), memoryMiB: try memory(architecture),
       cpuModels: try cpuModels(architecture), timeoutSeconds: timeout,
       silenceSeconds: try seconds("silence", architecture, default: 30), timeoutFactors: factors,
       deadlines: deadlines, qemuArguments: words("qemu_args", architecture) ?? [],
       guestArguments: words("guest_args", architecture) ?? [], expectedChecks: try checks(architecture),
       outputLimitBytes: try outputLimit(architecture))
+    settings.qemuBuilds = try qemuBuilds(architecture)
+    settings.qemuLocations = try qemuLocations()
     if architecture == .s390x {
       // The longest command line of any cell: largest numbers, longest model.
       var longest = LaunchSettings(

@@ -13,10 +13,15 @@ public struct Divergence: Codable, Sendable, Equatable {
   /// verdict).
   public var outcomes: [String: String]
 
-  /// The divergences of `document` across `axis` (default: the
-  /// accelerator). Cells that were skipped as a whole (e.g. KVM
+  /// The divergences of `document` across the accelerator and across the
+  /// QEMU build.
+  public static func find(in document: ResultsDocument) -> [Divergence] {
+    find(in: document, across: .accel) + find(in: document, across: .qemu)
+  }
+
+  /// The divergences of `document` across `axis`. Cells that were skipped as a whole (e.g. KVM
   /// unavailable) have nothing to compare and are left out.
-  public static func find(in document: ResultsDocument, across axis: CellAxis = .accel)
+  public static func find(in document: ResultsDocument, across axis: CellAxis)
     -> [Divergence]
   {
     var groups: [String: [ResultsDocument.Cell]] = [:]

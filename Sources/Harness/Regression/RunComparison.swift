@@ -6,6 +6,7 @@ import Foundation
 public enum CellAxis: String, Sendable, CaseIterable, Codable {
   case accel
   case cpu
+  case qemu
 }
 
 extension ResultsDocument.Cell {
@@ -14,6 +15,11 @@ extension ResultsDocument.Cell {
   public func key(ignoring axes: Set<CellAxis> = []) -> String {
     var parts = [guest, arch, axes.contains(.accel) ? "*" : accel, "smp\(cpus)", "mem\(memoryMiB)M"]
     if let cpuModel { parts.append(axes.contains(.cpu) ? "cpu-*" : "cpu-\(cpuModel)") }
+    if axes.contains(.qemu) {
+      parts.append("qemu-*")
+    } else if let qemu, qemu != LaunchSettings.systemQemu {
+      parts.append("qemu-\(qemu)")
+    }
     return parts.joined(separator: ".")
   }
 

@@ -92,7 +92,7 @@ public enum HTMLReport {
     let found = Divergence.find(in: ResultsDocument(cells))
     guard !found.isEmpty else { return "" }
     var html = "<section class=\"divergences\">\n<h2>Divergences (\(found.count))</h2>\n"
-    html += "<p>Same guest, same axes, different accelerator, different outcome.</p>\n"
+    html += "<p>Same guest, same axes, different accelerator or QEMU build, different outcome.</p>\n"
     html += "<table><tr><th>cells</th><th>check</th><th>outcomes</th></tr>\n"
     for divergence in found {
       let outcomes = divergence.outcomes.sorted { $0.key < $1.key }

@@ -39,6 +39,8 @@
 ///   `commit` (string or null), `qemu` (array of `{arch, path, version}`).
 /// - `cells` (array of object), in the order the harness ran them:
 ///   - `id` (string): stable cell id, e.g. `selftest.x86_64.tcg.smp1.mem256M`.
+///   - `qemu` (string, added in v1): the QEMU build (`system`: the QEMU on
+///     PATH).
 ///   - `guest` (string): guest program name.
 ///   - `arch` (string): `x86_64` or `s390x`.
 ///   - `accel` (string): `tcg` or `kvm`.
@@ -206,6 +208,9 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var memoryMiB: Int
     /// The QEMU CPU model; nil for the default model.
     public var cpuModel: String?
+    /// The QEMU build (`system`: the QEMU on PATH; null in documents from
+    /// before the axis).
+    public var qemu: String?
     /// `PASS`, `FAIL`, `CRASH`, `TIMEOUT`, `PROTOCOL-ERROR` or `SKIP`.
     public var verdict: String
     /// Why, in one sentence.
@@ -232,7 +237,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var logPath: String
 
     enum CodingKeys: String, CodingKey {
-      case id, guest, arch, accel, cpus, memoryMiB, cpuModel, verdict, reason, durationSeconds
+      case id, guest, arch, accel, cpus, memoryMiB, cpuModel, qemu, verdict, reason, durationSeconds
       case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, checks
       case logPath
     }
@@ -246,6 +251,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       cpus = cell.cpus
       memoryMiB = cell.memoryMiB
       cpuModel = cell.cpuModel
+      qemu = cell.qemuBuild
       verdict = result.verdict.rawValue
       reason = result.reason
       durationSeconds = cell.durationSeconds
@@ -271,6 +277,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(cpus, forKey: .cpus)
       try c.encode(memoryMiB, forKey: .memoryMiB)
       try c.encode(cpuModel, forKey: .cpuModel)  // null for the default model
+      try c.encode(qemu, forKey: .qemu)
       try c.encode(verdict, forKey: .verdict)
       try c.encode(reason, forKey: .reason)
       try c.encode(durationSeconds, forKey: .durationSeconds)

@@ -157,7 +157,9 @@ public enum JUnitReport {
     if let metadata = cell.metadata {
       // The run's host and commit, and this cell's QEMU.
       properties += metadata.properties.filter { name, _ in
-        !name.hasPrefix("qemu.") || name == "qemu.\(result.architecture.rawValue)"
+        !name.hasPrefix("qemu.")
+          || name == "qemu.\(result.architecture.rawValue)"
+            + (cell.qemuBuild == LaunchSettings.systemQemu ? "" : ".\(cell.qemuBuild)")
       }
     }
 

@@ -15,6 +15,8 @@ public struct ReportCell: Sendable {
   public var memoryMiB: Int
   /// The QEMU CPU model it ran with; nil for the default model.
   public var cpuModel: String? = nil
+  /// The QEMU build it ran on (`system`: the QEMU on PATH).
+  public var qemuBuild: String = LaunchSettings.systemQemu
   /// Runs made (more than 1 when retried); 1 normally.
   public var attempts: Int
   /// Failed first, then passed on a retry.
@@ -56,6 +58,7 @@ public struct ReportCell: Sendable {
       id: id, result: result, cpus: settings.cpus, memoryMiB: settings.memoryMiB,
       attempts: attempts, flaky: flaky, logPath: logPath, sourcePaths: sourcePaths)
     cpuModel = settings.cpuModel
+    qemuBuild = settings.qemuBuild
   }
 }
 

@@ -9,6 +9,8 @@ public struct RunMetadata: Codable, Sendable, Equatable {
   public struct Qemu: Codable, Sendable, Equatable {
     /// Architecture it emulates.
     public var arch: String
+    /// The build's name on the `qemu` axis (`system`: the one on PATH).
+    public var build: String
     /// The binary's path (resolved through PATH).
     public var path: String
     /// The first line of `--version` (empty when it could not be run).
@@ -28,8 +30,12 @@ public struct RunMetadata: Codable, Sendable, Equatable {
   /// The QEMU binaries of the architectures the run used.
   public var qemu: [Qemu]
 
-  /// The metadata of a run starting now on this host, for `architectures`.
-  public static func collect(architectures: [Architecture], workspaceRoot: String?) async -> RunMetadata {
+  /// The metadata of a run of `cells` starting now on this host;
+  /// `versions` maps each QEMU binary to its `--version` line
+  /// (`QemuBuilds.verify`).
+  public static func collect(cells: [MatrixCell], versions: [String: String], workspaceRoot: String?)
+    -> RunMetadata
+  {
     var name = utsname()
     uname(&name)
     let kernel = withUnsafeBytes(of: &name.release) { raw in
@@ -38,15 +44,21 @@ public struct RunMetadata: Codable, Sendable, Equatable {
     let modules = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/module")) ?? [])
       .filter { $0 == "kvm" || $0.hasPrefix("kvm_") }.sorted()
     var qemu: [Qemu] = []
-    for architecture in architectures {
-      let binary = architecture.qemuBinary
-      let path = ProcessInfo.processInfo.environment["PATH", default: ""].split(separator: ":")
-        .map { "\($0)/\(binary)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-      var version = ""
-      if let path, let outcome = try? await ToolRunner.run(path, ["--version"]) {
-        version = outcome.output.split(separator: "\n").first.map(String.init) ?? ""
-      }
-      qemu.append(Qemu(arch: architecture.rawValue, path: path ?? binary, version: version))
+    for cell in cells {
+      let settings = cell.settings
+      guard !qemu.contains(where: { $0.arch == settings.architecture.rawValue && $0.build == settings.qemuBuild })
+      else { continue }
+      let executable = settings.qemuExecutable
+      let path =
+        executable.contains("/")
+        ? executable
+        : ProcessInfo.processInfo.environment["PATH", default: ""].split(separator: ":")
+          .map { "\($0)/\(executable)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+          ?? executable
+      qemu.append(
+        Qemu(
+          arch: settings.architecture.rawValue, build: settings.qemuBuild, path: path,
+          version: versions[executable] ?? ""))
     }
     return RunMetadata(
       started: ISO8601DateFormatter().string(from: Date()),
@@ -76,7 +88,8 @@ public struct RunMetadata: Codable, Sendable, Equatable {
     ]
     if let commit { pairs.append(("commit", commit)) }
     for binary in qemu {
-      pairs.append(("qemu.\(binary.arch)", "\(binary.path) (\(binary.version))"))
+      let suffix = binary.build == LaunchSettings.systemQemu ? "" : ".\(binary.build)"
+      pairs.append(("qemu.\(binary.arch)\(suffix)", "\(binary.path) (\(binary.version))"))
     }
     return pairs
   }
