@@ -20,7 +20,7 @@ struct Runner: AsyncParsableCommand {
       report could not be written; 2 usage or configuration error (including a report \
       directory that is refused, or in use with --no-wait); 130 interrupted.
       """,
-    subcommands: [Run.self, List.self, Bench.self, Diff.self, BaselineCommand.self, FuzzConfig.self],
+    subcommands: [Run.self, List.self, Bench.self, Diff.self, BaselineCommand.self, Merge.self, FuzzConfig.self],
     defaultSubcommand: Run.self)
 
   /// Usage and configuration errors.
@@ -119,6 +119,27 @@ struct Selection: ParsableArguments {
 
   @Option(
     help: ArgumentHelp(
+      "Run only shard I of N of the selected cells (1-based): a deterministic split balanced by cell time; `runner merge` combines the shards' run directories.",
+      valueName: "i/n"))
+  var shard: String?
+
+  @Option(help: "A results.json (or run directory) whose cell times balance --shard (default: estimates).")
+  var shardTimes: String?
+
+  /// `--shard` as (index, count).
+  func shardSpec() throws -> (Int, Int)? {
+    guard let shard else { return nil }
+    let parts = shard.split(separator: "/").map { Int($0) }
+    guard parts.count == 2, let index = parts[0], let count = parts[1], count >= 1, count <= 1000,
+      (1...count).contains(index)
+    else {
+      throw ValidationError("--shard: '\(shard)' is not I/N with 1 ≤ I ≤ N ≤ 1000 (e.g. 2/3)")
+    }
+    return (index, count)
+  }
+
+  @Option(
+    help: ArgumentHelp(
       "Also run every cell on this QEMU build (repeatable): NAME=LOCATION, a QEMU build directory holding qemu-system-<arch>, or a binary path with {arch}. Overrides the config's qemu_builds location of NAME.",
       valueName: "name=location"))
   var qemu: [String] = []
@@ -204,6 +225,10 @@ struct Selection: ParsableArguments {
       }
     }
     cells = try QemuBuilds.resolve(cells, adding: try qemuBuilds())
+    if let (index, count) = try shardSpec() {
+      cells = Sharding.shard(
+        cells, index: index, of: count, times: shardTimes.map(Sharding.times(from:)) ?? [:])
+    }
     if let limit = try outputLimitBytes() {
       for index in cells.indices { cells[index].settings.outputLimitBytes = limit }
     }
