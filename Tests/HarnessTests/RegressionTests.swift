@@ -198,3 +198,48 @@ struct QemuBuildTests {
     } throws: { "\($0)".hasPrefix("q.cfg:2:") }
   }
 }
+
+/// The report's second edition: matrix per architecture with markers, the
+/// per-cell timeline, guest notes and per-check time, log line and source.
+@Suite("HTML report, second edition")
+struct HTMLSecondEditionTests {
+  @Test func timelineNotesChecksAndMarkers() throws {
+    let log = """
+      KTAP version 1
+      # guest: one
+      1..1
+          KTAP version 1
+          # Subtest: main
+          # bring-up ns 1234
+          ok 1 x # @one/G.swift:10
+          not ok 2 y # @one/G.swift:11
+      not ok 1 main
+      # EXIT: STATUS=1
+
+      """
+    var tcg = RegressionTests.cell("one", accel: .tcg, verdict: .failed, checks: [("x", true), ("y", false)])
+    tcg.result.serialLog = log
+    tcg.result.sections[0].checks[0].diagnostics = ["bring-up ns 1234"]
+    var timeline = SerialTimeline()
+    var offset = 0
+    for (index, line) in log.split(separator: "\n").enumerated() {
+      offset += line.utf8.count + 1
+      timeline.record(endOffset: offset, at: .milliseconds(100 + 50 * index))
+    }
+    tcg.result.timeline = timeline
+    let kvm = RegressionTests.cell("one", accel: .kvm, checks: [("x", true), ("y", true)])
+    let baseline = try Baseline.parse(
+      "cell = nothing\ncheck = *\nreason = r\n", path: "b.cfg"
+    ).classify(ResultsDocument([tcg, kvm]))
+    let html = HTMLReport.render([tcg, kvm], layout: ReportLayout([tcg, kvm]), baseline: baseline)
+    #expect(html.contains("<caption>x86_64</caption>"))
+    #expect(html.contains("<span class=\"marker marker-new\">new</span>"))
+    #expect(html.contains("<span class=\"marker marker-divergent\">diverges</span>"))
+    #expect(html.contains("<div class=\"timeline\""))
+    #expect(html.contains("<span>first byte 100 ms</span>"))
+    #expect(html.contains("<span>exit line 550 ms</span>"))
+    #expect(html.contains("bring-up ns 1234"))
+    #expect(html.contains("title=\"line 7 of the serial log\">line 7</a>"))
+    #expect(html.contains("<td class=\"check-time\">50 ms</td>"))
+  }
+}

@@ -293,7 +293,7 @@ struct ReportTests {
       #expect(byID[F.nastyID]?["verdict"] as? String == "PROTOCOL-ERROR")
 
       let expectedKeys: Set<String> = [
-        "id", "guest", "arch", "accel", "cpus", "memoryMiB", "cpuModel", "verdict", "reason", "durationSeconds",
+        "id", "guest", "arch", "accel", "cpus", "memoryMiB", "cpuModel", "qemu", "verdict", "reason", "durationSeconds",
         "attempts", "flaky", "interrupted", "qemuExitCode", "command", "crash", "protocolErrors",
         "checks", "logPath",
       ]
@@ -382,16 +382,16 @@ struct ReportTests {
   @Test func htmlHasTheGridDetailsAndLogLinks() throws {
     try F.withReport { directory, _ in
       let html = try F.read(directory, "index.html")
-      #expect(F.occurrences(of: "<td class=\"cell verdict-", in: html) == F.cells.count)
+      #expect(F.occurrences(of: "<div class=\"cell verdict-", in: html) == F.cells.count)
       #expect(F.occurrences(of: "data-cell-id=", in: html) == F.cells.count)
       for id in F.cells.map(\.id) {
         #expect(html.contains("data-cell-id=\"\(MarkupEscaping.escape(id, attribute: true))\""), "no grid cell for \(id)")
       }
       for status in ["pass", "fail", "crash", "timeout", "protocol-error", "skip", "flaky"] {
-        #expect(html.contains("<td class=\"cell verdict-\(status)\""), "no \(status) cell")
+        #expect(html.contains("<div class=\"cell verdict-\(status)\""), "no \(status) cell")
       }
       // Combinations a guest did not run are empty boxes, not cells.
-      #expect(html.contains("<td class=\"cell empty\""))
+      #expect(html.contains("<div class=\"cell empty\""))
       // The failing cell: anchor from the grid, detail section with the
       // failed check's location and the link to its serial log.
       #expect(html.contains("<a href=\"#cell-\(F.failID)\">"))

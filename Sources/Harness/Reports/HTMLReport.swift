@@ -47,7 +47,7 @@ public enum HTMLReport {
       """
     html += header(cells)
     html += "<main>\n"
-    html += matrix(cells, layout: layout)
+    html += matrix(cells, layout: layout, baseline: baseline)
     html += baselineSection(baseline)
     html += divergences(cells)
     html += details(cells, layout: layout)
@@ -159,89 +159,106 @@ public enum HTMLReport {
 
   // MARK: - Matrix
 
-  /// A grid column: a combination of settings (plus a variant number when
-  /// one guest ran the same combination more than once).
+  /// A column of an architecture's table: an accelerator, with the QEMU
+  /// build when the run used more than one.
   private struct Column: Hashable, Comparable {
-    var architecture: Architecture
     var accelerator: Accelerator
-    var cpus: Int
-    var memoryMiB: Int
-    var cpuModel: String?
-    var variant: Int
+    var qemuBuild: String
 
-    private var order: (Int, Int, Int, Int, String, Int) {
+    private var order: (Int, Int, String) {
       (
-        Architecture.allCases.firstIndex(of: architecture) ?? 0,
         Accelerator.allCases.firstIndex(of: accelerator) ?? 0,
-        cpus, memoryMiB, cpuModel ?? "", variant
+        qemuBuild == LaunchSettings.systemQemu ? 0 : 1, qemuBuild
       )
     }
 
     static func < (a: Column, b: Column) -> Bool { a.order < b.order }
 
-    var group: String { "\(architecture) · \(accelerator)" }
-    var label: String {
-      "smp \(cpus) · \(memoryMiB) MiB" + (cpuModel.map { " · \($0)" } ?? "")
-        + (variant > 0 ? " · #\(variant + 1)" : "")
+    func label(showingBuild: Bool) -> String {
+      showingBuild ? "\(accelerator) · qemu \(qemuBuild)" : accelerator.rawValue
     }
   }
 
-  private static func matrix(_ cells: [ReportCell], layout: ReportLayout) -> String {
-    var guests: [String] = []
-    var grid: [String: [Column: ReportCell]] = [:]
-    for cell in cells {
-      let guest = cell.result.guest
-      if grid[guest] == nil {
-        guests.append(guest)
-        grid[guest] = [:]
-      }
-      var column = Column(
-        architecture: cell.result.architecture, accelerator: cell.result.accelerator,
-        cpus: cell.cpus, memoryMiB: cell.memoryMiB, cpuModel: cell.cpuModel, variant: 0)
-      while grid[guest]![column] != nil { column.variant += 1 }
-      grid[guest]![column] = cell
-    }
-    let columns = Set(grid.values.flatMap(\.keys)).sorted()
-    let slowest = cells.map(\.durationSeconds).max() ?? 0
-
+  /// The matrix as one table per architecture (so both fit a 1400 px page
+  /// without scrolling sideways): rows are guests, columns accelerators
+  /// (and QEMU builds), and each box holds that guest's cells there — one
+  /// chip per smp/memory/CPU-model combination — with known/new failure and
+  /// divergence markers.
+  private static func matrix(
+    _ cells: [ReportCell], layout: ReportLayout, baseline: BaselineReport?
+  ) -> String {
     var html = "<section class=\"matrix-section\">\n<h2>Matrix</h2>\n"
     guard !cells.isEmpty else {
       return html + "<p class=\"empty-note\">No cells were run.</p>\n</section>\n"
     }
-    html += "<div class=\"matrix-scroll\">\n<table class=\"matrix\">\n<thead>\n<tr><th rowspan=\"2\" class=\"corner\">Guest</th>"
-    var groups: [(String, Int)] = []
-    for column in columns {
-      if groups.last?.0 == column.group { groups[groups.count - 1].1 += 1 } else { groups.append((column.group, 1)) }
-    }
-    for (group, span) in groups {
-      html += "<th colspan=\"\(span)\" class=\"group\">\(e(group))</th>"
-    }
-    html += "</tr>\n<tr>"
-    for column in columns { html += "<th class=\"combo\">\(e(column.label))</th>" }
-    html += "</tr>\n</thead>\n<tbody>\n"
-    for guest in guests {
-      html += "<tr><th scope=\"row\" class=\"guest\">\(e(guest))</th>"
-      for column in columns {
-        guard let cell = grid[guest]?[column] else {
-          html += "<td class=\"cell empty\" title=\"not run\"></td>"
-          continue
+    let slowest = cells.map(\.durationSeconds).max() ?? 0
+    let divergent = Set(
+      Divergence.find(in: ResultsDocument(cells)).flatMap { $0.outcomes.keys })
+    let showBuild = Set(cells.map(\.qemuBuild)).count > 1
+    html += "<div class=\"matrices\">\n"
+    for architecture in Architecture.allCases {
+      let here = cells.filter { $0.result.architecture == architecture }
+      guard !here.isEmpty else { continue }
+      var guests: [String] = []
+      for cell in here where !guests.contains(cell.result.guest) { guests.append(cell.result.guest) }
+      let columns = Set(here.map { Column(accelerator: $0.result.accelerator, qemuBuild: $0.qemuBuild) })
+        .sorted()
+      html += "<table class=\"matrix\" data-arch=\"\(architecture)\">\n<caption>\(architecture)</caption>\n"
+      html += "<thead><tr><th class=\"corner\">Guest</th>"
+      for column in columns { html += "<th class=\"group\">\(e(column.label(showingBuild: showBuild)))</th>" }
+      html += "</tr></thead>\n<tbody>\n"
+      for guest in guests {
+        html += "<tr><th scope=\"row\" class=\"guest\">\(e(guest))</th>"
+        for column in columns {
+          let chips = here.filter {
+            $0.result.guest == guest && $0.result.accelerator == column.accelerator
+              && $0.qemuBuild == column.qemuBuild
+          }
+          guard !chips.isEmpty else {
+            html += "<td class=\"box\"><div class=\"cell empty\" title=\"not run\"></div></td>"
+            continue
+          }
+          html += "<td class=\"box\">"
+          for cell in chips {
+            html += gridCell(
+              cell, layout: layout, slowest: slowest, markers: markers(cell, baseline, divergent))
+          }
+          html += "</td>"
         }
-        html += gridCell(cell, layout: layout, slowest: slowest)
+        html += "</tr>\n"
       }
-      html += "</tr>\n"
+      html += "</tbody>\n</table>\n"
     }
-    html += "</tbody>\n</table>\n</div>\n"
-    html += "<ul class=\"legend\">"
+    html += "</div>\n<ul class=\"legend\">"
     for status in CellStatus.allCases {
       html += "<li><span class=\"swatch swatch-\(status.rawValue)\"></span>\(status.label.lowercased())</li>"
     }
     html += "<li><span class=\"swatch swatch-empty\"></span>not run</li>"
+    html += "<li><span class=\"marker marker-new\">new</span> failure not in the baseline</li>"
+    html += "<li><span class=\"marker marker-known\">known</span> failure in the baseline</li>"
+    html += "<li><span class=\"marker marker-divergent\">diverges</span> differs from the same cell under another accelerator or QEMU</li>"
     html += "<li class=\"legend-timing\"><span class=\"legend-bar\"></span>time, relative to the slowest cell (\(e(ReportText.humanDuration(slowest))))</li></ul>\n"
     html += "</section>\n"
     return html
   }
 
-  private static func gridCell(_ cell: ReportCell, layout: ReportLayout, slowest: Double) -> String {
+  /// The markers of a cell: new/known failures against the baseline, and
+  /// whether it diverges from its twin under another accelerator or build.
+  private static func markers(_ cell: ReportCell, _ baseline: BaselineReport?, _ divergent: Set<String>)
+    -> [String]
+  {
+    var result: [String] = []
+    if let baseline {
+      if baseline.new.contains(where: { $0.cell == cell.id }) { result.append("new") }
+      if baseline.known.contains(where: { $0.cell == cell.id }) { result.append("known") }
+    }
+    if divergent.contains(cell.id) { result.append("divergent") }
+    return result
+  }
+
+  private static func gridCell(
+    _ cell: ReportCell, layout: ReportLayout, slowest: Double, markers: [String] = []
+  ) -> String {
     let status = cell.status
     let counts = CheckCounts(cell.result.checks)
     var summary: String
@@ -256,9 +273,16 @@ public enum HTMLReport {
     let width = slowest > 0 ? max(cell.durationSeconds / slowest * 100, cell.durationSeconds > 0 ? 1 : 0) : 0
     let tooltip = "\(cell.id): \(cell.result.verdict)" + (cell.result.reason.isEmpty ? "" : " — \(cell.result.reason)")
 
-    var html = "<td class=\"cell verdict-\(status.rawValue)\" data-cell-id=\"\(e(cell.id))\" title=\"\(e(tooltip))\">"
+    var combination = "smp \(cell.cpus) · \(ReportText.mebibytes(cell.memoryMiB))"
+    if let model = cell.cpuModel { combination += " · \(model)" }
+    var html = "<div class=\"cell verdict-\(status.rawValue)\" data-cell-id=\"\(e(cell.id))\" title=\"\(e(tooltip))\">"
     html += "<a href=\"#\(e(layout.anchor(of: cell)))\">"
     html += "<span class=\"verdict\">\(status.label)</span>"
+    for marker in markers {
+      let text = marker == "divergent" ? "diverges" : marker
+      html += "<span class=\"marker marker-\(marker)\">\(text)</span>"
+    }
+    html += "<span class=\"combo\">\(e(combination))</span>"
     if cell.attempts > 1 { html += "<span class=\"attempts\">\(cell.attempts) attempts</span>" }
     html += "<span class=\"counts\">\(e(summary))</span>"
     if status != .pass && status != .flaky && !cell.result.reason.isEmpty {
@@ -266,7 +290,7 @@ public enum HTMLReport {
     }
     html += "<span class=\"time\">\(e(ReportText.humanDuration(cell.durationSeconds)))</span>"
     html += "<div class=\"timing\"><div class=\"timing-bar\" style=\"width: \(percent(width))\"></div></div>"
-    html += "</a></td>"
+    html += "</a></div>"
     return html
   }
 
@@ -301,6 +325,9 @@ public enum HTMLReport {
     ]
     for (name, value) in facts { html += "<div><dt>\(e(name))</dt><dd>\(e(value))</dd></div>" }
     html += "</dl>\n"
+
+    let landmarks = result.timeline.landmarks(result.serialLog)
+    html += timeline(landmarks, total: cell.durationSeconds)
 
     if !result.reason.isEmpty {
       html += "<p class=\"reason\"><strong>\(e(result.verdict.rawValue))</strong> — \(e(result.reason))</p>\n"
@@ -346,10 +373,29 @@ public enum HTMLReport {
       html += "</ul>\n"
     }
 
+    // The guest's own measurements: diagnostics printed before checks
+    // that did not fail (`note("bring-up ns", …)`).
+    let notes = result.checks.filter { $0.outcome != .failed }.flatMap { check in
+      check.diagnostics.map { (check, $0) }
+    }
+    if !notes.isEmpty {
+      html += "<details class=\"guest-notes\"\(notes.count <= 8 ? " open" : "")><summary>Guest notes (\(notes.count))</summary>\n<ul class=\"notes\">"
+      for (check, text) in notes {
+        html += "<li>\(e(text)) <span class=\"note-check\">(before \(e(check.section)) › \(e(check.name)))</span></li>"
+      }
+      html += "</ul></details>\n"
+    }
+
     if !result.checks.isEmpty {
+      let durations = result.timeline.checkDurations(result.serialLog)
+      let log = urlPath(layout.logPath(of: cell))
       html += "<details class=\"all-checks\"><summary>All \(result.checks.count) checks</summary>\n"
-      html += "<table class=\"checks\"><thead><tr><th>section</th><th>#</th><th>check</th><th>outcome</th><th>source</th></tr></thead><tbody>\n"
-      for check in result.checks {
+      html += "<table class=\"checks\"><thead><tr><th>section</th><th>#</th><th>check</th><th>outcome</th><th>time</th><th>log</th><th>source</th></tr></thead><tbody>\n"
+      for (index, check) in result.checks.enumerated() {
+        let time = index < durations.count ? durations[index].map { ReportText.humanDuration($0.reportSeconds) } ?? "" : ""
+        let line = index < landmarks.checks.count ? landmarks.checks[index].line : nil
+        let source = cell.sourceReference(of: check) ?? ""
+        let sourcePath = source.split(separator: ":").first.map(String.init) ?? ""
         let outcome: String
         let note: String
         switch check.outcome {
@@ -359,7 +405,11 @@ public enum HTMLReport {
         }
         html += "<tr class=\"outcome-\(outcome)\"><td>\(e(check.section))</td><td>\(check.number)</td><td>\(e(check.name))"
         if !note.isEmpty { html += " <span class=\"skip-reason\">(\(e(note)))</span>" }
-        html += "</td><td>\(outcome)</td><td><code>\(e(cell.sourceReference(of: check) ?? ""))</code></td></tr>\n"
+        html += "</td><td>\(outcome)</td><td class=\"check-time\">\(e(time))</td>"
+        html += "<td>" + (line.map { "<a href=\"\(e(log))\" title=\"line \($0) of the serial log\">line \($0)</a>" } ?? "") + "</td>"
+        // Repository-relative source paths open from runs/<name>/index.html.
+        let href = sourcePath.hasPrefix("/") || sourcePath.isEmpty ? nil : "../../" + sourcePath
+        html += "<td><code>" + (href.map { "<a href=\"\(e(urlPath($0)))\">\(e(source))</a>" } ?? e(source)) + "</code></td></tr>\n"
       }
       html += "</tbody></table></details>\n"
     }
@@ -380,6 +430,35 @@ public enum HTMLReport {
       }
     }
     html += "</section>\n"
+    return html
+  }
+
+  // MARK: - Timeline
+
+  /// A cell's timeline: boot (until the guest's first byte), each section,
+  /// and the end, as a bar scaled to the cell's time, with labels.
+  private static func timeline(_ marks: SerialLandmarks, total: Double) -> String {
+    guard total > 0, let first = marks.firstOutput else { return "" }
+    func position(_ at: Duration) -> Double { min(max(at.reportSeconds / total * 100, 0), 100) }
+    var html = "<div class=\"timeline\" title=\"boot → sections → exit\">"
+    html += "<span class=\"span boot\" style=\"left: 0; width: \(percent(position(first)))\" title=\"boot until the first byte\"></span>"
+    var start = first
+    for section in marks.sections {
+      guard let end = section.at else { continue }
+      let left = position(start)
+      html += "<span class=\"span section\" style=\"left: \(percent(left)); width: \(percent(max(position(end) - left, 0)))\" title=\"\(e(section.name))\"></span>"
+      start = end
+    }
+    html += "</div>\n<div class=\"timeline-labels\">"
+    html += "<span>first byte \(e(ReportText.humanDuration(first.reportSeconds)))</span>"
+    var previous = first
+    for section in marks.sections {
+      guard let end = section.at else { continue }
+      html += "<span>\(e(section.name)) \(e(ReportText.humanDuration((end - previous).reportSeconds)))</span>"
+      previous = end
+    }
+    if let exit = marks.exit { html += "<span>exit line \(e(ReportText.humanDuration(exit.reportSeconds)))</span>" }
+    html += "<span>end \(e(ReportText.humanDuration(total)))</span></div>\n"
     return html
   }
 
@@ -448,41 +527,57 @@ public enum HTMLReport {
     .segment-crash { background: var(--crash); } .segment-timeout { background: var(--timeout); }
     .segment-protocol-error { background: var(--protocol-error); } .segment-skip { background: var(--skip); }
     .segment-flaky { background: var(--flaky); }
-    .matrix-scroll { overflow-x: auto; width: fit-content; max-width: 100%; background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 12px; }
-    table.matrix { border-collapse: separate; border-spacing: 6px; }
+    .matrices { display: flex; flex-direction: column; gap: 14px; }
+    table.matrix { width: 100%; border-collapse: separate; border-spacing: 6px; background: var(--card);
+      border: 1px solid var(--line); border-radius: 10px; padding: 6px; table-layout: auto; }
+    table.matrix caption { text-align: left; font-weight: 700; font-size: 15px; padding: 2px 4px 6px; }
     .matrix th { font-weight: 600; color: var(--muted); font-size: 12px; white-space: nowrap; }
-    .matrix th.group { color: var(--fg); font-size: 13px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
-    .matrix th.combo { font-weight: 500; }
-    .matrix th.guest { text-align: right; padding-right: 10px; color: var(--fg); font-family: var(--mono); font-size: 13px; }
-    .matrix th.corner { text-align: right; padding-right: 10px; vertical-align: bottom; }
-    td.cell { width: 172px; min-width: 150px; height: 84px; padding: 0; border-radius: 8px; vertical-align: top;
-      border: 1px solid var(--line); border-left-width: 5px; background: var(--card); }
-    td.cell a { display: flex; flex-direction: column; height: 100%; padding: 7px 9px 8px; color: inherit; text-decoration: none; }
-    td.cell a:hover { background: rgba(0,0,0,.035); }
-    td.cell .verdict { font-weight: 800; letter-spacing: .03em; font-size: 13px; }
-    td.cell .counts, td.cell .attempts { font-size: 12px; color: var(--muted); }
-    td.cell .attempts { font-style: italic; }
-    td.cell .why { font-size: 11.5px; color: var(--fg); opacity: .8; white-space: nowrap; overflow: hidden;
-      text-overflow: ellipsis; max-width: 150px; }
-    td.cell .time { font-size: 12px; font-variant-numeric: tabular-nums; margin-top: auto; }
-    td.cell .timing { display: block; height: 5px; background: rgba(0,0,0,.08); border-radius: 3px; margin-top: 3px; overflow: hidden; }
-    td.cell .timing-bar { display: block; height: 100%; border-radius: 3px; background: var(--muted); }
-    td.cell.empty { background: repeating-linear-gradient(135deg, transparent 0 6px, rgba(0,0,0,.04) 6px 12px);
+    .matrix th.group { color: var(--fg); font-size: 13px; border-bottom: 2px solid var(--line); padding-bottom: 4px; text-align: left; }
+    .matrix th.guest { text-align: right; padding-right: 10px; color: var(--fg); font-family: var(--mono); font-size: 13px; width: 1%; }
+    .matrix th.corner { text-align: right; padding-right: 10px; vertical-align: bottom; width: 1%; }
+    td.box { vertical-align: top; padding: 0; }
+    td.box { display: table-cell; }
+    td.box > .cell { display: inline-flex; vertical-align: top; margin: 0 6px 6px 0; }
+    .cell { width: 158px; min-height: 84px; padding: 0; border-radius: 8px;
+      border: 1px solid var(--line); border-left-width: 5px; background: var(--card); box-sizing: border-box; }
+    .cell a { display: flex; flex-direction: column; width: 100%; padding: 6px 8px 7px; color: inherit; text-decoration: none; box-sizing: border-box; }
+    .cell a:hover { background: rgba(0,0,0,.035); }
+    .cell .verdict { font-weight: 800; letter-spacing: .03em; font-size: 13px; }
+    .cell .combo { font-size: 11.5px; color: var(--fg); }
+    .cell .counts, .cell .attempts { font-size: 12px; color: var(--muted); }
+    .cell .attempts { font-style: italic; }
+    .cell .why { font-size: 11.5px; color: var(--fg); opacity: .8; white-space: nowrap; overflow: hidden;
+      text-overflow: ellipsis; max-width: 140px; }
+    .cell .time { font-size: 12px; font-variant-numeric: tabular-nums; margin-top: auto; }
+    .cell .timing { display: block; height: 5px; background: rgba(0,0,0,.08); border-radius: 3px; margin-top: 3px; overflow: hidden; }
+    .cell .timing-bar { display: block; height: 100%; border-radius: 3px; background: var(--muted); }
+    .cell.empty { min-height: 40px; width: 60px; background: repeating-linear-gradient(135deg, transparent 0 6px, rgba(0,0,0,.04) 6px 12px);
       border-style: dashed; border-left-width: 1px; }
-    td.verdict-pass { background: var(--pass-bg); border-color: var(--pass); } td.verdict-pass .verdict { color: var(--pass); }
-    td.verdict-pass .timing-bar { background: var(--pass); }
-    td.verdict-fail { background: var(--fail-bg); border-color: var(--fail); } td.verdict-fail .verdict { color: var(--fail); }
-    td.verdict-fail .timing-bar { background: var(--fail); }
-    td.verdict-crash { background: var(--crash-bg); border-color: var(--crash); } td.verdict-crash .verdict { color: var(--crash); }
-    td.verdict-crash .timing-bar { background: var(--crash); }
-    td.verdict-timeout { background: var(--timeout-bg); border-color: var(--timeout); } td.verdict-timeout .verdict { color: var(--timeout); }
-    td.verdict-timeout .timing-bar { background: var(--timeout); }
-    td.verdict-protocol-error { background: var(--protocol-error-bg); border-color: var(--protocol-error); }
-    td.verdict-protocol-error .verdict { color: var(--protocol-error); } td.verdict-protocol-error .timing-bar { background: var(--protocol-error); }
-    td.verdict-skip { background: var(--skip-bg); border-color: var(--skip); } td.verdict-skip .verdict { color: var(--skip); }
-    td.verdict-skip .timing-bar { background: var(--skip); }
-    td.verdict-flaky { background: repeating-linear-gradient(135deg, var(--flaky-bg) 0 8px, #fdf3b0 8px 16px); border-color: var(--flaky); }
-    td.verdict-flaky .verdict { color: var(--flaky); } td.verdict-flaky .timing-bar { background: var(--flaky); }
+    .marker { display: inline-block; font-size: 10.5px; font-weight: 700; border-radius: 4px; padding: 0 4px; margin-left: 4px; text-transform: uppercase; }
+    .cell .marker { margin: 0 0 2px; align-self: flex-start; }
+    .marker-new { background: var(--fail); color: #fff; } .marker-known { background: var(--skip); color: #fff; }
+    .marker-divergent { background: var(--protocol-error); color: #fff; }
+    .verdict-pass { background: var(--pass-bg); border-color: var(--pass); } .verdict-pass .verdict { color: var(--pass); }
+    .verdict-pass .timing-bar { background: var(--pass); }
+    .verdict-fail { background: var(--fail-bg); border-color: var(--fail); } .verdict-fail .verdict { color: var(--fail); }
+    .verdict-fail .timing-bar { background: var(--fail); }
+    .verdict-crash { background: var(--crash-bg); border-color: var(--crash); } .verdict-crash .verdict { color: var(--crash); }
+    .verdict-crash .timing-bar { background: var(--crash); }
+    .verdict-timeout { background: var(--timeout-bg); border-color: var(--timeout); } .verdict-timeout .verdict { color: var(--timeout); }
+    .verdict-timeout .timing-bar { background: var(--timeout); }
+    .verdict-protocol-error { background: var(--protocol-error-bg); border-color: var(--protocol-error); }
+    .verdict-protocol-error .verdict { color: var(--protocol-error); } .verdict-protocol-error .timing-bar { background: var(--protocol-error); }
+    .verdict-skip { background: var(--skip-bg); border-color: var(--skip); } .verdict-skip .verdict { color: var(--skip); }
+    .verdict-skip .timing-bar { background: var(--skip); }
+    .verdict-flaky { background: repeating-linear-gradient(135deg, var(--flaky-bg) 0 8px, #fdf3b0 8px 16px); border-color: var(--flaky); }
+    .verdict-flaky .verdict { color: var(--flaky); } .verdict-flaky .timing-bar { background: var(--flaky); }
+    .timeline { position: relative; height: 22px; background: rgba(0,0,0,.05); border-radius: 4px; margin: 6px 0 2px; }
+    .timeline .span { position: absolute; top: 0; bottom: 0; border-right: 1px solid rgba(0,0,0,.25); }
+    .timeline .boot { background: rgba(0,0,0,.10); }
+    .timeline .section { background: var(--pass-bg); }
+    .timeline .section.failed { background: var(--fail-bg); }
+    .timeline-labels { font-size: 11.5px; color: var(--muted); display: flex; flex-wrap: wrap; gap: 4px 14px; }
+    ul.notes { font-family: var(--mono); font-size: 12px; }
     .legend { list-style: none; padding: 0; margin: 10px 0 0; display: flex; flex-wrap: wrap; gap: 14px; color: var(--muted); font-size: 12px; }
     .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 5px; vertical-align: -2px; border: 1px solid var(--line); }
     .swatch-pass { background: var(--pass); } .swatch-fail { background: var(--fail); } .swatch-crash { background: var(--crash); }

@@ -418,6 +418,11 @@ public enum ReportText {
   }
 
   /// A duration for people: `850 ms`, `4.2 s`, `2 min 05 s`.
+  /// `256 MiB`, `8 GiB`.
+  static func mebibytes(_ value: Int) -> String {
+    value % 1024 == 0 ? "\(value / 1024) GiB" : "\(value) MiB"
+  }
+
   static func humanDuration(_ seconds: Double) -> String {
     let posix = Locale(identifier: "en_US_POSIX")
     if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
