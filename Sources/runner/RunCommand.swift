@@ -168,7 +168,8 @@ extension Runner {
       let document = ResultsDocument(reportCells)
       let baselineReport = knownFailures?.classify(document)
       if let baselineReport,
-        !(baselineReport.known.isEmpty && baselineReport.new.isEmpty && baselineReport.fixed.isEmpty)
+        !(baselineReport.known.isEmpty && baselineReport.new.isEmpty && baselineReport.fixed.isEmpty
+          && baselineReport.knownDivergences.isEmpty)
       {
         Output.write(TerminalText.sanitized(baselineReport.text, keepingNewlines: true))
       }
@@ -178,7 +179,13 @@ extension Runner {
         // hypervisor bugs (or a check that depends on the accelerator).
         Output.write(
           "divergences (same cell, different accelerator or QEMU build; \(divergences.count)):\n"
-            + divergences.map { "  " + TerminalText.sanitized($0.line) }.joined(separator: "\n"))
+            + divergences.map { divergence in
+              let known = baselineReport?.knownDivergences.first {
+                $0.cell == divergence.cells && $0.check == "(divergence) \(divergence.check)"
+              }
+              return "  " + TerminalText.sanitized(divergence.line)
+                + (known.map { " — known: " + TerminalText.sanitized($0.entry?.reason ?? "") } ?? "")
+            }.joined(separator: "\n"))
       }
       var reportsWritten = true
       do {

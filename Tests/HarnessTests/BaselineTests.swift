@@ -108,3 +108,26 @@ struct BaselineTests {
     #expect(written.entries.map(\.check) == ["depends on the attempt › passes except on the first attempt"])
   }
 }
+
+extension BaselineTests {
+  /// A divergence is baselined like a failure: `(divergence) check`.
+  @Test func divergencesCanBeBaselined() throws {
+    let document = ResultsDocument([
+      RegressionTests.cell("one", accel: .tcg, verdict: .failed, checks: [("x", false), ("y", true)]),
+      RegressionTests.cell("one", accel: .kvm, checks: [("x", true), ("y", true)]),
+    ])
+    let baseline = try Baseline.parse(
+      """
+      cell = one.x86_64.*.smp1.mem256M
+      check = (divergence) main › x
+      reason = TCG gets x wrong, KVM does not
+      """, path: "b.cfg")
+    let report = baseline.classify(document)
+    #expect(report.knownDivergences.map(\.check) == ["(divergence) main › x"])
+    #expect(report.newDivergences.map(\.check) == ["(divergence) (verdict)"])
+    #expect(report.fixed.isEmpty, "the entry matched a divergence")
+    #expect(report.new.map(\.check) == ["main › x"], "the failure itself is still new")
+    let (text, added, _) = Baseline.updated(baseline, existingText: "", with: document, pruning: false)
+    #expect(added == 2 && text.contains("check = (divergence) (verdict)"))
+  }
+}

@@ -20,6 +20,14 @@ import Foundation
 /// reason = QEMU 7.2 TCG does not ...    # required: why it fails
 /// link = https://gitlab.com/qemu-project/qemu/-/issues/NNN   # optional
 /// ```
+///
+/// A divergence (a check whose outcome differs between TCG and KVM, or
+/// between QEMU builds; see `Divergence`) is baselined the same way with
+/// `check = (divergence) section › name` (or `(divergence) (verdict)`); the
+/// cell glob is matched against the divergence's cell key (the varying
+/// axis shown as `*`, e.g. `selftest.x86_64.*.smp1.mem256M`) or any of its
+/// cells' ids. A divergence never fails the run; baselining it marks it
+/// known.
 public struct Baseline: Sendable, Equatable {
   /// One known failure.
   public struct Entry: Sendable, Equatable, Codable {
@@ -144,6 +152,18 @@ public struct Baseline: Sendable, Equatable {
         }
       }
     }
+    for divergence in Divergence.find(in: document) {
+      let key = "(divergence) \(divergence.check)"
+      let names = [divergence.cells] + divergence.outcomes.keys.sorted()
+      if let index = entries.firstIndex(where: { entry in
+        Baseline.glob(entry.check, key) && names.contains { Baseline.glob(entry.cell, $0) }
+      }) {
+        matchedFailure.insert(index)
+        report.knownDivergences.append(.init(cell: divergence.cells, check: key, entry: entries[index]))
+      } else {
+        report.newDivergences.append(.init(cell: divergence.cells, check: key, entry: nil))
+      }
+    }
     report.fixed = entries.enumerated()
       .filter { matchedRan.contains($0.offset) && !matchedFailure.contains($0.offset) }.map(\.element)
     return report
@@ -168,6 +188,10 @@ public struct BaselineReport: Sendable, Equatable, Codable {
   /// Entries whose cells ran without the failure: fixed (XPASS), to be
   /// removed from the baseline.
   public var fixed: [Baseline.Entry] = []
+  /// Divergences an entry covers (`check = (divergence) …`), and those
+  /// none does; neither fails the run.
+  public var knownDivergences: [Failure] = []
+  public var newDivergences: [Failure] = []
 
   /// Cells with at least one new failure.
   public var cellsWithNewFailures: Set<String> { Set(new.map(\.cell)) }
@@ -177,6 +201,7 @@ public struct BaselineReport: Sendable, Equatable, Codable {
     var lines = [
       "baseline \(path): \(known.count) known failure\(known.count == 1 ? "" : "s"), "
         + "\(new.count) new, \(fixed.count) fixed (XPASS)"
+        + (knownDivergences.isEmpty ? "" : "; \(knownDivergences.count) known divergence\(knownDivergences.count == 1 ? "" : "s")")
     ]
     for failure in new { lines.append("  NEW    \(failure.cell)  \(failure.check)") }
     for failure in known {
@@ -184,6 +209,9 @@ public struct BaselineReport: Sendable, Equatable, Codable {
     }
     for entry in fixed {
       lines.append("  FIXED  \(entry.cell)  \(entry.check) (\(pathLine(entry))) — no longer fails: remove it")
+    }
+    for divergence in knownDivergences {
+      lines.append("  known  \(divergence.cell)  \(divergence.check) — \(divergence.entry?.reason ?? "")")
     }
     return lines.joined(separator: "\n")
   }
@@ -217,7 +245,8 @@ extension Baseline {
     }
     var seen = Set<String>()
     var added = 0
-    for failure in report.new where seen.insert(failure.cell + "\u{0}" + failure.check).inserted {
+    for failure in report.new + report.newDivergences
+    where seen.insert(failure.cell + "\u{0}" + failure.check).inserted {
       if !text.hasSuffix("\n") { text += "\n" }
       text += "\ncell = \(failure.cell)\ncheck = \(failure.check)\nreason = TODO: why this fails (fill in)\n"
       added += 1

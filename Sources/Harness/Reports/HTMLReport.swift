@@ -62,7 +62,9 @@ public enum HTMLReport {
 
   /// New, known and fixed failures against the baseline.
   static func baselineSection(_ report: BaselineReport?) -> String {
-    guard let report, !(report.known.isEmpty && report.new.isEmpty && report.fixed.isEmpty) else {
+    guard let report,
+      !(report.known.isEmpty && report.new.isEmpty && report.fixed.isEmpty && report.knownDivergences.isEmpty)
+    else {
       return ""
     }
     var html = "<section class=\"baseline\">\n<h2>Known failures</h2>\n"
@@ -77,6 +79,9 @@ public enum HTMLReport {
         e(entry.reason) + (entry.link.map { " <a href=\"\(e($0))\">link</a>" } ?? "")
       } ?? ""
       html += "<tr class=\"known-failure\"><td>known</td><td><code>\(e(failure.cell))</code></td><td>\(e(failure.check))</td><td>\(reason)</td></tr>\n"
+    }
+    for divergence in report.knownDivergences {
+      html += "<tr class=\"known-divergence\"><td>known</td><td><code>\(e(divergence.cell))</code></td><td>\(e(divergence.check))</td><td>\(e(divergence.entry?.reason ?? ""))</td></tr>\n"
     }
     for entry in report.fixed {
       html += "<tr class=\"fixed\"><td>FIXED</td><td><code>\(e(entry.cell))</code></td><td>\(e(entry.check))</td><td>no longer fails: \(e(entry.reason))</td></tr>\n"
