@@ -62,6 +62,16 @@ public struct GuestRunner: Sendable {
       crash = symbolized
       if let location = symbolized.location { reason += " in \(location)" }
     }
+    if verdict == .timedOut && !run.vcpuPositions.isEmpty {
+      // Hang triage: where every vCPU stood when the harness gave up.
+      var positions = run.vcpuPositions
+      if let symbolizer {
+        for index in positions.indices {
+          positions[index].frames = await symbolizer.frames(at: positions[index].pc, in: payload.elf)
+        }
+      }
+      reason += "; " + positions.map(\.summary).joined(separator: "; ")
+    }
     var result = GuestResult(
       guest: payload.program.name, architecture: settings.architecture,
       accelerator: settings.accelerator, verdict: verdict, reason: reason,

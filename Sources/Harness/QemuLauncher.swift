@@ -44,6 +44,9 @@ public struct QemuRun: Sendable {
   /// The output limit (bytes) when the serial output passed it and QEMU
   /// was killed for it; nil otherwise.
   public var outputLimitReached: Int? = nil
+  /// Where each vCPU was when a timeout made the harness kill QEMU (read
+  /// through QMP just before; not yet symbolized).
+  public var vcpuPositions: [VcpuPosition] = []
 }
 
 /// The QEMU process groups this process has started and not yet reaped, so
@@ -113,6 +116,9 @@ public enum QemuLauncher {
     var timeline = SerialTimeline()
     /// QEMU's threads when a timeout killed it.
     var snapshot: [String] = []
+    /// The vCPUs' positions and the QMP transcript, read before that kill.
+    var positions: [VcpuPosition] = []
+    var monitor: [String] = []
     var lastOutput: ContinuousClock.Instant
     var timeout: TimeoutKind?
     var exitLineAt: ContinuousClock.Instant?
@@ -145,7 +151,13 @@ public enum QemuLauncher {
     onSerial: (@Sendable ([UInt8]) -> Void)? = nil
   ) async throws -> QemuRun {
     let executable = settings.qemuExecutable
-    let arguments = QemuCommand.arguments(bootImage: bootImage, settings: settings)
+    // Every QEMU gets a QMP socket (a private directory; never TCP): the
+    // harness reads the vCPUs' positions through it before a timeout kill.
+    let monitorSocket = try QemuControl.socketPath()
+    defer { unlink(monitorSocket) }
+    let arguments =
+      QemuCommand.arguments(bootImage: bootImage, settings: settings)
+      + ["-qmp", "unix:\(monitorSocket),server=on,wait=off"]
     // QEMU runs under the guard, which kills it if this process dies.
     let guardPath = try await QemuGuard.executable()
     let lifeline = try QemuGuard.lifelineReadEnd()
@@ -263,7 +275,12 @@ public enum QemuLauncher {
                 let timedOut = launch.shared.withLock { $0.timeout != nil }
                 if timedOut {
                   let threads = ProcessSnapshot.threads(of: QemuGuard.child(of: pid) ?? pid)
-                  launch.shared.withLock { $0.snapshot = threads }
+                  let triage = VcpuTriage.capture(qmp: monitorSocket, architecture: settings.architecture)
+                  launch.shared.withLock {
+                    $0.snapshot = threads
+                    $0.positions = triage.positions
+                    $0.monitor = triage.transcript
+                  }
                 }
                 QemuGuard.stop(pid)
                 break
@@ -316,12 +333,16 @@ public enum QemuLauncher {
       return (
         state.parser.finish(), String(decoding: log, as: UTF8.self), state.timeout,
         state.interrupted || (Swift.Task.isCancelled && state.exitLineAt == nil && signal != nil),
-        state.timeline, state.snapshot, state.killedByHarness, state.outputLimitHit
+        state.timeline, state.snapshot, state.killedByHarness, state.outputLimitHit,
+        state.positions, state.monitor
       )
     }
-    let threads =
+    var threads =
       final.5.isEmpty
       ? "" : "\nQEMU threads when the timeout killed it:\n" + final.5.map { "  " + $0 }.joined(separator: "\n")
+    if !final.9.isEmpty {
+      threads += "\nQEMU monitor (QMP) before the kill:\n" + final.9.map { "  " + $0 }.joined(separator: "\n")
+    }
     var run = QemuRun(
       stream: final.0, serialLog: final.1, stderr: result.standardError + threads,
       exitCode: exitCode, signal: signal, timeout: final.2, duration: duration,
@@ -329,8 +350,28 @@ public enum QemuLauncher {
       interrupted: final.3)
     run.timeline = final.4
     if final.7 { run.outputLimitReached = settings.outputLimitBytes }
+    run.vcpuPositions = final.8
     // Only an exit QEMU made by itself is the machine's own end.
     if !final.6, let exitCode { run.machineEnd = .exited(exitCode) }
     return run
+  }
+}
+
+/// The harness's private directory for QMP sockets: one per process, mode
+/// 0700, under the temporary directory.
+enum QemuControl {
+  private static let counter = Mutex(0)
+
+  /// A fresh socket path for one QEMU.
+  static func socketPath() throws -> String {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("swiftguest-qmp-\(getuid())-\(getpid())").path
+    try FileManager.default.createDirectory(
+      atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let number = counter.withLock { value in
+      value += 1
+      return value
+    }
+    return "\(directory)/qmp-\(number).sock"
   }
 }

@@ -128,6 +128,15 @@ struct NegativeGuestTests {
     // Where QEMU was when it was killed: its vCPU thread running the guest.
     #expect(result.qemuStderr.contains("QEMU threads when the timeout killed it:"), "\(result.qemuStderr)")
     #expect(result.qemuStderr.contains("CPU 0/TCG R cpu="), "\(result.qemuStderr)")
+    // Hang triage: the vCPU's position read through QMP before the kill,
+    // symbolized to the guest's spinning line.
+    let program = try TestSupport.runner.builder.workspace.program(named: "hang")
+    let spin = try #require(try TestSupport.lines(in: program.directory + "/Hang.swift", containing: "while true").first)
+    #expect(
+      result.reason.contains("CPU 0 stuck at guests/negative/hang/Hang.swift:\(spin) in "),
+      "\(result.reason)")
+    #expect(result.qemuStderr.contains("QEMU monitor (QMP) before the kill:"))
+    #expect(result.qemuStderr.contains("\"command-line\": \"info registers -a\""))
     // The process group was killed and reaped: nothing left with that pid.
     let pid = try #require(result.processID)
     #expect(kill(pid, 0) == -1 && errno == ESRCH)

@@ -1,0 +1,103 @@
+import Foundation
+
+/// Where each vCPU of a hung guest was when the harness gave up on it: read
+/// through QMP (`info registers -a` of the human monitor) just before QEMU
+/// is killed, then symbolized against the payload so the verdict can say
+/// "CPU 1 stuck at Smp.swift:120 in waitForAck()".
+public struct VcpuPosition: Sendable, Hashable, Codable {
+  /// The CPU index.
+  public var cpu: Int
+  /// Its program counter: RIP (x86_64) or the PSW address (s390x).
+  public var pc: UInt64
+  /// Key registers as printed (x86_64: RSP, CR2, RFLAGS; s390x: the PSW
+  /// mask and the prefix).
+  public var registers: [String: String]
+  /// The symbolized location, innermost frame first (empty until then).
+  public var frames: [CrashFrame] = []
+
+  /// `CPU n at file:line in function` (or the address).
+  public var summary: String {
+    if let frame = frames.first {
+      return "CPU \(cpu) stuck at \(frame.file):\(frame.line) in \(frame.function)"
+    }
+    return "CPU \(cpu) stuck at 0x\(String(pc, radix: 16))"
+  }
+}
+
+public enum VcpuTriage {
+  /// Reads every vCPU's position through the QMP socket at `path`; the
+  /// transcript of the monitor conversation is returned with it. Bounded by
+  /// `timeout`; a failure returns what it could and the reason.
+  public static func capture(qmp path: String, architecture: Architecture, timeout: Duration = .seconds(2))
+    -> (positions: [VcpuPosition], transcript: [String])
+  {
+    do {
+      let client = try QmpClient(path: path, timeout: timeout)
+      // Stop the vCPUs first, so the registers are a consistent picture.
+      try client.execute("stop")
+      let text = try client.human("info registers -a")
+      return (parse(text, architecture: architecture), client.transcript)
+    } catch {
+      return ([], ["QMP: \(error)"])
+    }
+  }
+
+  /// The positions in the human monitor's `info registers -a` output.
+  static func parse(_ text: String, architecture: Architecture) -> [VcpuPosition] {
+    var result: [VcpuPosition] = []
+    var cpu = -1
+    var current: VcpuPosition?
+    func flush() {
+      if let current { result.append(current) }
+      current = nil
+    }
+    for rawLine in text.split(whereSeparator: \.isNewline) {  // CRLF is one Character
+      let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+      if line.hasPrefix("CPU#") {
+        flush()
+        cpu = Int(line.dropFirst(4).prefix { $0.isNumber }) ?? (cpu + 1)
+        continue
+      }
+      let fields = registerFields(line)
+      switch architecture {
+      case .x86_64:
+        // RIP in long mode, EIP before it.
+        if let rip = fields["RIP"] ?? fields["EIP"], let pc = UInt64(rip, radix: 16) {
+          flush()
+          current = VcpuPosition(cpu: max(cpu, 0), pc: pc, registers: ["RFL": fields["RFL"] ?? ""])
+        }
+        for key in ["RSP", "ESP", "CR2"] {
+          if let value = fields[key] { current?.registers[key] = value }
+        }
+      case .s390x:
+        // "PSW=mask 0704200180000000 addr 0000000000011a2e cc 00"
+        if line.hasPrefix("PSW=mask") {
+          let words = line.split(separator: " ")
+          if let index = words.firstIndex(of: "addr"), index + 1 < words.count,
+            let pc = UInt64(words[index + 1], radix: 16)
+          {
+            flush()
+            current = VcpuPosition(
+              cpu: max(cpu, 0), pc: pc,
+              registers: ["PSW.mask": words.count > 1 ? String(words[1]) : ""])
+          }
+        }
+        if line.hasPrefix("Prefix") || line.hasPrefix("prefix"), let value = line.split(separator: " ").last {
+          current?.registers["prefix"] = String(value)
+        }
+      }
+    }
+    flush()
+    return result
+  }
+
+  /// `KEY=value` pairs of one register line (`RIP=0000000000101234 RFL=…`).
+  static func registerFields(_ line: String) -> [String: String] {
+    var fields: [String: String] = [:]
+    for word in line.split(separator: " ") {
+      let pair = word.split(separator: "=", maxSplits: 1)
+      if pair.count == 2 { fields[String(pair[0])] = String(pair[1]) }
+    }
+    return fields
+  }
+}
