@@ -112,8 +112,10 @@ extension Runner {
       }
       let root = runner.builder.workspace.root
       let knownFailures = try loadBaseline(root: root)
-      // Every QEMU build must be a QEMU before any cell runs.
-      let versions = try await QemuBuilds.verify(cells)
+      // Every QEMU build must be a QEMU before any cell runs (through
+      // libvirt the daemon's host runs the system's QEMU, not this one's).
+      let versions = try await QemuBuilds.verify(
+        pool == nil ? cells : cells.filter { $0.settings.qemuPath != nil })
       let metadata = RunMetadata.collect(cells: cells, versions: versions, workspaceRoot: root)
       let directory = try await RunDirectory.open(reportDir, wait: !noWait) { message in
         FileHandle.standardError.write(Data((TerminalText.sanitized(message) + "\n").utf8))
