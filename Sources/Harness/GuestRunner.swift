@@ -68,6 +68,9 @@ public struct GuestRunner: Sendable {
       if let symbolizer {
         for index in positions.indices {
           positions[index].frames = await symbolizer.frames(at: positions[index].pc, in: payload.elf)
+          if positions[index].frames.isEmpty {
+            positions[index].symbol = await symbolizer.function(at: positions[index].pc, in: payload.elf)
+          }
         }
       }
       reason += "; " + positions.map(\.summary).joined(separator: "; ")

@@ -166,7 +166,9 @@ public enum QemuLauncher {
     // On cancellation Subprocess tears the child down: SIGTERM makes the
     // guard kill QEMU and reap it; the group kill is the fallback.
     options.teardownSequence = [
-      .send(signal: .terminate, toProcessGroup: false, allowedDurationToNextStep: .milliseconds(500)),
+      // (QEMU's exit can take a while on a loaded host: freeing its guest
+      // RAM; a group kill before the guard reaped it orphans a zombie.)
+      .send(signal: .terminate, toProcessGroup: false, allowedDurationToNextStep: .seconds(5)),
       .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(200)),
     ]
     let start = ContinuousClock.now

@@ -8,6 +8,23 @@ enum TestSupport {
     return GuestRunner(builder: PayloadBuilder(workspace: workspace, toolchain: try! Toolchain.find()))
   }()
 
+  /// Processes of process group `group` that are alive (not zombies: an
+  /// orphaned zombie is dead, waiting for a late-reaping PID 1).
+  static func livingMembers(ofGroup group: Int32) -> [Int32] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return names.compactMap { name -> Int32? in
+      guard let pid = Int32(name),
+        let data = FileManager.default.contents(atPath: "/proc/\(name)/stat")
+      else { return nil }
+      let stat = String(decoding: data, as: UTF8.self)
+      guard let close = stat.lastIndex(of: ")") else { return nil }
+      // Fields after the command: state, ppid, pgrp, ...
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      guard fields.count > 2, fields[0] != "Z", Int32(fields[2]) == group else { return nil }
+      return pid
+    }
+  }
+
   /// The 1-based lines of `path` containing `marker`.
   static func lines(in path: String, containing marker: String) throws -> [Int] {
     let text = try String(contentsOfFile: path, encoding: .utf8)

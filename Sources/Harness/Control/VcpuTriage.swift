@@ -14,13 +14,15 @@ public struct VcpuPosition: Sendable, Hashable, Codable {
   public var registers: [String: String]
   /// The symbolized location, innermost frame first (empty until then).
   public var frames: [CrashFrame] = []
+  /// The function at `pc` when it has no line information (assembly).
+  public var symbol: String?
 
   /// `CPU n at file:line in function` (or the address).
   public var summary: String {
     if let frame = frames.first {
       return "CPU \(cpu) stuck at \(frame.file):\(frame.line) in \(frame.function)"
     }
-    return "CPU \(cpu) stuck at 0x\(String(pc, radix: 16))"
+    return "CPU \(cpu) stuck at 0x\(String(pc, radix: 16))" + (symbol.map { " in \($0)" } ?? "")
   }
 }
 

@@ -58,6 +58,17 @@ public struct CrashSymbolizer: Sendable {
     return await demangled(frames)
   }
 
+  /// The function (symbol) at `address` in `elf`, also where there is no
+  /// line information (assembly helpers); nil when unknown.
+  public func function(at address: UInt64, in elf: String) async -> String? {
+    guard
+      let outcome = try? await ToolRunner.run(
+        symbolizer, ["--obj=\(elf)", "--functions=linkage", String(format: "0x%llx", address)])
+    else { return nil }
+    let name = outcome.output.split(separator: "\n").first.map(String.init) ?? "??"
+    return name == "??" || name.isEmpty ? nil : name
+  }
+
   /// Symbolizes `crash` against `elf` (a copy with `frames` filled in).
   public func symbolize(_ crash: CrashRecord, elf: String) async -> CrashRecord {
     guard let address = Self.address(of: crash) else { return crash }
