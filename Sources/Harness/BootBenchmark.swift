@@ -47,12 +47,10 @@ public enum BootBenchmark {
   }
 
   static func executablePath(_ name: String) throws -> String {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
-    for directory in path.split(separator: ":") {
-      let candidate = "\(directory)/\(name)"
-      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    guard let path = ExecutableSearch.resolve(name) else {
+      throw HarnessError.toolNotFound(name, hint: "install QEMU (scripts/setup.sh)")
     }
-    throw HarnessError.toolNotFound(name, hint: "install QEMU (scripts/setup.sh)")
+    return path
   }
 }
 

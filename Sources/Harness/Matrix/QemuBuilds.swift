@@ -61,12 +61,7 @@ public enum QemuBuilds {
     for cell in cells {
       let path = cell.settings.qemuExecutable
       guard versions[path] == nil else { continue }
-      let resolved =
-        path.contains("/")
-        ? path
-        : ProcessInfo.processInfo.environment["PATH", default: ""].split(separator: ":")
-          .map { "\($0)/\(path)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-      guard let resolved else {
+      guard let resolved = ExecutableSearch.resolve(path) else {
         throw HarnessError.qemuBuild("\(path) is not on PATH (install QEMU: scripts/setup.sh)")
       }
       let outcome: ToolRunner.Outcome

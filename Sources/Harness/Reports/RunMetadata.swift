@@ -49,12 +49,7 @@ public struct RunMetadata: Codable, Sendable, Equatable {
       guard !qemu.contains(where: { $0.arch == settings.architecture.rawValue && $0.build == settings.qemuBuild })
       else { continue }
       let executable = settings.qemuExecutable
-      let path =
-        executable.contains("/")
-        ? executable
-        : ProcessInfo.processInfo.environment["PATH", default: ""].split(separator: ":")
-          .map { "\($0)/\(executable)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-          ?? executable
+      let path = ExecutableSearch.resolve(executable) ?? executable
       qemu.append(
         Qemu(
           arch: settings.architecture.rawValue, build: settings.qemuBuild, path: path,
