@@ -47,6 +47,34 @@ public struct BootArguments {
     return false
   }
 
+  /// Whether the comma-separated unsigned numbers of `key=` include
+  /// `number`: `harness.tests=0,3` contains 3. Nil when `key=` is absent.
+  public func integerList(_ key: StaticString, contains number: UInt64) -> Bool? {
+    guard let bytes, let (start, length) = value(of: key) else { return nil }
+    var from = start
+    let end = start + length
+    while from < end {
+      var to = from
+      while to < end && bytes[to] != 44 { to &+= 1 }
+      if BootArguments.parseInteger(bytes + from, to - from) == number { return true }
+      from = to &+ 1
+    }
+    return false
+  }
+
+  /// The `MAJOR.MINOR[.MICRO]` version in `key=`: `harness.qemu=7.2.0`.
+  public func version(_ key: StaticString) -> (major: Int, minor: Int)? {
+    guard let bytes, let (start, length) = value(of: key) else { return nil }
+    var dot = start
+    while dot < start + length && bytes[dot] != 46 { dot &+= 1 }
+    guard dot < start + length, let major = BootArguments.parseInteger(bytes + start, dot - start)
+    else { return nil }
+    var end = dot + 1
+    while end < start + length && bytes[end] != 46 { end &+= 1 }
+    guard let minor = BootArguments.parseInteger(bytes + dot + 1, end - dot - 1) else { return nil }
+    return (Int(major), Int(minor))
+  }
+
   /// Offset and length of the value of the first `key=` word.
   private func value(of key: StaticString) -> (Int, Int)? {
     guard let bytes else { return nil }
