@@ -1,21 +1,35 @@
-// Exception tests with ordinary Swift closures: the closure is kept in a
-// heap slot whose address is the context of the platform's C-convention
-// exception hook, so bodies capture what they like and no test writes
-// `@convention(c)` code or context pointers. An exception unwinds the body
-// without running its cleanups (what it retained stays retained).
+// Exception tests with ordinary Swift closures: the closure waits in a
+// per-CPU slot that a C-convention trampoline (the platform's exception
+// hook takes only those) calls, so bodies capture what they like and no
+// test writes `@convention(c)` code or context pointers. An exception
+// unwinds the body without running its cleanups (what it retained stays
+// retained).
+
+/// The closure each CPU's `catchException` is running; sized by
+/// `prepareExceptionSlots` before any test runs.
+nonisolated(unsafe) var exceptionBodies: [(() -> Void)?] = []
+
+/// Makes one slot per CPU (boot CPU, before the tests).
+func prepareExceptionSlots(cpus: Int) {
+  exceptionBodies = []
+  var index = 0
+  while index < max(cpus, 1) {
+    exceptionBodies.append(nil)
+    index &+= 1
+  }
+}
 
 /// Runs `body` with the exception hook armed; returns what it raised, or
 /// nil when it returned normally.
 public func catchException(_ body: @escaping () -> Void) -> CaughtException? {
-  let slot = UnsafeMutablePointer<() -> Void>.allocate(capacity: 1)
-  slot.initialize(to: body)
-  defer {
-    slot.deinitialize(count: 1)
-    slot.deallocate()
-  }
-  return PlatformHooks.catchException(
-    { context in context!.assumingMemoryBound(to: (() -> Void).self).pointee() },
-    UnsafeMutableRawPointer(slot))
+  let cpu = PlatformHooks.currentCPU()
+  guard cpu < exceptionBodies.count else { fatalError("catchException: CPU without a slot") }
+  let outer = exceptionBodies[cpu]
+  exceptionBodies[cpu] = body
+  let caught = PlatformHooks.catchException(
+    { _ in exceptionBodies[PlatformHooks.currentCPU()]?() }, nil)
+  exceptionBodies[cpu] = outer
+  return caught
 }
 
 /// Checks that `body` raises the exception `vector` (x86_64: the vector,

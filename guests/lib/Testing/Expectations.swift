@@ -205,14 +205,16 @@ public func expectBits<T: FixedWidthInteger>(
   _ value: T, set mask: T, _ name: StaticString = "", file: StaticString = #fileID,
   line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(value & mask == mask, kind: "expectBitsSet", name: name, file: file, line: line) {
+  let bits = UInt64(truncatingIfNeeded: value)
+  let wanted = UInt64(truncatingIfNeeded: mask)
+  return recordCheck(bits & wanted == wanted, kind: "expectBitsSet", name: name, file: file, line: line) {
     valueDiagnostic {
       Console.write("expected bits ")
       ValueText.writeHex(mask)
       Console.write(" set in ")
       ValueText.writeHex(value)
       Console.write(", missing ")
-      ValueText.writeHex(mask & ~value)
+      ValueText.writeHex(wanted & ~bits)
     }
   }
 }
@@ -223,14 +225,16 @@ public func expectBits<T: FixedWidthInteger>(
   _ value: T, clear mask: T, _ name: StaticString = "", file: StaticString = #fileID,
   line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(value & mask == 0, kind: "expectBitsClear", name: name, file: file, line: line) {
+  let bits = UInt64(truncatingIfNeeded: value)
+  let unwanted = UInt64(truncatingIfNeeded: mask)
+  return recordCheck(bits & unwanted == 0, kind: "expectBitsClear", name: name, file: file, line: line) {
     valueDiagnostic {
       Console.write("expected bits ")
       ValueText.writeHex(mask)
       Console.write(" clear in ")
       ValueText.writeHex(value)
       Console.write(", set ")
-      ValueText.writeHex(mask & value)
+      ValueText.writeHex(unwanted & bits)
     }
   }
 }
@@ -241,7 +245,10 @@ public func expectBits<T: FixedWidthInteger>(
   _ value: T, masked mask: T, equal expected: T, _ name: StaticString = "",
   file: StaticString = #fileID, line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(value & mask == expected, kind: "expectMasked", name: name, file: file, line: line) {
+  let bits = UInt64(truncatingIfNeeded: value)
+  let maskBits = UInt64(truncatingIfNeeded: mask)
+  let expectedBits = UInt64(truncatingIfNeeded: expected)
+  return recordCheck(bits & maskBits == expectedBits, kind: "expectMasked", name: name, file: file, line: line) {
     valueDiagnostic {
       Console.write("expected ")
       ValueText.writeHex(value)
@@ -250,7 +257,7 @@ public func expectBits<T: FixedWidthInteger>(
       Console.write(" == ")
       ValueText.writeHex(expected)
       Console.write(", got ")
-      ValueText.writeHex(value & mask)
+      ValueText.writeHex(bits & maskBits)
     }
   }
 }

@@ -115,6 +115,7 @@ public func runGuestTests<P: GuestPlatform>(
   PlatformHooks.nanoseconds = { P.nanoseconds() }
   PlatformHooks.currentCPU = { P.currentCPU }
   PlatformHooks.catchException = { body, context in P.catchException(body, context: context) }
+  prepareExceptionSlots(cpus: P.cpuCount)
   let arguments = P.arguments
   guestRunState = GuestRunState()
   guestRunState.allowXPass = arguments.value(of: "harness.xpass", hasItem: "allow")
