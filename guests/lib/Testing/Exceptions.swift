@@ -44,7 +44,7 @@ public func expectException(
   let caught = catchException(body)
   var passed = caught?.vector == vector
   if let code, passed { passed = caught?.errorCode == code }
-  recordCheck(passed, kind: "expectException", name: name, file: file, line: line) {
+  _ = recordCheck(passed, kind: "expectException", name: name, file: file, line: line) {
     valueDiagnostic {
       Console.write("expected exception ")
       Console.write(decimal: vector)
