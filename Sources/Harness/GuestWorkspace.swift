@@ -12,6 +12,13 @@ public struct GuestProgram: Sendable, Hashable, CustomStringConvertible {
   public var isNegative: Bool
 
   public var description: String { name }
+
+  /// The program `name` in `directory`.
+  public init(name: String, directory: String, isNegative: Bool) {
+    self.name = name
+    self.directory = directory
+    self.isNegative = isNegative
+  }
 }
 
 /// The `guests/` tree of a package checkout.

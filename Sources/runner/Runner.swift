@@ -118,6 +118,13 @@ struct Selection: ParsableArguments {
   var filter: String?
 
   @Option(
+    name: .customLong("test"),
+    help: ArgumentHelp(
+      "Only these registered tests (repeatable): GUEST/TEST or TEST, shell globs (selftest/exceptions, 'alloc/*free*'). The guest runs just those; `runner list --tests` shows them.",
+      valueName: "guest/test"))
+  var tests: [String] = []
+
+  @Option(
     help: ArgumentHelp(
       "Run only shard I of N of the selected cells (1-based): a deterministic split balanced by cell time; `runner merge` combines the shards' run directories.",
       valueName: "i/n"))
@@ -224,6 +231,8 @@ struct Selection: ParsableArguments {
         }
       }
     }
+    cells = try GuestTestSelection(patterns: tests).apply(
+      to: cells, workspace: runner.builder.workspace)
     cells = try QemuBuilds.resolve(cells, adding: try qemuBuilds())
     if let (index, count) = try shardSpec() {
       cells = Sharding.shard(
@@ -238,12 +247,31 @@ struct Selection: ParsableArguments {
 
 extension Runner {
   struct List: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print every selected matrix cell id.")
+    static let configuration = CommandConfiguration(
+      abstract: "Print every selected matrix cell id, or with --tests every registered test.")
     @OptionGroup var selection: Selection
 
+    @Flag(
+      help: "Print the selected guests' registered tests (name, source location, traits) from their sources, without building or booting.")
+    var tests = false
+
     func run() async throws {
-      let (_, cells) = try selection.cells()
-      for cell in cells { print(cell.id) }
+      let (runner, cells) = try selection.cells(kvmUsable: tests ? { _ in false } : nil)
+      guard tests else {
+        for cell in cells { print(cell.id) }
+        return
+      }
+      let workspace = runner.builder.workspace
+      var seen = Set<String>()
+      for cell in cells where seen.insert(cell.guest).inserted {
+        let program = try workspace.program(named: cell.guest)
+        let declared = try GuestTestCatalog.tests(of: program, in: workspace)
+        let selected = Set(cell.expectedTests ?? declared.map(\.name))
+        for test in declared where selected.contains(test.name) {
+          let traits = test.traits.isEmpty ? "" : "  " + test.traits.joined(separator: ", ")
+          print("\(cell.guest)/\(test.name)\t\(test.location)\(traits)")
+        }
+      }
     }
   }
 }

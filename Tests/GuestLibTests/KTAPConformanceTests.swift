@@ -29,79 +29,108 @@ enum WriterRuns {
       Run(
         name: "passing, with # in names",
         text: capture {
-          plan("demo #1", sections: 3)
-          section("arith # ops") {
-            check(true, "adds")
-            checkEqual(UInt8(6), 6, "ud2 raises #UD and is caught")
-          }
-          section("skips") {
-            skip("x2APIC mode", because: "no #x2APIC here")
-          }
-          section("notes") {
-            note("a note with # in it")
-            check(true, "after a note")
-          }
-          _ = finishTests()
+          HostPlatform.run(
+            "demo #1",
+            [
+              GuestLib.Test("arith # ops") {
+                expect(true, "adds")
+                expectEqual(UInt8(6), 6, "ud2 raises #UD and is caught")
+              },
+              GuestLib.Test("skips") {
+                skip("x2APIC mode", because: "no #x2APIC here")
+              },
+              GuestLib.Test("notes") {
+                note("a note with # in it")
+                expect(true, "after a note")
+              },
+            ])
         }, verdict: .passed, kunitStatus: .success),
       Run(
         name: "failing",
         text: capture {
-          plan("failing", sections: 2)
-          section("mixed") {
-            check(true, "a passing check")
-            check(false, "a failing check")
-            checkEqual(UInt64(7), 8, "a failing #comparison")
-          }
-          section("after") { check(true, "continues") }
-          _ = finishTests()
+          HostPlatform.run(
+            "failing",
+            [
+              GuestLib.Test("mixed") {
+                expect(true, "a passing check")
+                expect(false, "a failing check")
+                expectEqual(UInt64(7), 8, "a failing #comparison")
+              },
+              GuestLib.Test("after") { expect(true, "continues") },
+            ])
         }, verdict: .failed, kunitStatus: .failure),
       Run(
-        name: "crash inside the last section",
-        text: capture {
-          plan("crash", sections: 2)
-          section("before") { check(true, "runs before the fault") }
-          beginSection("faults #PF")
-          check(true, "still fine")
-          crash()
-        }, verdict: .crashed, kunitStatus: .crashed),
+        name: "crash inside the last test",
+        text: cut(
+          capture {
+            HostPlatform.run(
+              "crash",
+              [
+                GuestLib.Test("before") { expect(true, "runs before the fault") },
+                GuestLib.Test("faults #PF") {
+                  expect(true, "still fine")
+                  crash()
+                },
+              ])
+          }, after: "EXIT: STATUS=2"), verdict: .crashed, kunitStatus: .crashed),
       Run(
-        name: "crash before the first check of a section",
-        text: capture {
-          plan("crash", sections: 1)
-          beginSection("faults at once")
-          crash()
-        }, verdict: .crashed, kunitStatus: .crashed),
+        name: "crash before the first check of a test",
+        text: cut(
+          capture {
+            HostPlatform.run("crash", [GuestLib.Test("faults at once") { crash() }])
+          }, after: "EXIT: STATUS=2"), verdict: .crashed, kunitStatus: .crashed),
       Run(
-        name: "crash between sections",
-        text: capture {
-          plan("crash", sections: 3)
-          section("one") { check(true, "fine") }
-          crash()
-        }, verdict: .crashed, kunitStatus: .crashed),
+        name: "output cut between tests",
+        text: cut(
+          capture {
+            HostPlatform.run(
+              "truncated",
+              [
+                GuestLib.Test("only test that runs") { expect(true, "a passing check") },
+                GuestLib.Test("never") { expect(true, "x") },
+                GuestLib.Test("never either") { expect(true, "y") },
+              ])
+          }, after: "ok 1 only test that runs"), verdict: .crashed, kunitStatus: .crashed),
       Run(
-        name: "output cut between sections",
-        text: capture {
-          plan("truncated", sections: 3)
-          section("only section that runs") { check(true, "a passing check") }
-        }, verdict: .crashed, kunitStatus: .crashed),
-      Run(
-        // Nothing after the last section for a plan to miss: kunit_parser
+        // Nothing after the last test for a plan to miss: kunit_parser
         // reads the checks it got (and reports the missing result line as
         // an error); the harness calls it CRASH.
-        name: "output cut inside the last section",
-        text: capture {
-          plan("hang", sections: 1)
-          beginSection("spins")
-          check(true, "output before the hang")
-        }, verdict: .crashed, kunitStatus: .success),
+        name: "output cut inside the last test",
+        text: cut(
+          capture {
+            HostPlatform.run("hang", [GuestLib.Test("spins") { expect(true, "output before the hang") }])
+          }, after: "ok 1 output before the hang"), verdict: .crashed, kunitStatus: .success),
       Run(
-        name: "checks outside a section",
+        name: "known failures",
         text: capture {
-          plan("loose", sections: 1)
-          check(true, "outside")
-          skip("skipped outside", because: "reasons")
-          _ = finishTests()
+          HostPlatform.run(
+            "xfail",
+            [
+              GuestLib.Test("fails as expected", { expectEqual(UInt32(0x1e), 0x1f, "mode") }, .xfail("TCG filters it")),
+              GuestLib.Test("xfail elsewhere", { expect(true, "fine") }, .xfail("only on KVM", when: .kvm)),
+            ], arguments: "harness.accel=tcg")
         }, verdict: .passed, kunitStatus: .success),
+      Run(
+        name: "unexpected pass",
+        text: capture {
+          HostPlatform.run(
+            "xpass", [GuestLib.Test("passes anyway", { expect(true, "fine") }, .xfail("thought broken"))])
+        }, verdict: .failed, kunitStatus: .failure),
+      Run(
+        name: "skipped by requirements, stopped by require, no check",
+        text: capture {
+          HostPlatform.run(
+            "traits",
+            [
+              GuestLib.Test("needs two CPUs", { expect(true, "never runs") }, .requires(cpus: 2)),
+              GuestLib.Test("needs KVM", { expect(true, "never runs") }, .requires(.kvm)),
+              GuestLib.Test("stops") { () throws(TestStop) in
+                try require(expectEqual(1, 2, "first"))
+                expect(true, "never reached")
+              },
+              GuestLib.Test("checks nothing") {},
+            ], arguments: "harness.accel=tcg")
+        }, verdict: .failed, kunitStatus: .failure),
     ]
   }
 
@@ -145,20 +174,25 @@ extension ConsoleTests {
     #expect(Harness.KTAPName.decode(text) == "a#b##")
   }
 
-  @Test func crashClosesTheOpenSectionWithAMarker() {
+  @Test func crashClosesTheOpenTestWithAMarker() {
     var line: UInt = 0
-    let text = capture {
-      plan("crash", sections: 2)
-      beginSection("faults #PF")
-      line = #line + 1
-      check(true, "fine")
-      writeExitLine(.crashed)
-    }
+    let text = cut(
+      capture {
+        HostPlatform.run(
+          "crash",
+          [
+            GuestLib.Test("faults #PF") {
+              line = #line + 1
+              expect(true, "fine")
+              writeExitLine(.crashed)
+            }
+          ])
+      }, after: "EXIT: STATUS=2")
     let tail = text.split(separator: "\n").suffix(8).map(String.init)
     #expect(
       tail == [
         "    # Subtest: faults ＃PF",
-        "    ok 1 fine # @GuestLibTests/KTAPConformanceTests.swift:\(line)",
+        "    ok 1 fine # @GuestLibTests/KTAPConformanceTests.swift:\(line) cpu=0 t=2000",
         "        KTAP version 1",
         "        # Subtest: (crashed)",
         "        1..1",

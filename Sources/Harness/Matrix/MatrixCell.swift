@@ -8,6 +8,9 @@ public struct MatrixCell: Sendable, Hashable, CustomStringConvertible {
   public var groups: [String]
   /// Checks a complete run makes, if declared.
   public var expectedChecks: Int?
+  /// The tests the guest runs, in order, read from its sources
+  /// (`GuestTestCatalog`); nil when unknown.
+  public var expectedTests: [String]?
 
   /// The stable id: `guest.arch.accel.smpN.memM`, then `.cpu-MODEL` for a
   /// cell with a CPU model (`smp.x86_64.kvm.smp2.mem256M.cpu-qemu64,+x2apic`)

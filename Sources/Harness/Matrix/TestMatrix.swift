@@ -36,7 +36,9 @@ public struct TestMatrix: Sendable {
         file: path, line: 0,
         message: "guest program '\(missing)' has no [\(missing)] section, so it would never run")
     }
-    return TestMatrix(cells: Matrix.cells(declarations), configPath: path)
+    // Each cell's plan comes from its guest's sources (`guestTests`).
+    let cells = try GuestTestSelection().apply(to: Matrix.cells(declarations), workspace: workspace)
+    return TestMatrix(cells: cells, configPath: path)
   }
 
   /// The cells matching every given filter (nil/empty = no filter).

@@ -103,7 +103,9 @@ public enum KTAP {
     Console.write(decimal: UInt64(number))
     Console.write(" ")
     writeText(name, escaped: true)
-    Console.write(" #")
+    let hasTrailer =
+      trailer.fileID != nil || trailer.cpu != nil || trailer.time != nil || trailer.duration != nil
+    if directive != nil || hasTrailer { Console.write(" #") }
     if let directive {
       switch directive {
       case .skip: Console.write(" SKIP")
