@@ -84,6 +84,7 @@ public struct GuestRunner: Sendable {
       duration: run.duration, processID: run.processID)
     result.interrupted = run.interrupted
     result.timeline = run.timeline
+    GuestSourceText.annotate(&result, sources: payload.sources)
     for note in run.notes {
       result.reason += (result.reason.isEmpty ? "" : "; ") + note
     }

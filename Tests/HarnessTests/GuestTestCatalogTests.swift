@@ -115,3 +115,30 @@ struct GuestTestCatalogTests {
     }
   }
 }
+
+@Suite("GuestSourceText")
+struct GuestSourceTextTests {
+  static let source = """
+    func modes() {
+      expectEqual(apic.mode, 0x1f, "mode")
+      try require(expect(used, .lessOrEqual,
+                         total, "fits"))
+      expectException(vector: 6, "ud2") { x86_ud2() }
+      let x = 1
+      expect(name == "a(b", "paren in a string")
+    }
+    """
+
+  @Test func callsAreCutAtTheirClosingParenthesis() {
+    #expect(GuestSourceText.call(onLine: 2, of: Self.source) == "expectEqual(apic.mode, 0x1f, \"mode\")")
+    #expect(
+      GuestSourceText.call(onLine: 3, of: Self.source)
+        == "try require(expect(used, .lessOrEqual, total, \"fits\"))")
+    #expect(
+      GuestSourceText.call(onLine: 5, of: Self.source)
+        == "expectException(vector: 6, \"ud2\") { x86_ud2() }")
+    #expect(GuestSourceText.call(onLine: 6, of: Self.source) == nil)
+    #expect(GuestSourceText.call(onLine: 7, of: Self.source) == "expect(name == \"a(b\", \"paren in a string\")")
+    #expect(GuestSourceText.call(onLine: 99, of: Self.source) == nil)
+  }
+}
