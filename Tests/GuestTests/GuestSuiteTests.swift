@@ -15,9 +15,21 @@ enum GuestCatalog {
     return GuestRunner(builder: PayloadBuilder(workspace: workspace, toolchain: try! Toolchain.find()))
   }()
 
-  /// Every cell of configs/guests.cfg (all accelerators).
+  /// Every cell of configs/guests.cfg (all accelerators). `GUEST_TESTS`
+  /// narrows them like the runner's `--test`: patterns `guest/test`
+  /// separated by `;` (`GUEST_TESTS='selftest/exceptions' swift test
+  /// --filter GuestSuiteTests`); each guest then runs only those tests.
   static var cases: [GuestCase] {
-    (try? TestMatrix.load(workspace: runner.builder.workspace))?.cells.map(GuestCase.init) ?? []
+    ((try? selectedCells()) ?? []).map(GuestCase.init)
+  }
+
+  /// The cells `GUEST_TESTS` selects (all without it).
+  static func selectedCells() throws -> [MatrixCell] {
+    let matrix = try TestMatrix.load(workspace: runner.builder.workspace)
+    let patterns = (ProcessInfo.processInfo.environment["GUEST_TESTS"] ?? "")
+      .split(separator: ";").map(String.init).filter { !$0.isEmpty }
+    return try GuestTestSelection(patterns: patterns).apply(
+      to: matrix.cells, workspace: runner.builder.workspace)
   }
 }
 
@@ -30,6 +42,9 @@ struct GuestSuiteTests {
     let programs = try GuestCatalog.runner.builder.workspace.programs().map(\.name)
     #expect(Set(matrix.cells.map(\.guest)) == Set(programs))
     #expect(Set(matrix.cells.map(\.id)).count == matrix.cells.count, "cell ids are unique")
+    // A GUEST_TESTS that selects nothing fails here instead of leaving the
+    // parameterized test below without cases.
+    #expect(!(try GuestCatalog.selectedCells()).isEmpty)
   }
 
   @Test("guest", arguments: GuestCatalog.cases)
