@@ -4,11 +4,25 @@
 // Console text alone is never an exit: the harness must kill it after the
 // exit grace and report PROTOCOL-ERROR, on every arch and backend.
 
-func guestMain() {
-  plan("noexit", sections: 1)
-  section("looks complete") {
-    check(true, "a passing check")
-  }
-  _ = finishTests()
+/// The tests of this guest, in run order.
+let guestTests = [
+  Test("looks complete", looksComplete),
+]
+
+func looksComplete() {
+  expect(true, "a passing check")
+  // The rest of a passing report, written the way the runner writes it
+  // once this test returns: the test's result line, the totals and the
+  // exit line. Then, instead of returning (the runner would stop the
+  // machine), it spins.
+  let test = guestTests[0]
+  KTAP.writeResult(
+    depth: 0, ok: true, number: 1, name: KTAPText(test.name), directive: nil,
+    reason: KTAPText(""),
+    trailer: KTAPTrailer(
+      fileID: test.file, line: test.line, cpu: PlatformHooks.currentCPU(),
+      time: PlatformHooks.nanoseconds()))
+  KTAP.writeTotals(passed: 1, failed: 0, skipped: 0, xfailed: 0, xpassed: 0)
+  writeExitLine(.passed)
   while true { _ = cycleCounter() }  // any arch: spin on its clock
 }
