@@ -46,36 +46,7 @@ nonisolated(unsafe) public var guestTestState = GuestTestState()
 
 private let indent: StaticString = "    "
 
-/// The name rule of the protocol. The KTAP specification forbids `#` in a
-/// test description (it starts the directive), and Linux's kunit_parser
-/// cuts a result line's name at the first `#`. So every test name on the
-/// wire (a section's `# Subtest:` line and result line, a check's result
-/// line) has each `#` byte written as U+FF03 FULLWIDTH NUMBER SIGN (`＃`,
-/// UTF-8 `EF BC 83`); every other byte goes out unchanged. The host reads
-/// `＃` in a name back as `#` (`KTAPName` in the harness's KTAPParser.swift
-/// mirrors this rule; the runner's results-<arch>.ktap follows it too).
-/// Directives and diagnostics are not names: they keep `#`.
-public enum KTAPName {
-  /// The byte the rule replaces.
-  public static let hash: UInt8 = 0x23
-  /// What replaces it: U+FF03, three bytes of UTF-8.
-  public static let replacement: StaticString = "\u{FF03}"
-
-  /// Writes `name` with the rule applied.
-  public static func write(_ name: StaticString) {
-    let base = name.utf8Start
-    var index = 0
-    while index < name.utf8CodeUnitCount {
-      let byte = base[index]
-      if byte == hash {
-        Console.write(replacement)
-      } else {
-        Console.write(byte: byte)
-      }
-      index &+= 1
-    }
-  }
-}
+// The name rule (`KTAPName`) is in guests/lib/Protocol/KTAPGrammar.swift.
 
 /// Starts the run: prints the KTAP header and the number of sections.
 public func plan(_ name: StaticString, sections: Int) {
