@@ -208,7 +208,7 @@ public enum KTAPName {
   }
 
   /// Writes `name` with the rule applied, then its ` line N` suffix.
-  public static func write(_ name: KTAPText) {
+  public static func write(text name: KTAPText) {
     if name.text.utf8CodeUnitCount == 0 && name.lineSuffix != nil {
       // ` line N` alone: the suffix is the name.
       Console.write(KTAP.lineWord)
@@ -354,7 +354,7 @@ public enum KTAP {
     Console.write(ok ? okPrefix : notOKPrefix)
     Console.write(decimal: UInt64(number < 0 ? 0 : number))
     Console.write(byte: space)
-    KTAPName.write(name)
+    KTAPName.write(text: name)
     if hasDirective || !trailer.isEmpty {
       Console.write(directiveSeparator)
       if hasDirective {
