@@ -185,7 +185,10 @@ struct RunnerBinaryTests {
     #expect(log.contains("# EXIT: STATUS=0"))
     let cmdline = try String(contentsOfFile: base + ".cmdline", encoding: .utf8)
     #expect(cmdline.hasPrefix("qemu-system-x86_64 "))
-    #expect(cmdline.contains("-append 'harness.mem=256 harness.smp=1 harness.attempt=1'"))
+    // The QEMU version as its --version said (known once the run verified it).
+    let version = try #require(
+      QemuVersions.version(fromFirstLine: try TestSupport.qemuVersionLine("qemu-system-x86_64")))
+    #expect(cmdline.contains("-append 'harness.mem=256 harness.smp=1 harness.accel=tcg harness.qemu=\(version) harness.attempt=1'"))
     #expect(FileManager.default.fileExists(atPath: base + ".stderr"))
     // The timed log: every line of the serial log, with non-decreasing
     // arrival times in milliseconds.

@@ -457,12 +457,13 @@ extension ReportCell {
   var errored: Bool { [.crashed, .timedOut, .protocolError].contains(result.verdict) }
 
   /// The index of the section that carries an errored cell's crash marker
-  /// in results-<arch>.ktap: the first that did not finish cleanly
-  /// (unfinished, or `not ok` without a failed check); nil when none did
-  /// (the marker is then the cell's last entry) or the cell is not errored.
+  /// in results-<arch>.ktap: the one that did not finish, else the first
+  /// `not ok` without a failed check; nil when there is none (the marker is
+  /// then the cell's last entry) or the cell is not errored.
   var crashMarkedSection: Int? {
     guard errored else { return nil }
-    return reportedSections.firstIndex { $0.reportedOK == nil || $0.failedWithoutFailedCheck }
+    let sections = reportedSections
+    return sections.firstIndex { $0.reportedOK == nil } ?? sections.firstIndex { $0.failedWithoutFailedCheck }
   }
 
   /// Whether the section at `index` fails on its own, without a failed

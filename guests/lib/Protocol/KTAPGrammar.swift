@@ -35,7 +35,7 @@
 //     # EXIT: STATUS=1
 
 /// The kinds of protocol lines.
-public enum KTAPLineKind: UInt8 {
+public enum KTAPLineKind: UInt8, Sendable {
   /// Nothing but spaces (and a carriage return).
   case blank
   /// `KTAP version 1` (at any depth: a document or a subtest starts).
@@ -62,7 +62,7 @@ public enum KTAPLineKind: UInt8 {
 }
 
 /// The directive of a result line: what follows ` # ` before the trailer.
-public enum KTAPDirective: UInt8 {
+public enum KTAPDirective: UInt8, Sendable {
   /// No directive.
   case none
   /// `SKIP reason`: the test or check did not run.
@@ -89,7 +89,7 @@ public enum KTAPDirective: UInt8 {
 
 /// Text a writer puts on the wire: static text, optionally followed by
 /// ` line N` (default check names: `expectEqual line 42`).
-public struct KTAPText {
+public struct KTAPText: Sendable {
   /// The text.
   public var text: StaticString
   /// When set, ` line <lineSuffix>` follows the text.
@@ -119,7 +119,7 @@ extension KTAPText: ExpressibleByStringLiteral {
 /// order, separated by one space. `t` is the guest clock in nanoseconds
 /// since boot when the line was written; `dt` (test result lines only) the
 /// test's duration in nanoseconds.
-public struct KTAPTrailer {
+public struct KTAPTrailer: Sendable {
   /// `#fileID` of the source location (`@FILEID:LINE`); nil: no location.
   public var fileID: StaticString?
   /// Its line.
@@ -148,7 +148,7 @@ public struct KTAPTrailer {
 }
 
 /// The totals line's counts.
-public struct KTAPTotals {
+public struct KTAPTotals: Sendable {
   /// `pass:`, `fail:`, `skip:`, `xfail:`, `xpass:` (0 when absent).
   public var passed = 0
   public var failed = 0
@@ -519,7 +519,7 @@ public enum KTAP {
 /// One protocol line, parsed from its bytes (`KTAPLine.parse`). Ranges are
 /// byte offsets into the parsed buffer; fields that do not apply to the
 /// line's kind keep their defaults.
-public struct KTAPLine {
+public struct KTAPLine: Sendable {
   /// What the line is.
   public var kind: KTAPLineKind = .unknown
   /// Leading spaces.
