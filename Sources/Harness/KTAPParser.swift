@@ -28,7 +28,7 @@ public struct ParsedStream: Sendable {
 /// `GuestLib.KTAPName`): the KTAP specification forbids `#` in a test
 /// description and Linux's kunit_parser cuts a name at its first `#`, so on
 /// the wire every `#` of a test or check name is U+FF03 FULLWIDTH NUMBER SIGN
-/// (`＃`) and a line break a space. The guest writer applies it byte by
+/// (`＃`) and a line feed a space. The guest writer applies it byte by
 /// byte; the parser reads `＃` in a name back as `#`, and the runner's
 /// results-<arch>.ktap writes names by the same rule. A name that itself
 /// contains `＃` therefore reads back with `#`.
@@ -37,14 +37,14 @@ public enum KTAPName {
   /// `KTAPName.replacement`).
   public static let replacement = Character(GuestLib.KTAPName.replacement.description)
 
-  /// `name` as written on the wire: every `#` replaced, line breaks as
+  /// `name` as written on the wire: every `#` replaced, line feeds as
   /// spaces.
   public static func encode(_ name: String) -> String {
     var scalars = String.UnicodeScalarView()
     for scalar in name.unicodeScalars {
       switch scalar {
       case "#": scalars.append(contentsOf: String(replacement).unicodeScalars)
-      case "\n", "\r": scalars.append(" ")
+      case "\n": scalars.append(" ")
       default: scalars.append(scalar)
       }
     }

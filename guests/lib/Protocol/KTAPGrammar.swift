@@ -174,8 +174,8 @@ public struct KTAPTotals: Sendable {
 /// kunit_parser cuts a result line's name at the first `#`. So every test
 /// name on the wire (a test's `# Subtest:` line and result line, a check's
 /// result line) has each `#` byte written as U+FF03 FULLWIDTH NUMBER SIGN
-/// (`＃`, UTF-8 `EF BC 83`), and a line break (LF or CR) as a space, so a
-/// name stays on its line; every other byte goes out unchanged. An empty
+/// (`＃`, UTF-8 `EF BC 83`), and a line feed as a space, so a name stays on
+/// its line; every other byte goes out unchanged. An empty
 /// name is written `(unnamed)`. The host reads `＃` in a name back as `#`
 /// (`KTAPName` in the harness's KTAPParser.swift; the runner's
 /// results-<arch>.ktap follows the rule too). Directives, reasons and
@@ -285,8 +285,8 @@ public enum KTAP {
 
   static let space: UInt8 = 0x20
 
-  /// Whether `byte` is LF or CR.
-  static func isLineBreak(_ byte: UInt8) -> Bool { byte == 0x0A || byte == 0x0D }
+  /// Whether `byte` is a line feed (it would end the line).
+  static func isLineBreak(_ byte: UInt8) -> Bool { byte == 0x0A }
 
   // MARK: Writers
 
@@ -307,7 +307,7 @@ public enum KTAP {
     Console.endLine()
   }
 
-  /// `# guest: NAME` (top level; line breaks written as spaces).
+  /// `# guest: NAME` (top level; line feeds written as spaces).
   public static func writeGuestName(_ name: StaticString) {
     Console.beginLine()
     Console.write(diagnosticPrefix)
@@ -341,7 +341,7 @@ public enum KTAP {
   /// `[not ]ok NUMBER NAME[ # [DIRECTIVE[ REASON]][ TRAILER]]`. The name
   /// follows the name rule; ` # ` is written only when a directive or a
   /// trailer token follows; the reason (written only with a directive) keeps
-  /// `#`, its line breaks are written as spaces. A reason should not end in
+  /// `#`, its line feeds are written as spaces. A reason should not end in
   /// words that look like trailer tokens (`cpu=1`): the parser takes those
   /// from the end of the line.
   public static func writeResult(
@@ -407,7 +407,7 @@ public enum KTAP {
 
   /// A whole diagnostic line `# TEXT` at `depth`. A text that would read as
   /// a protocol line (`EXIT:`, `CRASH:`, `Subtest:`, `guest:`, `Totals:`)
-  /// is written `# note: TEXT`; line breaks are written as spaces.
+  /// is written `# note: TEXT`; line feeds are written as spaces.
   public static func writeDiagnostic(depth: Int, _ text: StaticString) {
     beginDiagnostic(depth: depth)
     if isReservedDiagnostic(text.utf8Start, count: text.utf8CodeUnitCount) {
@@ -419,7 +419,7 @@ public enum KTAP {
 
   /// Opens a composite diagnostic line at `depth`: takes the line lock and
   /// writes the indentation and `# `. Write its parts with `Console.write`
-  /// (never a line break, never a reserved keyword first), then call
+  /// (never a line feed, never a reserved keyword first), then call
   /// `endDiagnostic()`.
   public static func beginDiagnostic(depth: Int) {
     Console.beginLine()
@@ -482,7 +482,7 @@ public enum KTAP {
     writeResult(depth: depth, ok: false, number: number, name: KTAPText(crashMarkerName))
   }
 
-  /// Writes static text with its line breaks as spaces.
+  /// Writes static text with its line feeds as spaces.
   static func writeOneLine(_ text: StaticString) {
     let base = text.utf8Start
     var index = 0
