@@ -25,10 +25,13 @@ let package = Package(
       path: "guests/lib"
     ),
     // Host pipeline: build payloads, launch QEMU, parse serial, results.
+    // The protocol grammar (guests/lib/Protocol/KTAPGrammar.swift) is
+    // GuestLib's: the host parses with the code the guests write with.
     .target(
       name: "Harness",
       dependencies: [
-        .product(name: "Subprocess", package: "swift-subprocess")
+        "GuestLib",
+        .product(name: "Subprocess", package: "swift-subprocess"),
       ]
     ),
     // libvirt's C API; every call goes through LibvirtBackend.

@@ -19,25 +19,69 @@ public enum CheckOutcome: Sendable, Hashable, Codable {
   case passed
   case failed
   case skipped(reason: String)
+  /// Failed inside a test that expects to fail (`ok … # XFAIL reason`): not
+  /// a failure.
+  case xfailed(reason: String)
+
+  /// `passed`, `failed`, `skipped` or `xfailed` (reports, JSON).
+  public var name: String {
+    switch self {
+    case .passed: "passed"
+    case .failed: "failed"
+    case .skipped: "skipped"
+    case .xfailed: "xfailed"
+    }
+  }
+
+  /// The SKIP or XFAIL reason.
+  public var reason: String? {
+    switch self {
+    case .passed, .failed: nil
+    case .skipped(let reason), .xfailed(let reason): reason
+    }
+  }
 }
 
-/// One check a guest made (one KTAP result line inside a section).
+/// One check a guest made (one KTAP result line inside a test's subtest
+/// block).
 public struct GuestCheck: Sendable, Hashable, Codable {
-  /// Name of the enclosing section.
+  /// Name of the enclosing section (registered test).
   public var section: String
   /// Number within the section (1-based).
   public var number: Int
   /// The check's message.
   public var name: String
-  /// Pass, fail or skip.
+  /// Pass, fail, skip or xfail.
   public var outcome: CheckOutcome
   /// Guest source location, when the guest reported one.
   public var location: GuestSourceLocation?
   /// Diagnostic lines the guest printed for it (e.g. expected/actual).
   public var diagnostics: [String]
+  /// The CPU that made the check (`cpu=N`), when the guest said.
+  public var cpu: Int? = nil
+  /// Guest clock when the check was made, in nanoseconds since boot
+  /// (`t=NS`), when the guest said.
+  public var time: UInt64? = nil
 }
 
-/// One section (KTAP subtest) of a guest run.
+/// How a registered test ended, by its result line.
+public enum TestStatus: String, Sendable, Hashable, Codable, CaseIterable {
+  /// `ok`: no check failed.
+  case passed
+  /// `not ok`: a check failed, a `require` stopped it, or it made no check.
+  case failed
+  /// `ok … # SKIP reason`: skipped (before it ran: a requirement not met).
+  case skipped
+  /// `ok … # XFAIL reason`: expected to fail, and a check failed.
+  case xfailed
+  /// `… # XPASS reason`: expected to fail, but every check passed.
+  case xpassed
+}
+
+/// One section of a guest run: a *registered test* of the guest (KTAP: a
+/// subtest block with its checks, closed by the test's result line; or, for
+/// a test skipped before it ran, the result line alone). The name is kept
+/// from the protocol's first version, where guests declared "sections".
 public struct GuestSection: Sendable, Hashable, Codable {
   /// Section number (1-based).
   public var number: Int
@@ -48,6 +92,73 @@ public struct GuestSection: Sendable, Hashable, Codable {
   /// What the guest's own result line for the section said (nil if the
   /// section never ended).
   public var reportedOK: Bool?
+  /// The status the result line's directive gave (nil when it did not end,
+  /// or for a section made without one: then `status` follows
+  /// `reportedOK`).
+  public var reportedStatus: TestStatus? = nil
+  /// The SKIP, XFAIL or XPASS reason of the result line.
+  public var reason: String? = nil
+  /// Where the test is declared (`@FILEID:LINE` of its result line).
+  public var location: GuestSourceLocation? = nil
+  /// The CPU that wrote the result line.
+  public var cpu: Int? = nil
+  /// Guest clock at the result line, nanoseconds since boot.
+  public var time: UInt64? = nil
+  /// The test's duration by the guest clock, nanoseconds (`dt=`).
+  public var duration: UInt64? = nil
+  /// Diagnostics between its last check and its result line (`# the test
+  /// made no check`, `# stopped by a failed require`).
+  public var diagnostics: [String] = []
+  /// Skipped before it ran: a result line without a subtest block.
+  public var skippedBeforeRun = false
+
+  /// How the test ended; nil when it did not (crash, timeout, cut output).
+  public var status: TestStatus? {
+    guard let ok = reportedOK else { return nil }
+    return reportedStatus ?? (ok ? .passed : .failed)
+  }
+
+  /// Whether the test failed without a failed check of its own: it made no
+  /// check, or its result line says `not ok` for another reason (a failing
+  /// XPASS included; a SKIP is never a failure, `ok` or not).
+  public var failedWithoutFailedCheck: Bool {
+    reportedOK == false && status != .skipped && !checks.contains { $0.outcome == .failed }
+  }
+
+  /// Why the test fails on its own, without a failed check, or nil: an
+  /// XPASS (unless `xpassAllowed` and the guest wrote it `ok`), a test that
+  /// made no check, or another `not ok` without a failed check.
+  public func ownFailure(xpassAllowed: Bool) -> String? {
+    guard let status else { return nil }
+    if status == .xpassed {
+      guard !xpassAllowed || reportedOK == false else { return nil }
+      let why = reason.map { $0.isEmpty ? "" : " — \($0)" } ?? ""
+      return "unexpected pass (XPASS): \(name)\(why)"
+    }
+    guard failedWithoutFailedCheck else { return nil }
+    if checks.isEmpty || diagnostics.contains(ProtocolText.madeNoCheck) {
+      return "test \(name) made no check"
+    }
+    return "test \(name) failed without a failed check"
+  }
+
+  /// The guest clock when the test started (`t - dt`), when both are known.
+  public var startTime: UInt64? {
+    guard let time, let duration, duration <= time else { return nil }
+    return time - duration
+  }
+
+  /// Each check's duration by the guest clock, in nanoseconds: from the
+  /// previous check (the first: from the test's start) to the check; nil
+  /// where a time is missing.
+  public var checkDurations: [UInt64?] {
+    var previous = startTime
+    return checks.map { check in
+      defer { previous = check.time }
+      guard let start = previous, let time = check.time, time >= start else { return nil }
+      return time - start
+    }
+  }
 }
 
 /// A crash record printed by the guest's exception handler.
@@ -181,4 +292,8 @@ public struct GuestResult: Sendable, Codable {
   public var checks: [GuestCheck] { sections.flatMap(\.checks) }
   /// The failed checks.
   public var failedChecks: [GuestCheck] { checks.filter { $0.outcome == .failed } }
+  /// The XFAIL checks (failed as expected).
+  public var xfailedChecks: [GuestCheck] {
+    checks.filter { if case .xfailed = $0.outcome { true } else { false } }
+  }
 }

@@ -27,11 +27,19 @@ public struct GuestRunner: Sendable {
   ///
   /// A crash record is symbolized against the payload's ELF and its
   /// location appended to the reason. When the calling task is cancelled,
-  /// QEMU is killed and the result is SKIP with `interrupted` set.
+  /// QEMU is killed and the result is SKIP with `interrupted` set. The
+  /// guest's command line gets `harness.qemu=` when the QEMU binary's
+  /// version is known (`QemuVersions`); `expectedTests` (the tests the
+  /// guest's sources declare) holds its plan to them.
   public func run(
-    _ payload: Payload, settings: LaunchSettings,
+    _ payload: Payload, settings: LaunchSettings, expectedTests: [String]? = nil,
     onStart: (@Sendable (Int32) -> Void)? = nil
   ) async throws -> GuestResult {
+    var known = settings
+    if known.qemuVersion == nil {
+      known.qemuVersion = QemuVersions.shared.version(of: known.qemuExecutable)
+    }
+    let settings = known
     if settings.accelerator == .kvm, !launcher.checksAcceleratorAvailability,
       let reason = KVMAvailability.unavailableReason(for: settings.architecture)
     {
@@ -52,7 +60,9 @@ public struct GuestRunner: Sendable {
         crash: nil, protocolErrors: [], serialLog: "", qemuStderr: run.stderr, command: [],
         qemuExitCode: nil, duration: .zero, processID: nil)
     }
-    var (verdict, reason) = VerdictJudge.judge(run, architecture: settings.architecture)
+    var (verdict, reason) = VerdictJudge.judge(
+      run, architecture: settings.architecture, expectedTests: expectedTests,
+      xpassAllowed: settings.xpassAllowed)
     var crash = run.stream.crash
     if run.interrupted {
       verdict = .skipped

@@ -26,6 +26,13 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   public var qemuBuild: String = LaunchSettings.systemQemu
   /// The binary of `qemuBuild`; nil for `system`.
   public var qemuPath: String? = nil
+  /// The version of the QEMU binary (`MAJOR.MINOR.MICRO`) when known: the
+  /// guest gets it as `harness.qemu=`. Nil: not known (nothing is passed,
+  /// never a guess).
+  public var qemuVersion: String? = nil
+  /// An XPASS test (expected to fail, but passed) does not fail the cell
+  /// (`xpass = allow`); the guest gets `harness.xpass=allow`.
+  public var xpassAllowed = false
   /// The name of the QEMU on PATH.
   public static let systemQemu = "system"
   /// The QEMU binary to run: `qemuPath`, else the one on PATH.
@@ -55,12 +62,17 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   }
 
   /// The guest's command line: what the harness tells every guest
-  /// (`harness.mem`, `harness.smp`, `harness.cpu` when a model is set), then
-  /// the cell's own arguments.
+  /// (`harness.mem`, `harness.smp`, `harness.cpu` when a model is set,
+  /// `harness.accel=tcg|kvm`, `harness.qemu=MAJOR.MINOR.MICRO` when the
+  /// QEMU version is known, `harness.xpass=allow` when XPASS is allowed),
+  /// then the cell's own arguments.
   public var commandLine: String {
-    (["harness.mem=\(memoryMiB)", "harness.smp=\(cpus)"]
-      + (cpuModel.map { ["harness.cpu=\($0)"] } ?? []) + guestArguments)
-      .joined(separator: " ")
+    var words = ["harness.mem=\(memoryMiB)", "harness.smp=\(cpus)"]
+    if let cpuModel { words.append("harness.cpu=\(cpuModel)") }
+    words.append("harness.accel=\(accelerator.rawValue)")
+    if let qemuVersion { words.append("harness.qemu=\(qemuVersion)") }
+    if xpassAllowed { words.append("harness.xpass=allow") }
+    return (words + guestArguments).joined(separator: " ")
   }
 }
 

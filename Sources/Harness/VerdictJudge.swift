@@ -1,8 +1,23 @@
 /// Turns a finished QEMU run into a verdict. The serial protocol decides;
 /// QEMU's exit code is only cross-checked, never trusted alone.
+///
+/// A cell fails on a failed check, on a test that failed without one (it
+/// made no check: `test NAME made no check`), and on an XPASS test (`unexpected
+/// pass (XPASS): NAME — reason`) unless the matrix allows XPASS (`xpass =
+/// allow`, passed to the guest as `harness.xpass=allow`). XFAIL checks and
+/// tests are no failures; a failed `require` is named in the reason.
 public enum VerdictJudge {
   /// The verdict and its reason for `run` of an architecture.
-  public static func judge(_ run: QemuRun, architecture: Architecture) -> (Verdict, String) {
+  ///
+  /// - Parameters:
+  ///   - expectedTests: the tests the guest's sources declare for this
+  ///     cell, in order (`MatrixCell.expectedTests`); when given, the
+  ///     guest's top-level plan and its tests' names must match them.
+  ///   - xpassAllowed: an XPASS test does not fail the cell.
+  public static func judge(
+    _ run: QemuRun, architecture: Architecture, expectedTests: [String]? = nil,
+    xpassAllowed: Bool = false
+  ) -> (Verdict, String) {
     let stream = run.stream
     if run.outputLimitReached != nil, stream.checkLimitReached {
       return (
@@ -59,14 +74,20 @@ public enum VerdictJudge {
     if let planned = stream.plannedSections {
       let finished = stream.sections.filter { $0.reportedOK != nil }.count
       if planned != finished {
-        problems.append("plan announced \(planned) sections, \(finished) finished")
+        problems.append("plan announced \(planned) tests, \(finished) finished")
       }
     } else {
       problems.append("no plan line")
     }
+    if let expectedTests, let problem = planProblem(stream, expectedTests: expectedTests) {
+      problems.append(problem)
+    }
     let failed = stream.sections.flatMap(\.checks).filter { $0.outcome == .failed }.count
     if status == 0 && failed > 0 {
       problems.append("exit status 0 but \(failed) checks failed")
+    }
+    if status == 0, let notOK = stream.sections.first(where: { $0.reportedOK == false && $0.status != .skipped }) {
+      problems.append("exit status 0 but test \(notOK.name) reported not ok")
     }
     if let problem = machineEndProblem(run.machineEnd, status: status, architecture: architecture) {
       problems.append(problem)
@@ -74,9 +95,55 @@ public enum VerdictJudge {
     if !problems.isEmpty {
       return (.protocolError, problems.joined(separator: "; "))
     }
+    let failures = failureReasons(stream.sections, xpassAllowed: xpassAllowed)
+    if !failures.isEmpty { return (.failed, failures.joined(separator: "; ")) }
     if status == 0 { return (.passed, "") }
-    if failed > 0 { return (.failed, "\(failed) check\(failed == 1 ? "" : "s") failed") }
     return (.failed, "guest reported failure (exit status \(status))")
+  }
+
+  /// Why the tests of `sections` fail the cell (empty: they do not): failed
+  /// checks (with the tests a failed `require` stopped), tests that made no
+  /// check or failed otherwise without a failed check, and XPASS tests
+  /// unless `xpassAllowed`. XFAIL checks and tests are no failures.
+  public static func failureReasons(_ sections: [GuestSection], xpassAllowed: Bool) -> [String] {
+    var reasons: [String] = []
+    let failed = sections.flatMap(\.checks).filter { $0.outcome == .failed }.count
+    if failed > 0 {
+      let stopped = sections.filter { $0.diagnostics.contains(stoppedByRequire) }.map(\.name)
+      var reason = "\(failed) check\(failed == 1 ? "" : "s") failed"
+      if !stopped.isEmpty {
+        reason += " (\(list(stopped)): \(stoppedByRequire))"
+      }
+      reasons.append(reason)
+    }
+    for section in sections {
+      if let failure = section.ownFailure(xpassAllowed: xpassAllowed) { reasons.append(failure) }
+    }
+    return reasons
+  }
+
+  /// The diagnostic before the result line of a test a `require` stopped.
+  static let stoppedByRequire = ProtocolText.stoppedByRequire
+
+  /// Where the guest's plan and tests differ from the tests its sources
+  /// declare (the first difference), or nil.
+  public static func planProblem(_ stream: ParsedStream, expectedTests: [String]) -> String? {
+    let announced = stream.plannedSections ?? 0
+    if announced != expectedTests.count {
+      let names = expectedTests.isEmpty ? "" : " (\(list(expectedTests, limit: 6)))"
+      return "plan mismatch: sources declare \(expectedTests.count) test\(expectedTests.count == 1 ? "" : "s")\(names), the guest announced \(announced)"
+    }
+    for (index, section) in stream.sections.enumerated() where index < expectedTests.count {
+      if section.name != expectedTests[index] {
+        return "test \(index + 1) is named \(section.name), the sources declare \(expectedTests[index])"
+      }
+    }
+    return nil
+  }
+
+  /// `a, b, c` (with `, …` past `limit` names).
+  static func list(_ names: [String], limit: Int = 5) -> String {
+    names.prefix(limit).joined(separator: ", ") + (names.count > limit ? ", …" : "")
   }
 
   /// Why the machine's own end contradicts the guest's exit line `status`,

@@ -109,11 +109,22 @@ public final class LibvirtPool: @unchecked Sendable {
 extension LibvirtPool: GuestLauncher {
   public var checksAcceleratorAvailability: Bool { true }
 
+  /// `settings` as a domain runs them: without `harness.qemu=` unless the
+  /// cell names its QEMU binary (`<emulator>`, verified locally). The
+  /// daemon's default QEMU is not the one on the local PATH whose version
+  /// the runner may know, and a guess is never passed.
+  static func guestSettings(_ settings: LaunchSettings) -> LaunchSettings {
+    var settings = settings
+    if settings.qemuPath == nil { settings.qemuVersion = nil }
+    return settings
+  }
+
   /// Runs the payload on a host that offers its architecture and
   /// accelerator and has room; re-queues it when that host drops out.
   public func launch(
     _ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?
   ) async throws -> QemuRun {
+    let settings = Self.guestSettings(settings)
     var requeued: [String] = []
     while true {
       let host: Int

@@ -286,11 +286,7 @@ extension Runner {
         default: return ["\(label) \(cell.id)"]
         }
       }
-      let checks = result.checks
-      let passed = checks.filter { $0.outcome == .passed }.count
-      let skipped = checks.filter { if case .skipped = $0.outcome { true } else { false } }.count
-      var line = "\(label) \(cell.id)  \(passed) passed, \(result.failedChecks.count) failed, "
-        + "\(skipped) skipped  " + String(format: "%.2fs", result.duration.seconds)
+      var line = "\(label) \(cell.id)  \(result.countSummary)  " + String(format: "%.2fs", result.duration.seconds)
       if outcome.flaky {
         line += "  — flaky: " + outcome.attemptVerdicts.map(\.rawValue).joined(separator: " then ")
       } else if !result.reason.isEmpty {

@@ -23,6 +23,11 @@ enum WriterRuns {
     writeExitLine(.crashed)
   }
 
+  /// A trailer at line `line` of a test file, CPU 0, guest time `time`.
+  static func trailer(_ line: UInt, _ time: UInt64, dt: UInt64? = nil) -> KTAPTrailer {
+    KTAPTrailer(fileID: "v2/V2.swift", line: line, cpu: 0, time: time, duration: dt)
+  }
+
   /// The runs; `capture` turns a writer body into its serial text.
   static func all(_ capture: (() -> Void) -> String) -> [Run] {
     [
@@ -101,6 +106,63 @@ enum WriterRuns {
             HostPlatform.run("hang", [GuestLib.Test("spins") { expect(true, "output before the hang") }])
           }, after: "ok 1 output before the hang"), verdict: .crashed, kunitStatus: .success),
       Run(
+        name: "v2: XFAIL, a test skipped before it ran, trailers",
+        text: capture {
+          KTAP.writeVersion(depth: 0)
+          KTAP.writeGuestName("v2")
+          KTAP.writePlan(depth: 0, count: 3)
+          KTAP.writeVersion(depth: 1)
+          KTAP.writeSubtestHeader(depth: 1, name: "expected # failure")
+          KTAP.writeResult(depth: 1, ok: true, number: 1, name: "fine", trailer: trailer(1, 100))
+          KTAP.writeDiagnostic(depth: 1, "expected 1, got 2")
+          KTAP.writeResult(
+            depth: 1, ok: true, number: 2, name: KTAPText("expectEqual", line: 2), directive: .xfail,
+            reason: "QEMU # 1234", trailer: trailer(2, 200))
+          KTAP.writeResult(
+            depth: 0, ok: true, number: 1, name: "expected # failure", directive: .xfail, reason: "QEMU # 1234",
+            trailer: trailer(3, 300, dt: 250))
+          KTAP.writeResult(
+            depth: 0, ok: true, number: 2, name: "needs kvm", directive: .skip, reason: "needs KVM",
+            trailer: trailer(4, 310))
+          KTAP.writeVersion(depth: 1)
+          KTAP.writeSubtestHeader(depth: 1, name: "plain")
+          KTAP.writeResult(depth: 1, ok: true, number: 1, name: "fine", trailer: trailer(5, 400))
+          KTAP.writeResult(depth: 0, ok: true, number: 3, name: "plain", trailer: trailer(6, 410, dt: 20))
+          KTAP.writeTotals(passed: 2, failed: 0, skipped: 1, xfailed: 1, xpassed: 0)
+          KTAP.writeExit(status: 0)
+        }, verdict: .passed, kunitStatus: .success),
+      Run(
+        name: "v2: XPASS and a test that made no check",
+        text: capture {
+          KTAP.writeVersion(depth: 0)
+          KTAP.writePlan(depth: 0, count: 2)
+          KTAP.writeVersion(depth: 1)
+          KTAP.writeSubtestHeader(depth: 1, name: "xpassed")
+          KTAP.writeResult(depth: 1, ok: true, number: 1, name: "fine", trailer: trailer(1, 100))
+          KTAP.writeResult(
+            depth: 0, ok: false, number: 1, name: "xpassed", directive: .xpass, reason: "fixed",
+            trailer: trailer(2, 200, dt: 150))
+          KTAP.writeVersion(depth: 1)
+          KTAP.writeSubtestHeader(depth: 1, name: "empty")
+          KTAP.writeDiagnostic(depth: 1, KTAP.noCheckDiagnostic)
+          KTAP.writeResult(depth: 0, ok: false, number: 2, name: "empty", trailer: trailer(3, 300, dt: 5))
+          KTAP.writeTotals(passed: 1, failed: 1, skipped: 0, xfailed: 0, xpassed: 1)
+          KTAP.writeExit(status: 1)
+        }, verdict: .failed, kunitStatus: .failure),
+      Run(
+        name: "v2: crash inside a test",
+        text: capture {
+          KTAP.writeVersion(depth: 0)
+          KTAP.writePlan(depth: 0, count: 2)
+          KTAP.writeVersion(depth: 1)
+          KTAP.writeSubtestHeader(depth: 1, name: "faults")
+          KTAP.writeResult(depth: 1, ok: true, number: 1, name: "fine", trailer: trailer(1, 100))
+          Console.diagnostic("CRASH: cpu=0 vector=14 name=\"#PF page fault\" error=0x2 rip=0x100abc")
+          KTAP.writeCrashMarker(depth: 1, number: 2)
+          KTAP.writeResult(depth: 0, ok: false, number: 1, name: "faults")
+          KTAP.writeExit(status: 2)
+        }, verdict: .crashed, kunitStatus: .crashed),
+      Run(
         name: "known failures",
         text: capture {
           HostPlatform.run(
@@ -151,17 +213,17 @@ enum WriterRuns {
     return (stream, verdict, reason)
   }
 
-  /// Check tallies as the harness reports them (results.json's checks).
+  /// The harness's tallies (checks, tests skipped before they ran, tests
+  /// failing without a failed check) as kunit_parser counts them: it
+  /// treats only SKIP specially, so an XFAIL check (`ok … # XFAIL`) is a
+  /// pass, and a failing XPASS test (`not ok … # XPASS`, its checks
+  /// passed) one failure more.
   static func tallies(_ sections: [GuestSection]) -> KTAPValidator.Counts {
-    var counts = KTAPValidator.Counts()
-    for check in sections.flatMap(\.checks) {
-      switch check.outcome {
-      case .passed: counts.passed += 1
-      case .failed: counts.failed += 1
-      case .skipped: counts.skipped += 1
-      }
-    }
-    return counts
+    let counts = CheckCounts(sections: sections)
+    let failingXpass = sections.filter { $0.status == .xpassed && $0.reportedOK == false }.count
+    return KTAPValidator.Counts(
+      passed: counts.passed + counts.xfailed, failed: counts.failed + failingXpass, crashed: 0,
+      skipped: counts.skipped)
   }
 }
 
@@ -260,7 +322,32 @@ extension ConsoleTests {
     let done = GuestSection(
       number: 1, name: "done", checks: [check("p", .passed), check("s", .skipped(reason: "#why"))],
       reportedOK: true)
+    var xfail = GuestSection(
+      number: 1, name: "xfail #1", checks: [check("p", .passed), check("x", .xfailed(reason: "#bug"))],
+      reportedOK: true)
+    xfail.reportedStatus = .xfailed
+    xfail.reason = "#bug"
+    var skippedBefore = GuestSection(number: 2, name: "skipped before", checks: [], reportedOK: true)
+    skippedBefore.reportedStatus = .skipped
+    skippedBefore.skippedBeforeRun = true
+    skippedBefore.reason = "needs 2 CPUs"
+    var xpassFailing = GuestSection(number: 1, name: "xpass", checks: [check("p", .passed)], reportedOK: false)
+    xpassFailing.reportedStatus = .xpassed
+    xpassFailing.reason = "fixed"
+    var xpassAllowed = xpassFailing
+    xpassAllowed.reportedOK = true
+    var noCheck = GuestSection(number: 2, name: "no check", checks: [], reportedOK: false)
+    noCheck.reportedStatus = .failed
+    noCheck.diagnostics = ["the test made no check"]
+    var noCheck2 = noCheck
+    noCheck2.number = 3
+    noCheck2.name = "no check either"
     cells += [
+      cell("xfailpass", .passed, "", [xfail, skippedBefore]),
+      cell("xpassfail", .failed, "unexpected pass (XPASS): xpass — fixed", [xpassFailing, noCheck]),
+      cell("xpassallowed", .passed, "", [xpassAllowed, skippedBefore]),
+      cell("nocheckprotocol", .protocolError, "plan mismatch", [xfail, noCheck, noCheck2]),
+      cell("nocheckcrash", .crashed, "guest exception", [done, noCheck, cut]),
       cell("kvmskip", .skipped, "KVM unavailable", []),
       cell("interrupted", .skipped, "interrupted", [done, cut]),
       cell("timeout", .timedOut, "no serial output for 30 s", [done, cut]),
@@ -283,19 +370,36 @@ extension ConsoleTests {
       let report = KTAPValidator.validate(text, as: .report)
       #expect(report.violations.isEmpty, "\(cell.id): \(report.violations)\n\(text)")
       #expect(report.unterminated.isEmpty, "\(cell.id)")
-      let junit = try Self.junitCounts(JUnitReport.render([cell], hostname: "h"))
+      let junit = try Self.junitCounts(JUnitReport.render([cell], hostname: "h"), xfailed: Self.xfailed([cell]))
       #expect(report.counts == junit, "\(cell.id)\n\(text)")
       if cell.result.verdict == .passed { #expect(report.status == .success, "\(cell.id)") }
       if cell.result.verdict.isFailure { #expect(report.status != .success, "\(cell.id): \(report.status)") }
       #expect(!text.contains("\\#"))
     }
-    let junit = try Self.junitCounts(JUnitReport.render(cells, hostname: "h"))
+    let junit = try Self.junitCounts(JUnitReport.render(cells, hostname: "h"), xfailed: Self.xfailed(cells))
     #expect(whole.counts == junit)
+    // XFAIL and XPASS stay visible in the KTAP report.
+    let xfailText = KTAPReport.render(cells.filter { $0.id.hasPrefix("xfailpass.") }, architecture: .x86_64)
+    #expect(xfailText.contains("        ok 2 x # XFAIL #bug\n"), "\(xfailText)")
+    #expect(xfailText.contains("\n    ok 1 xfail ＃1 # XFAIL ＃bug\n") == false, "a reason keeps '#'")
+    #expect(xfailText.contains("\n    ok 1 xfail ＃1 # XFAIL #bug\n"), "\(xfailText)")
+    #expect(xfailText.contains("\n    ok 2 skipped before # SKIP needs 2 CPUs\n"), "\(xfailText)")
+    let xpassText = KTAPReport.render(cells.filter { $0.id.hasPrefix("xpass") }, architecture: .x86_64)
+    #expect(xpassText.contains("\n    not ok 1 xpass # XPASS fixed\n"), "\(xpassText)")
+    #expect(xpassText.contains("\n    ok 1 xpass # XPASS fixed\n"), "\(xpassText)")
+    #expect(xpassText.contains("# the test made no check\n    not ok 2 no check\n"), "\(xpassText)")
+  }
+
+  /// XFAIL checks of `cells`: JUnit reports them skipped, kunit_parser
+  /// (which knows only SKIP) passed.
+  static func xfailed(_ cells: [ReportCell]) -> Int {
+    cells.reduce(0) { $0 + $1.result.xfailedChecks.count }
   }
 
   /// passed/failed/errors/skipped of `<testsuites>`, as validator counts
-  /// (errors are what kunit_parser calls crashed).
-  static func junitCounts(_ xml: String) throws -> KTAPValidator.Counts {
+  /// (errors are what kunit_parser calls crashed), with `xfailed` XFAIL
+  /// testcases moved from skipped to passed as kunit_parser counts them.
+  static func junitCounts(_ xml: String, xfailed: Int = 0) throws -> KTAPValidator.Counts {
     let line = try #require(xml.split(separator: "\n").first { $0.hasPrefix("<testsuites") })
     func value(_ name: String) throws -> Int {
       let range = try #require(line.range(of: " \(name)=\""))
@@ -306,7 +410,8 @@ extension ConsoleTests {
     let errors = try value("errors")
     let skipped = try value("skipped")
     return KTAPValidator.Counts(
-      passed: tests - failures - errors - skipped, failed: failures, crashed: errors, skipped: skipped)
+      passed: tests - failures - errors - skipped + xfailed, failed: failures, crashed: errors,
+      skipped: skipped - xfailed)
   }
 }
 
@@ -349,12 +454,46 @@ struct KTAPValidatorTests {
     ("    1..2", "    1..1", "not closed by its result line"),
     ("    # expected: 1, actual: 2", "    # Subtest: sneaky", "unexpected line"),
     ("KTAP version 1\n# a comment", "TAP version 14\n# a comment", "text before the KTAP header"),
+    ("ok 1 adds # @A/A.swift:3", "ok 1 adds # XFAIL a # SKIP b @A/A.swift:3", "kunit_parser would count a skip"),
+    ("ok 1 adds # @A/A.swift:3", "ok 1 adds # @A/A.swift:3 cpu=0 t=x", "malformed trailer token"),
+    ("ok 1 adds # @A/A.swift:3", "ok 1 adds # XFAILED why @A/A.swift:3", "unknown directive"),
+    ("ok 1 adds # @A/A.swift:3", "ok 1 adds # SKIPwhy", "SKIP not followed by a space"),
   ])
   func rejectsWhatKunitWouldMisread(good: String, bad: String, expected: String) {
     #expect(Self.good.contains(good))
     let text = Self.good.replacing(good, with: bad, maxReplacements: 1)
     let report = KTAPValidator.validate(text, as: .report)
     #expect(report.violations.contains { $0.contains(expected) }, "\(report.violations)\n\(text)")
+  }
+
+  /// Wire format v2: XFAIL and XPASS directives, trailers, a test skipped
+  /// before it ran; kunit_parser counts XFAIL as passed and a `not ok`
+  /// XPASS parent of passing checks as one failure.
+  @Test func acceptsDirectivesAndTrailersOfTheSecondVersion() {
+    let text = """
+      KTAP version 1
+      # guest: v2
+      1..3
+          KTAP version 1
+          # Subtest: xfailed
+          ok 1 c # XFAIL TCG filters x2APIC @s/S.swift:22 cpu=0 t=1204100
+          ok 2 d # @s/S.swift:23 cpu=1 t=1204200
+      ok 1 xfailed # XFAIL TCG filters x2APIC @s/S.swift:32 cpu=0 t=1204300 dt=200
+      ok 2 needs two cpus # SKIP needs 2 CPUs, the machine has 1 @s/S.swift:31 cpu=0 t=1204600
+          KTAP version 1
+          # Subtest: xpassed
+          ok 1 c # cpu=0 t=1204700
+      not ok 3 xpassed # XPASS
+      # Totals: pass:2 fail:0 skip:1 xfail:1 xpass:1
+      # EXIT: STATUS=1
+
+      """
+    let report = KTAPValidator.validate(text, as: .guestLog)
+    #expect(report.violations.isEmpty, "\(report.violations)")
+    #expect(report.counts == KTAPValidator.Counts(passed: 3, failed: 1, crashed: 0, skipped: 1))
+    #expect(report.status == .failure)
+    let allowed = KTAPValidator.validate(text.replacing("not ok 3 xpassed", with: "ok 3 xpassed"), as: .guestLog)
+    #expect(allowed.counts == KTAPValidator.Counts(passed: 3, failed: 0, crashed: 0, skipped: 1))
   }
 
   @Test func countsMissingPlannedTestsAsCrashed() {

@@ -14,17 +14,24 @@
 ///   level (4 spaces) deeper than its result line; its children follow at
 ///   that deeper level; its result line `ok|not ok N NAME` repeats NAME.
 /// - A result line is `ok N NAME`, `not ok N NAME`, optionally followed by
-///   ` # ` and a directive: `SKIP reason`, `@file:line`, or both
-///   (`SKIP reason @file:line`). N counts 1, 2, … within the parent. NAME
-///   is not empty, has no `#` (the name rule writes `＃`), does not start
-///   with `- ` and has no leading or trailing spaces.
+///   ` # `, a directive (`SKIP reason`, `XFAIL reason`, `XPASS reason`; the
+///   reason may be empty) and the trailer, or the trailer alone. The
+///   trailer is space-separated tokens, each optional, in this order:
+///   `@FILEID:LINE`, `cpu=N`, `t=NS`, `dt=NS` (wire format v2; v1 guests
+///   write only `@file:line`). N counts 1, 2, … within the parent. NAME is
+///   not empty, has no `#` (the name rule writes `＃`), does not start with
+///   `- ` and has no leading or trailing spaces. A line with XFAIL or XPASS
+///   must not contain `# SKIP` (kunit_parser finds SKIP anywhere after the
+///   name).
 /// - Diagnostics are `# …` lines at any indentation; a diagnostic never
 ///   starts with `Subtest:`.
 /// - Nothing else: a line that is none of these is a violation (kunit_parser
 ///   would silently take it for a diagnostic).
 ///
 /// Counting follows kunit_parser: a leaf counts as passed, failed or (with
-/// SKIP, whether ok or not ok) skipped; every child a plan announces but the
+/// SKIP, whether ok or not ok) skipped — kunit_parser treats no other
+/// directive specially, so `ok … # XFAIL` counts as passed and `not ok … #
+/// XPASS` as failed; every child a plan announces but the
 /// output lacks counts as crashed; a parent without counted children counts
 /// its own result (failed for `not ok`, skipped for SKIP, nothing
 /// otherwise); a `not ok` parent whose children all passed adds one failed.
@@ -195,31 +202,58 @@ struct KTAPValidator {
     if let directiveStart = rest.range(of: " # ") {
       name = rest[..<directiveStart.lowerBound]
       let directive = rest[directiveStart.upperBound...]
-      skip = directive.hasPrefix("SKIP")
-      if !skip && !directive.hasPrefix("@") {
-        violation(number, "unknown directive: \(directive)")
-      }
-      if skip, directive.count > 4, directive.dropFirst(4).first != " " {
-        violation(number, "SKIP not followed by a space: \(directive)")
-      }
-      // The source location trailer: the whole directive, or after " @".
-      var location: Substring?
-      if directive.hasPrefix("@") {
-        location = directive.dropFirst()
-      } else if let at = directive.range(of: " @", options: .backwards) {
-        location = directive[at.upperBound...]
-      }
-      if let location {
-        let line = location.lastIndex(of: ":").map { location[location.index(after: $0)...] }
-        if line.flatMap({ Int($0) }) == nil {
-          violation(number, "malformed source location: \(location)")
-        }
+      skip = checkDirective(directive, line: number)
+      if !skip && text.contains("# SKIP") {
+        violation(number, "'# SKIP' after a directive that is not SKIP (kunit_parser would count a skip): \(directive)")
       }
     } else if rest.hasPrefix("# ") || rest == "#" {
       name = ""
     }
     checkName(String(name), line: number)
     return make(.result(ok: ok, number: resultNumber, name: String(name), skip: skip))
+  }
+
+  /// Checks what follows ` # ` on a result line: a directive and its
+  /// reason, then the trailer tokens in their order; returns whether the
+  /// directive is SKIP (the only one kunit_parser counts specially).
+  private mutating func checkDirective(_ text: Substring, line number: Int) -> Bool {
+    var words = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+    // Trailer tokens from the end, each kind at most once, in order.
+    let kinds = ["dt=", "t=", "cpu="]
+    var next = 0
+    while let last = words.last, next < kinds.count {
+      if last.hasPrefix(kinds[next]) {
+        let value = last.dropFirst(kinds[next].count)
+        if value.isEmpty || !value.allSatisfy({ $0.isASCII && $0.isNumber }) || UInt64(value) == nil {
+          violation(number, "malformed trailer token: \(last)")
+        }
+        words.removeLast()
+      }
+      next += 1
+    }
+    if let last = words.last, last.hasPrefix("@") {
+      let location = last.dropFirst()
+      let line = location.lastIndex(of: ":").map { location[location.index(after: $0)...] }
+      let file = location.lastIndex(of: ":").map { location[..<$0] }
+      if line.flatMap({ Int($0) }) == nil || file?.isEmpty != false {
+        violation(number, "malformed source location: \(location)")
+      }
+      words.removeLast()
+    }
+    guard let keyword = words.first, !(words.count == 1 && keyword.isEmpty) else {
+      return false  // the trailer alone
+    }
+    switch keyword {
+    case "SKIP": return true
+    case "XFAIL", "XPASS": return false
+    default:
+      if keyword.hasPrefix("SKIP") {
+        violation(number, "SKIP not followed by a space: \(text)")
+      } else {
+        violation(number, "unknown directive: \(text)")
+      }
+      return false
+    }
   }
 
   private mutating func checkName(_ name: String, line: Int) {

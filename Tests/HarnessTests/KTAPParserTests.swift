@@ -111,7 +111,7 @@ struct KTAPParserTests {
       """
     let (verdict, reason) = VerdictJudge.judge(run(text, exitCode: 1), architecture: .x86_64)
     #expect(verdict == .protocolError)
-    #expect(reason.contains("plan announced 2 sections, 1 finished"))
+    #expect(reason.contains("plan announced 2 tests, 1 finished"))
   }
 
   @Test func duplicateMissingAndGarbageAreProtocolErrors() {
@@ -261,6 +261,6 @@ struct KTAPParserTests {
     #expect(parse(text).protocolErrors.contains { $0.contains("planned 2 checks and made 1") })
     #expect(parse(text.replacing("1..2", with: "1..1")).protocolErrors.isEmpty)
     let late = text.replacing("    1..2\n    ok 1 a # @A/A.swift:1\n", with: "    ok 1 a # @A/A.swift:1\n    1..1\n")
-    #expect(parse(late).protocolErrors.contains { $0.contains("not right after the section header") })
+    #expect(parse(late).protocolErrors.contains { $0.contains("not right after the test's header") })
   }
 }

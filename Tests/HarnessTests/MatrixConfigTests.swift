@@ -87,7 +87,11 @@ struct MatrixConfigTests {
     ("[a]\nsmp = -1\n", 2, "'-1' is not a CPU count"),
     ("[a]\nsmp = 1 01\n", 2, "listed twice"),
     ("[a]\nmemory = 1G 1024M\n", 2, "listed twice"),
-    ("[a]\nchecks = 99999999999999999999\n", 2, "'99999999999999999999' is too large"),
+    // The check count of earlier versions is gone: the plan comes from the sources.
+    ("[a]\narch = s390x\nchecks = 21\n", 3, "checks is gone: the plan is derived from the guest's registered tests"),
+    ("[defaults]\nchecks@s390x = 22\n", 2, "checks is gone"),
+    ("[a]\nxpass = yes\n", 2, "'yes' is not fail or allow"),
+    ("[a]\nxpass = allow fail\n", 2, "'xpass' takes one value"),
     // QEMU refuses an s390x command line past its kernel parameter area.
     ("[a]\narch = x86_64 s390x\nguest_args = \(String(repeating: "x", count: 900))\n", 3, "at most 896"),
     ("[a]\narch = s390x\n\nguest_args@s390x = \(String(repeating: "y=1 ", count: 210))\n", 4, "at most 896"),
@@ -145,7 +149,7 @@ struct MatrixConfigTests {
     // The model reaches QEMU and the guest.
     let argv = QemuCommand.arguments(bootImage: "/g.elf", settings: modelled.settings)
     #expect(argv[argv.firstIndex(of: "-cpu")! + 1] == "qemu64,-x2apic")
-    #expect(argv[argv.firstIndex(of: "-append")! + 1] == "harness.mem=256 harness.smp=4 harness.cpu=qemu64,-x2apic")
+    #expect(argv[argv.firstIndex(of: "-append")! + 1] == "harness.mem=256 harness.smp=4 harness.cpu=qemu64,-x2apic harness.accel=kvm")
     #expect(!QemuCommand.arguments(bootImage: "/g.elf", settings: cells[0].settings).contains("-cpu"))
   }
 
@@ -180,7 +184,7 @@ struct MatrixConfigTests {
     for (plain, override) in [
       ("smp = 100000", "smp@s390x = 100000"), ("memory = 99999999999999999G", "memory@s390x = 99999999999999999G"),
       ("timeout = 99999999999999999", "timeout@s390x = 99999999999999999"), ("accel = qemu", "accel@s390x = qemu"),
-      ("output_limit = 1K", "output_limit@s390x = 1K"), ("checks = 0", "checks@s390x = 0"),
+      ("output_limit = 1K", "output_limit@s390x = 1K"), ("xpass = maybe", "xpass@s390x = maybe"),
     ] {
       let base = try #require(configError("[a]\narch = s390x\n\(plain)\n"), "\(plain)")
       let arch = try #require(configError("[a]\narch = s390x\n\(override)\n"), "\(override)")
@@ -191,6 +195,54 @@ struct MatrixConfigTests {
     // A valid override replaces the plain key for its architecture only.
     let cells = Matrix.cells(try MatrixConfig.parse("[a]\narch = x86_64 s390x\nsmp = 2\nsmp@s390x = 248\n", file: "t"))
     #expect(cells.map(\.settings.cpus) == [2, 248])
+  }
+
+  @Test func xpassIsFailByDefaultAndAllowReachesTheGuestCommandLine() throws {
+    let text = "[a]\narch = x86_64 s390x\nxpass@s390x = allow\n[b]\nxpass = fail\n"
+    let cells = Matrix.cells(try MatrixConfig.parse(text, file: "t"))
+    #expect(cells.map(\.settings.xpassAllowed) == [false, true, false])
+    #expect(!cells[0].settings.commandLine.contains("harness.xpass"))
+    #expect(cells[1].settings.commandLine == "harness.mem=256 harness.smp=1 harness.accel=tcg harness.xpass=allow")
+    #expect(cells.allSatisfy { $0.expectedTests == nil }, "the sources, not the config, give the tests")
+    // harness.xpass=allow counts against the s390x command line budget.
+    let room = ConfigLimits.s390xCommandLineBytes - ConfigLimits.commandLineReserveBytes
+      - ConfigLimits.qemuVersionReserveBytes - "harness.mem=256 harness.smp=1 harness.accel=tcg ".utf8.count
+      - 1  // the space before harness.attempt=
+    let fits = String(repeating: "y", count: room)
+    #expect(configError("[a]\narch = s390x\nguest_args = \(fits)\n") == nil)
+    #expect(configError("[a]\narch = s390x\nguest_args = \(fits)y\n")?.line == 3)
+    #expect(configError("[a]\narch = s390x\nxpass = allow\nguest_args = \(fits)\n")?.line == 4)
+  }
+
+  @Test func guestCommandLineNamesAccelQemuVersionAndXpass() {
+    var settings = LaunchSettings(architecture: .s390x, accelerator: .kvm, cpus: 2, memoryMiB: 512, guestArguments: ["x=1"])
+    #expect(settings.commandLine == "harness.mem=512 harness.smp=2 harness.accel=kvm x=1")
+    settings.qemuVersion = "7.2.22"
+    settings.xpassAllowed = true
+    settings.cpuModel = "max"
+    #expect(
+      settings.commandLine
+        == "harness.mem=512 harness.smp=2 harness.cpu=max harness.accel=kvm harness.qemu=7.2.22 harness.xpass=allow x=1")
+  }
+
+  @Test func qemuVersionsAreParsedAndCachedPerBinaryState() throws {
+    #expect(QemuVersions.version(fromFirstLine: "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)") == "7.2.22")
+    #expect(QemuVersions.version(fromFirstLine: "QEMU emulator version 8.0") == "8.0.0")
+    #expect(QemuVersions.version(fromFirstLine: "QEMU emulator version 10.1.50 (v10.1.0-1234-gabc)") == "10.1.50")
+    #expect(QemuVersions.version(fromFirstLine: "QEMU emulator version x") == nil)
+    #expect(QemuVersions.version(fromFirstLine: "something else 7.2.0") == nil)
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qemu-versions-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let binary = directory.appendingPathComponent("qemu-system-x86_64").path
+    try Data("#!/bin/sh\n".utf8).write(to: URL(fileURLWithPath: binary))
+    let cache = QemuVersions()
+    #expect(cache.version(of: binary) == nil, "unknown: nothing, never a guess")
+    cache.record("QEMU emulator version 9.1.2", for: binary)
+    #expect(cache.version(of: binary) == "9.1.2")
+    // A rebuilt binary (other size) is asked again.
+    try Data("#!/bin/sh\nexit 0\n".utf8).write(to: URL(fileURLWithPath: binary))
+    #expect(cache.version(of: binary) == nil)
   }
 
   @Test func outputLimitIsParsedAndCarriedIntoEveryCell() throws {

@@ -12,7 +12,7 @@ import Testing
     #expect(argv[argv.firstIndex(of: "-smp")! + 1] == "4")
     #expect(argv[argv.firstIndex(of: "-m")! + 1] == "8192")
     #expect(argv[argv.firstIndex(of: "-accel")! + 1] == "kvm")
-    #expect(argv[argv.firstIndex(of: "-append")! + 1] == "harness.mem=8192 harness.smp=4 mode=fast path")
+    #expect(argv[argv.firstIndex(of: "-append")! + 1] == "harness.mem=8192 harness.smp=4 harness.accel=kvm mode=fast path")
     #expect(Array(argv.suffix(2)) == ["-cpu", "max"])
     #expect(QemuCommand.debugExitCode(forStatus: 2) == 5)
   }

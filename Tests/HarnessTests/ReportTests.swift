@@ -295,7 +295,7 @@ struct ReportTests {
       let expectedKeys: Set<String> = [
         "id", "guest", "arch", "accel", "cpus", "memoryMiB", "cpuModel", "qemu", "verdict", "reason", "durationSeconds",
         "attempts", "flaky", "interrupted", "qemuExitCode", "command", "crash", "protocolErrors",
-        "checks", "logPath",
+        "tests", "checks", "logPath",
       ]
       for cell in cells { #expect(Set(cell.keys) == expectedKeys) }
 

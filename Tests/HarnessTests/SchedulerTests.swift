@@ -20,7 +20,7 @@ struct SchedulingTests {
     let cell = MatrixCell(
       guest: "g",
       settings: LaunchSettings(architecture: .x86_64, accelerator: .tcg, cpus: 4, memoryMiB: 8192),
-      groups: [], expectedChecks: nil)
+      groups: [])
     #expect(HostResources(cell: cell) == HostResources(cpus: 4, memoryMiB: 8192))
   }
 
@@ -96,8 +96,7 @@ struct SchedulingTests {
     var progress = RunProgress(total: 4)
     func cell(_ guest: String, _ arch: Architecture) -> MatrixCell {
       MatrixCell(
-        guest: guest, settings: LaunchSettings(architecture: arch, accelerator: .tcg), groups: [],
-        expectedChecks: nil)
+        guest: guest, settings: LaunchSettings(architecture: arch, accelerator: .tcg), groups: [])
     }
     let a = cell("a", .x86_64)
     let b = cell("b", .x86_64)

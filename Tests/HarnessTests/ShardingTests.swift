@@ -12,7 +12,7 @@ struct ShardingTests {
         guest: "g\(index)",
         settings: LaunchSettings(
           architecture: .x86_64, accelerator: index % 3 == 0 ? .kvm : .tcg, cpus: 1 + index % 4),
-        groups: [], expectedChecks: nil)
+        groups: [])
     }
   }
 

@@ -26,6 +26,19 @@ enum TestSupport {
   }
 
   /// The 1-based lines of `path` containing `marker`.
+  /// The first line of `qemu --version` (the binary on PATH).
+  static func qemuVersionLine(_ name: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [name, "--version"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+  }
+
   static func lines(in path: String, containing marker: String) throws -> [Int] {
     let text = try String(contentsOfFile: path, encoding: .utf8)
     return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()

@@ -89,10 +89,20 @@ struct LibvirtWrapperTests {
       DomainXML.cpu("qemu64,+x2apic,-svm")
         == "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model>"
         + "<feature policy='require' name='x2apic'/><feature policy='disable' name='svm'/></cpu>")
-    let settings = LaunchSettings(
+    var settings = LaunchSettings(
       architecture: .x86_64, accelerator: .kvm, cpus: 2, cpuModel: "qemu64,-x2apic")
     let xml = DomainXML.make(name: "c", kernel: "/k", settings: settings)
     #expect(xml.contains("<feature policy='disable' name='x2apic'/>"))
-    #expect(xml.contains("<cmdline>harness.mem=256 harness.smp=2 harness.cpu=qemu64,-x2apic</cmdline>"))
+    #expect(xml.contains("<cmdline>harness.mem=256 harness.smp=2 harness.cpu=qemu64,-x2apic harness.accel=kvm</cmdline>"))
+    // The QEMU version when known, and an allowed XPASS, as on bare QEMU.
+    settings.qemuVersion = "7.2.22"
+    settings.xpassAllowed = true
+    #expect(
+      DomainXML.make(name: "c", kernel: "/k", settings: settings).contains(
+        "<cmdline>harness.mem=256 harness.smp=2 harness.cpu=qemu64,-x2apic harness.accel=kvm harness.qemu=7.2.22 harness.xpass=allow</cmdline>"))
+    // The daemon's own QEMU: its version is not the local one's.
+    #expect(LibvirtPool.guestSettings(settings).qemuVersion == nil)
+    settings.qemuPath = "/opt/qemu/bin/qemu-system-x86_64"
+    #expect(LibvirtPool.guestSettings(settings).qemuVersion == "7.2.22")
   }
 }

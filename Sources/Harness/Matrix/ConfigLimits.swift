@@ -82,6 +82,10 @@ public enum ConfigLimits {
   /// Room kept on the command line for what the runner appends at run time
   /// (` harness.attempt=<n>`).
   public static let commandLineReserveBytes = 32
+  /// Room kept on the command line for ` harness.qemu=MAJOR.MINOR.MICRO`,
+  /// which is known only once the QEMU binary ran `--version` (up to 10
+  /// characters of version).
+  public static let qemuVersionReserveBytes = 24
   /// The most cells a whole config may expand to (before excludes).
   public static let maxCells = 100_000
   /// The most guest sections in one config.
@@ -212,15 +216,6 @@ enum ConfigValue {
         throw ValueProblem("'\(shown(text))' seconds is more than one day (\(ConfigLimits.maxSeconds))")
       }
       return seconds
-    }
-  }
-
-  /// A positive integer (the `checks` count).
-  static func positive(_ text: String) throws(ValueProblem) -> Int {
-    switch decimal(text) {
-    case .malformed, .value(0): throw ValueProblem("'\(shown(text))' is not a positive integer")
-    case .tooLarge: throw ValueProblem("'\(shown(text))' is too large")
-    case .value(let value): return value
     }
   }
 

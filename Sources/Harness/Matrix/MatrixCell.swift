@@ -6,11 +6,20 @@ public struct MatrixCell: Sendable, Hashable, CustomStringConvertible {
   public var settings: LaunchSettings
   /// Groups of the guest.
   public var groups: [String]
-  /// Checks a complete run makes, if declared.
-  public var expectedChecks: Int?
-  /// The tests the guest runs, in order, read from its sources
-  /// (`GuestTestCatalog`); nil when unknown.
+  /// The names of the tests the guest's sources register for this cell,
+  /// in registry order (the selected ones, when the run filters tests); nil
+  /// when unknown. When set, the guest's top-level plan must announce
+  /// exactly these tests, in this order (a PROTOCOL-ERROR otherwise): the
+  /// plan is derived from the sources, never typed into the config.
   public var expectedTests: [String]?
+
+  /// A cell of `guest` with `settings`.
+  public init(guest: String, settings: LaunchSettings, groups: [String] = [], expectedTests: [String]? = nil) {
+    self.guest = guest
+    self.settings = settings
+    self.groups = groups
+    self.expectedTests = expectedTests
+  }
 
   /// The stable id: `guest.arch.accel.smpN.memM`, then `.cpu-MODEL` for a
   /// cell with a CPU model (`smp.x86_64.kvm.smp2.mem256M.cpu-qemu64,+x2apic`)
@@ -62,9 +71,9 @@ public enum Matrix {
                   silenceTimeout: .seconds(axes.silenceSeconds), cpuModel: model)
                 settings.outputLimitBytes = axes.outputLimitBytes
                 settings.qemuBuild = build
+                settings.xpassAllowed = axes.xpassAllowed
                 var cell = MatrixCell(
-                  guest: declaration.guest, settings: settings, groups: declaration.groups,
-                  expectedChecks: axes.expectedChecks)
+                  guest: declaration.guest, settings: settings, groups: declaration.groups)
                 cell.qemuLocation = axes.qemuLocations[build]
                 cells.append(cell)
                }

@@ -46,8 +46,11 @@ public struct ArchitectureSettings: Sendable, Hashable {
   public var qemuArguments: [String]
   /// Words appended to the guest command line (`guest_args`).
   public var guestArguments: [String]
-  /// The number of checks a complete run makes, if declared.
-  public var expectedChecks: Int?
+  /// Whether an XPASS test (expected to fail, but passed) is allowed
+  /// (`xpass = allow`): it then does not fail the cell, and the guest gets
+  /// `harness.xpass=allow`. Default: an XPASS fails the cell (`xpass =
+  /// fail`).
+  public var xpassAllowed = false
   /// Most serial bytes kept from one run (`output_limit`).
   public var outputLimitBytes: Int
   /// QEMU builds (`qemu`): names; `system` is the QEMU on PATH.
@@ -94,12 +97,16 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
 public enum MatrixConfig {
   static let keys: Set<String> = [
     "arch", "accel", "smp", "memory", "cpu", "groups", "timeout", "silence", "qemu_args",
-    "guest_args", "checks", "exclude", "tcg_factor", "kvm_factor", "output_limit", "qemu",
-    "qemu_builds",
+    "guest_args", "exclude", "tcg_factor", "kvm_factor", "output_limit", "qemu",
+    "qemu_builds", "xpass",
   ]
   static let overridable: Set<String> = [
-    "accel", "smp", "memory", "cpu", "timeout", "silence", "qemu_args", "guest_args", "checks",
-    "tcg_factor", "kvm_factor", "output_limit", "qemu",
+    "accel", "smp", "memory", "cpu", "timeout", "silence", "qemu_args", "guest_args",
+    "tcg_factor", "kvm_factor", "output_limit", "qemu", "xpass",
+  ]
+  /// Keys of earlier versions, refused with what replaced them.
+  static let removed: [String: String] = [
+    "checks": "checks is gone: the plan is derived from the guest's registered tests"
   ]
   static let axes = ["arch", "accel", "smp", "memory", "cpu", "qemu"]
 
@@ -175,6 +182,7 @@ public enum MatrixConfig {
       let parts = key.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
       let baseKey = parts[0]
       guard !key.isEmpty else { throw fail("expected 'key = value', got '\(ConfigValue.shown(trimmed))'") }
+      if let replaced = removed[baseKey] { throw fail(replaced) }
       guard keys.contains(baseKey) else {
         throw fail("unknown key '\(ConfigValue.shown(baseKey))'; known: \(keys.sorted().joined(separator: ", "))")
       }
@@ -497,9 +505,15 @@ struct ConfigReader {
     try single(key, architecture, default: fallback, ConfigValue.seconds)
   }
 
-  func checks(_ architecture: Architecture?) throws -> Int? {
-    try single("checks", architecture, default: nil) { text throws(ValueProblem) in
-      try ConfigValue.positive(text)
+  /// `xpass = fail|allow`: whether an XPASS test is allowed.
+  func xpassAllowed(_ architecture: Architecture?) throws -> Bool {
+    try single("xpass", architecture, default: false, noun: "value") { text throws(ValueProblem) in
+      switch text {
+      case "fail": return false
+      case "allow": return true
+      default:
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not fail or allow (what an XPASS test does to its cell)")
+      }
     }
   }
 
@@ -529,7 +543,7 @@ struct ConfigReader {
     case "cpu": _ = try cpuModels(architecture)
     case "timeout": _ = try seconds("timeout", architecture, default: 60)
     case "silence": _ = try seconds("silence", architecture, default: 30)
-    case "checks": _ = try checks(architecture)
+    case "xpass": _ = try xpassAllowed(architecture)
     case "tcg_factor": _ = try factor(.tcg, architecture)
     case "kvm_factor": _ = try factor(.kvm, architecture)
     case "output_limit": _ = try outputLimit(architecture)
@@ -567,8 +581,9 @@ struct ConfigReader {
       cpuModels: try cpuModels(architecture), timeoutSeconds: timeout,
       silenceSeconds: try seconds("silence", architecture, default: 30), timeoutFactors: factors,
       deadlines: deadlines, qemuArguments: words("qemu_args", architecture) ?? [],
-      guestArguments: words("guest_args", architecture) ?? [], expectedChecks: try checks(architecture),
+      guestArguments: words("guest_args", architecture) ?? [],
       outputLimitBytes: try outputLimit(architecture))
+    settings.xpassAllowed = try xpassAllowed(architecture)
     settings.qemuBuilds = try qemuBuilds(architecture)
     settings.qemuLocations = try qemuLocations()
     if architecture == .s390x {
@@ -577,8 +592,11 @@ struct ConfigReader {
         architecture: architecture, accelerator: .tcg, cpus: settings.cpus.max() ?? 1,
         memoryMiB: settings.memoryMiB.max() ?? 1, guestArguments: settings.guestArguments,
         cpuModel: settings.cpuModels.max { ($0?.utf8.count ?? 0) < ($1?.utf8.count ?? 0) } ?? nil)
+      longest.xpassAllowed = settings.xpassAllowed
       longest.guestArguments.append("")
-      let bytes = longest.commandLine.utf8.count + ConfigLimits.commandLineReserveBytes
+      let bytes =
+        longest.commandLine.utf8.count + ConfigLimits.commandLineReserveBytes
+        + ConfigLimits.qemuVersionReserveBytes
       if bytes > ConfigLimits.s390xCommandLineBytes,
         let (name, entry) = entry("guest_args", architecture) ?? entry("cpu", architecture)
       {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The `qemu` axis: which QEMU binary each cell runs on. `system` is the
 /// `qemu-system-<arch>` on PATH; any other name is a build whose location
@@ -55,7 +56,10 @@ public enum QemuBuilds {
   }
 
   /// Runs `--version` of every distinct binary of `cells` and checks that
-  /// it is a QEMU; returns path → first line of its version.
+  /// it is a QEMU; returns path → first line of its version. A binary that
+  /// already answered (same path, size and modification time:
+  /// `QemuVersions`) is not run again; every answer is kept there, so that
+  /// guests get `harness.qemu=MAJOR.MINOR.MICRO`.
   public static func verify(_ cells: [MatrixCell]) async throws -> [String: String] {
     var versions: [String: String] = [:]
     for cell in cells {
@@ -63,6 +67,10 @@ public enum QemuBuilds {
       guard versions[path] == nil else { continue }
       guard let resolved = ExecutableSearch.resolve(path) else {
         throw HarnessError.qemuBuild("\(path) is not on PATH (install QEMU: scripts/setup.sh)")
+      }
+      if let known = QemuVersions.shared.firstLine(of: resolved) {
+        versions[path] = known
+        continue
       }
       let outcome: ToolRunner.Outcome
       do {
@@ -76,7 +84,77 @@ public enum QemuBuilds {
           "QEMU build '\(cell.settings.qemuBuild)': \(resolved) is not a QEMU (its --version said: \(first.isEmpty ? "nothing" : first))")
       }
       versions[path] = first
+      QemuVersions.shared.record(first, for: resolved)
     }
     return versions
+  }
+}
+
+/// The versions of QEMU binaries as their `--version` reported them
+/// (`QemuBuilds.verify`), by resolved path; an entry holds while the
+/// binary's size and modification time are those it had when it answered
+/// (a rebuilt QEMU is asked again).
+public final class QemuVersions: Sendable {
+  /// The process-wide cache.
+  public static let shared = QemuVersions()
+
+  private struct Entry {
+    var size: UInt64
+    var modified: Date
+    var firstLine: String
+  }
+
+  private let entries = Mutex<[String: Entry]>([:])
+
+  /// An empty cache.
+  public init() {}
+
+  /// `MAJOR.MINOR.MICRO` from the first line of `--version` (`QEMU emulator
+  /// version 7.2.22 (Debian 1:7.2+dfsg-7)` → `7.2.22`; `8.0` → `8.0.0`);
+  /// nil when it names no version.
+  public static func version(fromFirstLine line: String) -> String? {
+    let marker = "QEMU emulator version "
+    guard let range = line.range(of: marker) else { return nil }
+    let word = line[range.upperBound...].prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+    let parts = word.split(separator: ".", omittingEmptySubsequences: false)
+    guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.count <= 4 }) else {
+      return nil
+    }
+    return (parts.map(String.init) + (parts.count == 2 ? ["0"] : [])).joined(separator: ".")
+  }
+
+  /// The size and modification time of the file at `path`.
+  private static func stamp(_ path: String) -> (UInt64, Date)? {
+    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+      let size = (attributes[.size] as? NSNumber)?.uint64Value,
+      let modified = attributes[.modificationDate] as? Date
+    else { return nil }
+    return (size, modified)
+  }
+
+  /// Keeps `firstLine` as the `--version` answer of the binary at `path`
+  /// (as it is now).
+  public func record(_ firstLine: String, for path: String) {
+    guard let (size, modified) = Self.stamp(path) else { return }
+    entries.withLock { $0[path] = Entry(size: size, modified: modified, firstLine: firstLine) }
+  }
+
+  /// The `--version` first line recorded for the binary at `path`, when it
+  /// is still the same file (size and modification time).
+  public func firstLine(of path: String) -> String? {
+    guard let entry = entries.withLock({ $0[path] }), let (size, modified) = Self.stamp(path),
+      entry.size == size, entry.modified == modified
+    else { return nil }
+    return entry.firstLine
+  }
+
+  /// `MAJOR.MINOR.MICRO` of `executable` (a path, or a name looked up on
+  /// PATH) when its `--version` was recorded and it is still the same file;
+  /// nil otherwise (never a guess).
+  public func version(of executable: String) -> String? {
+    guard let path = ExecutableSearch.resolve(executable), let line = firstLine(of: path) else {
+      return nil
+    }
+    return Self.version(fromFirstLine: line)
   }
 }

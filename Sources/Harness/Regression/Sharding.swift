@@ -84,24 +84,47 @@ public enum Sharding {
     }
     var sections: [GuestSection] = []
     var sources: [String: String] = [:]
+    func location(_ fileID: String?, _ line: Int?, _ file: String?) -> GuestSourceLocation? {
+      if let fileID, let file { sources[fileID] = file }
+      return fileID.flatMap { id in line.map { GuestSourceLocation(fileID: id, line: $0) } }
+    }
+    // The tests as results.json lists them (documents from before list
+    // only checks: a section per run of checks, finished as they say).
+    for test in cell.tests ?? [] {
+      var section = GuestSection(number: test.number, name: test.name, checks: [], reportedOK: nil)
+      section.reportedStatus = TestStatus(rawValue: test.status)
+      section.reportedOK = section.reportedStatus == nil ? nil : test.ok
+      section.reason = test.reason
+      section.skippedBeforeRun = test.skippedBeforeRun
+      section.location = location(test.fileID, test.line, test.file)
+      section.cpu = test.cpu
+      section.time = test.timeNs
+      section.duration = test.durationNs
+      section.diagnostics = test.diagnostics
+      sections.append(section)
+    }
+    let fromTests = !sections.isEmpty
     for check in cell.checks {
-      if sections.last?.number != check.sectionNumber {
-        sections.append(
-          GuestSection(number: check.sectionNumber, name: check.section, checks: [], reportedOK: true))
-      }
       let outcome: CheckOutcome =
         switch check.outcome {
         case "passed": .passed
         case "failed": .failed
-        default: .skipped(reason: check.skipReason ?? "")
+        case "xfailed": .xfailed(reason: check.reason ?? "")
+        default: .skipped(reason: check.skipReason ?? check.reason ?? "")
         }
-      let location = check.fileID.flatMap { id in check.line.map { GuestSourceLocation(fileID: id, line: $0) } }
-      if let id = check.fileID, let file = check.file { sources[id] = file }
-      sections[sections.count - 1].checks.append(
-        GuestCheck(
-          section: check.section, number: check.number, name: check.name, outcome: outcome,
-          location: location, diagnostics: check.diagnostics))
-      if outcome == .failed { sections[sections.count - 1].reportedOK = false }
+      var index = sections.firstIndex { $0.number == check.sectionNumber }
+      if index == nil || (!fromTests && sections.last?.number != check.sectionNumber) {
+        sections.append(
+          GuestSection(number: check.sectionNumber, name: check.section, checks: [], reportedOK: true))
+        index = sections.count - 1
+      }
+      var guestCheck = GuestCheck(
+        section: check.section, number: check.number, name: check.name, outcome: outcome,
+        location: location(check.fileID, check.line, check.file), diagnostics: check.diagnostics)
+      guestCheck.cpu = check.cpu
+      guestCheck.time = check.timeNs
+      sections[index!].checks.append(guestCheck)
+      if outcome == .failed && !fromTests { sections[index!].reportedOK = false }
     }
     let crash = cell.crash.map { crash in
       var record = CrashRecord(lines: crash.lines, fields: crash.fields)

@@ -124,14 +124,14 @@ public enum HTMLReport {
     let failed = failedCount(cells)
     let counts = Dictionary(grouping: cells, by: \.status).mapValues(\.count)
     let totalTime = cells.reduce(0) { $0 + $1.durationSeconds }
-    let checks = CheckCounts(cells.flatMap(\.result.checks))
+    let checks = CheckCounts(sections: cells.flatMap(\.result.sections))
     let architectures = ReportLayout(cells).architectures.map(\.rawValue).joined(separator: ", ")
 
     var html = "<header class=\"summary \(failed == 0 ? "summary-ok" : "summary-failed")\">\n"
     html += "<div class=\"headline\">\n<h1>\(failed == 0 ? "All \(cells.count) cells passed" : "\(failed) of \(cells.count) cells failed")</h1>\n"
     html += "<p class=\"subtitle\">Swift bare-metal guest tests · \(cells.count) cell\(cells.count == 1 ? "" : "s")"
     if !architectures.isEmpty { html += " on \(e(architectures))" }
-    html += " · \(checks.total) checks (\(checks.passed) passed, \(checks.failed) failed, \(checks.skipped) skipped)</p>\n"
+    html += " · \(checks.total) checks (\(checks.summary))</p>\n"
     if let metadata = cells.first?.metadata {
       html += "<dl class=\"metadata\">"
       for (name, value) in metadata.properties {
@@ -265,7 +265,7 @@ public enum HTMLReport {
     _ cell: ReportCell, layout: ReportLayout, slowest: Double, markers: [String] = []
   ) -> String {
     let status = cell.status
-    let counts = CheckCounts(cell.result.checks)
+    let counts = CheckCounts(sections: cell.result.sections)
     var summary: String
     if counts.total == 0 {
       summary = "no checks"
@@ -290,6 +290,7 @@ public enum HTMLReport {
     html += "<span class=\"combo\">\(e(combination))</span>"
     if cell.attempts > 1 { html += "<span class=\"attempts\">\(cell.attempts) attempts</span>" }
     html += "<span class=\"counts\">\(e(summary))</span>"
+    html += xfailChips(counts)
     if status != .pass && status != .flaky && !cell.result.reason.isEmpty {
       html += "<span class=\"why\">\(e(cell.result.reason))</span>"
     }
@@ -313,7 +314,7 @@ public enum HTMLReport {
   private static func detail(_ cell: ReportCell, layout: ReportLayout) -> String {
     let result = cell.result
     let status = cell.status
-    let counts = CheckCounts(result.checks)
+    let counts = CheckCounts(sections: result.sections)
     var html = "<section id=\"\(e(layout.anchor(of: cell)))\" class=\"detail detail-\(status.rawValue)\">\n"
     html += "<h3><span class=\"badge badge-\(status.rawValue)\">\(status.label)</span> <code>\(e(cell.id))</code>"
     html += "<a class=\"log-link\" href=\"\(e(urlPath(layout.logPath(of: cell))))\">serial log</a></h3>\n"
@@ -324,7 +325,7 @@ public enum HTMLReport {
       ("guest", result.guest), ("arch", result.architecture.rawValue),
       ("accel", result.accelerator.rawValue), ("cpus", "\(cell.cpus)"),
       ("memory", "\(cell.memoryMiB) MiB"), ("time", ReportText.humanDuration(cell.durationSeconds)),
-      ("checks", "\(counts.passed) passed, \(counts.failed) failed, \(counts.skipped) skipped"),
+      ("checks", counts.summary),
       ("attempts", "\(cell.attempts)" + (cell.flaky ? " (flaky: failed, then passed on a retry)" : "")),
       ("QEMU exit", exit),
     ]
@@ -391,26 +392,29 @@ public enum HTMLReport {
       html += "</ul></details>\n"
     }
 
+    html += testsTable(cell)
+
     if !result.checks.isEmpty {
       let durations = result.timeline.checkDurations(result.serialLog)
+      let guestDurations = result.sections.flatMap(\.checkDurations)
       let log = urlPath(layout.logPath(of: cell))
       html += "<details class=\"all-checks\"><summary>All \(result.checks.count) checks</summary>\n"
-      html += "<table class=\"checks\"><thead><tr><th>section</th><th>#</th><th>check</th><th>outcome</th><th>time</th><th>log</th><th>source</th></tr></thead><tbody>\n"
+      html += "<table class=\"checks\"><thead><tr><th>section</th><th>#</th><th>check</th><th>outcome</th><th title=\"by the guest clock when the guest gave times, else by arrival\">time</th><th>cpu</th><th title=\"guest clock, since boot\">guest t</th><th>log</th><th>source</th></tr></thead><tbody>\n"
       for (index, check) in result.checks.enumerated() {
-        let time = index < durations.count ? durations[index].map { ReportText.humanDuration($0.reportSeconds) } ?? "" : ""
+        let guestDuration = index < guestDurations.count ? guestDurations[index] : nil
+        let arrival = index < durations.count ? durations[index].map { ReportText.humanDuration($0.reportSeconds) } ?? "" : ""
+        let time = guestDuration.map { ReportText.guestDuration($0) } ?? arrival
         let line = index < landmarks.checks.count ? landmarks.checks[index].line : nil
         let source = cell.sourceReference(of: check) ?? ""
         let sourcePath = source.split(separator: ":").first.map(String.init) ?? ""
-        let outcome: String
-        let note: String
-        switch check.outcome {
-        case .passed: (outcome, note) = ("passed", "")
-        case .failed: (outcome, note) = ("failed", "")
-        case .skipped(let reason): (outcome, note) = ("skipped", reason)
-        }
+        let outcome = check.outcome.name
+        let note = check.outcome.reason ?? ""
         html += "<tr class=\"outcome-\(outcome)\"><td>\(e(check.section))</td><td>\(check.number)</td><td>\(e(check.name))"
         if !note.isEmpty { html += " <span class=\"skip-reason\">(\(e(note)))</span>" }
-        html += "</td><td>\(outcome)</td><td class=\"check-time\">\(e(time))</td>"
+        let shown = outcome == "xfailed" ? "<span class=\"chip chip-xfail\">XFAIL</span>" : outcome
+        html += "</td><td>\(shown)</td><td class=\"check-time\">\(e(time))</td>"
+        html += "<td class=\"check-cpu\">\(check.cpu.map(String.init) ?? "")</td>"
+        html += "<td class=\"check-guest-time\">\(check.time.map { e(ReportText.guestTime($0)) } ?? "")</td>"
         html += "<td>" + (line.map { "<a href=\"\(e(log))\" title=\"line \($0) of the serial log\">line \($0)</a>" } ?? "") + "</td>"
         // Repository-relative source paths open from runs/<name>/index.html.
         let href = sourcePath.hasPrefix("/") || sourcePath.isEmpty ? nil : "../../" + sourcePath
@@ -436,6 +440,56 @@ public enum HTMLReport {
     }
     html += "</section>\n"
     return html
+  }
+
+  // MARK: - Tests
+
+  /// XFAIL/XPASS chips of a cell's counts (nothing when it has none).
+  private static func xfailChips(_ counts: CheckCounts) -> String {
+    var html = ""
+    if counts.xfailed > 0 {
+      html += "<span class=\"chip chip-xfail\" title=\"checks that failed as expected\">\(counts.xfailed) XFAIL</span>"
+    }
+    if counts.xpassed > 0 {
+      html += "<span class=\"chip chip-xpass\" title=\"tests expected to fail that passed\">\(counts.xpassed) XPASS</span>"
+    }
+    return html
+  }
+
+  /// The cell's registered tests: status (chips for SKIP, XFAIL, XPASS),
+  /// reason, duration by the guest clock, CPU and declaration.
+  private static func testsTable(_ cell: ReportCell) -> String {
+    let sections = cell.result.sections
+    guard !sections.isEmpty else { return "" }
+    let open = sections.contains { $0.status != .passed } && sections.count <= 40
+    var html = "<details class=\"tests\"\(open ? " open" : "")><summary>\(sections.count) test\(sections.count == 1 ? "" : "s")</summary>\n"
+    html += "<table class=\"checks tests\"><thead><tr><th>#</th><th>test</th><th>status</th><th>checks</th><th title=\"by the guest clock\">duration</th><th>cpu</th><th>source</th></tr></thead><tbody>\n"
+    for section in sections {
+      let status = section.status?.rawValue ?? "unfinished"
+      html += "<tr class=\"test-\(status)\"><td>\(section.number)</td><td>\(e(section.name))"
+      if let reason = section.reason, !reason.isEmpty { html += " <span class=\"skip-reason\">(\(e(reason)))</span>" }
+      for diagnostic in section.diagnostics { html += "<div class=\"test-note\"># \(e(diagnostic))</div>" }
+      html += "</td><td>\(statusChip(section.status, ok: section.reportedOK))</td><td>\(section.checks.count)</td>"
+      html += "<td class=\"test-duration\">\(section.duration.map { e(ReportText.guestDuration($0)) } ?? "")</td>"
+      html += "<td>\(section.cpu.map(String.init) ?? "")</td>"
+      html += "<td><code>\(e(cell.sourceReference(of: section) ?? ""))</code></td></tr>\n"
+    }
+    return html + "</tbody></table></details>\n"
+  }
+
+  /// A test status as a chip.
+  private static func statusChip(_ status: TestStatus?, ok: Bool?) -> String {
+    switch status {
+    case .passed: "<span class=\"chip chip-pass\">PASS</span>"
+    case .failed: "<span class=\"chip chip-fail\">FAIL</span>"
+    case .skipped: "<span class=\"chip chip-skip\">SKIP</span>"
+    case .xfailed: "<span class=\"chip chip-xfail\">XFAIL</span>"
+    case .xpassed:
+      ok == false
+        ? "<span class=\"chip chip-xpass\" title=\"expected to fail, but passed: fails the cell\">XPASS</span>"
+        : "<span class=\"chip chip-xpass chip-allowed\" title=\"expected to fail, but passed (allowed)\">XPASS</span>"
+    case nil: "<span class=\"chip chip-unfinished\">unfinished</span>"
+    }
   }
 
   // MARK: - Timeline
@@ -629,6 +683,16 @@ public enum HTMLReport {
     table.checks .outcome-failed td { background: var(--fail-bg); }
     table.checks .outcome-skipped td { color: var(--muted); }
     .skip-reason { color: var(--muted); }
+    .chip { display: inline-block; font-size: 10.5px; font-weight: 700; border-radius: 4px; padding: 0 5px; letter-spacing: .03em; }
+    .cell .chip { align-self: flex-start; margin-top: 2px; }
+    .chip-pass { background: var(--pass-bg); color: var(--pass); } .chip-fail { background: var(--fail-bg); color: var(--fail); }
+    .chip-skip { background: var(--skip-bg); color: var(--skip); }
+    .chip-xfail { background: #eef1f4; color: #57606a; border: 1px dashed #8c959f; }
+    .chip-xpass { background: #fff1e5; color: #bc4c00; border: 1px solid #bc4c00; } .chip-allowed { border-style: dashed; }
+    .chip-unfinished { background: var(--crash-bg); color: var(--crash); }
+    table.checks .outcome-xfailed td { color: var(--muted); }
+    table.tests .test-failed td, table.tests .test-unfinished td { background: var(--fail-bg); }
+    .test-note { font-family: var(--mono); font-size: 11.5px; color: var(--muted); }
     .empty-note { color: var(--muted); }
     footer { text-align: center; color: var(--muted); font-size: 12px; padding: 0 0 24px; }
     """

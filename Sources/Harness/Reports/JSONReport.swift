@@ -71,17 +71,47 @@
 ///     - `frames` (array of the same objects, added in v1): every inlined
 ///       frame at `rip`, innermost first; empty when not symbolized.
 ///   - `protocolErrors` (array of string): problems with the serial stream.
+///   - `tests` (array of object, added in v1; null in documents from
+///     before), every registered test (section) of the guest in order,
+///     those skipped before they ran included:
+///     - `number` (int): 1-based.
+///     - `name` (string).
+///     - `status` (string): `passed`, `failed`, `skipped`, `xfailed`,
+///       `xpassed`, or `unfinished` (no result line: crash, timeout, cut
+///       output).
+///     - `ok` (bool or null): what its result line said (`ok` or `not ok`;
+///       an XPASS is `not ok` when it fails the cell); null when
+///       `unfinished`.
+///     - `reason` (string or null): the SKIP, XFAIL or XPASS reason.
+///     - `skippedBeforeRun` (bool): skipped before it ran (no checks).
+///     - `file`, `fileID`, `line` (string/string/int or null): where the
+///       test is declared, as for checks.
+///     - `cpu` (int or null): the CPU that wrote its result line.
+///     - `timeNs` (int or null): guest clock at its result line,
+///       nanoseconds since boot.
+///     - `durationNs` (int or null): its duration by the guest clock.
+///     - `checks` (int): how many checks it made.
+///     - `diagnostics` (array of string): lines printed between its last
+///       check and its result line (`the test made no check`, `stopped by
+///       a failed require`).
 ///   - `checks` (array of object), every guest check in order:
-///     - `section` (string): enclosing section name.
+///     - `section` (string): enclosing section (test) name.
 ///     - `sectionNumber` (int): the section's 1-based number.
 ///     - `number` (int): 1-based number within the section.
 ///     - `name` (string): the check's message.
-///     - `outcome` (string): `passed`, `failed` or `skipped`.
+///     - `outcome` (string): `passed`, `failed`, `skipped` or (added in
+///       v1) `xfailed` (failed inside a test expected to fail: no failure).
 ///     - `skipReason` (string or null): the reason when `skipped`.
+///     - `reason` (string or null, added in v1): the SKIP or XFAIL reason.
 ///     - `file` (string or null): guest source path (the `#fileID` mapped
 ///       through the harness's source map, else the `#fileID` itself).
 ///     - `fileID` (string or null): the `#fileID` the guest reported.
 ///     - `line` (int or null): 1-based source line.
+///     - `cpu` (int or null, added in v1): the CPU that made the check.
+///     - `timeNs` (int or null, added in v1): guest clock when it was made,
+///       nanoseconds since boot.
+///     - `durationNs` (int or null, added in v1): its duration by the
+///       guest clock (from the previous check, or its test's start).
 ///     - `diagnostics` (array of string): lines the guest printed with it.
 ///   - `logPath` (string): the serial log, relative to the report directory.
 import Foundation
@@ -231,6 +261,8 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var crash: Crash?
     /// Problems with the serial stream.
     public var protocolErrors: [String]
+    /// Every registered test in order (nil in documents from before).
+    public var tests: [Test]?
     /// Every guest check in order.
     public var checks: [Check]
     /// Serial log path relative to the report directory.
@@ -238,7 +270,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
       case id, guest, arch, accel, cpus, memoryMiB, cpuModel, qemu, verdict, reason, durationSeconds
-      case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, checks
+      case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, tests, checks
       case logPath
     }
 
@@ -262,8 +294,11 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       command = result.command
       crash = result.crash.map(Crash.init)
       protocolErrors = result.protocolErrors
+      tests = result.sections.map { Test($0, cell: cell) }
       checks = result.sections.flatMap { section in
-        section.checks.map { Check($0, sectionNumber: section.number, cell: cell) }
+        zip(section.checks, section.checkDurations).map {
+          Check($0, sectionNumber: section.number, duration: $1, cell: cell)
+        }
       }
       self.logPath = logPath
     }
@@ -288,6 +323,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(command, forKey: .command)
       try c.encode(crash, forKey: .crash)  // null when absent
       try c.encode(protocolErrors, forKey: .protocolErrors)
+      try c.encode(tests, forKey: .tests)
       try c.encode(checks, forKey: .checks)
       try c.encode(logPath, forKey: .logPath)
     }
@@ -355,9 +391,81 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     }
   }
 
+  /// One registered test (section).
+  public struct Test: Codable, Sendable, Equatable {
+    /// 1-based number.
+    public var number: Int
+    /// Its name.
+    public var name: String
+    /// `passed`, `failed`, `skipped`, `xfailed`, `xpassed` or `unfinished`.
+    public var status: String
+    /// What its result line said; nil when unfinished.
+    public var ok: Bool?
+    /// The SKIP, XFAIL or XPASS reason.
+    public var reason: String?
+    /// Skipped before it ran.
+    public var skippedBeforeRun: Bool
+    /// Guest source path of its declaration (mapped `#fileID`).
+    public var file: String?
+    /// The `#fileID` the guest reported.
+    public var fileID: String?
+    /// 1-based source line.
+    public var line: Int?
+    /// The CPU that wrote its result line.
+    public var cpu: Int?
+    /// Guest clock at its result line, nanoseconds since boot.
+    public var timeNs: UInt64?
+    /// Its duration by the guest clock, nanoseconds.
+    public var durationNs: UInt64?
+    /// How many checks it made.
+    public var checks: Int
+    /// Lines printed between its last check and its result line.
+    public var diagnostics: [String]
+
+    enum CodingKeys: String, CodingKey {
+      case number, name, status, ok, reason, skippedBeforeRun, file, fileID, line, cpu, timeNs
+      case durationNs, checks, diagnostics
+    }
+
+    init(_ section: GuestSection, cell: ReportCell) {
+      number = section.number
+      name = section.name
+      status = section.status?.rawValue ?? "unfinished"
+      ok = section.reportedOK
+      reason = section.reason
+      skippedBeforeRun = section.skippedBeforeRun
+      file = section.location.map(cell.sourcePath(of:))
+      fileID = section.location?.fileID
+      line = section.location?.line
+      cpu = section.cpu
+      timeNs = section.time
+      durationNs = section.duration
+      checks = section.checks.count
+      diagnostics = section.diagnostics
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(number, forKey: .number)
+      try c.encode(name, forKey: .name)
+      try c.encode(status, forKey: .status)
+      try c.encode(ok, forKey: .ok)
+      try c.encode(reason, forKey: .reason)
+      try c.encode(skippedBeforeRun, forKey: .skippedBeforeRun)
+      try c.encode(file, forKey: .file)
+      try c.encode(fileID, forKey: .fileID)
+      try c.encode(line, forKey: .line)
+      try c.encode(cpu, forKey: .cpu)
+      try c.encode(timeNs, forKey: .timeNs)
+      try c.encode(durationNs, forKey: .durationNs)
+      try c.encode(checks, forKey: .checks)
+      try c.encode(diagnostics, forKey: .diagnostics)
+    }
+  }
+
   /// One guest check.
   public struct Check: Codable, Sendable, Equatable {
-    /// Enclosing section name.
+    /// Enclosing section (test) name.
     public var section: String
     /// The section's 1-based number.
     public var sectionNumber: Int
@@ -365,39 +473,46 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var number: Int
     /// The check's message.
     public var name: String
-    /// `passed`, `failed` or `skipped`.
+    /// `passed`, `failed`, `skipped` or `xfailed`.
     public var outcome: String
     /// The reason when skipped.
     public var skipReason: String?
+    /// The SKIP or XFAIL reason (nil in documents from before).
+    public var reason: String?
     /// Guest source path (mapped `#fileID`).
     public var file: String?
     /// The `#fileID` the guest reported.
     public var fileID: String?
     /// 1-based source line.
     public var line: Int?
+    /// The CPU that made the check.
+    public var cpu: Int?
+    /// Guest clock when it was made, nanoseconds since boot.
+    public var timeNs: UInt64?
+    /// Its duration by the guest clock, nanoseconds.
+    public var durationNs: UInt64?
     /// Lines the guest printed with the check.
     public var diagnostics: [String]
 
     enum CodingKeys: String, CodingKey {
-      case section, sectionNumber, number, name, outcome, skipReason, file, fileID, line
-      case diagnostics
+      case section, sectionNumber, number, name, outcome, skipReason, reason, file, fileID, line
+      case cpu, timeNs, durationNs, diagnostics
     }
 
-    init(_ check: GuestCheck, sectionNumber: Int, cell: ReportCell) {
+    init(_ check: GuestCheck, sectionNumber: Int, duration: UInt64? = nil, cell: ReportCell) {
       section = check.section
       self.sectionNumber = sectionNumber
       number = check.number
       name = check.name
-      switch check.outcome {
-      case .passed: outcome = "passed"
-      case .failed: outcome = "failed"
-      case .skipped(let reason):
-        outcome = "skipped"
-        skipReason = reason
-      }
+      outcome = check.outcome.name
+      if case .skipped(let reason) = check.outcome { skipReason = reason }
+      reason = check.outcome.reason
       file = check.location.map(cell.sourcePath(of:))
       fileID = check.location?.fileID
       line = check.location?.line
+      cpu = check.cpu
+      timeNs = check.time
+      durationNs = duration
       diagnostics = check.diagnostics
     }
 
@@ -409,9 +524,13 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(name, forKey: .name)
       try c.encode(outcome, forKey: .outcome)
       try c.encode(skipReason, forKey: .skipReason)
+      try c.encode(reason, forKey: .reason)
       try c.encode(file, forKey: .file)
       try c.encode(fileID, forKey: .fileID)
       try c.encode(line, forKey: .line)
+      try c.encode(cpu, forKey: .cpu)
+      try c.encode(timeNs, forKey: .timeNs)
+      try c.encode(durationNs, forKey: .durationNs)
       try c.encode(diagnostics, forKey: .diagnostics)
     }
   }

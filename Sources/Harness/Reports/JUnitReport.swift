@@ -13,18 +13,28 @@ import Foundation
 ///   qemuExitCode, command), `<system-out>` with
 ///   the serial log and `<system-err>` with QEMU's standard error.
 /// - Each guest check is a `<testcase>`: `classname` = `guest · arch · accel`,
-///   `name` = `section › check`, `file`/`line` = the check's guest source
-///   location mapped through the cell's `sourcePaths`, `time` = the seconds
-///   from the previous KTAP result line to the check's own, by their arrival
-///   times (`SerialTimeline.checkDurations`; 0 when the log has no arrival
-///   times, e.g. a report built from a log alone). A failed check has a
-///   `<failure>` whose body is `file:line` and the diagnostics; a skipped one
-///   `<skipped message="reason"/>`.
+///   `name` = `test › check`, `file`/`line` = the check's guest source
+///   location mapped through the cell's `sourcePaths`, `time` = the check's
+///   duration by the guest clock (from the previous check, or the test's
+///   start, to the check: `t` and `dt` of the trailers) when the guest gave
+///   times, else the seconds from the previous KTAP result line to the
+///   check's own by their arrival times (`SerialTimeline.checkDurations`; 0
+///   when the log has no arrival times, e.g. a report built from a log
+///   alone). A failed check has a `<failure>` whose body is `file:line` and
+///   the diagnostics; a skipped one `<skipped message="reason"/>`, an XFAIL
+///   one `<skipped message="XFAIL: reason"/>`.
+/// - A test (section) gets a `<testcase name="test">` of its own when it
+///   has an outcome beside its checks: skipped before it ran (`<skipped>`),
+///   or failed without a failed check (`<failure>`: `test NAME made no
+///   check`, `unexpected pass (XPASS): NAME — reason`); `time` is its guest
+///   duration (`dt`). Properties `xfailed` (count) and `xpassed` (tests)
+///   name the cell's XFAIL checks and XPASS tests.
 /// - A cell that ended badly gets one more testcase, `(guest verdict)`:
 ///   CRASH/TIMEOUT/PROTOCOL-ERROR as an `<error type="…">` with the crash
 ///   record, protocol errors and the tail of the serial log in the body; a
 ///   FAIL without any failed check as a `<failure type="FAIL">`; SKIP (e.g.
-///   KVM unavailable) as `<skipped>`.
+///   KVM unavailable) as `<skipped>`. A FAIL whose failure is a test's own
+///   testcase gets none.
 /// - A flaky cell carries `flaky=true` and a note at the top of its
 ///   `<system-out>`.
 public enum JUnitReport {
@@ -85,33 +95,47 @@ public enum JUnitReport {
       durations = Array(repeating: nil, count: result.checks.count)
     }
 
-    for (check, duration) in zip(result.checks, durations) {
-      counts.tests += 1
-      var attrs: [(String, String)] = [
-        ("classname", cell.className), ("name", "\(check.section) › \(check.name)"),
-      ]
-      if let location = check.location {
-        attrs += [("file", cell.sourcePath(of: location)), ("line", "\(location.line)")]
+    var checkIndex = 0
+    for (sectionIndex, section) in cell.reportedSections.enumerated() {
+      let guestDurations = section.checkDurations
+      for (position, check) in section.checks.enumerated() {
+        let arrival = checkIndex < durations.count ? durations[checkIndex] : nil
+        checkIndex += 1
+        counts.tests += 1
+        var attrs: [(String, String)] = [
+          ("classname", cell.className), ("name", "\(check.section) › \(check.name)"),
+        ]
+        if let location = check.location {
+          attrs += [("file", cell.sourcePath(of: location)), ("line", "\(location.line)")]
+        }
+        // The guest clock where the guest gave times, else arrival times.
+        let seconds = guestDurations[position].map { Double($0) / 1e9 } ?? arrival?.reportSeconds ?? 0
+        attrs.append(("time", ReportText.junitSeconds(seconds)))
+        switch check.outcome {
+        case .passed:
+          cases += "    <testcase\(attributes(attrs))/>\n"
+        case .failed:
+          counts.failures += 1
+          let reference = cell.sourceReference(of: check)
+          let message = check.diagnostics.first.map { "\(check.name): \($0)" } ?? "\(check.name) failed"
+          let body = ([reference ?? "(no source location)"] + check.diagnostics).joined(separator: "\n")
+          cases += "    <testcase\(attributes(attrs))>\n"
+          cases += "      <failure\(attributes([("message", message), ("type", "CheckFailed")]))>"
+          cases += MarkupEscaping.escape(body) + "</failure>\n"
+          cases += "    </testcase>\n"
+        case .skipped(let reason):
+          counts.skipped += 1
+          cases += "    <testcase\(attributes(attrs))>\n"
+          cases += "      <skipped\(attributes([("message", reason)]))/>\n"
+          cases += "    </testcase>\n"
+        case .xfailed(let reason):
+          counts.skipped += 1
+          cases += "    <testcase\(attributes(attrs))>\n"
+          cases += "      <skipped\(attributes([("message", "XFAIL: " + reason)]))/>\n"
+          cases += "    </testcase>\n"
+        }
       }
-      attrs.append(("time", ReportText.junitSeconds(duration?.reportSeconds ?? 0)))
-      switch check.outcome {
-      case .passed:
-        cases += "    <testcase\(attributes(attrs))/>\n"
-      case .failed:
-        counts.failures += 1
-        let reference = cell.sourceReference(of: check)
-        let message = check.diagnostics.first.map { "\(check.name): \($0)" } ?? "\(check.name) failed"
-        let body = ([reference ?? "(no source location)"] + check.diagnostics).joined(separator: "\n")
-        cases += "    <testcase\(attributes(attrs))>\n"
-        cases += "      <failure\(attributes([("message", message), ("type", "CheckFailed")]))>"
-        cases += MarkupEscaping.escape(body) + "</failure>\n"
-        cases += "    </testcase>\n"
-      case .skipped(let reason):
-        counts.skipped += 1
-        cases += "    <testcase\(attributes(attrs))>\n"
-        cases += "      <skipped\(attributes([("message", reason)]))/>\n"
-        cases += "    </testcase>\n"
-      }
+      cases += testLevelCase(section, index: sectionIndex, cell: cell, counts: &counts)
     }
 
     let verdictAttributes = attributes([
@@ -126,7 +150,7 @@ public enum JUnitReport {
       cases += "      <error\(attributes([("type", result.verdict.rawValue), ("message", result.reason)]))>"
       cases += MarkupEscaping.escape(verdictBody(cell)) + "</error>\n"
       cases += "    </testcase>\n"
-    case .failed where result.failedChecks.isEmpty:
+    case .failed where result.failedChecks.isEmpty && !cell.hasTestLevelFailure:
       counts.tests += 1
       counts.failures += 1
       cases += "    <testcase\(verdictAttributes)>\n"
@@ -149,7 +173,7 @@ public enum JUnitReport {
       ("memoryMiB", "\(cell.memoryMiB)"), ("verdict", result.verdict.rawValue),
       ("reason", result.reason), ("attempts", "\(cell.attempts)"),
       ("flaky", cell.flaky ? "true" : "false"),
-    ] + (result.crash?.location.map { [("crashLocation", $0.description)] } ?? []) + [
+    ] + xfailProperties(cell) + (result.crash?.location.map { [("crashLocation", $0.description)] } ?? []) + [
       ("qemuExitCode", result.qemuExitCode.map(String.init) ?? "signal"),
       ("command", ReportText.shellLine(result.command)),
       ("log", layout.logPath(of: cell)),
@@ -188,6 +212,52 @@ public enum JUnitReport {
     }
     xml += "  </testsuite>\n"
     return (xml, counts)
+  }
+
+  /// The testcase of a test that carries an outcome of its own, beside its
+  /// checks: a test skipped before it ran (`<skipped>`), or one that fails
+  /// without a failed check (`<failure>`: it made no check, a failing
+  /// XPASS). Empty for other tests.
+  private static func testLevelCase(
+    _ section: GuestSection, index: Int, cell: ReportCell, counts: inout Counts
+  ) -> String {
+    var attrs: [(String, String)] = [("classname", cell.className), ("name", section.name)]
+    if let location = section.location {
+      attrs += [("file", cell.sourcePath(of: location)), ("line", "\(location.line)")]
+    }
+    attrs.append(("time", ReportText.junitSeconds(section.duration.map { Double($0) / 1e9 } ?? 0)))
+    if section.skippedBeforeRun && section.reportedOK != nil {
+      counts.tests += 1
+      counts.skipped += 1
+      return "    <testcase\(attributes(attrs))>\n"
+        + "      <skipped\(attributes([("message", section.reason ?? "")]))/>\n"
+        + "    </testcase>\n"
+    }
+    guard cell.failsAtTestLevel(index) else { return "" }
+    counts.tests += 1
+    counts.failures += 1
+    let message = section.ownFailure(xpassAllowed: true) ?? "test \(section.name) failed"
+    let type = section.status == .xpassed ? "XPASS" : "TestFailed"
+    let body = ([cell.sourceReference(of: section) ?? "(no source location)"] + section.diagnostics)
+      .joined(separator: "\n")
+    return "    <testcase\(attributes(attrs))>\n"
+      + "      <failure\(attributes([("message", message), ("type", type)]))>"
+      + MarkupEscaping.escape(body) + "</failure>\n"
+      + "    </testcase>\n"
+  }
+
+  /// Properties naming the cell's XFAIL checks and XPASS tests, when it
+  /// has any (an XPASS the matrix allows is no failure, but stays visible).
+  private static func xfailProperties(_ cell: ReportCell) -> [(String, String)] {
+    let counts = CheckCounts(sections: cell.result.sections)
+    var properties: [(String, String)] = []
+    if counts.xfailed > 0 { properties.append(("xfailed", "\(counts.xfailed)")) }
+    let xpassed = cell.result.sections.filter { $0.status == .xpassed }
+    if !xpassed.isEmpty {
+      properties.append(
+        ("xpassed", xpassed.map { "\($0.name)" + ($0.reason.map { " — \($0)" } ?? "") }.joined(separator: "; ")))
+    }
+    return properties
   }
 
   /// Most serial-log bytes embedded in a suite's `<system-out>` (head and

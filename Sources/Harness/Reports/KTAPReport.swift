@@ -23,10 +23,15 @@
 /// not ok 1 selftest.x86_64.tcg.smp1.mem256M
 /// ```
 ///
-/// Cells are top-level tests, sections their subtests and checks the
-/// sections' subtests (4 spaces of indentation per level), every level with
-/// its plan. Diagnostics precede the result line they belong to. Skips are
-/// `ok … # SKIP reason`; a SKIP cell without sections has an empty plan
+/// Cells are top-level tests, sections (the guest's registered tests) their
+/// subtests and checks the sections' subtests (4 spaces of indentation per
+/// level), every level with its plan. Diagnostics precede the result line
+/// they belong to. Skips are `ok … # SKIP reason` (a test skipped before it
+/// ran: that line alone, no subtest); XFAIL checks and tests are `ok … #
+/// XFAIL reason`, XPASS tests `ok … # XPASS reason` or, when they failed the
+/// cell, `not ok … # XPASS reason` (kunit_parser treats only SKIP specially:
+/// it counts an XFAIL as passed and a failing XPASS as failed, where JUnit
+/// has a skipped and a failed testcase); a SKIP cell without sections has an empty plan
 /// (`1..0`), one with sections (an interrupted run) ends with an
 /// `ok N (guest verdict) # SKIP reason` entry. What JUnit reports as the
 /// `(guest verdict)` error of a CRASH, TIMEOUT or PROTOCOL-ERROR cell is one
@@ -64,15 +69,9 @@ public enum KTAPReport {
       pad + "# guest=\(oneLine(result.guest)) arch=\(result.architecture) accel=\(result.accelerator)"
         + " cpus=\(cell.cpus) memoryMiB=\(cell.memoryMiB) attempts=\(cell.attempts)"
         + " duration=\(ReportText.junitSeconds(cell.durationSeconds))s")
-    let sections = result.verdict == .skipped && result.sections.isEmpty ? [] : result.sections
-    let errored = [.crashed, .timedOut, .protocolError].contains(result.verdict)
+    let sections = cell.reportedSections
     // The one section that carries the cell's crash marker, if any does.
-    let markedSection =
-      errored
-      ? sections.firstIndex { section in
-        section.reportedOK == nil
-          || (section.reportedOK == false && !section.checks.contains { $0.outcome == .failed })
-      } : nil
+    let markedSection = cell.crashMarkedSection
     var entries: [[String]] = []
     for (index, section) in sections.enumerated() {
       entries.append(
@@ -80,7 +79,7 @@ public enum KTAPReport {
           section, number: index + 1, cell: cell, crashMarker: index == markedSection,
           skipped: result.verdict == .skipped))
     }
-    if errored && markedSection == nil {
+    if cell.errored && markedSection == nil {
       entries.append(crashMarker(verdictName, number: entries.count + 1))
     } else if result.verdict == .skipped && !sections.isEmpty {
       entries.append(["ok \(entries.count + 1) \(verdictName) # SKIP \(oneLine(result.reason))"])
@@ -110,11 +109,18 @@ public enum KTAPReport {
 
   /// A section with its plan and checks. `crashMarker` puts the cell's
   /// crash marker after the checks; an unfinished section of a SKIP
-  /// (interrupted) cell is closed as skipped.
+  /// (interrupted) cell is closed as skipped. A test skipped before it ran
+  /// is its result line alone (`ok N name # SKIP reason`); XFAIL and XPASS
+  /// tests keep their directive (`ok N name # XFAIL reason`, `[not ]ok N
+  /// name # XPASS reason`), XFAIL checks theirs.
   private static func sectionLines(
     _ section: GuestSection, number: Int, cell: ReportCell, crashMarker marked: Bool, skipped: Bool
   ) -> [String] {
     let pad = "    "
+    if section.skippedBeforeRun && section.reportedOK != nil && !marked {
+      return section.diagnostics.map { "# " + diagnosticBody(oneLine($0)) }
+        + ["ok \(number) \(name(section.name)) # SKIP \(oneLine(section.reason ?? ""))"]
+    }
     var lines = [pad + "KTAP version 1", pad + "# Subtest: " + name(section.name)]
     lines.append(pad + "1..\(section.checks.count + (marked ? 1 : 0))")
     for (index, check) in section.checks.enumerated() {
@@ -129,19 +135,31 @@ public enum KTAPReport {
       case .failed: lines.append(pad + "not ok \(index + 1) \(name(check.name))")
       case .skipped(let reason):
         lines.append(pad + "ok \(index + 1) \(name(check.name)) # SKIP \(oneLine(reason))")
+      case .xfailed(let reason):
+        lines.append(pad + "ok \(index + 1) \(name(check.name)) # XFAIL \(oneLine(reason))")
       }
     }
     if marked {
       lines += crashMarker(sectionCrashName, number: section.checks.count + 1).map { pad + $0 }
     }
     let failed = section.checks.contains { $0.outcome == .failed }
+    lines += section.diagnostics.map { pad + "# " + diagnosticBody(oneLine($0)) }
     if section.reportedOK == nil { lines.append(pad + "# section did not finish") }
     if section.reportedOK == nil && skipped && !failed {
       lines.append("ok \(number) \(name(section.name)) # SKIP did not finish (run interrupted)")
-    } else {
-      let ok = !failed && section.reportedOK == true
-      lines.append("\(ok ? "ok" : "not ok") \(number) \(name(section.name))")
+      return lines
     }
+    let ok = !failed && section.reportedOK == true
+    var line = "\(ok ? "ok" : "not ok") \(number) \(name(section.name))"
+    if !marked {
+      switch section.status {
+      case .skipped: line += " # SKIP \(oneLine(section.reason ?? ""))"
+      case .xfailed: line += " # XFAIL \(oneLine(section.reason ?? ""))"
+      case .xpassed: line += " # XPASS \(oneLine(section.reason ?? ""))"
+      case .passed, .failed, nil: break
+      }
+    }
+    lines.append(line)
     return lines
   }
 

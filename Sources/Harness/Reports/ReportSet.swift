@@ -360,12 +360,20 @@ enum CellStatus: String, CaseIterable, Sendable {
   }
 }
 
-/// Per-check tallies of one cell.
+/// Per-check tallies of one cell, with the test-level outcomes people
+/// count alongside: a test skipped before it ran counts as one skipped, a
+/// test that failed without a failed check (it made no check) as one
+/// failed, and `xpassed` counts XPASS tests.
 struct CheckCounts: Sendable, Equatable {
   var passed = 0
   var failed = 0
   var skipped = 0
-  var total: Int { passed + failed + skipped }
+  /// XFAIL checks (failed as expected).
+  var xfailed = 0
+  /// XPASS tests (expected to fail, but passed).
+  var xpassed = 0
+  /// Checks and skipped tests (XPASS tests are counted by their checks).
+  var total: Int { passed + failed + skipped + xfailed }
 
   init(_ checks: [GuestCheck]) {
     for check in checks {
@@ -373,9 +381,40 @@ struct CheckCounts: Sendable, Equatable {
       case .passed: passed += 1
       case .failed: failed += 1
       case .skipped: skipped += 1
+      case .xfailed: xfailed += 1
       }
     }
   }
+
+  /// The checks of `sections` and their tests' own outcomes.
+  init(sections: [GuestSection]) {
+    self.init(sections.flatMap(\.checks))
+    for section in sections {
+      switch section.status {
+      case .skipped where section.checks.isEmpty: skipped += 1
+      case .xpassed: xpassed += 1
+      case .failed where section.failedWithoutFailedCheck: failed += 1
+      default: break
+      }
+    }
+  }
+
+  /// `5 passed, 1 failed, 2 skipped` and, when there are any, `, 1
+  /// xfailed, 1 xpassed`.
+  var summary: String {
+    var text = "\(passed) passed, \(failed) failed, \(skipped) skipped"
+    if xfailed > 0 { text += ", \(xfailed) xfailed" }
+    if xpassed > 0 { text += ", \(xpassed) xpassed" }
+    return text
+  }
+}
+
+extension GuestResult {
+  /// `N passed, N failed, N skipped` and, when there are any, `, N xfailed,
+  /// N xpassed` (the terminal's summary line): checks (XFAIL ones apart),
+  /// plus tests skipped before they ran (skipped), tests that failed
+  /// without a failed check (failed) and XPASS tests (xpassed).
+  public var countSummary: String { CheckCounts(sections: sections).summary }
 }
 
 extension ReportCell {
@@ -399,6 +438,47 @@ extension ReportCell {
   /// `file:line` of a check, when it has a location.
   func sourceReference(of check: GuestCheck) -> String? {
     check.location.map { "\(sourcePath(of: $0)):\($0.line)" }
+  }
+
+  /// `file:line` of a test's result line, when it has a location.
+  func sourceReference(of section: GuestSection) -> String? {
+    section.location.map { "\(sourcePath(of: $0)):\($0.line)" }
+  }
+
+  /// The sections the reports show, in order: none for a SKIP cell that
+  /// never ran.
+  var reportedSections: [GuestSection] {
+    result.verdict == .skipped && result.sections.isEmpty ? [] : result.sections
+  }
+
+  /// Whether the cell ended without a verdict of the guest's own (CRASH,
+  /// TIMEOUT, PROTOCOL-ERROR): JUnit's `(guest verdict)` error, the KTAP
+  /// report's crash marker.
+  var errored: Bool { [.crashed, .timedOut, .protocolError].contains(result.verdict) }
+
+  /// The index of the section that carries an errored cell's crash marker
+  /// in results-<arch>.ktap: the one that did not finish, else the first
+  /// `not ok` without a failed check; nil when there is none (the marker is
+  /// then the cell's last entry) or the cell is not errored.
+  var crashMarkedSection: Int? {
+    guard errored else { return nil }
+    let sections = reportedSections
+    return sections.firstIndex { $0.reportedOK == nil } ?? sections.firstIndex { $0.failedWithoutFailedCheck }
+  }
+
+  /// Whether the section at `index` fails on its own, without a failed
+  /// check (it made no check, a failing XPASS, …): JUnit reports it as a
+  /// failed testcase of its own and results-<arch>.ktap as a `not ok` test
+  /// (unless it carries the crash marker).
+  func failsAtTestLevel(_ index: Int) -> Bool {
+    let sections = reportedSections
+    return index < sections.count && sections[index].reportedOK != nil
+      && sections[index].failedWithoutFailedCheck && index != crashMarkedSection
+  }
+
+  /// Whether any section fails on its own (`failsAtTestLevel`).
+  var hasTestLevelFailure: Bool {
+    reportedSections.indices.contains { failsAtTestLevel($0) }
   }
 }
 
@@ -431,6 +511,22 @@ public enum ReportText {
     let whole = Int(seconds.rounded())
     if whole < 3600 { return String(format: "%d min %02d s", locale: posix, whole / 60, whole % 60) }
     return String(format: "%d h %02d min", locale: posix, whole / 3600, (whole % 3600) / 60)
+  }
+
+  /// A guest-clock duration in nanoseconds for people: `850 ns`, `12.3 µs`,
+  /// then as `humanDuration`.
+  static func guestDuration(_ nanoseconds: UInt64) -> String {
+    let posix = Locale(identifier: "en_US_POSIX")
+    if nanoseconds < 1_000 { return "\(nanoseconds) ns" }
+    if nanoseconds < 1_000_000 { return String(format: "%.1f µs", locale: posix, Double(nanoseconds) / 1e3) }
+    if nanoseconds < 1_000_000_000 { return String(format: "%.2f ms", locale: posix, Double(nanoseconds) / 1e6) }
+    return humanDuration(Double(nanoseconds) / 1e9)
+  }
+
+  /// A guest clock reading (nanoseconds since boot) as seconds:
+  /// `1.203400 s`.
+  static func guestTime(_ nanoseconds: UInt64) -> String {
+    String(format: "%.6f s", locale: Locale(identifier: "en_US_POSIX"), Double(nanoseconds) / 1e9)
   }
 
   /// The last `count` lines of `text` (without a trailing empty line).

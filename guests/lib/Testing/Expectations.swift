@@ -31,8 +31,8 @@ func recordCheck(
       return
     }
     guestRunState.checkNumber &+= 1
-    let text = name.utf8CodeUnitCount == 0 ? KTAPText(kind, lineSuffix: line) : KTAPText(name)
-    var directive: KTAPDirective? = nil
+    let text = name.utf8CodeUnitCount == 0 ? KTAPText(kind, line: line) : KTAPText(name)
+    var directive = KTAPDirective.none
     var reason = KTAPText("")
     var ok = passed
     if passed {

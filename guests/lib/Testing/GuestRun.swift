@@ -254,17 +254,17 @@ private func run<P: GuestPlatform>(_ test: Test, _ platform: P.Type, _ arguments
     state.finishedTests &+= 1
     let checks = state.testPassed &+ state.testFailed &+ state.testSkipped &+ state.testXFailed
     var ok = state.testFailed == 0
-    var directive: KTAPDirective? = nil
+    var directive = KTAPDirective.none
     var reason = KTAPText("")
     if stopped {
-      KTAP.writeDiagnostic(depth: 1, "stopped by a failed require")
+      KTAP.writeDiagnostic(depth: 1, KTAP.stoppedByRequireDiagnostic)
     }
     if let skippedBy, state.testFailed == 0 {
       directive = .skip
       reason = KTAPText(skippedBy)
       state.skipped &+= 1
     } else if checks == 0 && skippedBy == nil {
-      KTAP.writeDiagnostic(depth: 1, "the test made no check")
+      KTAP.writeDiagnostic(depth: 1, KTAP.noCheckDiagnostic)
       ok = false
       state.testFailures &+= 1
     } else if let xfail = state.xfailReason, state.testFailed == 0 {
@@ -300,7 +300,7 @@ func finishRun() -> GuestStatus {
     KTAP.writeTotals(
       passed: state.passed, failed: state.failed, skipped: state.skipped, xfailed: state.xfailed,
       xpassed: state.xpassed)
-    KTAP.writeExit(status: Int(status.rawValue))
+    KTAP.writeExit(status: status.rawValue)
     return status
   }
 }
@@ -313,9 +313,9 @@ public func closeTestAfterCrash() {
   guard guestRunState.inTest else { return }
   let state = guestRunState
   guestRunState.inTest = false
-  KTAP.writeCrashMarker(
-    checkNumber: state.checkNumber &+ 1, testNumber: state.finishedTests &+ 1,
-    testName: state.testName)
+  KTAP.writeCrashMarker(depth: checkDepth, number: state.checkNumber &+ 1)
+  KTAP.writeResult(
+    depth: 0, ok: false, number: state.finishedTests &+ 1, name: KTAPText(state.testName))
 }
 
 /// Prints `# EXIT: STATUS=n`, the line the host's verdict rests on. For
@@ -324,5 +324,5 @@ public func closeTestAfterCrash() {
 /// the crashing CPU may hold it.
 public func writeExitLine(_ status: GuestStatus) {
   if status == .crashed { closeTestAfterCrash() }
-  KTAP.writeExit(status: Int(status.rawValue))
+  KTAP.writeExit(status: status.rawValue)
 }
