@@ -1,4 +1,4 @@
-// The guest test protocol (KTAP version 1 dialect, /work/spec/wire.md),
+// The guest test protocol (KTAP version 1 dialect; README.md, "The protocol"),
 // defined once and compiled twice: into every guest payload (Embedded Swift,
 // the toolchain's stdlib or the minimal core of guests/core) by the payload
 // builder, and into the host's `GuestLib` module, which the harness's
