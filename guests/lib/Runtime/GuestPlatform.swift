@@ -40,9 +40,9 @@ public protocol GuestPlatform {
 
 /// A CPU feature a test may require: a CPUID bit on x86_64, a facility bit
 /// (STFLE) on s390x.
-public struct CPUFeature {
+public struct CPUFeature: Sendable {
   /// Which instruction reports the feature.
-  public enum Source {
+  public enum Source: Sendable {
     /// `CPUID(leaf, subleaf)`: register 0 = EAX, 1 = EBX, 2 = ECX, 3 = EDX.
     case cpuid(leaf: UInt32, subleaf: UInt32, register: UInt8, bit: UInt8)
     /// s390x facility number as STORE FACILITY LIST EXTENDED reports it.
