@@ -1,6 +1,9 @@
 // A guest that takes an unexpected page fault in its second section: the
 // harness must report CRASH with the exception record.
 
+import GuestArch
+import GuestLib
+
 func guestMain() {
   plan("crash", sections: 2)
   section("before the crash") {

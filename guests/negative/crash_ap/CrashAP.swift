@@ -1,6 +1,9 @@
 // A guest whose second CPU takes a page fault: the crash record must name
 // that CPU (boot with -smp 2 or more).
 
+import GuestArch
+import GuestLib
+
 func guestMain() {
   plan("crash_ap", sections: 1)
   section("fault on CPU 1") {

@@ -2,6 +2,9 @@
 // codes and bytes that are not UTF-8: the runner must print them escaped
 // (`\x1b`, `\r`, `\x07`...), never raw, on a terminal or off it.
 
+import GuestArch
+import GuestLib
+
 func guestMain() {
   plan("escapes\u{1B}]0;window title set by the guest\u{07}", sections: 1)
   section("section \u{1B}[2J\u{1B}[Hcleared the screen") {

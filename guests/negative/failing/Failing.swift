@@ -1,6 +1,9 @@
 // A guest whose checks fail on purpose: the harness's own tests assert that
 // each failure is reported at the lines carrying the expect-fail marker comment.
 
+import GuestArch
+import GuestLib
+
 func guestMain() {
   plan("failing", sections: 2)
   section("mixed") {

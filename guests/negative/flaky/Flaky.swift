@@ -3,6 +3,9 @@
 // the flakiness (nothing survives a reboot in the guest). The runner's tests
 // use it to prove that `--retry` reports FLAKY.
 
+import GuestArch
+import GuestLib
+
 func guestMain() {
   plan("flaky", sections: 1)
   section("depends on the attempt") {

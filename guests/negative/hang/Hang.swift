@@ -1,6 +1,9 @@
 // A guest that never finishes: the harness must report TIMEOUT, name the
 // line it spins on (hang triage) and leave no QEMU process behind.
 
+import GuestArch
+import GuestLib
+
 nonisolated(unsafe) var spins: UInt64 = 0
 
 func guestMain() {

@@ -3,6 +3,8 @@
 // page allocator concurrently, answers IPIs and prints without tearing lines.
 // Checks are made on the boot CPU; other CPUs report through shared memory.
 
+import GuestArch
+import GuestLib
 import Synchronization
 
 let pongs = Atomic<Int>(0)

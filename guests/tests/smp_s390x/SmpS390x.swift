@@ -6,6 +6,8 @@
 // CPU and outside RAM is refused, and a lowcore never comes from NORMAL,
 // even when LOW has been fragmented.
 
+import GuestArch
+import GuestLib
 import Synchronization
 
 let gibibyte: UInt = 1 << 30
