@@ -26,6 +26,9 @@ extension Runner.Bench {
     @Option(help: "Payloads built at once in the cold build (default: one per CPU).")
     var jobs: Int?
 
+    @Flag(help: "Print each round's build steps and their times.")
+    var verbose = false
+
     func validate() throws {
       if runs < 1 { throw ValidationError("--runs must be at least 1") }
       if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -42,7 +45,7 @@ extension Runner.Bench {
       try await EditBenchmark(
         runs: runs, guest: bench.selection.guests.first ?? "selftest",
         architectures: arch.isEmpty ? Architecture.allCases : arch.compactMap(Architecture.init),
-        jobs: jobs ?? max(ProcessInfo.processInfo.activeProcessorCount, 1)
+        jobs: jobs ?? max(ProcessInfo.processInfo.activeProcessorCount, 1), verbose: verbose
       ).run()
     }
   }
@@ -55,6 +58,7 @@ struct EditBenchmark {
   var guest: String
   var architectures: [Architecture]
   var jobs: Int
+  var verbose: Bool
 
   func run() async throws {
     let real = try GuestWorkspace.locate()
@@ -145,6 +149,7 @@ struct EditBenchmark {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("// edited by runner bench edit, round \(round)\n".utf8))
         try handle.close()
+        let logged = runner.builder.log.steps.count
         let begin = clock.now
         let payload = try await runner.builder.build(program, for: architecture)
         let built = clock.now
@@ -154,9 +159,14 @@ struct EditBenchmark {
         builds.append((built - begin).seconds)
         boots.append((end - built).seconds)
         verdicts.insert(result.verdict.rawValue)
-        if ProcessInfo.processInfo.environment["EDIT_BENCH_DEBUG"] != nil {
-          let steps = runner.builder.log.steps.suffix(3)
-          print(String(format: "build %.3f s, steps %.3f s: ", (built - begin).seconds, steps.map(\.seconds).reduce(0, +)), steps.map { "\($0.step) \(String(format: "%.3f", $0.seconds))" })
+        if verbose {
+          let steps = runner.builder.log.steps.suffix(from: logged)
+          Output.write(
+            "  \(architecture.rawValue) round \(round): "
+              + String(format: "build %.2f s (", (built - begin).seconds)
+              + steps.map { "\($0.step) " + String(format: "%.2f", $0.seconds) }.joined(
+                separator: ", ")
+              + String(format: "), boot and verdict %.2f s", (end - built).seconds))
         }
       }
       Output.write(
