@@ -62,16 +62,30 @@ public struct RunMetadata: Codable, Sendable, Equatable {
   }
 
   /// HEAD's commit of the checkout at `root`, read from .git (no git needed).
+  /// In a linked worktree `.git` is a file naming the worktree's git
+  /// directory (`gitdir: …`), which holds HEAD; branches live in the common
+  /// directory its `commondir` names.
   static func gitHead(_ root: String) -> String? {
     func read(_ path: String) -> String? {
       (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
-    guard let head = read(root + "/.git/HEAD") else { return nil }
+    var gitDirectory = root + "/.git"
+    var commonDirectory = gitDirectory
+    if let link = read(gitDirectory), link.hasPrefix("gitdir: ") {
+      let target = String(link.dropFirst(8))
+      gitDirectory = target.hasPrefix("/") ? target : root + "/" + target
+      commonDirectory = read(gitDirectory + "/commondir").map {
+        $0.hasPrefix("/") ? $0 : gitDirectory + "/" + $0
+      } ?? gitDirectory
+    }
+    guard let head = read(gitDirectory + "/HEAD") else { return nil }
     guard head.hasPrefix("ref: ") else { return head }
     let ref = String(head.dropFirst(5))
-    if let commit = read(root + "/.git/" + ref) { return commit }
+    if let commit = read(gitDirectory + "/" + ref) ?? read(commonDirectory + "/" + ref) {
+      return commit
+    }
     // Packed refs: `<sha> <ref>` lines.
-    return read(root + "/.git/packed-refs")?.split(separator: "\n")
+    return read(commonDirectory + "/packed-refs")?.split(separator: "\n")
       .first { $0.hasSuffix(" " + ref) }.map { String($0.prefix(40)) }
   }
 
