@@ -1,9 +1,19 @@
-/// SHA-256 (FIPS 180-4), used for the payload cache key.
+/// SHA-256 (FIPS 180-4), used for the payload and module cache keys.
+///
+/// Written for speed in debug builds too (`swift run runner` hashes every
+/// guest source on each build): whole buffers go through unsafe pointers,
+/// the message schedule lives on the stack, and nothing calls through a
+/// generic `Sequence`.
 public struct SHA256: Sendable {
-  private var state: [UInt32] = [
-    0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a,
-    0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
-  ]
+  private var h0: UInt32 = 0x6a09_e667
+  private var h1: UInt32 = 0xbb67_ae85
+  private var h2: UInt32 = 0x3c6e_f372
+  private var h3: UInt32 = 0xa54f_f53a
+  private var h4: UInt32 = 0x510e_527f
+  private var h5: UInt32 = 0x9b05_688c
+  private var h6: UInt32 = 0x1f83_d9ab
+  private var h7: UInt32 = 0x5be0_cd19
+  /// Bytes of an incomplete block (fewer than 64).
   private var pending: [UInt8] = []
   private var length: UInt64 = 0
 
@@ -25,20 +35,40 @@ public struct SHA256: Sendable {
 
   /// Adds bytes.
   public mutating func update(_ bytes: some Sequence<UInt8>) {
-    for byte in bytes {
-      pending.append(byte)
-      length &+= 1
-      if pending.count == 64 {
-        compress(pending)
-        pending.removeAll(keepingCapacity: true)
-      }
+    let done: Void? = bytes.withContiguousStorageIfAvailable {
+      update(buffer: UnsafeRawBufferPointer($0))
     }
+    if done == nil { Array(bytes).withUnsafeBytes { update(buffer: $0) } }
   }
 
   /// Adds a string's UTF-8 bytes followed by a NUL separator.
   public mutating func update(field: String) {
-    update(Array(field.utf8))
-    update([0])
+    var text = field
+    text.withUTF8 { update(buffer: UnsafeRawBufferPointer($0)) }
+    var nul: UInt8 = 0
+    withUnsafeBytes(of: &nul) { update(buffer: $0) }
+  }
+
+  /// Adds the bytes of `buffer`.
+  public mutating func update(buffer: UnsafeRawBufferPointer) {
+    guard var base = buffer.baseAddress, buffer.count > 0 else { return }
+    var count = buffer.count
+    length &+= UInt64(count)
+    if !pending.isEmpty {
+      let taken = min(64 - pending.count, count)
+      pending.append(contentsOf: UnsafeRawBufferPointer(start: base, count: taken))
+      base += taken
+      count -= taken
+      guard pending.count == 64 else { return }
+      pending.withUnsafeBytes { compress($0.baseAddress!) }
+      pending.removeAll(keepingCapacity: true)
+    }
+    while count >= 64 {
+      compress(base)
+      base += 64
+      count -= 64
+    }
+    if count > 0 { pending.append(contentsOf: UnsafeRawBufferPointer(start: base, count: count)) }
   }
 
   /// The digest as 64 lowercase hexadecimal digits.
@@ -49,16 +79,12 @@ public struct SHA256: Sendable {
     for shift in stride(from: 56, through: 0, by: -8) {
       tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
     }
-    for byte in tail {
-      pending.append(byte)
-      if pending.count == 64 {
-        compress(pending)
-        pending.removeAll(keepingCapacity: true)
-      }
-    }
+    let total = length
+    tail.withUnsafeBytes { update(buffer: $0) }
+    length = total
     let digits = Array("0123456789abcdef")
     var text = ""
-    for word in state {
+    for word in [h0, h1, h2, h3, h4, h5, h6, h7] {
       for shift in stride(from: 28, through: 0, by: -4) {
         text.append(digits[Int((word >> UInt32(shift)) & 0xF)])
       }
@@ -66,51 +92,65 @@ public struct SHA256: Sendable {
     return text
   }
 
-  private mutating func compress(_ block: [UInt8]) {
-    var w = [UInt32](repeating: 0, count: 64)
-    for i in 0..<16 {
-      w[i] =
-        UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16
-        | UInt32(block[i * 4 + 2]) << 8 | UInt32(block[i * 4 + 3])
+  /// Processes the 64-byte block at `block`.
+  private mutating func compress(_ block: UnsafeRawPointer) {
+    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
+      let w = schedule.baseAddress!
+      var i = 0
+      while i < 16 {
+        let p = block + i &* 4
+        w[i] =
+          UInt32(p.load(as: UInt8.self)) << 24 | UInt32(p.load(fromByteOffset: 1, as: UInt8.self))
+          << 16
+          | UInt32(p.load(fromByteOffset: 2, as: UInt8.self)) << 8
+          | UInt32(p.load(fromByteOffset: 3, as: UInt8.self))
+        i &+= 1
+      }
+      while i < 64 {
+        let x = w[i &- 15]
+        let y = w[i &- 2]
+        let s0 = (x >> 7 | x << 25) ^ (x >> 18 | x << 14) ^ (x >> 3)
+        let s1 = (y >> 17 | y << 15) ^ (y >> 19 | y << 13) ^ (y >> 10)
+        w[i] = w[i &- 16] &+ s0 &+ w[i &- 7] &+ s1
+        i &+= 1
+      }
+      var a = h0
+      var b = h1
+      var c = h2
+      var d = h3
+      var e = h4
+      var f = h5
+      var g = h6
+      var h = h7
+      SHA256.k.withUnsafeBufferPointer { table in
+        let k = table.baseAddress!
+        var i = 0
+        while i < 64 {
+          let s1 = (e >> 6 | e << 26) ^ (e >> 11 | e << 21) ^ (e >> 25 | e << 7)
+          let choice = (e & f) ^ (~e & g)
+          let t1 = h &+ s1 &+ choice &+ k[i] &+ w[i]
+          let s0 = (a >> 2 | a << 30) ^ (a >> 13 | a << 19) ^ (a >> 22 | a << 10)
+          let majority = (a & b) ^ (a & c) ^ (b & c)
+          let t2 = s0 &+ majority
+          h = g
+          g = f
+          f = e
+          e = d &+ t1
+          d = c
+          c = b
+          b = a
+          a = t1 &+ t2
+          i &+= 1
+        }
+      }
+      h0 &+= a
+      h1 &+= b
+      h2 &+= c
+      h3 &+= d
+      h4 &+= e
+      h5 &+= f
+      h6 &+= g
+      h7 &+= h
     }
-    for i in 16..<64 {
-      let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-      let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-      w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-    }
-    var a = state[0]
-    var b = state[1]
-    var c = state[2]
-    var d = state[3]
-    var e = state[4]
-    var f = state[5]
-    var g = state[6]
-    var h = state[7]
-    for i in 0..<64 {
-      let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-      let choice = (e & f) ^ (~e & g)
-      let t1 = h &+ s1 &+ choice &+ SHA256.k[i] &+ w[i]
-      let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-      let majority = (a & b) ^ (a & c) ^ (b & c)
-      let t2 = s0 &+ majority
-      h = g
-      g = f
-      f = e
-      e = d &+ t1
-      d = c
-      c = b
-      b = a
-      a = t1 &+ t2
-    }
-    state[0] &+= a
-    state[1] &+= b
-    state[2] &+= c
-    state[3] &+= d
-    state[4] &+= e
-    state[5] &+= f
-    state[6] &+= g
-    state[7] &+= h
   }
-
-  private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 }

@@ -17,7 +17,10 @@ extension Runner {
         With --backend libvirt (per cell only), the first column is create-to-verdict \
         through libvirt (transient domain, console stream, console log), against the \
         same cell as a bare qemu-system command.
-        """)
+
+        `bench edit` measures the edit → build → boot → verdict loop of a guest writer.
+        """,
+      subcommands: [Edit.self])
     @OptionGroup var backend: BackendOptions
     @OptionGroup var selection: Selection
 

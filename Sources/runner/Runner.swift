@@ -20,7 +20,10 @@ struct Runner: AsyncParsableCommand {
       report could not be written; 2 usage or configuration error (including a report \
       directory that is refused, or in use with --no-wait); 130 interrupted.
       """,
-    subcommands: [Run.self, List.self, Bench.self, Diff.self, BaselineCommand.self, Merge.self, FuzzConfig.self],
+    subcommands: [
+      Run.self, List.self, Bench.self, Diff.self, BaselineCommand.self, Merge.self, FuzzConfig.self,
+      EditorSetupCommand.self,
+    ],
     defaultSubcommand: Run.self)
 
   /// Usage and configuration errors.

@@ -117,7 +117,10 @@ struct ParallelRunTests {
     #expect(location.file == "guests/negative/crash/Crash.swift")
     #expect(location.line == faultLine)
     #expect(location.function.contains("guestMain"))
-    #expect(result.crash?.frames.last?.function == "guestMain()")
+    // The outermost frame at the crash is guestMain's section closure
+    // (`closure #2 in guestMain()`; guestMain itself when the closure was
+    // inlined into it).
+    #expect(result.crash?.frames.last?.function.contains("guestMain()") == true)
     // The reason (the Swift Testing issue text of a crashed guest) names it.
     #expect(result.reason.contains("guests/negative/crash/Crash.swift:\(faultLine)"))
 

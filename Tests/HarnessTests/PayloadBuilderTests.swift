@@ -4,15 +4,10 @@ import Testing
 
 @Suite("Payload builder", .serialized)
 struct PayloadBuilderTests {
-  /// A private copy of guests/ so that the tests can add broken programs and
-  /// use their own cache.
+  /// A private copy of guests/ and configs/ with its own cache.
   func scratchWorkspace() throws -> (GuestWorkspace, String) {
-    let real = TestSupport.runner.builder.workspace.root
-    let scratch = FileManager.default.temporaryDirectory
-      .appendingPathComponent("guest-builder-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: real + "/guests", toPath: scratch + "/guests")
-    return (try GuestWorkspace(root: scratch), scratch)
+    let workspace = try TestSupport.scratchWorkspace()
+    return (workspace, workspace.root)
   }
 
   @Test func secondBuildOfUnchangedGuestIsCachedAndEditRebuilds() async throws {
@@ -43,7 +38,7 @@ struct PayloadBuilderTests {
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     let directory = scratch + "/guests/tests/broken"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    try "func guestMain() {\n  plan(\"broken\", sections: 1)\n  let x: UInt8 = \"text\"\n}\n"
+    try "import GuestLib\n\nfunc guestMain() {\n  plan(\"broken\", sections: 1)\n  let x: UInt8 = \"text\"\n}\n"
       .write(toFile: directory + "/Broken.swift", atomically: true, encoding: .utf8)
     let builder = PayloadBuilder(workspace: workspace, toolchain: try Toolchain.find())
     let program = try workspace.program(named: "broken")
@@ -53,7 +48,7 @@ struct PayloadBuilderTests {
       guard case HarnessError.buildFailed(let guest, let step, _, let output) = error else {
         return false
       }
-      return guest == "broken" && step == "swiftc" && output.contains("Broken.swift:3:")
+      return guest == "broken" && step == "swiftc" && output.contains("Broken.swift:5:")
     }
   }
 

@@ -16,4 +16,27 @@ import Testing
     hash.update(Array(input.utf8))
     #expect(hash.finalizeHex() == digest)
   }
+
+  @Test func millionBytesInUnevenPieces() {
+    // FIPS 180-2 appendix B.3: one million 'a', fed in pieces that straddle blocks.
+    var hash = SHA256()
+    let piece = [UInt8](repeating: 0x61, count: 1024)
+    var left = 1_000_000
+    var size = 1
+    while left > 0 {
+      let count = min(size, left)
+      hash.update(piece.prefix(count))
+      left -= count
+      size = size % 997 + 7
+    }
+    #expect(hash.finalizeHex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+  }
+
+  @Test func fieldsAreTextAndASeparator() {
+    var fields = SHA256()
+    fields.update(field: "abc")
+    var bytes = SHA256()
+    bytes.update(Array("abc".utf8) + [0])
+    #expect(fields.finalizeHex() == bytes.finalizeHex())
+  }
 }

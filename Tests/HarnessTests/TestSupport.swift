@@ -25,6 +25,26 @@ enum TestSupport {
     }
   }
 
+  /// A private copy of the workspace's guests/ and configs/ in a new
+  /// temporary directory (its own payload cache under .build/guests), so a
+  /// test can edit guest sources; remove the directory when done.
+  static func scratchWorkspace() throws -> GuestWorkspace {
+    let real = runner.builder.workspace.root
+    let scratch = FileManager.default.temporaryDirectory
+      .appendingPathComponent("guest-builder-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    for directory in ["guests", "configs"] {
+      try FileManager.default.copyItem(atPath: real + "/" + directory, toPath: scratch + "/" + directory)
+    }
+    return try GuestWorkspace(root: scratch)
+  }
+
+  /// Appends `line` to the file at `path`.
+  static func append(_ line: String, to path: String) throws {
+    try (String(contentsOfFile: path, encoding: .utf8) + line + "\n")
+      .write(toFile: path, atomically: true, encoding: .utf8)
+  }
+
   /// The 1-based lines of `path` containing `marker`.
   /// The first line of `qemu --version` (the binary on PATH).
   static func qemuVersionLine(_ name: String) throws -> String {

@@ -62,8 +62,9 @@ public struct RunMetadata: Codable, Sendable, Equatable {
   }
 
   /// HEAD's commit of the checkout at `root`, read from .git (no git needed).
-  /// In a linked worktree `.git` is a file `gitdir: DIR`: HEAD is in DIR,
-  /// the refs in its common directory (DIR/commondir).
+  /// In a linked worktree `.git` is a file naming the worktree's git
+  /// directory (`gitdir: …`), which holds HEAD; branches live in the common
+  /// directory its `commondir` names.
   static func gitHead(_ root: String) -> String? {
     func read(_ path: String) -> String? {
       (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -71,8 +72,8 @@ public struct RunMetadata: Codable, Sendable, Equatable {
     var gitDirectory = root + "/.git"
     var commonDirectory = gitDirectory
     if let link = read(gitDirectory), link.hasPrefix("gitdir: ") {
-      let linked = String(link.dropFirst(8))
-      gitDirectory = linked.hasPrefix("/") ? linked : root + "/" + linked
+      let target = String(link.dropFirst(8))
+      gitDirectory = target.hasPrefix("/") ? target : root + "/" + target
       commonDirectory = read(gitDirectory + "/commondir").map {
         $0.hasPrefix("/") ? $0 : gitDirectory + "/" + $0
       } ?? gitDirectory
@@ -80,7 +81,9 @@ public struct RunMetadata: Codable, Sendable, Equatable {
     guard let head = read(gitDirectory + "/HEAD") else { return nil }
     guard head.hasPrefix("ref: ") else { return head }
     let ref = String(head.dropFirst(5))
-    if let commit = read(gitDirectory + "/" + ref) ?? read(commonDirectory + "/" + ref) { return commit }
+    if let commit = read(gitDirectory + "/" + ref) ?? read(commonDirectory + "/" + ref) {
+      return commit
+    }
     // Packed refs: `<sha> <ref>` lines.
     return read(commonDirectory + "/packed-refs")?.split(separator: "\n")
       .first { $0.hasSuffix(" " + ref) }.map { String($0.prefix(40)) }

@@ -4,6 +4,8 @@
 // each runtime's cpu.S forwards them to the guest_* functions here. Each
 // runtime provides `cycleCounter()` (seed of arc4random_buf).
 
+import GuestLib
+
 @_cdecl("guest_posix_memalign")
 public func guestPosixMemalign(
   _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ size: Int

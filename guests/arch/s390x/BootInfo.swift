@@ -1,32 +1,34 @@
+import GuestLib
+
 /// What the runtime keeps of the machine: the memory size from SCLP READ
 /// SCP INFO (as a memory map with one usable region, from the end of the
 /// image to the top of RAM), the CPU addresses, and the command line QEMU
 /// copied to 0x10480, all copied into the image's own storage at boot.
-enum BootInfo {
-  static let regionCapacity = 8
-  static let cpuCapacity = 256
-  static let commandLineCapacity = 2048
+public enum BootInfo {
+  public static let regionCapacity = 8
+  public static let cpuCapacity = 256
+  public static let commandLineCapacity = 2048
   /// Where QEMU writes the `-append` text, and the u64 holding its maximum
   /// length (896 bytes when zero).
-  static let commandLineAddress: UInt = 0x10480
-  static let commandLineSizeAddress: UInt = 0x10430
-  static let legacyCommandLineSize = 896
+  public static let commandLineAddress: UInt = 0x10480
+  public static let commandLineSizeAddress: UInt = 0x10430
+  public static let legacyCommandLineSize = 896
 
   private static var storage: UnsafeMutableRawPointer {
     UnsafeMutableRawPointer(bitPattern: UInt(s390_boot_storage_address()))!
   }
 
-  nonisolated(unsafe) static var memoryMap = MemoryMap(
+  nonisolated(unsafe) public internal(set) static var memoryMap = MemoryMap(
     storage: storage.bindMemory(to: MemoryRegion.self, capacity: regionCapacity),
     capacity: regionCapacity)
-  nonisolated(unsafe) static var arguments = BootArguments.empty
+  nonisolated(unsafe) public internal(set) static var arguments = BootArguments.empty
   /// Bytes of RAM the machine reported (0 if READ SCP INFO failed).
-  nonisolated(unsafe) static var memoryBytes: UInt64 = 0
+  nonisolated(unsafe) public internal(set) static var memoryBytes: UInt64 = 0
   /// Number of CPUs the machine reported (configured ones).
-  nonisolated(unsafe) static var cpuCount = 0
+  nonisolated(unsafe) public internal(set) static var cpuCount = 0
 
   /// The CPU addresses from READ SCP INFO.
-  static var cpuAddresses: UnsafeMutablePointer<UInt16> {
+  public static var cpuAddresses: UnsafeMutablePointer<UInt16> {
     (storage + 1024).assumingMemoryBound(to: UInt16.self)
   }
   private static var commandLineStorage: UnsafeMutablePointer<UInt8> {

@@ -1,3 +1,4 @@
+import GuestLib
 import Synchronization
 
 /// Serialises console lines across CPUs (`Console.lineLock`): a lock word in

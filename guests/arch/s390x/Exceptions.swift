@@ -1,3 +1,5 @@
+import GuestLib
+
 /// What `s390_program_entry` in boot.S saves for a program check: the
 /// general registers, the program old PSW, the interruption code, the
 /// lowcore halfword holding the instruction-length code, and the
@@ -39,7 +41,7 @@ private func hasTranslationAddress(_ code: UInt64) -> Bool {
 /// others suppress, complete or terminate it: the old PSW points past it, by
 /// the instruction-length code in halfwords (seen under QEMU: an addressing
 /// exception of a 6-byte STG gives ILC 3 and the PSW 6 bytes on).
-func faultingInstruction(psw: UInt64, code: UInt64, ilc: UInt64) -> UInt64 {
+public func faultingInstruction(psw: UInt64, code: UInt64, ilc: UInt64) -> UInt64 {
   switch code & 0x7F {
   case 0x10, 0x11, 0x38, 0x39, 0x3A, 0x3B: return psw
   default: return psw &- 2 &* ilc

@@ -1,18 +1,20 @@
+import GuestLib
+
 /// The guest's memory allocators on s390x, set up at boot from the memory
 /// size SCLP reported: the early allocator takes the RAM after the image,
 /// hands what it did not use to the page allocator (areas LOW < 2 GiB and
 /// NORMAL), and the heap behind malloc/free switches from the early
 /// allocator to the page allocator.
-enum GuestMemory {
-  nonisolated(unsafe) static var heap = GuestHeap<S390PageTables>()
-  nonisolated(unsafe) static var pages: PageAllocator?
-  nonisolated(unsafe) static var early: EarlyAllocator?
+public enum GuestMemory {
+  nonisolated(unsafe) public static var heap = GuestHeap<S390PageTables>()
+  nonisolated(unsafe) public internal(set) static var pages: PageAllocator?
+  nonisolated(unsafe) public internal(set) static var early: EarlyAllocator?
 
   /// Start of the virtual allocator's range: above every identity-mapped
   /// RAM address (S390PageTables maps RAM 1:1 below `identityLimit`).
-  static let virtualBase: UInt = 0x100_0000_0000
+  public static let virtualBase: UInt = 0x100_0000_0000
   /// Size of the virtual allocator's range.
-  static let virtualSize: UInt = 1 << 30
+  public static let virtualSize: UInt = 1 << 30
 
   static func setUp() {
     let map = BootInfo.memoryMap
@@ -31,7 +33,10 @@ enum GuestMemory {
 
   /// Switches malloc to the virtual allocator (creating it on first use,
   /// which turns on dynamic address translation).
-  static func enableVirtualHeap() -> Bool {
+  #if hasAttribute(export)
+    @export(interface)  // compiled once in GuestArch.o, not into each program
+  #endif
+  public static func enableVirtualHeap() -> Bool {
     heap.activateVirtual {
       guard let pages, S390PageTables.enable(pages: pages) else { return nil }
       return VirtualAllocator(

@@ -1,3 +1,5 @@
+import GuestLib
+
 /// Dynamic address translation for the virtual allocator: the runtime's own
 /// tables, in the z/Architecture formats. The primary ASCE (CR1) designates
 /// a region-third table (2048 entries of 2 GiB: virtual addresses below
@@ -6,7 +8,10 @@
 /// RAM is identity mapped, so physical and virtual addresses of RAM agree
 /// (lowcore, SCCB, stacks, allocator memory), and the virtual allocator's
 /// range lies above it. Tables come from the page allocator.
-struct S390PageTables: PageMapper {
+public struct S390PageTables: PageMapper {
+  /// The runtime's tables (one set for every CPU).
+  public init() {}
+
   /// Entry bits: invalid region-third entry (I, TT=01), region-third entry
   /// type and length (TT=01, TL=3), invalid segment entry, invalid page.
   static let regionInvalid: UInt64 = 0x20 | 0x04
@@ -74,7 +79,7 @@ struct S390PageTables: PageMapper {
   }
 
   /// Builds the tables with RAM identity mapped and turns DAT on (once).
-  static func enable(pages: PageAllocator) -> Bool {
+  public static func enable(pages: PageAllocator) -> Bool {
     if regionTable != 0 { return true }
     guard let region = allocateTable(order: 2, fill: regionInvalid) else { return false }
     regionTable = region
@@ -93,7 +98,7 @@ struct S390PageTables: PageMapper {
     return true
   }
 
-  func map(virtual: UInt, physical: UInt) -> Bool {
+  public func map(virtual: UInt, physical: UInt) -> Bool {
     guard let entry = S390PageTables.pageEntry(virtual, create: true),
       entry.pointee & S390PageTables.pageInvalid != 0
     else { return false }
@@ -101,7 +106,7 @@ struct S390PageTables: PageMapper {
     return true
   }
 
-  func unmap(virtual: UInt) -> UInt? {
+  public func unmap(virtual: UInt) -> UInt? {
     guard let entry = S390PageTables.pageEntry(virtual, create: false),
       entry.pointee & S390PageTables.pageInvalid == 0
     else { return nil }
@@ -112,7 +117,7 @@ struct S390PageTables: PageMapper {
     return physical
   }
 
-  func translate(_ virtual: UInt) -> UInt? {
+  public func translate(_ virtual: UInt) -> UInt? {
     guard let entry = S390PageTables.pageEntry(virtual, create: false),
       entry.pointee & S390PageTables.pageInvalid == 0
     else { return nil }

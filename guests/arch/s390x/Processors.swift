@@ -1,3 +1,5 @@
+import GuestLib
+
 /// The CPUs of the machine, by the addresses SCLP READ SCP INFO reported,
 /// and their bring-up with SIGP.
 ///
@@ -11,25 +13,25 @@
 ///
 /// A CPU running with a non-zero prefix sees absolute 0–8 KiB at its own
 /// lowcore and the reverse, so data shared between CPUs lives in neither.
-enum Processors {
-  static let sigpSense: UInt8 = 1
-  static let sigpStop: UInt8 = 5
-  static let sigpRestart: UInt8 = 6
-  static let sigpSetPrefix: UInt8 = 13
+public enum Processors {
+  public static let sigpSense: UInt8 = 1
+  public static let sigpStop: UInt8 = 5
+  public static let sigpRestart: UInt8 = 6
+  public static let sigpSetPrefix: UInt8 = 13
 
   /// SIGP status bits (stored with condition code 1).
-  static let statusStopped: UInt32 = 0x40
-  static let statusInvalidParameter: UInt32 = 0x100
-  static let statusIncorrectState: UInt32 = 0x200
+  public static let statusStopped: UInt32 = 0x40
+  public static let statusInvalidParameter: UInt32 = 0x100
+  public static let statusIncorrectState: UInt32 = 0x200
 
   /// The outcome of a SIGP order: condition code and, for cc 1, the status.
-  struct SigpResult {
-    var conditionCode: UInt32
-    var status: UInt32
+  public struct SigpResult {
+    public var conditionCode: UInt32
+    public var status: UInt32
   }
 
   /// Sends `order` to `cpu`, retrying while it is busy (cc 2).
-  static func sigp(_ cpu: UInt16, _ order: UInt8, parameter: UInt64 = 0) -> SigpResult {
+  public static func sigp(_ cpu: UInt16, _ order: UInt8, parameter: UInt64 = 0) -> SigpResult {
     var status: UInt32 = 0
     var attempts = 0
     while true {
@@ -40,30 +42,39 @@ enum Processors {
   }
 
   /// Whether `cpu` is in the stopped state (SIGP SENSE).
-  static func isStopped(_ cpu: UInt16) -> Bool {
+  public static func isStopped(_ cpu: UInt16) -> Bool {
     let sense = sigp(cpu, sigpSense)
     return sense.conditionCode == 1 && sense.status & statusStopped != 0
   }
 
   /// An 8 KiB lowcore from the LOW area, or nil (never NORMAL memory).
-  static func allocateLowcore() -> UnsafeMutableRawPointer? {
+  public static func allocateLowcore() -> UnsafeMutableRawPointer? {
     GuestMemory.pages?.allocate(order: 1, areas: .s390xLow, flags: .zero)
   }
 
   /// What a started CPU runs: `entry(context)` on its own stack.
-  struct Start {
-    var entry: @convention(c) (UnsafeMutableRawPointer?) -> Void
-    var context: UnsafeMutableRawPointer?
+  public struct Start {
+    public var entry: @convention(c) (UnsafeMutableRawPointer?) -> Void
+    public var context: UnsafeMutableRawPointer?
+
+    /// Runs `entry(context)`.
+    public init(entry: @convention(c) (UnsafeMutableRawPointer?) -> Void, context: UnsafeMutableRawPointer?) {
+      self.entry = entry
+      self.context = context
+    }
   }
 
   /// Why a start failed.
-  enum StartError: UInt8 {
+  public enum StartError: UInt8 {
     case notStopped, setPrefixRefused, restartRefused
   }
 
   /// Starts `cpu` with `lowcore` (8 KiB, below 2 GiB), `stackTop`,
   /// `programCheckStackTop` and `start`, which must stay valid while it runs.
-  static func start(
+  #if hasAttribute(export)
+    @export(interface)  // compiled once in GuestArch.o, not into each program
+  #endif
+  public static func start(
     _ cpu: UInt16, lowcore: UnsafeMutableRawPointer, stackTop: UInt,
     programCheckStackTop: UInt, start: UnsafeMutablePointer<Start>
   ) -> StartError? {
@@ -84,7 +95,10 @@ enum Processors {
   /// until SIGP SENSE reports each stopped: the stop completes
   /// asynchronously, and QEMU ends the run (0 for SIGP STOP of the last CPU,
   /// a panic for its disabled wait) only once this CPU is the last running.
-  static func stopOthers() {
+  #if hasAttribute(export)
+    @export(interface)  // compiled once in GuestArch.o, not into each program
+  #endif
+  public static func stopOthers() {
     let me = s390_cpu_address()
     var index = 0
     while index < BootInfo.cpuCount {

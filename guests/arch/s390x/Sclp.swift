@@ -1,3 +1,5 @@
+import GuestLib
+
 /// The service-call logical processor (SCLP): machine information (READ SCP
 /// INFO) and the ASCII console (write event data, event type 0x1A), through
 /// one page-aligned control block (SCCB) in the image.
@@ -12,7 +14,7 @@
 /// never reused before the machine is done with it; a signal left pending by
 /// an earlier, already complete request only costs one more look at the
 /// response code. Busy (cc 2) is retried a bounded number of times.
-enum Sclp {
+public enum Sclp {
   static let readSCPInfo: UInt32 = 0x0002_0001
   static let readSCPInfoForced: UInt32 = 0x0012_0001
   static let writeEventData: UInt32 = 0x0076_0005
@@ -26,8 +28,8 @@ enum Sclp {
   /// Offset of the console text in the SCCB: header (8) + event header (6).
   static let consoleOffset = 14
 
-  nonisolated(unsafe) static var pending = 0
-  nonisolated(unsafe) static var consoleReady = false
+  nonisolated(unsafe) public internal(set) static var pending = 0
+  nonisolated(unsafe) public internal(set) static var consoleReady = false
 
   static var sccb: UnsafeMutableRawPointer {
     UnsafeMutableRawPointer(bitPattern: UInt(s390_sccb_address()))!
@@ -127,7 +129,7 @@ enum Sclp {
   }
 
   /// Queues one console byte; a newline or a full buffer writes it out.
-  static func write(_ byte: UInt8) {
+  public static func write(_ byte: UInt8) {
     guard consoleReady else { return }
     sccb.storeBytes(of: byte, toByteOffset: consoleOffset + pending, as: UInt8.self)
     pending &+= 1
@@ -135,7 +137,7 @@ enum Sclp {
   }
 
   /// Writes the queued console bytes as one ASCII console event.
-  static func flush() {
+  public static func flush() {
     guard consoleReady && pending > 0 else { return }
     let length = consoleOffset + pending
     put16(UInt16(length), at: 0)

@@ -355,3 +355,16 @@ _swift_embedded_invoke_heap_object_destroy:
         basr    %r14, %r1
         lmg     %r10, %r15, 160 + 80(%r15)
         br      %r14
+
+// s390_stfle(list: *UInt64 (8-byte aligned), doublewords: UInt64) -> UInt64
+// STORE FACILITY LIST EXTENDED: stores at most `doublewords` doublewords of
+// facility bits at `list` and returns how many the machine has.
+        .text
+        .globl s390_stfle
+s390_stfle:
+        aghi    %r3, -1
+        lgr     %r0, %r3
+        stfle   0(%r2)
+        llgcr   %r2, %r0
+        aghi    %r2, 1
+        br      %r14

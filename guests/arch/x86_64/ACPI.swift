@@ -1,3 +1,5 @@
+import GuestLib
+
 /// Finds the processors through ACPI: RSDP in the BIOS area, RSDT/XSDT,
 /// then the MADT's local APIC and local x2APIC entries of enabled CPUs.
 enum ACPI {

@@ -1,11 +1,13 @@
+import GuestLib
+
 /// The local APIC, in x2APIC mode when the CPU has it (MSR access) and in
 /// xAPIC mode otherwise (MMIO at 0xFEE00000, identity mapped).
-enum APIC {
-  nonisolated(unsafe) static var x2: Bool = false
-  static let mmioBase: UInt = 0xFEE0_0000
+public enum APIC {
+  nonisolated(unsafe) public internal(set) static var x2: Bool = false
+  public static let mmioBase: UInt = 0xFEE0_0000
 
   /// Whether CPUID reports x2APIC support.
-  static var hasX2APIC: Bool {
+  public static var hasX2APIC: Bool {
     var registers: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
     withUnsafeMutablePointer(to: &registers) { pointer in
       pointer.withMemoryRebound(to: UInt32.self, capacity: 4) { x86_cpuid(1, 0, $0) }
@@ -23,12 +25,12 @@ enum APIC {
     write(0x80, 0)  // task priority: accept everything
   }
 
-  static func read(_ register: UInt32) -> UInt32 {
+  public static func read(_ register: UInt32) -> UInt32 {
     if x2 { return UInt32(truncatingIfNeeded: x86_rdmsr(0x800 + (register >> 4))) }
     return x86_mmio_read32(mmioBase + UInt(register))
   }
 
-  static func write(_ register: UInt32, _ value: UInt32) {
+  public static func write(_ register: UInt32, _ value: UInt32) {
     if x2 {
       x86_wrmsr(0x800 + (register >> 4), UInt64(value))
     } else {
@@ -37,15 +39,15 @@ enum APIC {
   }
 
   /// This CPU's APIC id.
-  static var id: UInt32 {
+  public static var id: UInt32 {
     x2 ? read(0x20) : read(0x20) >> 24
   }
 
   /// Signals end of interrupt.
-  static func endOfInterrupt() { write(0xB0, 0) }
+  public static func endOfInterrupt() { write(0xB0, 0) }
 
   /// Sends an interprocessor interrupt (`low` = ICR bits 0-19) to `apicID`.
-  static func sendIPI(to apicID: UInt32, _ low: UInt32) {
+  public static func sendIPI(to apicID: UInt32, _ low: UInt32) {
     if x2 {
       x86_wrmsr(0x830, UInt64(apicID) << 32 | UInt64(low))
     } else {

@@ -1,3 +1,5 @@
+import GuestLib
+
 /// Registers saved by `isr_common` in boot.S, lowest address first, followed
 /// by the vector, the error code and the hardware interrupt frame.
 struct ExceptionFrame {

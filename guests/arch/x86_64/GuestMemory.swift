@@ -1,17 +1,19 @@
+import GuestLib
+
 /// The guest's memory allocators on x86_64, set up at boot from the
 /// Multiboot memory map: the early allocator takes the RAM after the image,
 /// hands what it did not use to the page allocator (areas LOWEST < 16 MiB,
 /// LOW < 4 GiB, HIGH < 64 GiB, NORMAL), and the heap behind malloc/free
 /// switches from the early allocator to the page allocator.
-enum GuestMemory {
-  nonisolated(unsafe) static var heap = GuestHeap<X86PageTables>()
-  nonisolated(unsafe) static var pages: PageAllocator?
-  nonisolated(unsafe) static var early: EarlyAllocator?
+public enum GuestMemory {
+  nonisolated(unsafe) public static var heap = GuestHeap<X86PageTables>()
+  nonisolated(unsafe) public internal(set) static var pages: PageAllocator?
+  nonisolated(unsafe) public internal(set) static var early: EarlyAllocator?
 
   /// Start of the virtual allocator's range: above the 64 GiB identity map.
-  static let virtualBase: UInt = 0x100_0000_0000
+  public static let virtualBase: UInt = 0x100_0000_0000
   /// Size of the virtual allocator's range.
-  static let virtualSize: UInt = 1 << 30
+  public static let virtualSize: UInt = 1 << 30
 
   static func setUp() {
     let map = BootInfo.memoryMap
@@ -62,7 +64,7 @@ enum GuestMemory {
   }
 
   /// Whether the page at `address` lies wholly in usable RAM.
-  static func isUsable(_ address: UInt) -> Bool {
+  public static func isUsable(_ address: UInt) -> Bool {
     let map = BootInfo.memoryMap
     var index = 0
     while index < map.count {
@@ -76,7 +78,10 @@ enum GuestMemory {
   }
 
   /// Switches malloc to the virtual allocator (creating it on first use).
-  static func enableVirtualHeap() -> Bool {
+  #if hasAttribute(export)
+    @export(interface)  // compiled once in GuestArch.o, not into each program
+  #endif
+  public static func enableVirtualHeap() -> Bool {
     heap.activateVirtual {
       guard let pages else { return nil }
       return VirtualAllocator(

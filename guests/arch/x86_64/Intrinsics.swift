@@ -1,49 +1,51 @@
 // Swift declarations of the assembly helpers in cpu.S.
 
-@_extern(c, "x86_outb") func x86_outb(_ port: UInt16, _ value: UInt8)
-@_extern(c, "x86_outw") func x86_outw(_ port: UInt16, _ value: UInt16)
-@_extern(c, "x86_outl") func x86_outl(_ port: UInt16, _ value: UInt32)
-@_extern(c, "x86_inb") func x86_inb(_ port: UInt16) -> UInt8
-@_extern(c, "x86_read_cr0") func x86_read_cr0() -> UInt64
-@_extern(c, "x86_read_cr2") func x86_read_cr2() -> UInt64
-@_extern(c, "x86_read_cr3") func x86_read_cr3() -> UInt64
-@_extern(c, "x86_read_cr4") func x86_read_cr4() -> UInt64
-@_extern(c, "x86_write_cr3") func x86_write_cr3(_ value: UInt64)
-@_extern(c, "x86_invlpg") func x86_invlpg(_ address: UInt64)
-@_extern(c, "x86_rdtsc") func x86_rdtsc() -> UInt64
-@_extern(c, "x86_rdmsr") func x86_rdmsr(_ msr: UInt32) -> UInt64
-@_extern(c, "x86_wrmsr") func x86_wrmsr(_ msr: UInt32, _ value: UInt64)
-@_extern(c, "x86_cpuid") func x86_cpuid(_ leaf: UInt32, _ subleaf: UInt32, _ out: UnsafeMutablePointer<UInt32>)
-@_extern(c, "x86_halt_forever") func x86_halt() 
+import GuestLib
+
+@_extern(c, "x86_outb") public func x86_outb(_ port: UInt16, _ value: UInt8)
+@_extern(c, "x86_outw") public func x86_outw(_ port: UInt16, _ value: UInt16)
+@_extern(c, "x86_outl") public func x86_outl(_ port: UInt16, _ value: UInt32)
+@_extern(c, "x86_inb") public func x86_inb(_ port: UInt16) -> UInt8
+@_extern(c, "x86_read_cr0") public func x86_read_cr0() -> UInt64
+@_extern(c, "x86_read_cr2") public func x86_read_cr2() -> UInt64
+@_extern(c, "x86_read_cr3") public func x86_read_cr3() -> UInt64
+@_extern(c, "x86_read_cr4") public func x86_read_cr4() -> UInt64
+@_extern(c, "x86_write_cr3") public func x86_write_cr3(_ value: UInt64)
+@_extern(c, "x86_invlpg") public func x86_invlpg(_ address: UInt64)
+@_extern(c, "x86_rdtsc") public func x86_rdtsc() -> UInt64
+@_extern(c, "x86_rdmsr") public func x86_rdmsr(_ msr: UInt32) -> UInt64
+@_extern(c, "x86_wrmsr") public func x86_wrmsr(_ msr: UInt32, _ value: UInt64)
+@_extern(c, "x86_cpuid") public func x86_cpuid(_ leaf: UInt32, _ subleaf: UInt32, _ out: UnsafeMutablePointer<UInt32>)
+@_extern(c, "x86_halt_forever") public func x86_halt() 
 
 /// Stops this CPU for good.
-func x86_halt_forever() -> Never {
+public func x86_halt_forever() -> Never {
   while true { x86_halt() }
 }
-@_extern(c, "x86_pause") func x86_pause()
-@_extern(c, "x86_ud2") func x86_ud2()
-@_extern(c, "x86_int3") func x86_int3()
-@_extern(c, "x86_divide_error") func x86_divide_error()
-@_extern(c, "x86_load") func x86_load(_ address: UInt64) -> UInt64
-@_extern(c, "x86_read_rsp") func x86_read_rsp() -> UInt64
-@_extern(c, "x86_image_end") func x86_image_end() -> UInt64
-@_extern(c, "x86_try") func x86_try(
+@_extern(c, "x86_pause") public func x86_pause()
+@_extern(c, "x86_ud2") public func x86_ud2()
+@_extern(c, "x86_int3") public func x86_int3()
+@_extern(c, "x86_divide_error") public func x86_divide_error()
+@_extern(c, "x86_load") public func x86_load(_ address: UInt64) -> UInt64
+@_extern(c, "x86_read_rsp") public func x86_read_rsp() -> UInt64
+@_extern(c, "x86_image_end") public func x86_image_end() -> UInt64
+@_extern(c, "x86_try") public func x86_try(
   _ body: @convention(c) (UnsafeMutableRawPointer?) -> Void, _ context: UnsafeMutableRawPointer?
 ) -> UInt64
-@_extern(c, "x86_try_resume_address") func x86_try_resume_address() -> UInt64
-@_extern(c, "x86_try_armed_rsp") func x86_try_armed_rsp() -> UInt64
-@_extern(c, "x86_percpu") func x86_percpu() -> UnsafeMutableRawPointer
-@_extern(c, "x86_sti") func x86_sti()
-@_extern(c, "x86_cli") func x86_cli()
-@_extern(c, "x86_sti_hlt") func x86_sti_hlt()
-@_extern(c, "x86_gdt_address") func x86_gdt_address() -> UInt64
-@_extern(c, "x86_ap_trampoline_start") func x86_ap_trampoline_start() -> UInt64
-@_extern(c, "x86_ap_trampoline_size") func x86_ap_trampoline_size() -> Int
-@_extern(c, "x86_set_ap_boot") func x86_set_ap_boot(
+@_extern(c, "x86_try_resume_address") public func x86_try_resume_address() -> UInt64
+@_extern(c, "x86_try_armed_rsp") public func x86_try_armed_rsp() -> UInt64
+@_extern(c, "x86_percpu") public func x86_percpu() -> UnsafeMutableRawPointer
+@_extern(c, "x86_sti") public func x86_sti()
+@_extern(c, "x86_cli") public func x86_cli()
+@_extern(c, "x86_sti_hlt") public func x86_sti_hlt()
+@_extern(c, "x86_gdt_address") public func x86_gdt_address() -> UInt64
+@_extern(c, "x86_ap_trampoline_start") public func x86_ap_trampoline_start() -> UInt64
+@_extern(c, "x86_ap_trampoline_size") public func x86_ap_trampoline_size() -> Int
+@_extern(c, "x86_set_ap_boot") public func x86_set_ap_boot(
   _ gs: UInt64, _ stack: UInt64, _ tss: UInt64, _ index: UInt64)
-@_extern(c, "x86_image_start") func x86_image_start() -> UInt64
-@_extern(c, "x86_mmio_read32") func x86_mmio_read32(_ address: UInt) -> UInt32
-@_extern(c, "x86_mmio_write32") func x86_mmio_write32(_ address: UInt, _ value: UInt32)
+@_extern(c, "x86_image_start") public func x86_image_start() -> UInt64
+@_extern(c, "x86_mmio_read32") public func x86_mmio_read32(_ address: UInt) -> UInt32
+@_extern(c, "x86_mmio_write32") public func x86_mmio_write32(_ address: UInt, _ value: UInt32)
 
 /// A free-running counter (the TSC), used to seed arc4random_buf.
-func cycleCounter() -> UInt64 { x86_rdtsc() }
+public func cycleCounter() -> UInt64 { x86_rdtsc() }

@@ -1,15 +1,17 @@
+import GuestLib
+
 /// What the runtime keeps of the Multiboot information: the memory map and
 /// the command line, copied into the image's own storage at boot.
-enum BootInfo {
-  static let regionCapacity = 64
-  static let commandLineCapacity = 2048
+public enum BootInfo {
+  public static let regionCapacity = 64
+  public static let commandLineCapacity = 2048
 
-  nonisolated(unsafe) static var memoryMap = MemoryMap(
+  nonisolated(unsafe) public internal(set) static var memoryMap = MemoryMap(
     storage: UnsafeMutableRawPointer(bitPattern: UInt(x86_boot_storage_address()))!
       .bindMemory(to: MemoryRegion.self, capacity: regionCapacity),
     capacity: regionCapacity)
-  nonisolated(unsafe) static var arguments = BootArguments.empty
-  nonisolated(unsafe) static var loaderMagicValid = false
+  nonisolated(unsafe) public internal(set) static var arguments = BootArguments.empty
+  nonisolated(unsafe) public internal(set) static var loaderMagicValid = false
 
   private static var commandLineStorage: UnsafeMutablePointer<UInt8> {
     UnsafeMutableRawPointer(bitPattern: UInt(x86_boot_storage_address()) + 4096)!
@@ -49,4 +51,4 @@ enum BootInfo {
   }
 }
 
-@_extern(c, "x86_boot_storage_address") func x86_boot_storage_address() -> UInt64
+@_extern(c, "x86_boot_storage_address") public func x86_boot_storage_address() -> UInt64

@@ -1,7 +1,12 @@
+import GuestLib
+
 /// The x86_64 4-level page tables the boot code built (identity map of the
 /// first 64 GiB with 2 MiB pages), extended with 4 KiB mappings for the
 /// virtual allocator. Missing tables come from the page allocator.
-struct X86PageTables: PageMapper {
+public struct X86PageTables: PageMapper {
+  /// The tables of the running CPU (CR3).
+  public init() {}
+
   private static let present: UInt64 = 1
   private static let writable: UInt64 = 2
   private static let huge: UInt64 = 0x80
@@ -32,14 +37,14 @@ struct X86PageTables: PageMapper {
     return table + Int((virtual >> 12) & 511)
   }
 
-  func map(virtual: UInt, physical: UInt) -> Bool {
+  public func map(virtual: UInt, physical: UInt) -> Bool {
     guard let entry = leaf(virtual, create: true), entry.pointee & X86PageTables.present == 0
     else { return false }
     entry.pointee = UInt64(physical) | X86PageTables.present | X86PageTables.writable
     return true
   }
 
-  func unmap(virtual: UInt) -> UInt? {
+  public func unmap(virtual: UInt) -> UInt? {
     guard let entry = leaf(virtual, create: false), entry.pointee & X86PageTables.present != 0
     else { return nil }
     let physical = UInt(entry.pointee & X86PageTables.addressMask)
@@ -48,7 +53,7 @@ struct X86PageTables: PageMapper {
     return physical
   }
 
-  func translate(_ virtual: UInt) -> UInt? {
+  public func translate(_ virtual: UInt) -> UInt? {
     guard let entry = leaf(virtual, create: false), entry.pointee & X86PageTables.present != 0
     else { return nil }
     return UInt(entry.pointee & X86PageTables.addressMask) | (virtual & 0xFFF)

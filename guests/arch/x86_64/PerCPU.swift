@@ -1,3 +1,4 @@
+import GuestLib
 import Synchronization
 
 /// A CPU's own block, found through the GS base. Layout (bytes):
@@ -6,13 +7,13 @@ import Synchronization
 /// 48 work state (atomic: 0 idle, 1 posted, 2 running, 3 done),
 /// 56 online flag (atomic), 64 interrupts taken (atomic), 72 TSS address,
 /// 96 the exception this CPU's `catchException` caught last (32 bytes).
-struct PerCPU {
-  let base: UnsafeMutableRawPointer
+public struct PerCPU {
+  public let base: UnsafeMutableRawPointer
 
   static let size = 256
 
   /// This CPU's block.
-  static var current: PerCPU { PerCPU(base: x86_percpu()) }
+  public static var current: PerCPU { PerCPU(base: x86_percpu()) }
 
   /// Clears a fresh block at `base` for CPU `index`.
   static func initialize(at base: UnsafeMutableRawPointer, index: Int) -> PerCPU {
@@ -26,9 +27,9 @@ struct PerCPU {
     return block
   }
 
-  var index: Int { base.load(fromByteOffset: 8, as: Int.self) }
+  public var index: Int { base.load(fromByteOffset: 8, as: Int.self) }
 
-  var apicID: UInt32 {
+  public internal(set) var apicID: UInt32 {
     get { base.load(fromByteOffset: 16, as: UInt32.self) }
     nonmutating set { base.storeBytes(of: newValue, toByteOffset: 16, as: UInt32.self) }
   }

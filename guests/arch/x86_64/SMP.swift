@@ -1,3 +1,4 @@
+import GuestLib
 import Synchronization
 
 /// Runs on a CPU: a C function and its context.
@@ -53,14 +54,33 @@ public enum SMP {
     Interrupts.register(wakeVector) { _ in }
   }
 
+  /// APIC ids of the enabled processors of the ACPI MADT, once read.
+  nonisolated(unsafe) static var discovered: UnsafeMutablePointer<UInt32>? = nil
+
+  /// Reads the enabled processors from the ACPI MADT (once) and returns
+  /// their number, also kept in `reported` (0 without ACPI tables).
+  @discardableResult
+  #if hasAttribute(export)
+    @export(interface)  // compiled once in GuestArch.o, not into each program
+  #endif
+  public static func discoverProcessors() -> Int {
+    if discovered == nil {
+      let ids = UnsafeMutablePointer<UInt32>.allocate(capacity: ACPI.capacity)
+      reported = ACPI.discoverProcessors(into: ids)
+      discovered = ids
+    }
+    return reported
+  }
+
   /// Starts every processor the firmware reports; returns CPUs online.
   @discardableResult
+  #if hasAttribute(export)
+    @export(interface)  // compiled once in GuestArch.o, not into each program
+  #endif
   public static func startAll() -> Int {
     guard count == 1, let pages = GuestMemory.pages, let blocks else { return count }
-    let ids = UnsafeMutablePointer<UInt32>.allocate(capacity: ACPI.capacity)
-    defer { ids.deallocate() }
-    reported = ACPI.discoverProcessors(into: ids)
-    guard reported > 1 else { return count }
+    discoverProcessors()
+    guard reported > 1, let ids = discovered else { return count }
     // The trampoline page: the first page below 1 MiB the allocator lets us reserve.
     var page: UInt = 1
     while page < 0x9F && pages.reserve(address: page << 12, pages: 1) != nil { page += 1 }
@@ -165,6 +185,9 @@ public enum SMP {
   /// Runs `work(context)` on CPU `index` and waits for it. Returns false
   /// when there is no such CPU.
   @discardableResult
+  #if hasAttribute(export)
+    @export(interface)  // compiled once in GuestArch.o, not into each program
+  #endif
   public static func onCPU(
     _ index: Int, _ work: CPUWork, context: UnsafeMutableRawPointer? = nil
   ) -> Bool {
@@ -179,6 +202,9 @@ public enum SMP {
 
   /// Runs `work(context)` on every CPU at once (this one included) and
   /// waits for all.
+  #if hasAttribute(export)
+    @export(interface)  // compiled once in GuestArch.o, not into each program
+  #endif
   public static func onCPUs(_ work: CPUWork, context: UnsafeMutableRawPointer? = nil) {
     let me = currentIndex
     var index = 1
@@ -225,6 +251,9 @@ public enum Interrupts {
   nonisolated(unsafe) static var table: UnsafeMutablePointer<Handler?>? = nil
 
   /// Installs `handler` for `vector`.
+  #if hasAttribute(export)
+    @export(interface)  // compiled once in GuestArch.o, not into each program
+  #endif
   public static func register(_ vector: UInt32, _ handler: Handler) {
     if table == nil {
       let storage = UnsafeMutablePointer<Handler?>.allocate(capacity: 256)

@@ -1,6 +1,8 @@
+import GuestLib
+
 /// The 16550 UART at COM1, the guest's console on x86_64.
-enum Serial {
-  static let base: UInt16 = 0x3F8
+public enum Serial {
+  public static let base: UInt16 = 0x3F8
 
   /// Programs 115200 baud, 8N1, FIFOs on, interrupts off.
   static func initialize() {
@@ -14,7 +16,7 @@ enum Serial {
   }
 
   /// Sends one byte once the transmitter holding register is empty.
-  static func write(_ byte: UInt8) {
+  public static func write(_ byte: UInt8) {
     while x86_inb(base + 5) & 0x20 == 0 { x86_pause() }
     x86_outb(base, byte)
   }

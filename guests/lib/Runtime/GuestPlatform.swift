@@ -1,8 +1,23 @@
 /// What an architecture runtime (`guests/arch/<arch>`, the `GuestArch`
 /// module) provides to the guest library: the contract between the test
 /// runner in `GuestLib` and the machine it runs on. Each architecture has one
-/// conforming type, exported as `Platform`; the entry the payload builder
-/// generates for a guest program runs `runGuest(named:_:on: Platform.self)`.
+/// conforming type, exported as `Platform` (`X86_64Platform`,
+/// `S390xPlatform`).
+///
+/// The entry contract: the runtime's boot assembly calls its Swift entry
+/// (`x86_boot_main(magic, info)`, `s390_boot_main()`), which keeps what
+/// `boot()` needs of its arguments and calls the one C symbol a guest
+/// program provides,
+///
+/// ```swift
+/// @_extern(c, "swiftguest_main") func swiftguest_main()
+/// ```
+///
+/// The payload builder generates that function into each program's module
+/// (`GuestEntry` in Sources/Harness): it runs `Platform.boot()`, the
+/// program's tests and `Platform.exit(_:)` with their status (later
+/// `runGuest(named:_:on: Platform.self)`). Should it return, the runtime
+/// stops the machine without an exit line (the harness reports a crash).
 public protocol GuestPlatform {
   /// Brings the machine up before any test runs: the console
   /// (`Console.sink`, and `Console.lineLock`/`lineUnlock` once more than one

@@ -1,6 +1,9 @@
 // A guest that takes an unexpected page fault in its second test: the
 // harness must report CRASH with the exception record.
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("before the crash", beforeTheCrash),

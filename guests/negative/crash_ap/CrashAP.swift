@@ -1,6 +1,9 @@
 // A guest whose second CPU takes a page fault: the crash record must name
 // that CPU (boot with -smp 2 or more).
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("fault on CPU 1", faultOnCPU1, .requires(arch: .x86_64), .requires(cpus: 2)),

@@ -1,6 +1,9 @@
 // An s390x guest whose second CPU takes an unexpected program check: the
 // harness must report CRASH with a record naming that CPU (run with -smp 2).
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("before the crash", beforeTheCrash),

@@ -2,6 +2,9 @@
 // codes and bytes that are not UTF-8: the runner must print them escaped
 // (`\x1b`, `\r`, `\x07`...), never raw, on a terminal or off it.
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("section \u{1B}[2J\u{1B}[Hcleared the screen", clearsTheScreen),

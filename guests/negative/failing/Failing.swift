@@ -1,6 +1,9 @@
 // A guest whose checks fail on purpose: the harness's own tests assert that
 // each failure is reported at the lines carrying the expect-fail marker comment.
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("mixed", mixed),

@@ -3,6 +3,9 @@
 // the flakiness (nothing survives a reboot in the guest). The runner's tests
 // use it to prove that `--retry` reports FLAKY.
 
+import GuestArch
+import GuestLib
+
 func dependsOnTheAttempt() {
   // Attempts count from 1; a boot without the argument (outside the
   // runner) counts as a later attempt.

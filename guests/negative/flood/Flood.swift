@@ -3,6 +3,9 @@
 // killed, the log keeping its head and tail) and stay small while doing it.
 // `flood.line=1` on the command line makes it write one endless line instead.
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("floods", floods),

@@ -1,6 +1,9 @@
 // A guest that never finishes: the harness must report TIMEOUT, name the
 // line it spins on (hang triage) and leave no QEMU process behind.
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("spins forever", spinsForever),

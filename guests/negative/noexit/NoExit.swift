@@ -4,6 +4,9 @@
 // Console text alone is never an exit: the harness must kill it after the
 // exit grace and report PROTOCOL-ERROR, on every arch and backend.
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("looks complete", looksComplete),

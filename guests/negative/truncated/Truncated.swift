@@ -1,6 +1,9 @@
 // A guest that stops QEMU in the second of its three tests without an exit
 // line (as if its output were cut after the first): never a PASS.
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("only section that runs", onlySectionThatRuns),

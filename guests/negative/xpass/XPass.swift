@@ -4,6 +4,9 @@
 // under the other accelerator (a plain pass), and one needs more CPUs than
 // the machine has (SKIP before it runs).
 
+import GuestArch
+import GuestLib
+
 let guestTests = [
   Test("fails as expected", failsAsExpected, .xfail("known: the value is off by one")),
   Test("passes unexpectedly", passesUnexpectedly, .xfail("thought broken, fixed since")),

@@ -4,6 +4,9 @@
 // same source runs on x86_64 (areas LOWEST, LOW, HIGH, NORMAL) and s390x
 // (LOW below 2 GiB, NORMAL); area checks of one machine are under `#if arch`.
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("areas", areas),

@@ -3,6 +3,9 @@
 // on s390x against the project's minimal core module (guests/core) — the
 // two must agree. Traps are caught with `expectException`.
 
+import GuestArch
+import GuestLib
+
 #if arch(x86_64)
   /// The exception a Swift trap raises: ud2 (#UD).
   let trapVector: UInt64 = 6

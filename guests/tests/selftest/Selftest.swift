@@ -2,6 +2,9 @@
 // exceptions caught by the handler hook, and skips. The same source runs on
 // x86_64 and s390x; checks of one machine's hardware are under `#if arch`.
 
+import GuestArch
+import GuestLib
+
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("arithmetic", arithmetic),

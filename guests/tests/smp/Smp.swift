@@ -5,6 +5,8 @@
 // slots the CPUs fill in; a CPU checks on its own what concerns only itself
 // (its exception).
 
+import GuestArch
+import GuestLib
 import Synchronization
 
 /// The tests of this guest, in run order.

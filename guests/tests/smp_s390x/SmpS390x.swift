@@ -7,6 +7,8 @@
 // outside RAM is refused, and a lowcore never comes from NORMAL, even when
 // LOW has been fragmented.
 
+import GuestArch
+import GuestLib
 import Synchronization
 
 /// The tests of this guest, in run order.
