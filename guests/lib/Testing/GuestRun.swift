@@ -99,11 +99,13 @@ func trailerNow(file: StaticString?, line: UInt, duration: UInt64? = nil) -> KTA
 /// Boots `P`, runs `tests` (those selected by `harness.tests=`), writes the
 /// exit line and stops the machine. The payload builder's generated entry
 /// calls this with the program's `guestTests` and the arch's `Platform`.
+/// The list is evaluated after boot: building it allocates, and the heap
+/// exists only once the platform is up.
 public func runGuest<P: GuestPlatform>(
-  named name: StaticString, _ tests: [Test], on platform: P.Type
+  named name: StaticString, _ tests: @autoclosure () -> [Test], on platform: P.Type
 ) -> Never {
   P.boot()
-  let status = runGuestTests(named: name, tests, on: platform)
+  let status = runGuestTests(named: name, tests(), on: platform)
   P.exit(status)
 }
 
