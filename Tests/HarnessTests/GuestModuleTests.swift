@@ -62,8 +62,8 @@ struct GuestModuleTests {
     #expect(
       payloads[0].sources["selftest/Selftest.swift"] == selftest.directory + "/Selftest.swift")
     #expect(
-      payloads[0].sources["GuestLib/GuestTest.swift"] == workspace.root
-        + "/guests/lib/Report/GuestTest.swift")
+      payloads[0].sources["GuestLib/GuestRun.swift"] == workspace.root
+        + "/guests/lib/Testing/GuestRun.swift")
     #expect(
       payloads[0].sources["GuestArch/Platform.swift"] == workspace.root
         + "/guests/arch/x86_64/Platform.swift")
@@ -158,7 +158,7 @@ struct GuestModuleTests {
     let source = GuestEntry.source(for: program)
     #expect(source.contains("@_cdecl(\"swiftguest_main\")"))
     #expect(source.contains("import GuestLib") && source.contains("import GuestArch"))
-    #expect(source.contains("Platform.boot()") && source.contains("guestMain()"))
+    #expect(source.contains("runGuest(named: \"selftest\", guestTests, on: Platform.self)"))
     #expect(source.contains("`selftest`"))
   }
 }

@@ -9,7 +9,7 @@ struct NegativeGuestTests {
   func boot(
     _ name: String, architecture: Architecture = .x86_64, timeout: Duration = .seconds(30),
     cpus: Int = 1, outputLimit: Int = LaunchSettings.defaultOutputLimitBytes,
-    arguments: [String] = []
+    arguments: [String] = [], xpassAllowed: Bool = false
   ) async throws -> GuestResult {
     let runner = TestSupport.runner
     let program = try runner.builder.workspace.program(named: name)
@@ -17,6 +17,7 @@ struct NegativeGuestTests {
       architecture: architecture, accelerator: .tcg, cpus: cpus, guestArguments: arguments,
       timeout: timeout)
     settings.outputLimitBytes = outputLimit
+    settings.xpassAllowed = xpassAllowed
     return try await runner.run(program, settings: settings)
   }
 
@@ -27,6 +28,29 @@ struct NegativeGuestTests {
     #expect(result.reason.contains("exit line printed but the machine never stopped"))
     #expect(result.serialLog.contains("# EXIT: STATUS=0"), "the console claimed success")
     #expect(result.checks.count == 1 && result.failedChecks.isEmpty)
+  }
+
+  /// Known failures end to end: an xfail'd test whose check fails is
+  /// XFAIL (no failure), one whose checks pass is XPASS and fails the cell
+  /// unless the matrix allows it (`xpass = allow` becomes
+  /// `harness.xpass=allow`), an xfail for the other accelerator is inert,
+  /// and an unmet requirement skips the test before it runs.
+  @Test(arguments: Architecture.allCases)
+  func xfailAndXPassReachTheVerdict(architecture: Architecture) async throws {
+    let strict = try await boot("xpass", architecture: architecture)
+    #expect(strict.verdict == .failed, "\(strict.reason)\n\(strict.serialLog)")
+    #expect(strict.reason.contains("XPASS"), "\(strict.reason)")
+    #expect(strict.reason.contains("passes unexpectedly"), "\(strict.reason)")
+    #expect(
+      strict.sections.map(\.status) == [.xfailed, .xpassed, .passed, .skipped], "\(strict.serialLog)")
+    #expect(strict.sections[3].skippedBeforeRun)
+    #expect(strict.sections[0].checks.first?.outcome == .xfailed(reason: "known: the value is off by one"))
+    #expect(strict.failedChecks.isEmpty, "an XFAIL check is no failed check")
+    #expect(strict.serialLog.contains("# expected 0x1f (31), got 0x1e (30)"))
+    let allowed = try await boot("xpass", architecture: architecture, xpassAllowed: true)
+    #expect(allowed.serialLog.contains("harness.xpass=allow") || allowed.command.joined(separator: " ").contains("harness.xpass=allow"))
+    #expect(allowed.verdict == .passed, "\(allowed.reason)\n\(allowed.serialLog)")
+    #expect(allowed.sections.map(\.status) == [.xfailed, .xpassed, .passed, .skipped])
   }
 
   @Test(arguments: Architecture.allCases)
@@ -106,7 +130,7 @@ struct NegativeGuestTests {
     #expect(failed.allSatisfy { $0.location?.fileID == "failing/Failing.swift" })
     let map = TestSupport.runner.builder.sourceMap(program, architecture)
     #expect(map["failing/Failing.swift"] == source)
-    #expect(failed.last?.diagnostics == ["expected: 8, actual: 7"])
+    #expect(failed.last?.diagnostics == ["expectEqual(UInt64(7), 8, \"a failing comparison\")", "expected 8, got 7"])
     #expect(result.checks.filter { $0.outcome == .passed }.count == 2)
   }
 

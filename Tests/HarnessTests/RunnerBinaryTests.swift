@@ -287,7 +287,7 @@ struct RunnerBinaryTests {
     let source = RunnerBinary.root + "/guests/negative/crash/Crash.swift"
     let line = try #require(try TestSupport.lines(in: source, containing: "unmapped.pointee =").first)
     let crashLine = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("CRASH    crash.") })
-    #expect(crashLine.contains("in closure #2 in guestMain() at guests/negative/crash/Crash.swift:\(line)"))
+    #expect(crashLine.contains("in faults() at guests/negative/crash/Crash.swift:\(line)"))
     let json = try Data(contentsOf: URL(fileURLWithPath: dir + "/run/results.json"))
     let document = try JSONDecoder().decode(ResultsDocument.self, from: json)
     #expect(document.cells.first?.crash?.location?.line == line)
@@ -388,7 +388,7 @@ struct RunnerBinaryTests {
       #expect(text.contains(#"CRASH: vector=14 name="\x1b[5mblink\x07""#), "crash lines")
       #expect(text.contains(#"guest exception vector 14 (\x1b[5mblink\x07)"#), "the reason quoting a crash field")
       if extra == ["--verbose"] {
-        #expect(text.contains(#"# guest: escapes\x1b]0;window title set by the guest\x07"#), "serial log")
+        #expect(text.contains(#"# Subtest: window title \x1b]0;window title set by the guest\x07"#), "serial log")
       }
     }
     // On a terminal, the only escape codes are the runner's own status line
