@@ -7,7 +7,9 @@
 /// through the runtime's `GuestPlatform` (`Platform`), runs the program's
 /// registered tests (its top-level `guestTests`; the harness reads the same
 /// list from the sources, `GuestTestCatalog`) and stops the machine with the
-/// run's status (`runGuest(named:_:on:)` in guests/lib/Testing).
+/// run's status (`runGuestOnPlatform`, guests/arch/common: `runGuest(named:
+/// _:on:)` of guests/lib/Testing specialized for the architecture's
+/// `Platform` once, in `GuestArch`).
 public enum GuestEntry {
   /// File name of the generated entry in the program's compile (a program
   /// may not have a file of that name).
@@ -23,7 +25,7 @@ public enum GuestEntry {
 
     @_cdecl("swiftguest_main")
     func swiftguestMain() {
-      runGuest(named: "\(program.name)", guestTests, on: Platform.self)
+      runGuestOnPlatform(named: "\(program.name)") { guestTests }
     }
 
     """

@@ -158,7 +158,7 @@ struct GuestModuleTests {
     let source = GuestEntry.source(for: program)
     #expect(source.contains("@_cdecl(\"swiftguest_main\")"))
     #expect(source.contains("import GuestLib") && source.contains("import GuestArch"))
-    #expect(source.contains("runGuest(named: \"selftest\", guestTests, on: Platform.self)"))
+    #expect(source.contains("runGuestOnPlatform(named: \"selftest\") { guestTests }"))
     #expect(source.contains("`selftest`"))
   }
 }

@@ -21,6 +21,9 @@ func prepareExceptionSlots(cpus: Int) {
 
 /// Runs `body` with the exception hook armed; returns what it raised, or
 /// nil when it returned normally.
+#if hasAttribute(export)
+  @export(interface)
+#endif
 public func catchException(_ body: @escaping () -> Void) -> CaughtException? {
   let cpu = PlatformHooks.currentCPU()
   guard cpu < exceptionBodies.count else { fatalError("catchException: CPU without a slot") }
@@ -36,6 +39,9 @@ public func catchException(_ body: @escaping () -> Void) -> CaughtException? {
 /// s390x: the program-interruption code) and, when given, the error `code`
 /// (x86_64: the error code; s390x: the instruction-length code). Returns
 /// what was caught.
+#if hasAttribute(export)
+  @export(interface)
+#endif
 @discardableResult
 public func expectException(
   vector: UInt64, code: UInt64? = nil, _ name: StaticString = "", file: StaticString = #fileID,
@@ -44,34 +50,39 @@ public func expectException(
   let caught = catchException(body)
   var passed = caught?.vector == vector
   if let code, passed { passed = caught?.errorCode == code }
-  _ = recordCheck(passed, kind: "expectException", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected exception ")
-      Console.write(decimal: vector)
-      if let code {
-        Console.write(" code ")
-        ValueText.writeHex(code)
-      }
-      Console.write(", got ")
-      writeCaught(caught)
+  if beginCheck(passed) {
+    beginValueDiagnostic()
+    Console.write("expected exception ")
+    Console.write(decimal: vector)
+    if let code {
+      Console.write(" code ")
+      ValueText.writeHex(code)
     }
+    Console.write(", got ")
+    writeCaught(caught)
+    endValueDiagnostic()
   }
+  _ = finishCheck(passed, kind: "expectException", name: name, file: file, line: line)
   return caught
 }
 
 /// Checks that `body` returns without raising an exception.
+#if hasAttribute(export)
+  @export(interface)
+#endif
 @discardableResult
 public func expectNoException(
   _ name: StaticString = "", file: StaticString = #fileID, line: UInt = #line,
   _ body: @escaping () -> Void
 ) -> ExpectationResult {
   let caught = catchException(body)
-  return recordCheck(caught == nil, kind: "expectNoException", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected no exception, got ")
-      writeCaught(caught)
-    }
+  if beginCheck(caught == nil) {
+    beginValueDiagnostic()
+    Console.write("expected no exception, got ")
+    writeCaught(caught)
+    endValueDiagnostic()
   }
+  return finishCheck(caught == nil, kind: "expectNoException", name: name, file: file, line: line)
 }
 
 private func writeCaught(_ caught: CaughtException?) {

@@ -12,66 +12,204 @@ public struct ExpectationResult {
   public let passed: Bool
 }
 
-/// Records one check: counts it, writes its diagnostics (when it failed)
-/// and its result line, all under the report lock.
-@inline(never)
-func recordCheck(
-  _ passed: Bool, kind: StaticString, name: StaticString, file: StaticString, line: UInt,
-  diagnostics: () -> Void
+/// Starts recording one check: takes the report lock and says whether the
+/// caller writes the failure's diagnostics now (`beginValueDiagnostic` …
+/// `endValueDiagnostic`, one per line); `finishCheck` then counts the check,
+/// writes its result line and releases the lock. No closures: the generic
+/// expectations stay thin, and the bodies are compiled once in `GuestLib`.
+#if hasAttribute(export)
+  @export(interface)
+#endif
+public func beginCheck(_ passed: Bool) -> Bool {
+  lockReport()
+  return !passed && guestRunState.inTest
+}
+
+/// Ends what `beginCheck` started (see there).
+#if hasAttribute(export)
+  @export(interface)
+#endif
+public func finishCheck(
+  _ passed: Bool, kind: StaticString, name: StaticString, file: StaticString, line: UInt
 ) -> ExpectationResult {
-  withReportLock {
-    guard guestRunState.inTest else {
-      KTAP.beginDiagnostic(depth: 0)
-      Console.write("check outside a test at ")
-      Console.write(file)
-      Console.write(":")
-      Console.write(decimal: UInt64(line))
-      KTAP.endDiagnostic()
-      guestRunState.testFailures &+= 1
-      return
-    }
-    guestRunState.checkNumber &+= 1
-    let text = name.utf8CodeUnitCount == 0 ? KTAPText(kind, line: line) : KTAPText(name)
-    var directive = KTAPDirective.none
-    var reason = KTAPText("")
-    var ok = passed
-    if passed {
-      guestRunState.testPassed &+= 1
-      guestRunState.passed &+= 1
-    } else {
-      diagnostics()
-      if let xfail = guestRunState.xfailReason {
-        guestRunState.testXFailed &+= 1
-        guestRunState.xfailed &+= 1
-        directive = .xfail
-        reason = KTAPText(xfail)
-        ok = true
-      } else {
-        guestRunState.testFailed &+= 1
-        guestRunState.failed &+= 1
-      }
-    }
-    KTAP.writeResult(
-      depth: checkDepth, ok: ok, number: guestRunState.checkNumber, name: text,
-      directive: directive, reason: reason, trailer: trailerNow(file: file, line: line))
+  defer { unlockReport() }
+  guard guestRunState.inTest else {
+    KTAP.beginDiagnostic(depth: 0)
+    Console.write("check outside a test at ")
+    Console.write(file)
+    Console.write(":")
+    Console.write(decimal: UInt64(line))
+    KTAP.endDiagnostic()
+    guestRunState.testFailures &+= 1
+    return ExpectationResult(passed: passed)
   }
+  guestRunState.checkNumber &+= 1
+  let text = name.utf8CodeUnitCount == 0 ? KTAPText(kind, line: line) : KTAPText(name)
+  var directive = KTAPDirective.none
+  var reason = KTAPText("")
+  var ok = passed
+  if passed {
+    guestRunState.testPassed &+= 1
+    guestRunState.passed &+= 1
+  } else if let xfail = guestRunState.xfailReason {
+    guestRunState.testXFailed &+= 1
+    guestRunState.xfailed &+= 1
+    directive = .xfail
+    reason = KTAPText(xfail)
+    ok = true
+  } else {
+    guestRunState.testFailed &+= 1
+    guestRunState.failed &+= 1
+  }
+  KTAP.writeResult(
+    depth: checkDepth, ok: ok, number: guestRunState.checkNumber, name: text,
+    directive: directive, reason: reason, trailer: trailerNow(file: file, line: line))
   return ExpectationResult(passed: passed)
 }
 
-/// Writes one diagnostic line of a failed check: `# ` and what `body` writes.
-func valueDiagnostic(_ body: () -> Void) {
+/// Starts one diagnostic line of a failed check (`    # `).
+#if hasAttribute(export)
+  @export(interface)
+#endif
+public func beginValueDiagnostic() {
   KTAP.beginDiagnostic(depth: checkDepth)
-  body()
+}
+
+/// Ends the diagnostic line.
+#if hasAttribute(export)
+  @export(interface)
+#endif
+public func endValueDiagnostic() {
   KTAP.endDiagnostic()
 }
 
+/// Records a check whose failure prints `text` as its diagnostic.
+func recordCheck(
+  _ passed: Bool, kind: StaticString, name: StaticString, file: StaticString, line: UInt,
+  failure text: StaticString
+) -> ExpectationResult {
+  if beginCheck(passed) {
+    beginValueDiagnostic()
+    Console.write(text)
+    endValueDiagnostic()
+  }
+  return finishCheck(passed, kind: kind, name: name, file: file, line: line)
+}
+
 /// Checks that `condition` holds.
+#if hasAttribute(export)
+  @export(interface)
+#endif
 @discardableResult
 public func expect(
   _ condition: Bool, _ name: StaticString = "", file: StaticString = #fileID, line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(condition, kind: "expect", name: name, file: file, line: line) {
-    valueDiagnostic { Console.write("expected true, got false") }
+  recordCheck(
+    condition, kind: "expect", name: name, file: file, line: line,
+    failure: "expected true, got false")
+}
+
+/// An integer as an expectation's diagnostic prints it, whatever its type:
+/// generic expectations convert their operands and hand the rest to
+/// non-generic code, compiled once in `GuestLib` (a program's compile then
+/// only specializes the thin generic entry points).
+public struct CheckValue {
+  /// The bit pattern, sign-extended for signed types.
+  public var bits: UInt64
+  /// Whether the type is signed.
+  public var signed: Bool
+
+  /// `value`'s bits and signedness.
+  @inline(__always)
+  public init<T: FixedWidthInteger>(_ value: T) {
+    bits = UInt64(truncatingIfNeeded: value)
+    signed = T.isSigned
+  }
+
+  /// Writes the value (`7`, `0x1f (31)`, `-3`).
+  func write() {
+    if signed && Int64(bitPattern: bits) < 0 {
+      Console.write(signed: Int64(bitPattern: bits))
+    } else {
+      ValueText.write(bits)
+    }
+  }
+}
+
+/// What a failed value expectation prints.
+public enum ValueCheckForm {
+  case equal, notEqual, comparison(Comparison), closedRange, halfOpenRange
+  case bitsSet, bitsClear, masked
+}
+
+/// Records a value expectation: `passed` was computed by the generic entry
+/// point; `a`, `b`, `c` are its operands for the diagnostic.
+#if hasAttribute(export)
+  @export(interface)
+#endif
+public func recordValueCheck(
+  _ passed: Bool, _ form: ValueCheckForm, _ a: CheckValue, _ b: CheckValue, _ c: CheckValue,
+  kind: StaticString, name: StaticString, file: StaticString, line: UInt
+) -> ExpectationResult {
+  if beginCheck(passed) {
+    beginValueDiagnostic()
+    do {
+      switch form {
+      case .equal:
+        Console.write("expected ")
+        b.write()
+        Console.write(", got ")
+        a.write()
+      case .notEqual:
+        Console.write("expected anything but ")
+        b.write()
+        Console.write(", got it")
+      case .comparison(let comparison):
+        Console.write("expected ")
+        a.write()
+        Console.write(comparison.symbol)
+        b.write()
+      case .closedRange, .halfOpenRange:
+        Console.write("expected ")
+        a.write()
+        Console.write(" in ")
+        b.write()
+        Console.write(form.isClosedRange ? "..." : "..<")
+        c.write()
+      case .bitsSet:
+        Console.write("expected bits ")
+        ValueText.writeHex(b.bits)
+        Console.write(" set in ")
+        ValueText.writeHex(a.bits)
+        Console.write(", missing ")
+        ValueText.writeHex(b.bits & ~a.bits)
+      case .bitsClear:
+        Console.write("expected bits ")
+        ValueText.writeHex(b.bits)
+        Console.write(" clear in ")
+        ValueText.writeHex(a.bits)
+        Console.write(", set ")
+        ValueText.writeHex(b.bits & a.bits)
+      case .masked:
+        Console.write("expected ")
+        ValueText.writeHex(a.bits)
+        Console.write(" & ")
+        ValueText.writeHex(b.bits)
+        Console.write(" == ")
+        ValueText.writeHex(c.bits)
+        Console.write(", got ")
+        ValueText.writeHex(a.bits & b.bits)
+      }
+    }
+    endValueDiagnostic()
+  }
+  return finishCheck(passed, kind: kind, name: name, file: file, line: line)
+}
+
+extension ValueCheckForm {
+  var isClosedRange: Bool {
+    if case .closedRange = self { return true }
+    return false
   }
 }
 
@@ -81,14 +219,9 @@ public func expectEqual<T: FixedWidthInteger>(
   _ actual: T, _ expected: T, _ name: StaticString = "", file: StaticString = #fileID,
   line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(actual == expected, kind: "expectEqual", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected ")
-      ValueText.write(expected)
-      Console.write(", got ")
-      ValueText.write(actual)
-    }
-  }
+  recordValueCheck(
+    actual == expected, .equal, CheckValue(actual), CheckValue(expected), CheckValue(0),
+    kind: "expectEqual", name: name, file: file, line: line)
 }
 
 /// Checks that two Booleans are equal.
@@ -97,14 +230,9 @@ public func expectEqual(
   _ actual: Bool, _ expected: Bool, _ name: StaticString = "", file: StaticString = #fileID,
   line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(actual == expected, kind: "expectEqual", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected ")
-      ValueText.write(expected)
-      Console.write(", got ")
-      ValueText.write(actual)
-    }
-  }
+  recordCheck(
+    actual == expected, kind: "expectEqual", name: name, file: file, line: line,
+    failure: expected ? "expected true, got false" : "expected false, got true")
 }
 
 /// Checks that `actual != unexpected`.
@@ -113,13 +241,9 @@ public func expectNotEqual<T: FixedWidthInteger>(
   _ actual: T, _ unexpected: T, _ name: StaticString = "", file: StaticString = #fileID,
   line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(actual != unexpected, kind: "expectNotEqual", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected anything but ")
-      ValueText.write(unexpected)
-      Console.write(", got it")
-    }
-  }
+  recordValueCheck(
+    actual != unexpected, .notEqual, CheckValue(actual), CheckValue(unexpected), CheckValue(0),
+    kind: "expectNotEqual", name: name, file: file, line: line)
 }
 
 /// The comparison an ordering expectation makes.
@@ -135,6 +259,7 @@ public enum Comparison {
     }
   }
 
+  @inline(__always)
   func holds<T: FixedWidthInteger>(_ lhs: T, _ rhs: T) -> Bool {
     switch self {
     case .less: lhs < rhs
@@ -151,16 +276,9 @@ public func expect<T: FixedWidthInteger>(
   _ lhs: T, _ comparison: Comparison, _ rhs: T, _ name: StaticString = "",
   file: StaticString = #fileID, line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(
-    comparison.holds(lhs, rhs), kind: "expectComparison", name: name, file: file, line: line
-  ) {
-    valueDiagnostic {
-      Console.write("expected ")
-      ValueText.write(lhs)
-      Console.write(comparison.symbol)
-      ValueText.write(rhs)
-    }
-  }
+  recordValueCheck(
+    comparison.holds(lhs, rhs), .comparison(comparison), CheckValue(lhs), CheckValue(rhs),
+    CheckValue(0), kind: "expectComparison", name: name, file: file, line: line)
 }
 
 /// Checks that `value` lies in `range`.
@@ -169,16 +287,9 @@ public func expect<T: FixedWidthInteger>(
   _ value: T, in range: ClosedRange<T>, _ name: StaticString = "", file: StaticString = #fileID,
   line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(range.contains(value), kind: "expectInRange", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected ")
-      ValueText.write(value)
-      Console.write(" in ")
-      ValueText.write(range.lowerBound)
-      Console.write("...")
-      ValueText.write(range.upperBound)
-    }
-  }
+  recordValueCheck(
+    range.contains(value), .closedRange, CheckValue(value), CheckValue(range.lowerBound),
+    CheckValue(range.upperBound), kind: "expectInRange", name: name, file: file, line: line)
 }
 
 /// Checks that `value` lies in `range`.
@@ -187,16 +298,9 @@ public func expect<T: FixedWidthInteger>(
   _ value: T, in range: Range<T>, _ name: StaticString = "", file: StaticString = #fileID,
   line: UInt = #line
 ) -> ExpectationResult {
-  recordCheck(range.contains(value), kind: "expectInRange", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected ")
-      ValueText.write(value)
-      Console.write(" in ")
-      ValueText.write(range.lowerBound)
-      Console.write("..<")
-      ValueText.write(range.upperBound)
-    }
-  }
+  recordValueCheck(
+    range.contains(value), .halfOpenRange, CheckValue(value), CheckValue(range.lowerBound),
+    CheckValue(range.upperBound), kind: "expectInRange", name: name, file: file, line: line)
 }
 
 /// Checks that every bit of `mask` is set in `value`.
@@ -207,16 +311,9 @@ public func expectBits<T: FixedWidthInteger>(
 ) -> ExpectationResult {
   let bits = UInt64(truncatingIfNeeded: value)
   let wanted = UInt64(truncatingIfNeeded: mask)
-  return recordCheck(bits & wanted == wanted, kind: "expectBitsSet", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected bits ")
-      ValueText.writeHex(mask)
-      Console.write(" set in ")
-      ValueText.writeHex(value)
-      Console.write(", missing ")
-      ValueText.writeHex(wanted & ~bits)
-    }
-  }
+  return recordValueCheck(
+    bits & wanted == wanted, .bitsSet, CheckValue(bits), CheckValue(wanted), CheckValue(0),
+    kind: "expectBitsSet", name: name, file: file, line: line)
 }
 
 /// Checks that every bit of `mask` is clear in `value`.
@@ -227,16 +324,9 @@ public func expectBits<T: FixedWidthInteger>(
 ) -> ExpectationResult {
   let bits = UInt64(truncatingIfNeeded: value)
   let unwanted = UInt64(truncatingIfNeeded: mask)
-  return recordCheck(bits & unwanted == 0, kind: "expectBitsClear", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected bits ")
-      ValueText.writeHex(mask)
-      Console.write(" clear in ")
-      ValueText.writeHex(value)
-      Console.write(", set ")
-      ValueText.writeHex(unwanted & bits)
-    }
-  }
+  return recordValueCheck(
+    bits & unwanted == 0, .bitsClear, CheckValue(bits), CheckValue(unwanted), CheckValue(0),
+    kind: "expectBitsClear", name: name, file: file, line: line)
 }
 
 /// Checks that `value & mask == expected`.
@@ -248,27 +338,24 @@ public func expectBits<T: FixedWidthInteger>(
   let bits = UInt64(truncatingIfNeeded: value)
   let maskBits = UInt64(truncatingIfNeeded: mask)
   let expectedBits = UInt64(truncatingIfNeeded: expected)
-  return recordCheck(bits & maskBits == expectedBits, kind: "expectMasked", name: name, file: file, line: line) {
-    valueDiagnostic {
-      Console.write("expected ")
-      ValueText.writeHex(value)
-      Console.write(" & ")
-      ValueText.writeHex(mask)
-      Console.write(" == ")
-      ValueText.writeHex(expected)
-      Console.write(", got ")
-      ValueText.writeHex(bits & maskBits)
-    }
-  }
+  return recordValueCheck(
+    bits & maskBits == expectedBits, .masked, CheckValue(bits), CheckValue(maskBits),
+    CheckValue(expectedBits), kind: "expectMasked", name: name, file: file, line: line)
 }
 
 /// Stops the test when `result` failed (its check is already recorded):
 /// `try require(expectEqual(pages, 4))`.
+#if hasAttribute(export)
+  @export(interface)
+#endif
 public func require(_ result: ExpectationResult) throws(TestStop) {
   if !result.passed { throw TestStop.requirementFailed }
 }
 
 /// Checks `condition` and stops the test when it does not hold.
+#if hasAttribute(export)
+  @export(interface)
+#endif
 public func require(
   _ condition: Bool, _ name: StaticString = "", file: StaticString = #fileID, line: UInt = #line
 ) throws(TestStop) {
@@ -279,19 +366,24 @@ public func require(
 public func require<T>(
   _ value: T?, _ name: StaticString = "", file: StaticString = #fileID, line: UInt = #line
 ) throws(TestStop) -> T {
-  let result = recordCheck(value != nil, kind: "require", name: name, file: file, line: line) {
-    valueDiagnostic { Console.write("expected a value, got nil") }
-  }
+  let result = recordCheck(
+    value != nil, kind: "require", name: name, file: file, line: line,
+    failure: "expected a value, got nil")
   guard result.passed, let value else { throw TestStop.requirementFailed }
   return value
 }
 
 /// Records a check that did not run, with the reason why.
+#if hasAttribute(export)
+  @export(interface)
+#endif
 public func skip(
   _ name: StaticString, because reason: StaticString, file: StaticString = #fileID,
   line: UInt = #line
 ) {
-  withReportLock {
+  lockReport()
+  defer { unlockReport() }
+  do {
     guard guestRunState.inTest else { return }
     guestRunState.checkNumber &+= 1
     guestRunState.testSkipped &+= 1
@@ -309,11 +401,17 @@ public func skipTest(_ reason: StaticString) throws(TestStop) -> Never {
 }
 
 /// Writes a diagnostic line `# <text>` in the running test.
+#if hasAttribute(export)
+  @export(interface)
+#endif
 public func note(_ text: StaticString) {
   KTAP.writeDiagnostic(depth: guestRunState.inTest ? checkDepth : 0, text)
 }
 
 /// Writes a diagnostic line `# <text> <value>` (hexadecimal when `hex`).
+#if hasAttribute(export)
+  @export(interface)
+#endif
 public func note(_ text: StaticString, _ value: UInt64, hex: Bool = false) {
   KTAP.beginDiagnostic(depth: guestRunState.inTest ? checkDepth : 0)
   Console.write(text)

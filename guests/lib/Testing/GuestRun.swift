@@ -73,16 +73,25 @@ nonisolated(unsafe) public var guestRunState = GuestRunState()
 /// The report lock: one result at a time, from any CPU.
 private let reportLockWord = Atomic<UInt32>(0)
 
-/// Runs `body` holding the report lock.
-@inline(never)
-func withReportLock<R>(_ body: () -> R) -> R {
+/// Takes the report lock.
+func lockReport() {
   while !reportLockWord.compareExchange(
     expected: 0, desired: 1, successOrdering: .acquiring, failureOrdering: .relaxed
   ).exchanged {
     while reportLockWord.load(ordering: .relaxed) != 0 {}
   }
-  let result = body()
+}
+
+/// Releases the report lock.
+func unlockReport() {
   reportLockWord.store(0, ordering: .releasing)
+}
+
+/// Runs `body` holding the report lock.
+func withReportLock<R>(_ body: () -> R) -> R {
+  lockReport()
+  let result = body()
+  unlockReport()
   return result
 }
 

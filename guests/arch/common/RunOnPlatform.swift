@@ -1,0 +1,15 @@
+import GuestLib
+
+/// Boots this architecture's `Platform` and runs `tests`: the one call of
+/// the entry the payload builder generates for a program
+/// (`Sources/Harness/GuestEntry.swift`). The test runner is generic over the
+/// platform; specialized here, it is compiled once per architecture into
+/// `GuestArch.o` instead of into every program (the largest part of a
+/// program's compile otherwise). The list is built after boot (it
+/// allocates).
+#if hasAttribute(export)
+  @export(interface)
+#endif
+public func runGuestOnPlatform(named name: StaticString, _ tests: () -> [Test]) -> Never {
+  runGuest(named: name, tests(), on: Platform.self)
+}
