@@ -13,3 +13,18 @@ import GuestLib
 public func runGuestOnPlatform(named name: StaticString, _ tests: () -> [Test]) -> Never {
   runGuest(named: name, tests(), on: Platform.self)
 }
+
+extension GuestPlatform {
+  /// The runtime's `catchException` (each arch's guests/arch/<arch>/
+  /// Exceptions.swift).
+  public static func catchException(
+    _ body: @convention(c) (UnsafeMutableRawPointer?) -> Void, context: UnsafeMutableRawPointer?
+  ) -> CaughtException? {
+    GuestArch.catchException(body, context: context)
+  }
+
+  /// The runtime's `exitGuest` (each arch's Machine.swift): x86_64
+  /// isa-debug-exit, else pvpanic (crash) or ACPI power-off; s390x SIGP STOP
+  /// of every CPU, or a disabled wait for a crash.
+  public static func exit(_ status: GuestStatus) -> Never { exitGuest(status) }
+}

@@ -73,19 +73,6 @@ public enum S390xPlatform: GuestPlatform {
     let bits = list[word]
     return bits & (1 << UInt64(63 - Int(number) % 64)) != 0
   }
-
-  /// The runtime's `catchException`.
-  public static func catchException(
-    _ body: @convention(c) (UnsafeMutableRawPointer?) -> Void, context: UnsafeMutableRawPointer?
-  ) -> CaughtException? {
-    GuestArch.catchException(body, context: context)
-  }
-
-  /// `exitGuest`: SIGP STOP of every CPU, or a disabled wait for a crash.
-  #if hasAttribute(export)
-    @export(interface)  // compiled once in GuestArch.o, not into each program
-  #endif
-  public static func exit(_ status: GuestStatus) -> Never { exitGuest(status) }
 }
 
 /// The platform guest programs run on.

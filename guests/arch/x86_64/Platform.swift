@@ -72,19 +72,6 @@ public enum X86_64Platform: GuestPlatform {
     }
     return registers
   }
-
-  /// The runtime's `catchException`.
-  public static func catchException(
-    _ body: @convention(c) (UnsafeMutableRawPointer?) -> Void, context: UnsafeMutableRawPointer?
-  ) -> CaughtException? {
-    GuestArch.catchException(body, context: context)
-  }
-
-  /// `exitGuest`: isa-debug-exit, else pvpanic (crash) or ACPI power-off.
-  #if hasAttribute(export)
-    @export(interface)  // compiled once in GuestArch.o, not into each program
-  #endif
-  public static func exit(_ status: GuestStatus) -> Never { exitGuest(status) }
 }
 
 /// The platform guest programs run on.
