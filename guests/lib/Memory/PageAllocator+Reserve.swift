@@ -60,7 +60,9 @@ extension PageAllocator {
     guard let (start, end) = PageAllocator.pageRange(address: address, pages: pages) else {
       return address & (PageAllocator.pageSize - 1) != 0 ? .misaligned : .invalidArgument
     }
-    lockSettled()
+    // Pending merges change only free pages, never a reserved one, so
+    // neither the check nor queueing the pages behind them needs to settle.
+    lock.lock()
     defer { lock.unlock() }
     for pfn in start..<end {
       guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
@@ -73,7 +75,7 @@ extension PageAllocator {
       let area = areaIndex(containingPfn: pfn).unsafelyUnwrapped
       records[area].reservedPages -= 1
       records[area].freePages += 1
-      insertCoalescing(area, pfn, 0)
+      addPending(area, pfn)
     }
     return nil
   }

@@ -19,10 +19,12 @@ struct PageAreaRecord {
 /// Fixed part of the allocator state.
 struct PageAllocatorHeader {
   var layout: AreaLayout
-  /// The single page freed last whose merge is still pending (0: none; page
-  /// frame 0 is never managed), and its area. See `settle()`.
-  var pendingPfn: UInt
-  var pendingArea: Int
+  /// Number of single pages freed (or unreserved) whose merge is still
+  /// pending; their entries are in the pending array. See `settle()`.
+  var pendingCount: Int
+  /// Where the prefetch pass of `flushPending()` leaves the words it loaded,
+  /// so that the compiler keeps the loads.
+  var prefetchSink: UInt
   /// The page `takePending` last handed out after checking its buddies, as
   /// long as nothing else changed the free lists or metadata since (0:
   /// none): freeing it again and taking it back needs no new check.
@@ -49,18 +51,23 @@ struct PageAllocatorHeader {
 ///   `stateByteCount` bytes of caller-provided memory (`init(stateMemory:layout:)`)
 ///   or in the first page of a memory range (`bootstrap(layout:basePfn:topPfn:)`).
 ///   No heap is needed.
-/// * Merging is exact: no two free buddies are ever seen unmerged. Freeing a
-///   single page marks it free at once but leaves its merge pending until
-///   the next call, which completes it first; a single-page allocation that
-///   would get that very page back from the merged state takes it without
-///   merging and splitting again (see `takePending(areas:)`).
+/// * Merging is exact: no two free buddies are ever seen unmerged. Freeing
+///   or unreserving a single page marks it free at once (counters are exact)
+///   but leaves its merge pending; up to `pendingCapacity` pending pages are
+///   merged together, in the order they were freed, by the first call that
+///   needs the merged state, so every caller sees exactly what merging each
+///   page at once would give. A single-page allocation that would get the
+///   only pending page back from the merged state takes it without merging
+///   and splitting again (see `takePending(areas:)`).
 ///
 /// `PageAllocator` is a small copyable handle (a few pointers); copies refer
 /// to the same allocator and every method is non-mutating and protected by
 /// a `SpinLock`, so one allocator can be shared by several CPUs.
 ///
 /// ## Costs
-/// `allocate`, `memalign` and `free` cost O(maxOrder x areas). `reserve` and
+/// `allocate`, `memalign` and `free` cost O(maxOrder x areas), amortized: a
+/// call may first merge a batch of up to `pendingCapacity` pending pages,
+/// each merged once. `reserve` and
 /// `unreserve` cost O(pages x maxOrder). `validate` walks all metadata.
 public struct PageAllocator: @unchecked Sendable {
   /// log2 of the page size.
@@ -84,8 +91,13 @@ public struct PageAllocator: @unchecked Sendable {
   static var stateReserved: UInt8 { 0x40 }
   static var stateMetadata: UInt8 { 0x60 }
   static var headBit: UInt8 { 0x80 }
+  /// Byte of a page whose merge is pending: a free head (so a second free is
+  /// a double free) whose order field (31) matches no block, so merging an
+  /// earlier pending page never takes it for a free buddy.
+  static var pendingByte: UInt8 { headBit | stateFree | orderBits }
 
-  // State memory layout: [lock][header][area records][list head nodes].
+  // State memory layout: [lock][header][area records][list head nodes]
+  // [pending array].
   static var headerOffset: Int { 16 }
   static var recordsOffset: Int {
     roundUp16(headerOffset + MemoryLayout<PageAllocatorHeader>.stride)
@@ -95,10 +107,17 @@ public struct PageAllocator: @unchecked Sendable {
   }
   static func roundUp16(_ value: Int) -> Int { (value + 15) & ~15 }
 
+  static var pendingOffset: Int { headsOffset + maxAreas * orderCount * Int(nodeSize) }
+  /// Pending single-page merges kept before they are merged together. A
+  /// batch lets `flushPending()` load every cold page the merges touch
+  /// (absorbed buddies, their list neighbours) before writing any, so the
+  /// cache and TLB misses overlap instead of following one another.
+  static var pendingCapacity: Int { 32 }
+
   /// Bytes of state memory `init(stateMemory:layout:)` needs (well under
   /// one page).
   public static var stateByteCount: Int {
-    headsOffset + maxAreas * orderCount * Int(nodeSize)
+    pendingOffset + pendingCapacity * MemoryLayout<UInt>.stride
   }
   /// Required alignment of the state memory.
   public static var stateAlignment: Int { 16 }
@@ -116,7 +135,7 @@ public struct PageAllocator: @unchecked Sendable {
     state = stateMemory
     let header = (stateMemory + PageAllocator.headerOffset)
       .bindMemory(to: PageAllocatorHeader.self, capacity: 1)
-    header.initialize(to: PageAllocatorHeader(layout: layout, pendingPfn: 0, pendingArea: 0, verifiedPfn: 0))
+    header.initialize(to: PageAllocatorHeader(layout: layout, pendingCount: 0, prefetchSink: 0, verifiedPfn: 0))
     records = (stateMemory + PageAllocator.recordsOffset)
       .bindMemory(to: PageAreaRecord.self, capacity: PageAllocator.maxAreas)
     records.initialize(repeating: .empty, count: PageAllocator.maxAreas)
@@ -150,6 +169,13 @@ public struct PageAllocator: @unchecked Sendable {
   }
 
   var lock: SpinLock { SpinLock(existingAt: state) }
+
+  /// Pending single pages, `pendingCount` of them in the order they were
+  /// freed, each as `pfn << 2 | area`.
+  @inline(__always)
+  var pendingEntries: UnsafeMutablePointer<UInt> {
+    (state + PageAllocator.pendingOffset).assumingMemoryBound(to: UInt.self)
+  }
 
   /// Takes the lock and completes a pending single-page free (`settle()`),
   /// so the caller sees the exact, fully merged state.
@@ -330,9 +356,10 @@ public struct PageAllocator: @unchecked Sendable {
   ) -> UnsafeMutableRawPointer? {
     lock.lock()
     var found: UInt? = nil
-    if header.pointee.pendingPfn != 0 {
-      if searchOrder == 0 { found = takePending(areas: areas) }
-      if found == nil { settle() }
+    let pendingCount = header.pointee.pendingCount
+    if pendingCount != 0 {
+      if pendingCount == 1 && searchOrder == 0 { found = takePending(areas: areas) }
+      if found == nil { flushPending() }
     }
     var area = found == nil ? PageAllocator.maxAreas - 1 : -1
     while area >= 0 {
@@ -396,64 +423,144 @@ public struct PageAllocator: @unchecked Sendable {
     let address = UInt(bitPattern: pointer)
     guard address & (PageAllocator.pageSize &- 1) == 0 else { return .misaligned }
     let pfn = address &>> PageAllocator.pageShift
-    lockSettled()
+    lock.lock()
     defer { lock.unlock() }
-    guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
-    let record = records + area
-    if pfn < record.pointee.usablePfn { return .metadataPage }
-    let byte = PageAllocator.meta(metadataOrigin(area), pfn)
-    let allocatedHead = PageAllocator.headBit | PageAllocator.stateAllocated
-    if byte & (PageAllocator.headBit | PageAllocator.stateBits) != allocatedHead {
-      if byte & PageAllocator.headBit == 0 { return .notBlockStart }
-      switch byte & PageAllocator.stateBits {
-      case PageAllocator.stateFree: return .doubleFree
-      case PageAllocator.stateReserved: return .reservedPage
-      default: return .metadataPage
-      }
+    // An allocated block head is one whatever merges are pending (they only
+    // change free pages), so the success path need not settle; a refusal is
+    // classified on the merged state, as if every merge had been done.
+    var checked = checkAllocatedHead(pfn)
+    if checked.error != nil && header.pointee.pendingCount != 0 {
+      settle()
+      checked = checkAllocatedHead(pfn)
     }
-    let order = Int(truncatingIfNeeded: byte & PageAllocator.orderBits)
+    if let error = checked.error { return error }
+    let area = checked.area
+    let record = records + area
+    let order = checked.order
     let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
     record.pointee.allocatedPages &-= pages
     record.pointee.freePages &+= pages
     if order == 0 {
-      // Mark the page free (a second free is refused as a double free) and
-      // leave its merge pending until the next call.
-      PageAllocator.setMeta(metadataOrigin(area), pfn, PageAllocator.headBit | PageAllocator.stateFree)
-      header.pointee.pendingPfn = pfn
-      header.pointee.pendingArea = area
+      addPending(area, pfn)
     } else {
+      settle()
       insertCoalescing(area, pfn, order)
     }
     return nil
   }
 
-  // MARK: Pending single-page free
-  //
-  // A freed single page is marked free at once (metadata and counters are
-  // exact) but its merge with its buddies is left pending until the next
-  // call takes the lock. Every call but `counts`, `bounds` and
-  // `area(containing:)` (which read nothing it affects) first completes it
-  // with `settle()`, so every caller sees the fully merged state; the one
-  // exception is a single-page allocation that would get exactly that page
-  // back from the merged state (`takePending`), which then skips the merge
-  // and the identical split that would undo it. The pattern "free a page,
-  // allocate a page" (alloc-bench row (a)) is the common case.
+  /// The area and order of the allocated block starting at `pfn`, or the
+  /// reason `free` refuses it. Lock held.
+  @inline(__always)
+  func checkAllocatedHead(_ pfn: UInt) -> (area: Int, order: Int, error: PageAllocatorError?) {
+    guard let area = areaIndex(containingPfn: pfn) else { return (0, 0, .outsideAreas) }
+    if pfn < records[area].usablePfn { return (0, 0, .metadataPage) }
+    let byte = PageAllocator.meta(metadataOrigin(area), pfn)
+    let allocatedHead = PageAllocator.headBit | PageAllocator.stateAllocated
+    if byte & (PageAllocator.headBit | PageAllocator.stateBits) != allocatedHead {
+      if byte & PageAllocator.headBit == 0 { return (0, 0, .notBlockStart) }
+      switch byte & PageAllocator.stateBits {
+      case PageAllocator.stateFree: return (0, 0, .doubleFree)
+      case PageAllocator.stateReserved: return (0, 0, .reservedPage)
+      default: return (0, 0, .metadataPage)
+      }
+    }
+    return (area, Int(truncatingIfNeeded: byte & PageAllocator.orderBits), nil)
+  }
 
-  /// Completes a pending single-page free: merges the page with its free
-  /// buddies and puts the result on the free lists. Lock held.
+  // MARK: Pending single-page merges
+  //
+  // A freed (or unreserved) single page is marked pending at once (counters
+  // are exact) but its merge with its buddies is left to `flushPending()`,
+  // which merges up to `pendingCapacity` such pages in the order they were
+  // freed. Every call but `counts`, `bounds`, `area(containing:)`, a
+  // successful `free` and `unreserve` (which read nothing pending merges
+  // affect) first completes them with `settle()`, so every caller sees the
+  // fully merged state; the pending pages look allocated to the merges of
+  // the pages before them (`pendingByte`), so the result is exactly that of
+  // merging each page when it was freed. The one exception is a single-page
+  // allocation that would get exactly the only pending page back from the
+  // merged state (`takePending`), which then skips the merge and the
+  // identical split that would undo it. The pattern "free a page, allocate
+  // a page" (alloc-bench row (a)) is the common case.
+  //
+  // Why batches: merging a page unlinks each absorbed buddy from its list,
+  // which reads the buddy's page and writes its two list neighbours' (cold
+  // lines, each usually a TLB miss on a large area). Merging pages one by
+  // one waits for those misses one after another; a batch first loads them
+  // all (independent loads the CPU overlaps), then merges in cache.
+
+  /// Completes the pending single-page merges. Lock held.
   @inline(__always)
   func settle() {
-    let pfn = header.pointee.pendingPfn
-    if pfn != 0 { settlePending(pfn) }
+    if header.pointee.pendingCount != 0 { flushPending() }
   }
 
+  /// Marks the single page `pfn` of `area` pending (its counters are the
+  /// caller's job), first merging a full batch. Lock held.
   @inline(__always)
-  func settlePending(_ pfn: UInt) {
-    header.pointee.pendingPfn = 0
-    insertCoalescing(header.pointee.pendingArea, pfn, 0)
+  func addPending(_ area: Int, _ pfn: UInt) {
+    var count = header.pointee.pendingCount
+    if count == PageAllocator.pendingCapacity {
+      flushPending()
+      count = 0
+    }
+    PageAllocator.setMeta(metadataOrigin(area), pfn, PageAllocator.pendingByte)
+    pendingEntries[count] = pfn &<< 2 | UInt(truncatingIfNeeded: area)
+    header.pointee.pendingCount = count &+ 1
   }
 
-  /// Returns the pending page as a single-page allocation from `areas`, if
+  /// Merges every pending page, in the order they were freed. Lock held.
+  func flushPending() {
+    let count = header.pointee.pendingCount
+    let entries = pendingEntries
+    if count > 1 { prefetchMerges(count) }
+    header.pointee.pendingCount = 0
+    var index = 0
+    while index < count {
+      let entry = entries[index]
+      insertCoalescing(Int(truncatingIfNeeded: entry & 3), entry &>> 2, 0)
+      index &+= 1
+    }
+  }
+
+  /// Loads the list nodes the merges of the first `count` pending pages will
+  /// touch (a hint: it follows each page's buddies in the current metadata
+  /// and writes nothing but `prefetchSink`).
+  func prefetchMerges(_ count: Int) {
+    let entries = pendingEntries
+    var sink: UInt = 0
+    var index = 0
+    while index < count {
+      let entry = entries[index]
+      let area = Int(truncatingIfNeeded: entry & 3)
+      var start = entry &>> 2
+      let record = records + area
+      let usable = record.pointee.usablePfn
+      let span = record.pointee.topPfn &- usable
+      let origin = metadataOrigin(area)
+      var k = 0
+      var wanted = PageAllocator.headBit | PageAllocator.stateFree
+      while k < PageAllocator.maxOrder {
+        let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
+        let buddy = start ^ size
+        if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
+        let node = buddy &<< PageAllocator.pageShift
+        let following = PageAllocator.next(node)
+        let preceding = PageAllocator.previous(node)
+        sink &+= PageAllocator.previous(following) &+ PageAllocator.next(preceding)
+        start &= ~size
+        k &+= 1
+        wanted &+= 1
+      }
+      // The merged block's node is written by the push.
+      sink &+= PageAllocator.next(start &<< PageAllocator.pageShift)
+      index &+= 1
+    }
+    header.pointee.prefetchSink = sink
+  }
+
+  /// Returns the only pending page as a single-page allocation from `areas`, if
   /// that is exactly what merging it and then allocating one page would
   /// return, and leaves the state exactly as that pair of steps would: the
   /// allocation takes the highest allowed area with a free page, there the
@@ -464,8 +571,9 @@ public struct PageAllocator: @unchecked Sendable {
   /// `B` pushes the same buddies back). Otherwise returns `nil` and changes
   /// nothing. Lock held.
   func takePending(areas: AreaMask) -> UInt? {
-    let pfn = header.pointee.pendingPfn
-    let area = header.pointee.pendingArea
+    let entry = pendingEntries[0]
+    let pfn = entry &>> 2
+    let area = Int(truncatingIfNeeded: entry & 3)
     guard areas.contains(area: area) else { return nil }
     var higher = area &+ 1
     while higher < PageAllocator.maxAreas {
@@ -496,7 +604,7 @@ public struct PageAllocator: @unchecked Sendable {
       }
       header.pointee.verifiedPfn = pfn
     }
-    header.pointee.pendingPfn = 0
+    header.pointee.pendingCount = 0
     PageAllocator.setMeta(origin, pfn, PageAllocator.headBit | PageAllocator.stateAllocated)
     record.pointee.freePages &-= 1
     record.pointee.allocatedPages &+= 1
