@@ -224,10 +224,15 @@ func lowcoreAreas() throws(TestStop) {
   // Take every LOW page one by one, then give back every page with an odd
   // frame number: LOW keeps free pages but no free 8 KiB block.
   var all: UnsafeMutablePointer<UInt>? = nil
+  var taken: UInt64 = 0
   while let page = pages.allocate(order: 0, areas: .s390xLow) {
     let link = page.assumingMemoryBound(to: UInt.self)
     link.pointee = all.map { UInt(bitPattern: $0) } ?? 0
     all = link
+    taken &+= 1
+    // Half a million pages take seconds under TCG (more on a loaded host):
+    // progress on the console keeps the run from looking silent.
+    if taken % 65536 == 0 { note("LOW pages taken:", taken) }
   }
   var kept: UnsafeMutablePointer<UInt>? = nil
   var walk = all
