@@ -97,6 +97,13 @@ public enum VerdictJudge {
     }
     let failures = failureReasons(stream.sections, xpassAllowed: xpassAllowed)
     if !failures.isEmpty { return (.failed, failures.joined(separator: "; ")) }
+    // A run whose every test was skipped tested nothing: SKIP, not PASS.
+    if status == 0, !stream.sections.isEmpty,
+      stream.sections.allSatisfy({ $0.status == .skipped })
+    {
+      let why = stream.sections.first?.reason.map { ": \($0)" } ?? ""
+      return (.skipped, "every test was skipped (\(stream.sections.count))\(why)")
+    }
     if status == 0 { return (.passed, "") }
     return (.failed, "guest reported failure (exit status \(status))")
   }

@@ -55,6 +55,18 @@ struct VerdictJudgeTests {
     #expect(stream.sections[2].skippedBeforeRun && stream.sections[2].reason == "needs 2 CPUs")
   }
 
+  /// A run that skipped every test tested nothing: SKIP with the reason,
+  /// never PASS; one passing test among skipped ones is a PASS.
+  @Test func everyTestSkippedIsSkipNotPass() {
+    let allSkipped = Self.judge(
+      ["ok 1 two cpus # SKIP needs 2 CPUs @D/D.swift:7 cpu=0 t=60\n", "ok 2 kvm # SKIP needs KVM @D/D.swift:8 cpu=0 t=70\n"],
+      status: 0)
+    #expect(allSkipped.0 == .skipped, "\(allSkipped.1)")
+    #expect(allSkipped.1 == "every test was skipped (2): needs 2 CPUs")
+    let mixed = Self.judge([Self.passing, "ok 2 kvm # SKIP needs KVM @D/D.swift:8 cpu=0 t=70\n"], status: 0)
+    #expect(mixed.0 == .passed, "\(mixed.1)")
+  }
+
   @Test func anXpassFailsTheCellUnlessAllowed() {
     let failing = Self.judge([Self.passing, Self.xpassed(2, ok: false)], status: 1)
     #expect(failing.0 == .failed)
