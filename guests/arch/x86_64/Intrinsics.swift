@@ -49,3 +49,22 @@ public func x86_halt_forever() -> Never {
 
 /// A free-running counter (the TSC), used to seed arc4random_buf.
 public func cycleCounter() -> UInt64 { x86_rdtsc() }
+/// RDTSCP: the TSC, and IA32_TSC_AUX[31:0] (ECX) stored to `aux`.
+@_extern(c, "x86_rdtscp") public func x86_rdtscp(_ aux: UnsafeMutablePointer<UInt32>) -> UInt64
+/// RDPID: IA32_TSC_AUX, zero-extended.
+@_extern(c, "x86_rdpid") public func x86_rdpid() -> UInt64
+/// LOCK CMPXCHG16B on the 16-byte aligned `p`: 1 when it held (cmpLo,
+/// cmpHi) and now holds (newLo, newHi), 0 otherwise.
+@_extern(c, "x86_cmpxchg16b") public func x86_cmpxchg16b(
+  _ p: UnsafeMutablePointer<UInt64>, _ cmpLo: UInt64, _ cmpHi: UInt64, _ newLo: UInt64, _ newHi: UInt64
+) -> UInt64
+/// POPCNT of `value` (the instruction, not a software fallback).
+@_extern(c, "x86_popcnt") public func x86_popcnt(_ value: UInt64) -> UInt64
+/// MOVBE load of the 8 bytes at `p`: byte-swapped.
+@_extern(c, "x86_movbe_load") public func x86_movbe_load(_ p: UnsafePointer<UInt64>) -> UInt64
+/// RDRAND into `out`; returns CF (1 = a random value was delivered).
+@_extern(c, "x86_rdrand") public func x86_rdrand(_ out: UnsafeMutablePointer<UInt64>) -> UInt64
+/// Writes `value` to MSR `msr`, reads it back, restores the old value and
+/// returns what was read, with no code in between that could depend on the
+/// MSR (safe for GS_BASE and IA32_APIC_BASE). A faulting WRMSR changes nothing.
+@_extern(c, "x86_wrmsr_swap") public func x86_wrmsr_swap(_ msr: UInt32, _ value: UInt64) -> UInt64

@@ -260,3 +260,66 @@ x86_mmio_read32:
 x86_mmio_write32:
         movl    %esi, (%rdi)
         ret
+
+// Instructions the msr and cpuid guests check against CPUID: each is the
+// bare instruction, so a #UD lands on it and nothing else.
+        .text
+        .globl x86_rdtscp, x86_rdpid, x86_cmpxchg16b, x86_popcnt, x86_movbe_load, x86_rdrand
+x86_rdtscp:                             // (aux: *UInt32) -> UInt64 TSC
+        mov     %rdi, %r8
+        rdtscp
+        mov     %ecx, (%r8)
+        shl     $32, %rdx
+        or      %rdx, %rax
+        ret
+x86_rdpid:                              // () -> UInt64 (IA32_TSC_AUX)
+        rdpid   %rax
+        ret
+x86_cmpxchg16b:                         // (p, cmpLo, cmpHi, newLo, newHi) -> 1 if swapped
+        push    %rbx
+        mov     %rsi, %rax
+        mov     %rcx, %rbx
+        mov     %r8, %rcx
+        // rdx already holds cmpHi
+        lock cmpxchg16b (%rdi)
+        sete    %al
+        movzbl  %al, %eax
+        pop     %rbx
+        ret
+x86_popcnt:                             // (UInt64) -> UInt64
+        popcnt  %rdi, %rax
+        ret
+x86_movbe_load:                         // (p: *UInt64) -> UInt64, byte-swapped
+        movbe   (%rdi), %rax
+        ret
+x86_rdrand:                             // (out: *UInt64) -> UInt64 CF (1 = valid)
+        xor     %eax, %eax
+        rdrand  %rcx
+        setc    %al
+        mov     %rcx, (%rdi)
+        ret
+
+// x86_wrmsr_swap(msr, value) -> UInt64: writes value, reads the MSR back and
+// writes the old value again before returning what it read, all without a
+// call or a %gs access in between, so even GS_BASE or IA32_APIC_BASE can be
+// probed: when the WRMSR faults nothing changed, when it is accepted the
+// old value is back before any code depends on it.
+        .globl x86_wrmsr_swap
+x86_wrmsr_swap:
+        mov     %edi, %ecx
+        rdmsr
+        mov     %eax, %r8d
+        mov     %edx, %r9d
+        mov     %rsi, %rax
+        mov     %rsi, %rdx
+        shr     $32, %rdx
+        wrmsr
+        rdmsr
+        shl     $32, %rdx
+        or      %rax, %rdx
+        mov     %rdx, %r10
+        mov     %r8d, %eax
+        mov     %r9d, %edx
+        wrmsr
+        mov     %r10, %rax
+        ret
