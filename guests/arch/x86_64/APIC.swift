@@ -8,11 +8,7 @@ public enum APIC {
 
   /// Whether CPUID reports x2APIC support.
   public static var hasX2APIC: Bool {
-    var registers: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
-    withUnsafeMutablePointer(to: &registers) { pointer in
-      pointer.withMemoryRebound(to: UInt32.self, capacity: 4) { x86_cpuid(1, 0, $0) }
-    }
-    return registers.2 & (1 << 21) != 0
+    cpuid(1).ecx & (1 << 21) != 0
   }
 
   /// Enables this CPU's APIC (x2APIC mode when `x2`), spurious vector 0xFF.

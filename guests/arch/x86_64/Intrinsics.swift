@@ -68,3 +68,14 @@ public func cycleCounter() -> UInt64 { x86_rdtsc() }
 /// returns what was read, with no code in between that could depend on the
 /// MSR (safe for GS_BASE and IA32_APIC_BASE). A faulting WRMSR changes nothing.
 @_extern(c, "x86_wrmsr_swap") public func x86_wrmsr_swap(_ msr: UInt32, _ value: UInt64) -> UInt64
+
+/// EAX, EBX, ECX, EDX of `CPUID(leaf, subleaf)` on this CPU.
+public func cpuid(_ leaf: UInt32, _ subleaf: UInt32 = 0)
+  -> (eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32)
+{
+  var registers: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+  withUnsafeMutablePointer(to: &registers) { pointer in
+    pointer.withMemoryRebound(to: UInt32.self, capacity: 4) { x86_cpuid(leaf, subleaf, $0) }
+  }
+  return registers
+}

@@ -52,7 +52,7 @@ public enum X86_64Platform: GuestPlatform {
     else { return false }
     // The highest basic or extended leaf first: leaves above it return
     // another leaf's values.
-    if cpuid(leaf & 0x8000_0000, 0).0 < leaf { return false }
+    if cpuid(leaf & 0x8000_0000, 0).eax < leaf { return false }
     let values = cpuid(leaf, subleaf)
     let word: UInt32
     switch register {
@@ -62,15 +62,6 @@ public enum X86_64Platform: GuestPlatform {
     default: word = values.3
     }
     return word & (1 << UInt32(bit)) != 0
-  }
-
-  /// EAX, EBX, ECX, EDX of `CPUID(leaf, subleaf)`.
-  static func cpuid(_ leaf: UInt32, _ subleaf: UInt32) -> (UInt32, UInt32, UInt32, UInt32) {
-    var registers: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
-    withUnsafeMutablePointer(to: &registers) { pointer in
-      pointer.withMemoryRebound(to: UInt32.self, capacity: 4) { x86_cpuid(leaf, subleaf, $0) }
-    }
-    return registers
   }
 }
 

@@ -30,15 +30,6 @@ let guestTests = [
 ]
 
 #if arch(x86_64)
-  /// EAX, EBX, ECX, EDX of CPUID(leaf, subleaf).
-  func cpuid(_ leaf: UInt32, _ subleaf: UInt32 = 0) -> (eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32) {
-    var r: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
-    withUnsafeMutablePointer(to: &r) { p in
-      p.withMemoryRebound(to: UInt32.self, capacity: 4) { x86_cpuid(leaf, subleaf, $0) }
-    }
-    return (r.0, r.1, r.2, r.3)
-  }
-
   /// Under KVM, records `check` as skipped and returns true. Measured on
   /// this host's nested KVM (PVM): RDTSCP (unreported), CMPXCHG16B
   /// (reported) and POPCNT (unreported) each stop the vCPU with "KVM

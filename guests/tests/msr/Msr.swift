@@ -65,15 +65,6 @@ let apicBaseMSR: UInt32 = 0x1B
 let nonCanonical: [UInt64] = [0x8000_0000_0000_0000, 0x0100_0000_0000_0000, 0xFE00_0000_0000_0000]
 
 #if arch(x86_64)
-  /// EAX, EBX, ECX, EDX of CPUID(leaf, subleaf).
-  func cpuid(_ leaf: UInt32, _ subleaf: UInt32 = 0) -> (eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32) {
-    var r: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
-    withUnsafeMutablePointer(to: &r) { p in
-      p.withMemoryRebound(to: UInt32.self, capacity: 4) { x86_cpuid(leaf, subleaf, $0) }
-    }
-    return (r.0, r.1, r.2, r.3)
-  }
-
   /// CPUID.80000001h:EDX, 0 when the extended range stops before it.
   func extendedFeatures() -> UInt32 {
     cpuid(0x8000_0000).eax >= 0x8000_0001 ? cpuid(0x8000_0001).edx : 0
