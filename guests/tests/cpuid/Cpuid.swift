@@ -16,8 +16,8 @@ let guestTests = [
   Test("topology", topology, .requires(arch: .x86_64)),
   Test("logical count field", logicalCountField, .requires(arch: .x86_64)),
   Test(
-    "logical count field, one cpu", logicalCountFieldOneCPU, .requires(arch: .x86_64),
-    .xfail("measured: KVM with -smp 1 sets HTT (1:EDX[28]) with EBX[23:16] = 0", when: .kvm)),
+    "logical count field, one per package", logicalCountFieldOneCPU, .requires(arch: .x86_64),
+    .xfail("measured: KVM sets HTT (1:EDX[28]) with EBX[23:16] = 0 when a package has one logical processor (-smp 1; libvirt's 2 vCPUs as 2 sockets)", when: .kvm)),
   Test("rdtscp", rdtscp, .requires(arch: .x86_64)),
   Test("rdpid", rdpid, .requires(arch: .x86_64)),
   Test("cmpxchg16b", cmpxchg16b, .requires(arch: .x86_64)),
@@ -301,28 +301,33 @@ func topology() throws(TestStop) {
   #endif
 }
 
+// The two tests split by the package topology, not by -smp: libvirt gives
+// `<vcpu>2</vcpu>` two one-processor packages where bare QEMU 7.2 gives
+// one package of two cores, and the KVM behaviour measured here differs by
+// package size, not by CPU count.
+
 func logicalCountField() throws(TestStop) {
   #if arch(x86_64)
-    if SMP.startAll() < 2 { try skipTest("one CPU: see \"logical count field, one cpu\"") }
+    if processorsPerPackage() < 2 {
+      try skipTest("one logical processor per package: see \"logical count field, one per package\"")
+    }
     checkLogicalCountField()
   #endif
 }
 
 func logicalCountFieldOneCPU() throws(TestStop) {
   #if arch(x86_64)
-    if SMP.startAll() > 1 { try skipTest("more than one CPU: see \"logical count field\"") }
+    if processorsPerPackage() > 1 {
+      try skipTest("packages of several logical processors: see \"logical count field\"")
+    }
     checkLogicalCountField()
   #endif
 }
 
 #if arch(x86_64)
-  /// With HTT (1:EDX[28]), leaf 1 EBX[23:16] is the number of addressable
-  /// logical processor IDs of a package: at least the package's processors
-  /// (leaf 0Bh's last level), and at least 1. Without HTT a package has one.
-  func checkLogicalCountField() {
-    let l1 = cpuid(1)
-    note("leaf 1 EBX", UInt64(l1.ebx), hex: true)
-    note("leaf 1 EDX", UInt64(l1.edx), hex: true)
+  /// Logical processors of this package: the last level of leaf 0Bh
+  /// (extended topology), or 1 without that leaf.
+  func processorsPerPackage() -> UInt32 {
     var perPackage: UInt32 = 1
     if cpuid(0).eax >= 0xB {
       var subleaf: UInt32 = 0
@@ -331,6 +336,17 @@ func logicalCountFieldOneCPU() throws(TestStop) {
         subleaf += 1
       }
     }
+    return perPackage
+  }
+
+  /// With HTT (1:EDX[28]), leaf 1 EBX[23:16] is the number of addressable
+  /// logical processor IDs of a package: at least the package's processors
+  /// (leaf 0Bh's last level), and at least 1. Without HTT a package has one.
+  func checkLogicalCountField() {
+    let l1 = cpuid(1)
+    note("leaf 1 EBX", UInt64(l1.ebx), hex: true)
+    note("leaf 1 EDX", UInt64(l1.edx), hex: true)
+    let perPackage = processorsPerPackage()
     if bit(l1.edx, 28) {
       expect(l1.ebx >> 16 & 0xFF, .greaterOrEqual, max(perPackage, 1), "leaf 1 EBX[23:16] covers the package's processors")
     } else {
