@@ -62,7 +62,7 @@ public struct GuestRunner: Sendable {
     }
     var (verdict, reason) = VerdictJudge.judge(
       run, architecture: settings.architecture, expectedTests: expectedTests,
-      xpassAllowed: settings.xpassAllowed)
+      xpassAllowed: settings.xpassAllowed, xfailTests: settings.xfailTests)
     var crash = run.stream.crash
     if run.interrupted {
       verdict = .skipped

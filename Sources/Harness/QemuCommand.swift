@@ -33,6 +33,11 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// An XPASS test (expected to fail, but passed) does not fail the cell
   /// (`xpass = allow`); the guest gets `harness.xpass=allow`.
   public var xpassAllowed = false
+  /// The tests whose declaration in the guest's sources has an `.xfail`
+  /// trait (`GuestTestCatalog`); nil when unknown. Only these may report
+  /// XFAIL or XPASS: console text from any other test claiming a known
+  /// failure is a protocol error, never a pass.
+  public var xfailTests: Set<String>? = nil
   /// The name of the QEMU on PATH.
   public static let systemQemu = "system"
   /// The QEMU binary to run: `qemuPath`, else the one on PATH.

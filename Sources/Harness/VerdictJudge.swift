@@ -16,7 +16,7 @@ public enum VerdictJudge {
   ///   - xpassAllowed: an XPASS test does not fail the cell.
   public static func judge(
     _ run: QemuRun, architecture: Architecture, expectedTests: [String]? = nil,
-    xpassAllowed: Bool = false
+    xpassAllowed: Bool = false, xfailTests: Set<String>? = nil
   ) -> (Verdict, String) {
     let stream = run.stream
     if run.outputLimitReached != nil, stream.checkLimitReached {
@@ -81,6 +81,17 @@ public enum VerdictJudge {
     }
     if let expectedTests, let problem = planProblem(stream, expectedTests: expectedTests) {
       problems.append(problem)
+    }
+    if let xfailTests {
+      for section in stream.sections where !xfailTests.contains(section.name) {
+        let claims =
+          section.status == .xfailed || section.status == .xpassed
+          || section.checks.contains { if case .xfailed = $0.outcome { true } else { false } }
+        if claims {
+          problems.append(
+            "test \(section.name) reports XFAIL or XPASS, but its declaration has no .xfail trait")
+        }
+      }
     }
     let failed = stream.sections.flatMap(\.checks).filter { $0.outcome == .failed }.count
     if status == 0 && failed > 0 {

@@ -11,7 +11,8 @@ struct VerdictJudgeTests {
   /// included) with exit status `status`, judged on x86_64 with the exit
   /// code that status gives.
   static func judge(
-    _ tests: [String], status: Int, plan: Int? = nil, expectedTests: [String]? = nil, xpassAllowed: Bool = false
+    _ tests: [String], status: Int, plan: Int? = nil, expectedTests: [String]? = nil, xpassAllowed: Bool = false,
+    xfailTests: Set<String>? = nil
   ) -> (Verdict, String, ParsedStream) {
     let text =
       "KTAP version 1\n# guest: demo\n1..\(plan ?? tests.count)\n" + tests.joined()
@@ -25,7 +26,8 @@ struct VerdictJudgeTests {
       command: [], processID: 0)
     run.machineEnd = .exited(code)
     let (verdict, reason) = VerdictJudge.judge(
-      run, architecture: .x86_64, expectedTests: expectedTests, xpassAllowed: xpassAllowed)
+      run, architecture: .x86_64, expectedTests: expectedTests, xpassAllowed: xpassAllowed,
+      xfailTests: xfailTests)
     return (verdict, reason, stream)
   }
 
@@ -53,6 +55,19 @@ struct VerdictJudgeTests {
     #expect(stream.sections[1].checks.map(\.outcome) == [.passed, .xfailed(reason: "bug 12")])
     #expect(stream.sections[1].checks[1].diagnostics == ["expected 1, got 2"])
     #expect(stream.sections[2].skippedBeforeRun && stream.sections[2].reason == "needs 2 CPUs")
+  }
+
+  /// Only a test whose declaration has an `.xfail` trait may report XFAIL
+  /// or XPASS: a guest that writes a failing check as XFAIL elsewhere is
+  /// caught, never a PASS.
+  @Test func xfailOnlyFromTestsThatDeclareIt() {
+    let forged = Self.judge([Self.passing, Self.xfailed], status: 0, xfailTests: [])
+    #expect(forged.0 == .protocolError, "\(forged.1)")
+    #expect(forged.1.contains("test known bug reports XFAIL or XPASS, but its declaration has no .xfail trait"))
+    let declared = Self.judge([Self.passing, Self.xfailed], status: 0, xfailTests: ["known bug"])
+    #expect(declared.0 == .passed, "\(declared.1)")
+    let xpass = Self.judge([Self.xpassed(1, ok: true)], status: 0, xpassAllowed: true, xfailTests: [])
+    #expect(xpass.0 == .protocolError, "\(xpass.1)")
   }
 
   /// A run that skipped every test tested nothing: SKIP with the reason,

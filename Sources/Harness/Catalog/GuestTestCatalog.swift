@@ -17,6 +17,9 @@ public struct GuestTestDeclaration: Sendable, Hashable {
   public var functionFile: String?
   public var functionLine: Int?
 
+  /// Whether one of its traits is a known failure (`.xfail(…)`).
+  public var declaresXFail: Bool { traits.contains { $0.hasPrefix(".xfail(") } }
+
   /// `file:line` of the function, else of the registration.
   public var location: String {
     if let functionFile, let functionLine { return "\(functionFile):\(functionLine)" }

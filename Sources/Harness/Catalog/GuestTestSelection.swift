@@ -63,6 +63,7 @@ public struct GuestTestSelection: Sendable, Equatable {
       }
       if chosen.isEmpty { continue }
       cell.expectedTests = chosen.map { tests[$0].name }
+      cell.settings.xfailTests = Set(chosen.filter { tests[$0].declaresXFail }.map { tests[$0].name })
       if chosen.count < tests.count {
         cell.settings.guestArguments.append(
           "harness.tests=" + chosen.map(String.init).joined(separator: ","))
