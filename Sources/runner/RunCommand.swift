@@ -297,7 +297,7 @@ extension Runner {
       if outcome.flaky { return lines }
       for check in result.failedChecks {
         let location = check.location.map { location in
-          "\(relative(outcome.payload?.sources[location.fileID] ?? location.fileID, root: root)):\(location.line)"
+          "\(GuestWorkspace.relativePath(outcome.payload?.sources[location.fileID] ?? location.fileID, root: root)):\(location.line)"
         } ?? "?"
         lines.append("    not ok \(check.section) › \(check.name) at \(location)")
         lines += check.diagnostics.map { "      # \($0)" }
@@ -313,7 +313,7 @@ extension Runner {
     /// SKIP with `interrupted`, build errors as FAIL).
     static func reportCell(_ outcome: CellOutcome, root: String) -> ReportCell {
       let cell = outcome.cell
-      let sources = (outcome.payload?.sources ?? [:]).mapValues { relative($0, root: root) }
+      let sources = (outcome.payload?.sources ?? [:]).mapValues { GuestWorkspace.relativePath($0, root: root) }
       var result: GuestResult
       switch outcome.state {
       case .finished, .interrupted:
@@ -341,10 +341,6 @@ extension Runner {
     /// `text` padded with spaces to `width` (never cut).
     static func pad(_ text: String, _ width: Int) -> String {
       text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
-    }
-
-    static func relative(_ path: String, root: String) -> String {
-      path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
     }
   }
 }

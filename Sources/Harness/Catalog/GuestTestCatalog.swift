@@ -323,7 +323,10 @@ private struct EntryReader {
 
 extension GuestWorkspace {
   /// `path` relative to the package root.
-  func relativePath(_ path: String) -> String {
+  func relativePath(_ path: String) -> String { Self.relativePath(path, root: root) }
+
+  /// `path` relative to `root` when it lies below it, else unchanged.
+  public static func relativePath(_ path: String, root: String) -> String {
     path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
   }
 }
