@@ -99,6 +99,19 @@ public struct PayloadBuilder: Sendable {
     workspace.swiftFiles(in: program.directory, recursive: true)
   }
 
+  /// The program's own assembly for `architecture`: the `.S` files of
+  /// `guests/tests/<name>/<arch>/` (instruction stubs Swift cannot express,
+  /// such as one instruction under test with its operands and flags in
+  /// registers). Each is assembled with `-g`, so the symbolizer names its
+  /// lines, and linked into this program alone.
+  public func programAssemblySources(_ program: GuestProgram, _ architecture: Architecture)
+    -> [String]
+  {
+    workspace.files(
+      in: program.directory + "/" + architecture.runtimeDirectory, recursive: false
+    ) { $0.hasSuffix(".S") }
+  }
+
   /// The `#fileID` → path map of a payload's Swift sources: the program's
   /// files as `<program>/<file>`, the modules' as `GuestLib/<file>` and
   /// `GuestArch/<file>`.
@@ -136,6 +149,8 @@ public struct PayloadBuilder: Sendable {
     hash.update(field: GuestEntry.source(for: program))
     let linkerScript = workspace.runtimeDirectory(architecture) + "/linker.ld"
     try updateContents(&hash, of: programSources(program) + [linkerScript])
+    hash.update(field: "assembly")
+    try updateContents(&hash, of: programAssemblySources(program, architecture))
     return hash.finalizeHex()
   }
 
@@ -233,11 +248,23 @@ public struct PayloadBuilder: Sendable {
           program, architecture, modules: modules, entry: entry, object: staging + "/guest.o")
         // The entry's debug information names the directory it ends up in.
         + ["-debug-prefix-map", staging + "=" + final])
+    var assemblyObjects: [String] = []
+    for source in programAssemblySources(program, architecture) {
+      let object = staging + "/" + Self.assemblyObjectName(source)
+      let name = URL(fileURLWithPath: source).lastPathComponent
+      try await step(
+        program.name, architecture, "clang (\(name))",
+        [
+          toolchain.clang, "-target", architecture.targetTriple, "-g", "-c", source, "-o", object,
+          "-fdebug-prefix-map=" + staging + "=" + final,
+        ])
+      assemblyObjects.append(object)
+    }
     let runtime = workspace.runtimeDirectory(architecture)
     try await step(
       program.name, architecture, "ld.lld",
       [toolchain.lld, "-T", runtime + "/linker.ld", "--gc-sections", "-o", staging + "/guest.elf"]
-        + [staging + "/guest.o"] + modules.objects)
+        + [staging + "/guest.o"] + assemblyObjects + modules.objects)
     if architecture == .x86_64 {
       // QEMU's Multiboot loader takes only 32-bit ELF files.
       try await step(

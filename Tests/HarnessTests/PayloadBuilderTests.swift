@@ -33,6 +33,55 @@ struct PayloadBuilderTests {
     #expect(third.bootImage != first.bootImage)
   }
 
+  @Test func programAssemblyIsLinkedPerArchitectureAndKeysTheCache() async throws {
+    let (workspace, scratch) = try scratchWorkspace()
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    let directory = scratch + "/guests/tests/stubs"
+    try FileManager.default.createDirectory(
+      atPath: directory + "/x86_64", withIntermediateDirectories: true)
+    try """
+      import GuestLib
+
+      #if arch(x86_64)
+        @_extern(c, "stub_answer") func stubAnswer() -> UInt64
+      #else
+        func stubAnswer() -> UInt64 { 42 }
+      #endif
+
+      let guestTests = [Test("answer", answer)]
+
+      func answer() { expectEqual(stubAnswer(), 42) }
+
+      """.write(toFile: directory + "/Stubs.swift", atomically: true, encoding: .utf8)
+    let stub = directory + "/x86_64/Stub.S"
+    let text = "  .text\n  .globl stub_answer\nstub_answer:\n  movq $42, %rax\n  ret\n"
+    try text.write(toFile: stub, atomically: true, encoding: .utf8)
+    let builder = PayloadBuilder(workspace: workspace, toolchain: try Toolchain.find())
+    let program = try workspace.program(named: "stubs")
+    #expect(builder.programAssemblySources(program, .x86_64) == [stub])
+    #expect(builder.programAssemblySources(program, .s390x).isEmpty)
+    let first = try await builder.build(program, for: .x86_64)
+    #expect(builder.log.steps.contains { $0.guest == "stubs" && $0.step == "clang (Stub.S)" })
+    // The stub is in the linked ELF (an undefined symbol would have failed the link).
+    let symbols = try String(contentsOfFile: first.elf, encoding: .isoLatin1)
+    #expect(symbols.contains("stub_answer"))
+    // The assembly is part of the payload's key.
+    try (text + "  nop\n").write(toFile: stub, atomically: true, encoding: .utf8)
+    let second = try await builder.build(program, for: .x86_64)
+    #expect(!second.cached)
+    #expect(second.elf != first.elf)
+    // An assembler error names the file and line.
+    try (text + "  notaninstruction %rax\n").write(toFile: stub, atomically: true, encoding: .utf8)
+    await #expect {
+      _ = try await builder.build(program, for: .x86_64)
+    } throws: { error in
+      guard case HarnessError.buildFailed(let guest, let step, _, let output) = error else {
+        return false
+      }
+      return guest == "stubs" && step == "clang (Stub.S)" && output.contains("Stub.S:6:")
+    }
+  }
+
   @Test func compileErrorNamesGuestFileAndLine() async throws {
     let (workspace, scratch) = try scratchWorkspace()
     defer { try? FileManager.default.removeItem(atPath: scratch) }
