@@ -128,6 +128,13 @@ struct Selection: ParsableArguments {
   var tests: [String] = []
 
   @Option(
+    name: .customLong("mutate"),
+    help: ArgumentHelp(
+      "Run these registered tests (GUEST/TEST or TEST globs, as --test) with deliberately wrong expectations, to prove their checks can fail: each check compares its measurement with a wrong value (or the opposite of its expectation). Their cells fail; a mutated test that still passes cannot fail.",
+      valueName: "guest/test"))
+  var mutate: [String] = []
+
+  @Option(
     help: ArgumentHelp(
       "Run only shard I of N of the selected cells (1-based): a deterministic split balanced by cell time; `runner merge` combines the shards' run directories.",
       valueName: "i/n"))
@@ -234,7 +241,7 @@ struct Selection: ParsableArguments {
         }
       }
     }
-    cells = try GuestTestSelection(patterns: tests).apply(
+    cells = try GuestTestSelection(patterns: tests, mutations: mutate).apply(
       to: cells, workspace: runner.builder.workspace)
     cells = try QemuBuilds.resolve(cells, adding: try qemuBuilds())
     if let (index, count) = try shardSpec() {

@@ -12,10 +12,15 @@ import Foundation
 public struct GuestTestSelection: Sendable, Equatable {
   /// The patterns; empty selects every test.
   public var patterns: [String]
+  /// Patterns of the selected tests that run with deliberately wrong
+  /// expectations (`--mutate`; the guest receives `harness.mutate=<indices>`
+  /// and none of their failures is a known failure).
+  public var mutations: [String]
 
-  /// A selection of `patterns`.
-  public init(patterns: [String] = []) {
+  /// A selection of `patterns`, with `mutations` mutated.
+  public init(patterns: [String] = [], mutations: [String] = []) {
     self.patterns = patterns
+    self.mutations = mutations
   }
 
   /// Whether test `test` of guest `guest` is selected.
@@ -44,6 +49,7 @@ public struct GuestTestSelection: Sendable, Equatable {
     for program in try workspace.programs(includeNegative: true) { programs[program.name] = program }
     var result: [MatrixCell] = []
     var used = Set<String>()
+    var usedMutations = Set<String>()
     for var cell in cells {
       guard let program = programs[cell.guest] else {
         result.append(cell)
@@ -62,13 +68,33 @@ public struct GuestTestSelection: Sendable, Equatable {
         used.insert(pattern)
       }
       if chosen.isEmpty { continue }
+      var mutated: [Int] = []
+      for pattern in mutations {
+        let matching = chosen.filter {
+          GuestTestSelection(patterns: [pattern]).selects(guest: cell.guest, test: tests[$0].name)
+        }
+        if !matching.isEmpty { usedMutations.insert(pattern) }
+        mutated += matching.filter { !mutated.contains($0) }
+      }
+      mutated.sort()
       cell.expectedTests = chosen.map { tests[$0].name }
-      cell.settings.xfailTests = Set(chosen.filter { tests[$0].declaresXFail }.map { tests[$0].name })
+      cell.settings.xfailTests = Set(
+        chosen.filter { tests[$0].declaresXFail && !mutated.contains($0) }.map { tests[$0].name })
       if chosen.count < tests.count {
         cell.settings.guestArguments.append(
           "harness.tests=" + chosen.map(String.init).joined(separator: ","))
       }
+      if !mutated.isEmpty {
+        cell.settings.guestArguments.append(
+          "harness.mutate=" + mutated.map(String.init).joined(separator: ","))
+      }
       result.append(cell)
+    }
+    let unusedMutations = mutations.filter { !usedMutations.contains($0) }
+    if !unusedMutations.isEmpty {
+      throw HarnessError.layout(
+        "--mutate \(unusedMutations.map { "'\($0)'" }.joined(separator: ", ")) selects no test of the selected cells (see `runner list --tests`)"
+      )
     }
     let unused = patterns.filter { !used.contains($0) }
     if !unused.isEmpty {

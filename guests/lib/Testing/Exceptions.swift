@@ -48,10 +48,16 @@ public func expectException(
   line: UInt = #line, _ body: @escaping () -> Void
 ) -> CaughtException? {
   let caught = catchException(body)
+  // Under mutation (Mutation.swift) the expected vector and code are wrong
+  // ones (low bit flipped).
+  let mutating = guestRunState.mutating
+  let vector = mutating ? vector ^ 1 : vector
+  let code = mutating ? code.map { $0 ^ 1 } : code
   var passed = caught?.vector == vector
   if let code, passed { passed = caught?.errorCode == code }
   if beginCheck(passed) {
     beginValueDiagnostic()
+    if mutating { writeMutationPrefix(inverted: false) }
     Console.write("expected exception ")
     Console.write(decimal: vector)
     if let code {
@@ -76,13 +82,17 @@ public func expectNoException(
   _ body: @escaping () -> Void
 ) -> ExpectationResult {
   let caught = catchException(body)
-  if beginCheck(caught == nil) {
+  // Under mutation (Mutation.swift) an exception is expected instead.
+  let mutating = guestRunState.mutating
+  let passed = mutating ? caught != nil : caught == nil
+  if beginCheck(passed) {
     beginValueDiagnostic()
+    if mutating { writeMutationPrefix(inverted: true) }
     Console.write("expected no exception, got ")
     writeCaught(caught)
     endValueDiagnostic()
   }
-  return finishCheck(caught == nil, kind: "expectNoException", name: name, file: file, line: line)
+  return finishCheck(passed, kind: "expectNoException", name: name, file: file, line: line)
 }
 
 private func writeCaught(_ caught: CaughtException?) {

@@ -88,9 +88,16 @@ func recordCheck(
   _ passed: Bool, kind: StaticString, name: StaticString, file: StaticString, line: UInt,
   failure text: StaticString
 ) -> ExpectationResult {
+  let mutating = guestRunState.mutating
+  let passed = mutating ? !passed : passed
   if beginCheck(passed) {
     beginValueDiagnostic()
+    if mutating {
+      writeMutationPrefix(inverted: true)
+      Console.write("(")
+    }
     Console.write(text)
+    if mutating { Console.write(")") }
     endValueDiagnostic()
   }
   return finishCheck(passed, kind: kind, name: name, file: file, line: line)
@@ -151,8 +158,21 @@ public func recordValueCheck(
   _ passed: Bool, _ form: ValueCheckForm, _ a: CheckValue, _ b: CheckValue, _ c: CheckValue,
   kind: StaticString, name: StaticString, file: StaticString, line: UInt
 ) -> ExpectationResult {
+  var passed = passed
+  var b = b
+  var c = c
+  let mutating = guestRunState.mutating
+  var inverted = false
+  if mutating {
+    let wrong = mutate(form, passed: passed, a, b, c)
+    passed = wrong.passed
+    b = wrong.b
+    c = wrong.c
+    inverted = wrong.inverted
+  }
   if beginCheck(passed) {
     beginValueDiagnostic()
+    if mutating { writeMutationPrefix(inverted: inverted) }
     do {
       switch form {
       case .equal:

@@ -62,6 +62,9 @@ public struct GuestRunState {
   public var testFailures = 0
   /// Whether an XPASS is allowed (`harness.xpass=allow`).
   public var allowXPass = false
+  /// Whether the open test runs with deliberately wrong expectations
+  /// (`harness.mutate=` lists its index; see `Mutation.swift`).
+  public var mutating = false
 
   /// A fresh state.
   public init() {}
@@ -137,7 +140,7 @@ public func runGuestTests<P: GuestPlatform>(
   KTAP.writeGuestName(name)
   KTAP.writePlan(depth: 0, count: selectedCount)
   for index in 0..<tests.count where isSelected(index, arguments) {
-    run(tests[index], platform, arguments)
+    run(tests[index], platform, arguments, mutated: isMutated(index, arguments))
   }
   return finishRun()
 }
@@ -223,7 +226,9 @@ func activeXFail(_ test: Test, _ arguments: BootArguments) -> StaticString? {
   return nil
 }
 
-private func run<P: GuestPlatform>(_ test: Test, _ platform: P.Type, _ arguments: BootArguments) {
+private func run<P: GuestPlatform>(
+  _ test: Test, _ platform: P.Type, _ arguments: BootArguments, mutated: Bool
+) {
   let start = PlatformHooks.nanoseconds()
   if let reason = unmetRequirement(test, platform, arguments) {
     withReportLock {
@@ -239,7 +244,9 @@ private func run<P: GuestPlatform>(_ test: Test, _ platform: P.Type, _ arguments
   withReportLock {
     guestRunState.inTest = true
     guestRunState.testName = test.name
-    guestRunState.xfailReason = activeXFail(test, arguments)
+    // A mutated test's failures are the point: never known failures.
+    guestRunState.xfailReason = mutated ? nil : activeXFail(test, arguments)
+    guestRunState.mutating = mutated
     guestRunState.checkNumber = 0
     guestRunState.testPassed = 0
     guestRunState.testFailed = 0
@@ -262,6 +269,7 @@ private func run<P: GuestPlatform>(_ test: Test, _ platform: P.Type, _ arguments
   withReportLock {
     var state = guestRunState
     state.inTest = false
+    state.mutating = false
     state.finishedTests &+= 1
     let checks = state.testPassed &+ state.testFailed &+ state.testSkipped &+ state.testXFailed
     var ok = state.testFailed == 0
