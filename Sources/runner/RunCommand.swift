@@ -258,6 +258,19 @@ extension Runner {
       let tallies = order.compactMap { label in counts[label].map { "\($0) \(label)" } }
       text += "summary: \(outcomes.count) cell\(outcomes.count == 1 ? "" : "s"): \(tallies.joined(separator: ", "))"
         + String(format: " in %.2fs", wall.seconds)
+      // The checks the guests made (the catalog benchmark: checks per
+      // second of wall time, e.g. `runner --group catalog --arch x86_64
+      // --accel tcg`).
+      let checks = outcomes.compactMap(\.result).flatMap(\.checks)
+      if !checks.isEmpty {
+        var byOutcome: [String: Int] = [:]
+        for check in checks { byOutcome[check.outcome.name, default: 0] += 1 }
+        let parts = ["passed", "failed", "xfailed", "skipped"].compactMap { name in
+          byOutcome[name].map { "\($0) \(name)" }
+        }
+        text += "; \(checks.count) checks (\(parts.joined(separator: ", ")))"
+          + String(format: ", %.0f checks/s", Double(checks.count) / max(wall.seconds, 1e-3))
+      }
       if !logProblems.isEmpty {
         text += "; logs not written for \(logProblems.count) cell\(logProblems.count == 1 ? "" : "s")"
       }

@@ -174,6 +174,13 @@ struct RunnerBinaryTests {
     let lines = run.stdout.split(separator: "\n")
     #expect(lines.filter { $0.hasPrefix("PASS     selftest.x86_64.tcg.smp1.mem") }.count == 2)
     #expect(run.stdout.contains("summary: 2 cells: 2 PASS"))
+    // The check totals: both cells' checks (selftest skips one), and a rate.
+    let totals = try #require(
+      run.stdout.firstMatch(
+        of: /; (\d+) checks \((\d+) passed, (\d+) skipped\), (\d+) checks\/s/))
+    let (all, passed, skipped) = (Int(totals.1)!, Int(totals.2)!, Int(totals.3)!)
+    #expect(all == passed + skipped && all % 2 == 0 && passed > 0 && skipped == 2)
+    #expect(Int(totals.4)! > 0)
     // Summary in matrix order.
     let summary = try #require(run.stdout.components(separatedBy: "summary (matrix order):").last)
     let first = try #require(summary.range(of: "selftest.x86_64.tcg.smp1.mem256M"))
