@@ -58,11 +58,11 @@ run_program_entry:
         llgh    %r0, 0x8e
         stg     %r0, 144(%r1)
         mvc     152(16, %r1), 0x150
-8:      mvc     168(128, %r1), 0x200
+8:      lctlg   %c0, %c0, 408(%r1)           // first: CR0 may protect low storage
+        mvc     168(128, %r1), 0x200
         mvc     296(64, %r1), 0x80
         mvc     0x1c0(16), 376(%r1)
         mvc     0x1d0(16), 392(%r1)
-        lctlg   %c0, %c0, 408(%r1)
         mvc     0x3e0(16), 360(%r1)
         lpswe   0x3e0
 9:      lg      %r15, 0x3f8
