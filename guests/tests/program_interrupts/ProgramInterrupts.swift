@@ -39,8 +39,10 @@ let guestTests = [
     "decimal", decimal,
     .xfail("measured: QEMU 7.2 TCG has no AP/DP: operation exception (code 1) instead of decimal overflow/divide", when: .tcg)),
   Test("supervisor call", supervisorCall),
+  Test("monitor event", monitorEvent),
   Test("PER instruction fetch", perInstructionFetch),
   Test("PER storage alteration", perStorageAlteration),
+  Test("PER in problem state", perProblemState),
   Test(
     "PER branch", perBranch,
     .xfail("measured: TCG stores the sequential address (branch + 4) as the old PSW of a successful-branching event, not the branch target", when: .tcg)),
@@ -59,7 +61,7 @@ enum Stub: UInt64 {
   case addrLg, addrStg, addrMvc, dataAp, dataCvb, dataAfp, dataVector
   case fxAgr, fxAr, fxSgr, fxLcgr, fxLpgr, fxAghi, fxSlag, divDsgr, divDr, divDlgr
   case decApOverflow, decDpZero, perFetch, perStore, perBranch, perNoBranch, perFetchOverflow
-  case opProblem, svcEnd
+  case opProblem, exOperation, mcClass, perMvc, svcEnd
 }
 
 @_extern(c, "pi_stub") func pi_stub(_ index: UInt64) -> UInt64
@@ -163,6 +165,8 @@ func execute() {
   expectAfter(viaEx, .exDivide, code: 9, length: 4, "DSGR by zero via EX")
   expectEqual(viaEx.registers[3], 9, "dividend unchanged (suppressed)")
   expectAfter(run(.exrlDivide, [0, 0, 7, 9, 0]), .exrlDivide, code: 9, length: 6, "DSGR by zero via EXRL")
+  // An unassigned opcode as the target: operation exception, EX's ILC.
+  expectAfter(run(.exOperation), .exOperation, code: 1, length: 4, "EX of opcode 81")
 }
 
 func executeOddTarget() {
@@ -477,5 +481,67 @@ func perWithOverflow() {
     let result = run(.perFetchOverflow, mask: RunPSW.perMask | fixedOverflowMask, [0, 0, 0x7FFF_FFFF_FFFF_FFFF, 1])
     expectAfter(result, .perFetchOverflow, code: 0x88, length: 4, "overflow + PER fetch")
     expectEqual(result.perAddress, target, "PER address with the overflow")
+  }
+}
+
+func monitorEvent() {
+  // MONITOR CALL with the class's mask bit in CR8 (bits 48-63) one: a
+  // monitor event (code 0x40), the instruction completed; the class number
+  // at lowcore 148-149, the monitor code (the second-operand address) at
+  // 176. With the mask bit zero MONITOR CALL does nothing. Here through EX
+  // (ILC and address of the EX).
+  let savedCR8 = s390_store_control(8)
+  let enabled: UInt64 = 1 << (15 - 1) | 1 << (15 - 5) | 1 << (15 - 15)
+  s390_load_control(8, (savedCR8 & ~0xFFFF) | enabled)
+  var results: [RunPSWResult] = []
+  var monitorClass: UInt64 = 0
+  while monitorClass < 16 {
+    results.append(run(.mcClass, [0, 0, 0x1000 * monitorClass, monitorClass]))
+    monitorClass &+= 1
+  }
+  let badClass = run(.mcClass, [0, 0, 0, 16])
+  s390_load_control(8, savedCR8)
+  monitorClass = 0
+  while monitorClass < 16 {
+    let result = results[Int(monitorClass)]
+    if enabled & (1 << (15 - monitorClass)) != 0 {
+      expectAfter(result, .mcClass, code: 0x40, length: 4, "MONITOR CALL of an enabled class")
+      let classField = UInt64(result.lowcore[0x94 - 0x80]) << 8 | UInt64(result.lowcore[0x95 - 0x80])
+      expectEqual(classField, monitorClass, "monitor class number at 148")
+      var code: UInt64 = 0
+      var index = 0xB0 - 0x80
+      while index < 0xB8 - 0x80 {
+        code = code << 8 | UInt64(result.lowcore[index])
+        index &+= 1
+      }
+      expectEqual(code, 0x1000 * monitorClass + 0x123, "monitor code = second-operand address")
+    } else {
+      expectEqual(result.code, RunPSW.svcFlag, "MONITOR CALL of a masked class does nothing")
+    }
+    monitorClass &+= 1
+  }
+  // Class field bits 8-11 must be zero: specification exception.
+  expectAfter(badClass, .mcClass, code: 6, length: 4, "MONITOR CALL class 16")
+}
+
+func perProblemState() {
+  // PER events are recognized in the problem state too.
+  let target = site(.perFetch)
+  withPER(perFetchEvent, from: target, to: target) {
+    let result = run(.perFetch, problem: true, mask: RunPSW.perMask, [0, 0, 1])
+    expectAfter(result, .perFetch, code: 0x80, length: 4, "problem-state instruction-fetch event")
+    expectBits(result.oldMask, set: RunPSW.problemState | RunPSW.perMask, "old PSW: problem state and PER")
+    expectEqual(result.perAddress, target, "problem-state PER address")
+  }
+  // A storage-alteration range covering only the last 8 of 16 bytes an
+  // MVC stores: the event is still recognized.
+  let buffer = pi_scratch() + 256
+  withPER(perStoreEvent, from: buffer + 8, to: buffer + 15) {
+    let overlap = run(.perMvc, problem: true, mask: RunPSW.perMask, [0, 0, buffer, 0, pi_scratch()])
+    expectAfter(overlap, .perMvc, code: 0x80, length: 6, "MVC partly in the range")
+    expectEqual(overlap.perCode & 0xF0, 0x20, "MVC: storage-alteration PER code")
+    expectEqual(overlap.perAddress, site(.perMvc), "MVC: PER address")
+    let outside = run(.perMvc, problem: true, mask: RunPSW.perMask, [0, 0, buffer + 16, 0, pi_scratch()])
+    expectEqual(outside.code, RunPSW.svcFlag, "MVC after the range: no event")
   }
 }

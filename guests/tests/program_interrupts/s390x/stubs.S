@@ -253,6 +253,22 @@ STUB op_problem                              // operation exception in problem s
 op_problem_site:
         .short  0x0000
         svc     0
+STUB ex_operation                            // EX of an unassigned opcode
+        larl    %r1, 1f
+ex_operation_site:
+        ex      %r0, 0(%r1)
+        svc     0
+1:      .long   0x81000000
+STUB mc_class                                // MONITOR CALL 0x123(r2), class in r3 via EX
+        larl    %r1, 1f
+mc_class_site:
+        ex      %r3, 0(%r1)
+        svc     0
+1:      mc      0x123(%r2), 0
+STUB per_mvc                                 // MVC 16 bytes (r4) -> (r2)
+per_mvc_site:
+        mvc     0(16, %r2), 0(%r4)
+        svc     0
 STUB svc_end                                 // nothing: SVC 5 at once
 svc_end_site:
         svc     5
@@ -260,7 +276,7 @@ svc_end_site:
         .section .rodata
         .balign 8
 pi_table:
-        .irp    s, op_ilc1, op_ilc2, op_ilc3, priv_lpswe, priv_ssm, priv_lctlg, priv_stctg, priv_iske, priv_sske, priv_ptlb, priv_sigp, priv_stpx, priv_diag, priv_stosm, priv_lrag, priv_sck, priv_epsw_ok, ex_ex, exrl_exrl, ex_exrl, ex_odd_target, ex_divide, exrl_divide, spec_lpswe_align, spec_dsgr_odd, spec_lpq_odd, spec_cdsg_align, spec_cds_odd, spec_mvcle_odd, spec_stfle_align, spec_lctlg_align, load_psw, addr_lg, addr_stg, addr_mvc, data_ap, data_cvb, data_afp, data_vector, fx_agr, fx_ar, fx_sgr, fx_lcgr, fx_lpgr, fx_aghi, fx_slag, div_dsgr, div_dr, div_dlgr, dec_ap_overflow, dec_dp_zero, per_fetch, per_store, per_branch, per_nobranch, per_fetch_overflow, op_problem, svc_end
+        .irp    s, op_ilc1, op_ilc2, op_ilc3, priv_lpswe, priv_ssm, priv_lctlg, priv_stctg, priv_iske, priv_sske, priv_ptlb, priv_sigp, priv_stpx, priv_diag, priv_stosm, priv_lrag, priv_sck, priv_epsw_ok, ex_ex, exrl_exrl, ex_exrl, ex_odd_target, ex_divide, exrl_divide, spec_lpswe_align, spec_dsgr_odd, spec_lpq_odd, spec_cdsg_align, spec_cds_odd, spec_mvcle_odd, spec_stfle_align, spec_lctlg_align, load_psw, addr_lg, addr_stg, addr_mvc, data_ap, data_cvb, data_afp, data_vector, fx_agr, fx_ar, fx_sgr, fx_lcgr, fx_lpgr, fx_aghi, fx_slag, div_dsgr, div_dr, div_dlgr, dec_ap_overflow, dec_dp_zero, per_fetch, per_store, per_branch, per_nobranch, per_fetch_overflow, op_problem, ex_operation, mc_class, per_mvc, svc_end
         .quad   \s, \s\()_site
         .endr
 
