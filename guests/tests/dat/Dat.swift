@@ -246,6 +246,20 @@ func regionTranslation() {
     expectTranslation(load(1 << 53), code: 0x39, virtual: 1 << 53, "region-first entry invalid")
     expectTranslation(load(0xFFF0_0000_0000_0000), code: 0x39, virtual: 0xFFF0_0000_0000_0000, "last region-first entry invalid")
   }
+  // Table lengths: a TL of 0 covers the first 512 entries of the next
+  // table only; an index beyond it is that table's translation exception.
+  withTables(regionThird | 0x04) {
+    expectTranslation(load(1 << 40), code: 0x3B, virtual: 1 << 40, "region-third index 512 beyond ASCE TL 0")
+    expectEqual(load(dataPage(1)).registers[3], 0xDA7A_0001, "region-third index 0 within ASCE TL 0")
+  }
+  withTables(regionFirst | 0x0C) {
+    expectTranslation(load(1 << 62), code: 0x39, virtual: 1 << 62, "region-first index 512 beyond ASCE TL 0")
+    // The region-first entry's TL limits the region-second table.
+    entry(regionFirst, 0).pointee = regionSecond | 0x0C
+    dat_ptlb()
+    expectTranslation(load(1 << 51), code: 0x3A, virtual: 1 << 51, "region-second index 512 beyond the entry's TL 0")
+    expectEqual(load(dataPage(2)).registers[3], 0xDA7A_0002, "region-second index 0 within TL 0")
+  }
 }
 
 func asceType() {
@@ -316,7 +330,7 @@ func lowAddressProtection() {
   words(control).pointee = cr0 | 1 << 28
   for dat in [false, true] {
     withTables(segmentASCE) {
-      for address: UInt64 in [0x1F8, 0x11F8, 0x1000] {
+      for address: UInt64 in [0x0, 0x1F8, 0x1000, 0x11F8] {
         let saved = s390_lowcore_load64(address)
         let result = RunPSW.run(
           mask: RunPSW.mask64 | (dat ? RunPSW.datMask : 0), address: dat_stub(Stub.lap.rawValue),
@@ -326,11 +340,20 @@ func lowAddressProtection() {
         expectEqual(result.code, 4, "store to a low address: protection")
         expectEqual(after, saved, "low-address store suppressed")
       }
-      let free = dataPage(6)
-      let open = RunPSW.run(
-        mask: RunPSW.mask64 | (dat ? RunPSW.datMask : 0), address: dat_stub(Stub.lap.rawValue),
-        registers: [0, 0, free, 0x4545, control])
-      expectEqual(open.code, RunPSW.svcFlag, "store above the low addresses works")
+      // 512 (0x200, this runtime's register save area, rewritten at every
+      // interruption) and 4608 (0x1200) lie just above the protected ranges.
+      for address: UInt64 in [dataPage(6), 0x200, 0x1200] {
+        let saved = s390_lowcore_load64(address)
+        let open = RunPSW.run(
+          mask: RunPSW.mask64 | (dat ? RunPSW.datMask : 0), address: dat_stub(Stub.lap.rawValue),
+          registers: [0, 0, address, 0x4545, control])
+        if address >= 0x2000 {
+          expectEqual(open.code, RunPSW.svcFlag, "store above the low addresses works")
+        } else {
+          expectEqual(open.code, RunPSW.svcFlag, "store just above a protected range works")
+          s390_lowcore_store64(address, saved)
+        }
+      }
     }
   }
   expectEqual(s390_read_cr0(), cr0, "CR0 restored")
