@@ -30,9 +30,13 @@ let guestTests = [
   Test("IPTE", invalidatePage),
   Test("IDTE", invalidateSegment),
   Test("CSP and CSPG", compareAndSwapAndPurge),
+  Test("LRA", loadRealAddress),
   Test(
-    "LRA", loadRealAddress,
-    .xfail("measured: TCG LRAG with DAT off returns the address untranslated, and sets cc 3 with R1 = 0x80000000 | code (0x10, 0x11) for an invalid segment or page entry instead of cc 1 / cc 2 with the entry address", when: .tcg)),
+    "LRA of invalid entries", loadRealAddressInvalid,
+    .xfail("measured: TCG sets cc 3 with R1 = 0x80000000 | code (0x10, 0x11) for an invalid segment or page entry instead of cc 1 / cc 2 with the entry's address", when: .tcg)),
+  Test(
+    "LRA with DAT off", loadRealAddressDATOff,
+    .xfail("measured: TCG LRAG with DAT off returns the address untranslated (cc 0)", when: .tcg)),
   Test("EDAT-1 large segment", edat1),
   Test("EDAT-2 large region", edat2),
 ]
@@ -413,17 +417,25 @@ func compareAndSwapAndPurge() {
 }
 
 func loadRealAddress() {
-  // LRA translates whether or not DAT is on; cc 0 with the real address,
-  // cc 1 segment-table entry invalid (R1 = its real address), cc 2
-  // page-table entry invalid (R1 = its real address), cc 3 beyond a
-  // table's length or a region entry invalid.
+  // LRA: cc 0 with the real address when the translation is available;
+  // cc 3 beyond a table's length or with a region entry invalid.
   withTables(segmentASCE) {
-    let offLRAG = RunPSW.run(mask: RunPSW.mask64, address: dat_stub(Stub.lrag.rawValue), registers: [0, 0, virtualBase + 0x1ABC, 0])
-    expectEqual(offLRAG.conditionCode, 0, "LRAG with DAT off: cc 0")
-    expectEqual(offLRAG.registers[3], dataPage(1) + 0xABC, "LRAG with DAT off translates")
     let lra = runDAT(.lra, [0, 0, virtualBase + 0x2468, 0xFFFF_FFFF_0000_0000])
     expectEqual(lra.conditionCode, 0, "LRA cc 0")
     expectEqual(lra.registers[3] & 0xFFFF_FFFF, dataPage(2) + 0x468, "LRA real address in bits 32-63")
+  }
+  withTables(segmentTable) {
+    expectEqual(runDAT(.lrag, [0, 0, virtualBase, 0]).conditionCode, 3, "LRAG beyond the segment-table length: cc 3")
+  }
+  withTables(regionThirdASCE) {
+    expectEqual(runDAT(.lrag, [0, 0, 0x8000_0000, 0]).conditionCode, 3, "LRAG with a region-third entry invalid: cc 3")
+  }
+}
+
+func loadRealAddressInvalid() {
+  // cc 1: segment-table entry invalid, R1 = the entry's real address;
+  // cc 2: page-table entry invalid, R1 = the entry's real address.
+  withTables(segmentASCE) {
     let segment = runDAT(.lrag, [0, 0, invalidSegment, 0])
     expectEqual(segment.conditionCode, 1, "LRAG of an invalid segment: cc 1")
     expectEqual(segment.registers[3], segmentTable + 1025 * 8, "cc 1: R1 = the segment-table entry")
@@ -431,11 +443,16 @@ func loadRealAddress() {
     expectEqual(page.conditionCode, 2, "LRAG of an invalid page: cc 2")
     expectEqual(page.registers[3], testPageTable + 9 * 8, "cc 2: R1 = the page-table entry")
   }
-  withTables(segmentTable) {
-    expectEqual(runDAT(.lrag, [0, 0, virtualBase, 0]).conditionCode, 3, "LRAG beyond the segment-table length: cc 3")
-  }
-  withTables(regionThirdASCE) {
-    expectEqual(runDAT(.lrag, [0, 0, 0x8000_0000, 0]).conditionCode, 3, "LRAG with a region-third entry invalid: cc 3")
+}
+
+func loadRealAddressDATOff() {
+  // LRA translates whether or not DAT is on in the PSW.
+  withTables(segmentASCE) {
+    let result = RunPSW.run(
+      mask: RunPSW.mask64, address: dat_stub(Stub.lrag.rawValue),
+      registers: [0, 0, virtualBase + 0x1ABC, 0])
+    expectEqual(result.conditionCode, 0, "LRAG with DAT off: cc 0")
+    expectEqual(result.registers[3], dataPage(1) + 0xABC, "LRAG with DAT off translates")
   }
 }
 

@@ -26,7 +26,10 @@ let guestTests = [
     .xfail("measured: QEMU 7.2 TCG has no IPK (B20B): operation exception", when: .tcg)),
   Test(
     "TPROT", testProtection,
-    .xfail("measured: TCG TPROT gives cc 0 for every key and F, and is not privileged", when: .tcg)),
+    .xfail("measured: TCG TPROT gives cc 0 for every key and F (keys not checked)", when: .tcg)),
+  Test(
+    "TPROT is privileged", testProtectionPrivileged,
+    .xfail("measured: TCG runs TPROT in problem state (cc 0) instead of a privileged-operation exception", when: .tcg)),
   Test(
     "IVSK with DAT off", insertVirtualKeyDATOff,
     .xfail("measured: QEMU 7.2 TCG has no IVSK: operation exception instead of special operation", when: .tcg)),
@@ -305,9 +308,14 @@ func testProtection() {
       key &+= 1
     }
   }
-  // TPROT is privileged.
-  expectEqual(run(.tprot, problem: true, [0, 0, target, 0, 0]).code, 2, "TPROT in problem state")
   resetKeys()
+}
+
+func testProtectionPrivileged() {
+  // TPROT is privileged: privileged-operation exception in problem state.
+  let result = run(.tprot, problem: true, [0, 0, page(8), 0, 0])
+  expectEqual(result.code, 2, "TPROT in problem state: privileged operation")
+  expectEqual(result.ilc, 3, "TPROT ILC 3")
 }
 
 func insertVirtualKeyDATOff() {
