@@ -33,6 +33,9 @@ let guestTests = [
   Test(
     "IVSK with DAT off", insertVirtualKeyDATOff,
     .xfail("measured: QEMU 7.2 TCG has no IVSK: operation exception instead of special operation", when: .tcg)),
+  Test(
+    "IVSK with DAT on", insertVirtualKey,
+    .xfail("measured: QEMU 7.2 TCG has no IVSK: operation exception", when: .tcg)),
   Test("key instructions beyond storage", beyondStorage),
 ]
 
@@ -43,6 +46,7 @@ let guestTests = [
 @_extern(c, "sk_store") func sk_store(_ address: UInt64, _ value: UInt64)
 @_extern(c, "sk_pages") func sk_pages() -> UInt64
 @_extern(c, "sk_stub") func sk_stub(_ index: UInt64) -> UInt64
+@_extern(c, "sk_tables") func sk_tables() -> UInt64
 
 enum Stub: UInt64 {
   case fetch = 0, store, mvc, spka, ipk, tprot, ivsk, iske, spkaOnly
@@ -333,4 +337,72 @@ func beyondStorage() {
   expectEqual(result.code, 5, "ISKE beyond storage: addressing")
   expectEqual(result.ilc, 2, "ISKE ILC 2")
   expectEqual(result.registers[3], 0x99, "ISKE beyond storage: R1 unchanged")
+}
+
+/// A segment table (DT 00, TL 3) mapping the image 1:1 through page tables.
+func identityASCE() -> UInt64 {
+  let segmentTable = sk_tables()
+  let entries = UnsafeMutablePointer<UInt64>(bitPattern: UInt(segmentTable))!
+  var index = 0
+  while index < 2048 {
+    entries[index] = 0x20  // invalid
+    index &+= 1
+  }
+  let segments = Int((imageEnd() + 0xFFFFF) >> 20)
+  var segment = 0
+  while segment < min(segments, 32) {
+    let pageTable = segmentTable + 16384 + UInt64(segment) * 2048
+    let pages = UnsafeMutablePointer<UInt64>(bitPattern: UInt(pageTable))!
+    var page = 0
+    while page < 256 {
+      pages[page] = UInt64(segment) << 20 | UInt64(page) << 12
+      page &+= 1
+    }
+    entries[segment] = pageTable
+    segment &+= 1
+  }
+  return segmentTable | 0x03
+}
+
+func insertVirtualKey() {
+  // IVSK with DAT on: the ACC and F of the key of the translated page in
+  // bits 56-60 of R1, bits 61-63 zero, bits 0-55 unchanged. In problem
+  // state it needs the extraction-authority control (CR0 bit 36).
+  let savedCR0 = s390_read_cr0()
+  let savedCR1 = s390_read_cr1()
+  s390_load_control(1, identityASCE())
+  var results: [RunPSWResult] = []
+  var index = 0
+  while index < 4 {
+    sk_set_key(page(10 + index), keyByte(acc: UInt64(3 * index + 1), fetch: index & 1 == 1, reference: true, change: true))
+    results.append(
+      RunPSW.run(
+        mask: RunPSW.mask64 | RunPSW.datMask, address: sk_stub(Stub.ivsk.rawValue),
+        registers: [0, 0, page(10 + index) + 0x40, 0xABCD_EF01_2345_67FF]))
+    index &+= 1
+  }
+  s390_load_control(0, savedCR0 | 1 << 27)
+  let allowed = RunPSW.run(
+    mask: RunPSW.mask64 | RunPSW.datMask | RunPSW.problemState, address: sk_stub(Stub.ivsk.rawValue),
+    registers: [0, 0, page(10), 0])
+  s390_load_control(0, savedCR0 & ~(1 << 27))
+  let denied = RunPSW.run(
+    mask: RunPSW.mask64 | RunPSW.datMask | RunPSW.problemState, address: sk_stub(Stub.ivsk.rawValue),
+    registers: [0, 0, page(10), 0])
+  s390_load_control(0, savedCR0)
+  s390_load_control(1, savedCR1)
+  index = 0
+  while index < 4 {
+    let result = results[index]
+    expectEqual(result.code, RunPSW.svcFlag, "IVSK with DAT on completes")
+    expectEqual(result.registers[3] >> 8, 0xAB_CDEF_0123_4567, "IVSK keeps R1 bits 0-55")
+    expectEqual(
+      result.registers[3] & 0xFF, keyByte(acc: UInt64(3 * index + 1), fetch: index & 1 == 1),
+      "IVSK inserts ACC and F, R and C as 0")
+    index &+= 1
+  }
+  expectEqual(allowed.code, RunPSW.svcFlag, "IVSK in problem state with extraction authority")
+  expectEqual(allowed.registers[3] & 0xFF, keyByte(acc: 1), "problem-state IVSK: the key")
+  expectEqual(denied.code, 2, "IVSK in problem state without extraction authority: privileged operation")
+  resetKeys()
 }

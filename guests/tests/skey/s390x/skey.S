@@ -63,10 +63,18 @@ STUB sk_stub_iske                            // ISKE r3, r2
         iske    %r3, %r2
         svc     0
 
+        .globl sk_tables
+sk_tables:                                   // () -> 16 KiB segment table + 32 page tables
+        larl    %r2, tables
+        br      %r14
+
         .section .bss
         .balign 65536
 test_pages:
         .space  65536
+        .balign 16384
+tables:
+        .space  16384 + 65536
 
         .section .rodata
         .balign 8
