@@ -45,6 +45,18 @@ public enum DomainXML {
     return "<loader type='rom' readonly='yes'>\(escape(qboot))</loader>"
   }
 
+  /// libvirt's namespace for QEMU command-line passthrough.
+  static let qemuNamespace = "http://libvirt.org/schemas/domain/qemu/1.0"
+
+  /// The cell's extra QEMU argv words (`qemu_args`) as libvirt's QEMU
+  /// passthrough (`<qemu:commandline>`), so that a cell boots the same
+  /// machine under libvirt as under bare QEMU; empty without them.
+  public static func passthrough(_ settings: LaunchSettings) -> String {
+    guard !settings.extraQemuArguments.isEmpty else { return "" }
+    let words = settings.extraQemuArguments.map { "<qemu:arg value='\(escape($0))'/>" }
+    return "<qemu:commandline>" + words.joined() + "</qemu:commandline>"
+  }
+
   /// The XML of a transient domain named `name` booting `kernel`.
   public static func make(
     name: String, kernel: String, settings: LaunchSettings, consoleLog: String? = nil
@@ -67,7 +79,7 @@ public enum DomainXML {
     // A QEMU build of the matrix's qemu axis (the daemon's default otherwise).
     if let path = settings.qemuPath { devices.insert("<emulator>\(escape(path))</emulator>", at: 0) }
     return """
-      <domain type='\(type)'>
+      <domain type='\(type)' xmlns:qemu='\(qemuNamespace)'>
         <name>\(escape(name))</name>
         <memory unit='MiB'>\(settings.memoryMiB)</memory>
         <vcpu>\(settings.cpus)</vcpu>\(cpu(settings.cpuModel))
@@ -83,6 +95,7 @@ public enum DomainXML {
         <devices>
           \(devices.joined(separator: "\n      "))
         </devices>
+        \(passthrough(settings))
       </domain>
       """
   }

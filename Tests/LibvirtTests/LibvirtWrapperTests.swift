@@ -38,7 +38,8 @@ struct LibvirtWrapperTests {
     #expect(xml.contains("<name>g&lt;1&gt;</name>"))
     #expect(xml.contains("<kernel>/tmp/a&amp;b/guest.elf</kernel>"))
     #expect(xml.contains("name=&lt;a&amp;b&gt; q=&#39;&quot;x&quot;&#39;"))
-    #expect(xml.contains("<domain type='kvm'>"))
+    #expect(xml.contains("<domain type='kvm' xmlns:qemu="))
+    #expect(!xml.contains("<qemu:commandline>"), "no passthrough without qemu_args")
     #expect(xml.contains("<vcpu>2</vcpu>"))
     #expect(xml.contains("<serial type='pty'><log file='/l/&#39;x&#39;.log' append='off'/>"))
     // Well formed: Foundation's parser reads it back.
@@ -52,7 +53,22 @@ struct LibvirtWrapperTests {
     #expect(xml.contains("machine='s390-ccw-virtio'"))
     #expect(xml.contains("<console type='pty'><log file='/c.log' append='off'/>"))
     #expect(xml.contains("<target type='sclp' port='0'/>"))
-    #expect(xml.contains("<domain type='qemu'>"))
+    #expect(xml.contains("<domain type='qemu' xmlns:qemu="))
+  }
+
+  @Test func qemuArgsReachQEMUThroughLibvirtsPassthrough() throws {
+    let settings = LaunchSettings(
+      architecture: .s390x, accelerator: .tcg,
+      extraQemuArguments: ["-device", "diag288,id=watchdog0", "-object", "x,y='<&>'"])
+    let xml = DomainXML.make(name: "s", kernel: "/k", settings: settings)
+    #expect(
+      xml.contains(
+        "<qemu:commandline><qemu:arg value='-device'/><qemu:arg value='diag288,id=watchdog0'/>"
+          + "<qemu:arg value='-object'/><qemu:arg value='x,y=&#39;&lt;&amp;&gt;&#39;'/></qemu:commandline>"
+      ), "\(xml)")
+    let parser = XMLParser(data: Data(xml.utf8))
+    parser.shouldProcessNamespaces = true
+    #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
   }
 
   @Test func consoleStreamIsComparedWithTheConsoleLog() {
