@@ -1500,7 +1500,7 @@ func rotateThenSelectedBits() {
   for c in cases {
     if tcg && c.i3 & 0x80 != 0 && c.kind != .insert && c.kind != .insertNoCC {
       // QEMU 7.2 TCG aborts ("tcg fatal error", tcg/tcg.c:3243) translating
-      // RNSBG/ROSBG (measured) and RXSBG with the test-only bit: the
+      // RNSBG, ROSBG and RXSBG with the test-only bit (each measured): the
       // process dies, so these cannot be checks there.
       skip(c.name, because: "QEMU 7.2 TCG aborts (tcg fatal error) on R*SBG with the test-only bit")
       continue
