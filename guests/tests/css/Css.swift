@@ -50,10 +50,20 @@ let record = area + 2048  // interruption code: SID, parameter, IIW
 func byte(_ at: UInt64) -> UInt64 { UInt64(UnsafePointer<UInt8>(bitPattern: UInt(at))!.pointee) }
 func be16(_ at: UInt64) -> UInt64 { byte(at) << 8 | byte(at + 1) }
 func be32(_ at: UInt64) -> UInt64 { be16(at) << 16 | be16(at + 2) }
-func put8(_ at: UInt64, _ v: UInt64) { UnsafeMutablePointer<UInt8>(bitPattern: UInt(at))!.pointee = UInt8(truncatingIfNeeded: v) }
-func put16(_ at: UInt64, _ v: UInt64) { put8(at, v >> 8); put8(at + 1, v) }
-func put32(_ at: UInt64, _ v: UInt64) { put16(at, v >> 16); put16(at + 2, v) }
-func fill(_ at: UInt64, _ count: Int, _ v: UInt64) { for i in 0..<count { put8(at + UInt64(i), v) } }
+func put8(_ at: UInt64, _ v: UInt64) {
+  UnsafeMutablePointer<UInt8>(bitPattern: UInt(at))!.pointee = UInt8(truncatingIfNeeded: v)
+}
+func put16(_ at: UInt64, _ v: UInt64) {
+  put8(at, v >> 8)
+  put8(at + 1, v)
+}
+func put32(_ at: UInt64, _ v: UInt64) {
+  put16(at, v >> 16)
+  put16(at + 2, v)
+}
+func fill(_ at: UInt64, _ count: Int, _ v: UInt64) {
+  for i in 0..<count { put8(at + UInt64(i), v) }
+}
 
 /// The subsystem-identification word of subchannel `number` in set 0.
 func sid(_ number: UInt64) -> UInt64 { 0x0001_0000 | number }
@@ -79,7 +89,8 @@ func storeAll() {
       installed += 1000
     }
   }
-  expectEqual(installed, 1, "one subchannel installed (the virtio device), cc 3 for every other number")
+  expectEqual(
+    installed, 1, "one subchannel installed (the virtio device), cc 3 for every other number")
   expect(deviceNumbersValid, "installed subchannels have a valid device number")
   deviceSubchannel = firstWithDevice
   guard let number = firstWithDevice else {
@@ -153,7 +164,8 @@ func checkSenseIDStatus(_ number: UInt64) {
   expect(transferred, .greaterOrEqual, 7, "SENSE ID: at least the 7 basic bytes")
   expectEqual(byte(senseData), 0xFF, "SENSE ID byte 0 is 0xFF")
   expectEqual(be16(senseData + 1), virtioControlUnitType, "control-unit type 0x3832 (virtio-ccw)")
-  expectEqual(byte(senseData + 3), virtioRNGDeviceID, "control-unit model = virtio device ID 4 (entropy)")
+  expectEqual(
+    byte(senseData + 3), virtioRNGDeviceID, "control-unit model = virtio device ID 4 (entropy)")
   // After TSCH the status is gone: cc 1.
   expectEqual(css_tsch(sid(number), irb), 1, "a second TSCH: cc 1 (no status pending)")
 }
@@ -226,16 +238,26 @@ func operandChecks() throws(TestStop) {
   let number = try require(deviceSubchannel, "the device's subchannel was found")
   // GR1 must hold 0001 in bits 32-47 (one subchannel set, no MCSS-E):
   // operand exception (0x15) otherwise.
-  expectException(vector: 0x15, "STSCH with GR1 bit 47 zero: operand exception") { _ = css_stsch(number, schib) }
-  expectException(vector: 0x15, "TSCH with GR1 bit 47 zero: operand exception") { _ = css_tsch(number, irb) }
+  expectException(vector: 0x15, "STSCH with GR1 bit 47 zero: operand exception") {
+    _ = css_stsch(number, schib)
+  }
+  expectException(vector: 0x15, "TSCH with GR1 bit 47 zero: operand exception") {
+    _ = css_tsch(number, irb)
+  }
   // Operands on their boundaries: SCHIB, ORB, IRB words.
-  expectException(vector: 6, "STSCH to an unaligned SCHIB: specification") { _ = css_stsch(sid(number), schib + 2) }
-  expectException(vector: 6, "SSCH with an unaligned ORB: specification") { _ = css_ssch(sid(number), orb + 2) }
+  expectException(vector: 6, "STSCH to an unaligned SCHIB: specification") {
+    _ = css_stsch(sid(number), schib + 2)
+  }
+  expectException(vector: 6, "SSCH with an unaligned ORB: specification") {
+    _ = css_ssch(sid(number), orb + 2)
+  }
   // ORB word 1 bits 26-30 must be zero: operand exception.
   fill(orb, 32, 0)
   put32(orb + 4, 0x0080_FF00 | 0x20)
   put32(orb + 8, ccw)
-  expectException(vector: 0x15, "SSCH with ORB reserved bits set: operand exception") { _ = css_ssch(sid(number), orb) }
+  expectException(vector: 0x15, "SSCH with ORB reserved bits set: operand exception") {
+    _ = css_ssch(sid(number), orb)
+  }
   // A disabled subchannel is not operational for SSCH: cc 3.
   _ = css_stsch(sid(number), schib)
   put32(schib + 4, be32(schib + 4) & ~0x0080_0000)

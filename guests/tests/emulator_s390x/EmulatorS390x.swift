@@ -18,7 +18,9 @@ let guestTests = [
   Test("multiply and divide", multiplyDivide),
   Test(
     "fixed-point overflow interruption", overflowInterruption,
-    .xfail("measured: QEMU 7.2 TCG sets cc 3 but raises no fixed-point-overflow interruption with PSW bit 20 on", when: .tcg)),
+    .xfail(
+      "measured: QEMU 7.2 TCG sets cc 3 but raises no fixed-point-overflow interruption with PSW bit 20 on",
+      when: .tcg)),
   Test("logical and compare", logicalCompare),
   Test("shifts and rotates", shifts),
   Test("test under mask", testUnderMask),
@@ -35,20 +37,28 @@ let guestTests = [
   Test("csst", compareSwapAndStore, .requires(feature: csstFacility)),
   Test(
     "csst fc 0 loads r3 bits 32-63", compareSwapAndStoreLoadsWord, .requires(feature: csstFacility),
-    .xfail("measured: QEMU 7.2 TCG loads the old word into R3 bits 0-31 instead of 32-63 (fc 0, unequal)", when: .tcg)),
+    .xfail(
+      "measured: QEMU 7.2 TCG loads the old word into R3 bits 0-31 instead of 32-63 (fc 0, unequal)",
+      when: .tcg)),
   Test("interlocked access", interlockedAccess, .requires(feature: interlockedFacility)),
   Test("execute", execute),
   Test("cvd", convertToDecimal),
   Test(
     "cvb cvbg cvdg", convertToBinary,
-    .xfail("measured: QEMU 7.2 TCG raises an operation exception for CVB, CVBG and CVDG (opcodes 4F, E30E, E32E)", when: .tcg)),
+    .xfail(
+      "measured: QEMU 7.2 TCG raises an operation exception for CVB, CVBG and CVDG (opcodes 4F, E30E, E32E)",
+      when: .tcg)),
   Test("pack unpk", packUnpack),
   Test(
     "unpk zero padding", unpackPadding,
-    .xfail("measured: QEMU 7.2 TCG UNPK drops the leftmost source byte's digits (F0 instead) when the first operand is longer than the digits", when: .tcg)),
+    .xfail(
+      "measured: QEMU 7.2 TCG UNPK drops the leftmost source byte's digits (F0 instead) when the first operand is longer than the digits",
+      when: .tcg)),
   Test(
     "decimal arithmetic", decimalArithmetic,
-    .xfail("measured: QEMU 7.2 TCG raises an operation exception for AP, SP, ZAP, CP, MP, DP (packed-decimal arithmetic not implemented)", when: .tcg)),
+    .xfail(
+      "measured: QEMU 7.2 TCG raises an operation exception for AP, SP, ZAP, CP, MP, DP (packed-decimal arithmetic not implemented)",
+      when: .tcg)),
   Test(
     "ed", edit,
     .xfail("measured: QEMU 7.2 TCG raises an operation exception for ED", when: .tcg)),
@@ -62,14 +72,19 @@ let guestTests = [
 @_extern(c, "emu_algr") func emu_algr(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_alr") func emu_alr(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_ap") func emu_ap(_ first: UInt64, _ second: UInt64, _ lengths: UInt64) -> UInt64
-@_extern(c, "emu_ap_overflow_enabled") func emu_ap_overflow_enabled(_ first: UInt64, _ second: UInt64, _ lengths: UInt64) -> UInt64
+@_extern(c, "emu_ap_overflow_enabled") func emu_ap_overflow_enabled(
+  _ first: UInt64, _ second: UInt64, _ lengths: UInt64
+) -> UInt64
 @_extern(c, "emu_ap_direct") func emu_ap_direct(_ first: UInt64, _ second: UInt64)
 @_extern(c, "emu_ed_direct") func emu_ed_direct(_ first: UInt64, _ second: UInt64)
 @_extern(c, "emu_ar") func emu_ar(_ a: UInt64, _ b: UInt64) -> UInt64
-@_extern(c, "emu_ar_overflow_enabled") func emu_ar_overflow_enabled(_ a: UInt64, _ b: UInt64) -> UInt64
+@_extern(c, "emu_ar_overflow_enabled") func emu_ar_overflow_enabled(_ a: UInt64, _ b: UInt64)
+  -> UInt64
 @_extern(c, "emu_buffer_address") func emu_buffer_address() -> UInt64
-@_extern(c, "emu_cds") func emu_cds(_ regs: UnsafeMutablePointer<UInt64>, _ address: UInt64) -> UInt64
-@_extern(c, "emu_cdsg") func emu_cdsg(_ regs: UnsafeMutablePointer<UInt64>, _ address: UInt64) -> UInt64
+@_extern(c, "emu_cds") func emu_cds(_ regs: UnsafeMutablePointer<UInt64>, _ address: UInt64)
+  -> UInt64
+@_extern(c, "emu_cdsg") func emu_cdsg(_ regs: UnsafeMutablePointer<UInt64>, _ address: UInt64)
+  -> UInt64
 @_extern(c, "emu_cgij_10") func emu_cgij_10(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_cgij_12") func emu_cgij_12(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_cgij_14") func emu_cgij_14(_ a: UInt64, _ b: UInt64) -> UInt64
@@ -92,9 +107,11 @@ let guestTests = [
 @_extern(c, "emu_cij_4") func emu_cij_4(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_cij_6") func emu_cij_6(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_cij_8") func emu_cij_8(_ a: UInt64, _ b: UInt64) -> UInt64
-@_extern(c, "emu_clc") func emu_clc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64) -> UInt64
+@_extern(c, "emu_clc") func emu_clc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64)
+  -> UInt64
 @_extern(c, "emu_clcl") func emu_clcl(_ regs: UnsafeMutablePointer<UInt64>) -> UInt64
-@_extern(c, "emu_clcle") func emu_clcle(_ regs: UnsafeMutablePointer<UInt64>, _ pad: UInt64) -> UInt64
+@_extern(c, "emu_clcle") func emu_clcle(_ regs: UnsafeMutablePointer<UInt64>, _ pad: UInt64)
+  -> UInt64
 @_extern(c, "emu_clear_program_mask") func emu_clear_program_mask()
 @_extern(c, "emu_clgij_10") func emu_clgij_10(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_clgij_12") func emu_clgij_12(_ a: UInt64, _ b: UInt64) -> UInt64
@@ -137,9 +154,13 @@ let guestTests = [
 @_extern(c, "emu_crj_6") func emu_crj_6(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_crj_8") func emu_crj_8(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_crt_eq") func emu_crt_eq(_ a: UInt64, _ b: UInt64)
-@_extern(c, "emu_cs") func emu_cs(_ compare: UInt64, _ replacement: UInt64, _ address: UInt64) -> UInt64
-@_extern(c, "emu_csg") func emu_csg(_ compare: UInt64, _ replacement: UInt64, _ address: UInt64) -> UInt64
-@_extern(c, "emu_csst") func emu_csst(_ compare: UInt64, _ first: UInt64, _ second: UInt64, _ gr0: UInt64, _ list: UInt64) -> UInt64
+@_extern(c, "emu_cs") func emu_cs(_ compare: UInt64, _ replacement: UInt64, _ address: UInt64)
+  -> UInt64
+@_extern(c, "emu_csg") func emu_csg(_ compare: UInt64, _ replacement: UInt64, _ address: UInt64)
+  -> UInt64
+@_extern(c, "emu_csst") func emu_csst(
+  _ compare: UInt64, _ first: UInt64, _ second: UInt64, _ gr0: UInt64, _ list: UInt64
+) -> UInt64
 @_extern(c, "emu_cvb") func emu_cvb(_ address: UInt64) -> UInt64
 @_extern(c, "emu_cvbg") func emu_cvbg(_ address: UInt64) -> UInt64
 @_extern(c, "emu_cvd") func emu_cvd(_ value: UInt64, _ address: UInt64)
@@ -147,7 +168,8 @@ let guestTests = [
 @_extern(c, "emu_dlr") func emu_dlr(_ high: UInt64, _ low: UInt64, _ divisor: UInt64) -> UInt64
 @_extern(c, "emu_dp") func emu_dp(_ first: UInt64, _ second: UInt64, _ lengths: UInt64) -> UInt64
 @_extern(c, "emu_dr") func emu_dr(_ high: UInt64, _ low: UInt64, _ divisor: UInt64) -> UInt64
-@_extern(c, "emu_ed") func emu_ed(_ pattern: UInt64, _ source: UInt64, _ lengthMinus1: UInt64) -> UInt64
+@_extern(c, "emu_ed") func emu_ed(_ pattern: UInt64, _ source: UInt64, _ lengthMinus1: UInt64)
+  -> UInt64
 @_extern(c, "emu_ex_mvi") func emu_ex_mvi(_ address: UInt64, _ byte: UInt64)
 @_extern(c, "emu_ex_of_ex") func emu_ex_of_ex(_ address: UInt64)
 @_extern(c, "emu_ex_r0") func emu_ex_r0(_ address: UInt64, _ byte: UInt64)
@@ -184,17 +206,24 @@ let guestTests = [
 @_extern(c, "emu_ltr") func emu_ltr(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_mp") func emu_mp(_ first: UInt64, _ second: UInt64, _ lengths: UInt64) -> UInt64
 @_extern(c, "emu_msr") func emu_msr(_ a: UInt64, _ b: UInt64) -> UInt64
-@_extern(c, "emu_mvc") func emu_mvc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64) -> UInt64
+@_extern(c, "emu_mvc") func emu_mvc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64)
+  -> UInt64
 @_extern(c, "emu_mvcl") func emu_mvcl(_ regs: UnsafeMutablePointer<UInt64>) -> UInt64
-@_extern(c, "emu_mvcle") func emu_mvcle(_ regs: UnsafeMutablePointer<UInt64>, _ pad: UInt64) -> UInt64
-@_extern(c, "emu_mvn") func emu_mvn(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64) -> UInt64
-@_extern(c, "emu_mvz") func emu_mvz(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64) -> UInt64
-@_extern(c, "emu_nc") func emu_nc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64) -> UInt64
+@_extern(c, "emu_mvcle") func emu_mvcle(_ regs: UnsafeMutablePointer<UInt64>, _ pad: UInt64)
+  -> UInt64
+@_extern(c, "emu_mvn") func emu_mvn(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64)
+  -> UInt64
+@_extern(c, "emu_mvz") func emu_mvz(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64)
+  -> UInt64
+@_extern(c, "emu_nc") func emu_nc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64)
+  -> UInt64
 @_extern(c, "emu_ngr") func emu_ngr(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_nr") func emu_nr(_ a: UInt64, _ b: UInt64) -> UInt64
-@_extern(c, "emu_oc") func emu_oc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64) -> UInt64
+@_extern(c, "emu_oc") func emu_oc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64)
+  -> UInt64
 @_extern(c, "emu_or") func emu_or(_ a: UInt64, _ b: UInt64) -> UInt64
-@_extern(c, "emu_pack") func emu_pack(_ first: UInt64, _ second: UInt64, _ lengths: UInt64) -> UInt64
+@_extern(c, "emu_pack") func emu_pack(_ first: UInt64, _ second: UInt64, _ lengths: UInt64)
+  -> UInt64
 @_extern(c, "emu_risbg_0") func emu_risbg_0(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_risbg_1") func emu_risbg_1(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_risbg_2") func emu_risbg_2(_ a: UInt64, _ b: UInt64) -> UInt64
@@ -250,11 +279,18 @@ let guestTests = [
 @_extern(c, "emu_stcm_9") func emu_stcm_9(_ value: UInt64, _ address: UInt64)
 @_extern(c, "emu_tm") func emu_tm(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_tmll") func emu_tmll(_ a: UInt64, _ b: UInt64) -> UInt64
-@_extern(c, "emu_tr") func emu_tr(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64) -> UInt64
-@_extern(c, "emu_tre") func emu_tre(_ regs: UnsafeMutablePointer<UInt64>, _ table: UInt64, _ test: UInt64) -> UInt64
-@_extern(c, "emu_trt") func emu_trt(_ operand: UInt64, _ table: UInt64, _ lengthMinus1: UInt64, _ out: UnsafeMutablePointer<UInt64>) -> UInt64
-@_extern(c, "emu_unpk") func emu_unpk(_ first: UInt64, _ second: UInt64, _ lengths: UInt64) -> UInt64
-@_extern(c, "emu_xc") func emu_xc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64) -> UInt64
+@_extern(c, "emu_tr") func emu_tr(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64)
+  -> UInt64
+@_extern(c, "emu_tre") func emu_tre(
+  _ regs: UnsafeMutablePointer<UInt64>, _ table: UInt64, _ test: UInt64
+) -> UInt64
+@_extern(c, "emu_trt") func emu_trt(
+  _ operand: UInt64, _ table: UInt64, _ lengthMinus1: UInt64, _ out: UnsafeMutablePointer<UInt64>
+) -> UInt64
+@_extern(c, "emu_unpk") func emu_unpk(_ first: UInt64, _ second: UInt64, _ lengths: UInt64)
+  -> UInt64
+@_extern(c, "emu_xc") func emu_xc(_ destination: UInt64, _ source: UInt64, _ lengthMinus1: UInt64)
+  -> UInt64
 @_extern(c, "emu_xr") func emu_xr(_ a: UInt64, _ b: UInt64) -> UInt64
 @_extern(c, "emu_zap") func emu_zap(_ first: UInt64, _ second: UInt64, _ lengths: UInt64) -> UInt64
 
@@ -374,10 +410,13 @@ func addSubtract32() {
     for b in values32 {
       let (a64, b64) = (UInt64(a), UInt64(b))
       var (s, o) = signedAdd32(a, b)
-      check(UInt32(truncatingIfNeeded: emu_ar(a64, b64)), UInt32(bitPattern: s), "AR: sum", a64, b64)
+      check(
+        UInt32(truncatingIfNeeded: emu_ar(a64, b64)), UInt32(bitPattern: s), "AR: sum", a64, b64)
       check(cc, signedCC(Int64(s), overflow: o), "AR: cc", a64, b64)
       (s, o) = signedSubtract32(a, b)
-      check(UInt32(truncatingIfNeeded: emu_sr(a64, b64)), UInt32(bitPattern: s), "SR: difference", a64, b64)
+      check(
+        UInt32(truncatingIfNeeded: emu_sr(a64, b64)), UInt32(bitPattern: s), "SR: difference", a64,
+        b64)
       check(cc, signedCC(Int64(s), overflow: o), "SR: cc", a64, b64)
       let l = a &+ b
       let carry = l < a
@@ -418,11 +457,19 @@ func carryBorrow() {
       for ccIn: UInt64 in [1, 2] {
         let carryIn: UInt64 = ccIn >= 2 ? 1 : 0
         var wide = UInt64(a) + UInt64(b) + carryIn
-        check(UInt32(truncatingIfNeeded: emu_alcr(UInt64(a), UInt64(b), ccIn)), UInt32(truncatingIfNeeded: wide), "ALCR: sum", UInt64(a), UInt64(b))
-        check(cc, logicalCC(carry: wide >> 32 != 0, nonzero: UInt32(truncatingIfNeeded: wide) != 0), "ALCR: cc", UInt64(a), ccIn)
+        check(
+          UInt32(truncatingIfNeeded: emu_alcr(UInt64(a), UInt64(b), ccIn)),
+          UInt32(truncatingIfNeeded: wide), "ALCR: sum", UInt64(a), UInt64(b))
+        check(
+          cc, logicalCC(carry: wide >> 32 != 0, nonzero: UInt32(truncatingIfNeeded: wide) != 0),
+          "ALCR: cc", UInt64(a), ccIn)
         wide = UInt64(a) + UInt64(~b) + carryIn
-        check(UInt32(truncatingIfNeeded: emu_slbr(UInt64(a), UInt64(b), ccIn)), UInt32(truncatingIfNeeded: wide), "SLBR: difference", UInt64(a), UInt64(b))
-        check(cc, logicalCC(carry: wide >> 32 != 0, nonzero: UInt32(truncatingIfNeeded: wide) != 0), "SLBR: cc", UInt64(a), ccIn)
+        check(
+          UInt32(truncatingIfNeeded: emu_slbr(UInt64(a), UInt64(b), ccIn)),
+          UInt32(truncatingIfNeeded: wide), "SLBR: difference", UInt64(a), UInt64(b))
+        check(
+          cc, logicalCC(carry: wide >> 32 != 0, nonzero: UInt32(truncatingIfNeeded: wide) != 0),
+          "SLBR: cc", UInt64(a), ccIn)
       }
     }
   }
@@ -437,10 +484,12 @@ func loadSigned() {
     check(UInt32(truncatingIfNeeded: emu_lcr(0, a64)), 0 &- a, "LCR: result", a64)
     check(cc, signedCC(Int64(0 &- s), overflow: minimum), "LCR: cc", a64)
     let absolute = minimum ? s : (s < 0 ? -s : s)
-    check(UInt32(truncatingIfNeeded: emu_lpr(0, a64)), UInt32(bitPattern: absolute), "LPR: result", a64)
+    check(
+      UInt32(truncatingIfNeeded: emu_lpr(0, a64)), UInt32(bitPattern: absolute), "LPR: result", a64)
     check(cc, signedCC(Int64(absolute), overflow: minimum), "LPR: cc", a64)
     let negative = minimum ? s : (s > 0 ? -s : s)
-    check(UInt32(truncatingIfNeeded: emu_lnr(0, a64)), UInt32(bitPattern: negative), "LNR: result", a64)
+    check(
+      UInt32(truncatingIfNeeded: emu_lnr(0, a64)), UInt32(bitPattern: negative), "LNR: result", a64)
     check(cc, signedCC(Int64(negative), overflow: false), "LNR: cc", a64)
     check(UInt32(truncatingIfNeeded: emu_ltr(0, a64)), a, "LTR: result", a64)
     check(cc, signedCC(Int64(s), overflow: false), "LTR: cc", a64)
@@ -459,32 +508,50 @@ func loadSigned() {
 func multiplyDivide() {
   for a in values32 {
     for b in values32 {
-      check(UInt32(truncatingIfNeeded: emu_msr(UInt64(a), UInt64(b))), a &* b, "MSR: low 32 bits of the product", UInt64(a), UInt64(b))
+      check(
+        UInt32(truncatingIfNeeded: emu_msr(UInt64(a), UInt64(b))), a &* b,
+        "MSR: low 32 bits of the product", UInt64(a), UInt64(b))
     }
   }
   // DR: 64-bit signed dividend in the pair, quotient in the odd register,
   // remainder (with the dividend's sign) in the even one.
-  let divisions: [(Int64, Int32)] = [(100, 7), (-100, 7), (100, -7), (-100, -7), (0, 5), (0x7FFF_FFFF, 1), (-0x8000_0000, 1), (0x1_0000_0000, 3)]
+  let divisions: [(Int64, Int32)] = [
+    (100, 7), (-100, 7), (100, -7), (-100, -7), (0, 5), (0x7FFF_FFFF, 1), (-0x8000_0000, 1),
+    (0x1_0000_0000, 3),
+  ]
   for (dividend, divisor) in divisions {
     let high = UInt64(UInt32(truncatingIfNeeded: dividend >> 32))
     let low = UInt64(UInt32(truncatingIfNeeded: dividend))
     let result = emu_dr(high, low, UInt64(UInt32(bitPattern: divisor)))
     let quotient = dividend / Int64(divisor)
     let remainder = dividend % Int64(divisor)
-    check(UInt32(truncatingIfNeeded: result), UInt32(truncatingIfNeeded: quotient), "DR: quotient", UInt64(bitPattern: dividend), UInt64(UInt32(bitPattern: divisor)))
-    check(UInt32(truncatingIfNeeded: result >> 32), UInt32(truncatingIfNeeded: remainder), "DR: remainder", UInt64(bitPattern: dividend), UInt64(UInt32(bitPattern: divisor)))
+    check(
+      UInt32(truncatingIfNeeded: result), UInt32(truncatingIfNeeded: quotient), "DR: quotient",
+      UInt64(bitPattern: dividend), UInt64(UInt32(bitPattern: divisor)))
+    check(
+      UInt32(truncatingIfNeeded: result >> 32), UInt32(truncatingIfNeeded: remainder),
+      "DR: remainder", UInt64(bitPattern: dividend), UInt64(UInt32(bitPattern: divisor)))
   }
-  let logical: [(UInt64, UInt32)] = [(100, 7), (0xFFFF_FFFF, 0x10), (0x1_0000_0000, 0x2), (0xFFFF_FFFE_0000_0001, 0xFFFF_FFFF)]
+  let logical: [(UInt64, UInt32)] = [
+    (100, 7), (0xFFFF_FFFF, 0x10), (0x1_0000_0000, 0x2), (0xFFFF_FFFE_0000_0001, 0xFFFF_FFFF),
+  ]
   for (dividend, divisor) in logical {
     let result = emu_dlr(dividend >> 32, dividend & 0xFFFF_FFFF, UInt64(divisor))
-    check(UInt32(truncatingIfNeeded: result), UInt32(truncatingIfNeeded: dividend / UInt64(divisor)), "DLR: quotient", dividend, UInt64(divisor))
-    check(UInt32(truncatingIfNeeded: result >> 32), UInt32(truncatingIfNeeded: dividend % UInt64(divisor)), "DLR: remainder", dividend, UInt64(divisor))
+    check(
+      UInt32(truncatingIfNeeded: result), UInt32(truncatingIfNeeded: dividend / UInt64(divisor)),
+      "DLR: quotient", dividend, UInt64(divisor))
+    check(
+      UInt32(truncatingIfNeeded: result >> 32),
+      UInt32(truncatingIfNeeded: dividend % UInt64(divisor)), "DLR: remainder", dividend,
+      UInt64(divisor))
   }
   // A zero divisor, or a quotient that does not fit 32 bits: fixed-point
   // divide exception (code 9).
   expectException(vector: 9, "DR by zero: fixed-point divide") { _ = emu_dr(0, 5, 0) }
   expectException(vector: 9, "DR quotient too large: fixed-point divide") { _ = emu_dr(1, 0, 1) }
-  expectException(vector: 9, "DR -2^31 / -1 overflows: fixed-point divide") { _ = emu_dr(0xFFFF_FFFF, 0x8000_0000, 0xFFFF_FFFF) }
+  expectException(vector: 9, "DR -2^31 / -1 overflows: fixed-point divide") {
+    _ = emu_dr(0xFFFF_FFFF, 0x8000_0000, 0xFFFF_FFFF)
+  }
   expectException(vector: 9, "DLR by zero: fixed-point divide") { _ = emu_dlr(0, 5, 0) }
   expectException(vector: 9, "DLR quotient too large: fixed-point divide") { _ = emu_dlr(1, 0, 1) }
 }
@@ -554,15 +621,26 @@ func shifts() {
     for n in counts {
       let a64 = UInt64(a)
       let (l, o) = shiftLeftArithmetic(a64, Int(n), bits: 32)
-      check(UInt32(truncatingIfNeeded: emu_sla(a64, n)), UInt32(truncatingIfNeeded: l), "SLA: result", a64, n)
-      check(cc, signedCC(Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: l))), overflow: o), "SLA: cc", a64, n)
+      check(
+        UInt32(truncatingIfNeeded: emu_sla(a64, n)), UInt32(truncatingIfNeeded: l), "SLA: result",
+        a64, n)
+      check(
+        cc, signedCC(Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: l))), overflow: o),
+        "SLA: cc", a64, n)
       let r = Int32(bitPattern: a) >> Int32(min(n, 31))
-      check(UInt32(truncatingIfNeeded: emu_sra(a64, n)), UInt32(bitPattern: r), "SRA: result", a64, n)
+      check(
+        UInt32(truncatingIfNeeded: emu_sra(a64, n)), UInt32(bitPattern: r), "SRA: result", a64, n)
       check(cc, signedCC(Int64(r), overflow: false), "SRA: cc", a64, n)
-      check(UInt32(truncatingIfNeeded: emu_sll(a64, n)), n >= 32 ? 0 : a << UInt32(n), "SLL: result", a64, n)
-      check(UInt32(truncatingIfNeeded: emu_srl(a64, n)), n >= 32 ? 0 : a >> UInt32(n), "SRL: result", a64, n)
+      check(
+        UInt32(truncatingIfNeeded: emu_sll(a64, n)), n >= 32 ? 0 : a << UInt32(n), "SLL: result",
+        a64, n)
+      check(
+        UInt32(truncatingIfNeeded: emu_srl(a64, n)), n >= 32 ? 0 : a >> UInt32(n), "SRL: result",
+        a64, n)
       let k = UInt32(n % 32)
-      check(UInt32(truncatingIfNeeded: emu_rll(a64, n)), k == 0 ? a : a << k | a >> (32 - k), "RLL: result", a64, n)
+      check(
+        UInt32(truncatingIfNeeded: emu_rll(a64, n)), k == 0 ? a : a << k | a >> (32 - k),
+        "RLL: result", a64, n)
     }
   }
   for a in shift64 {
@@ -617,7 +695,8 @@ let icmStubs: [(UInt64, UInt64) -> UInt64] = [
 ]
 let stcmStubs: [(UInt64, UInt64) -> Void] = [
   emu_stcm_0, emu_stcm_1, emu_stcm_2, emu_stcm_3, emu_stcm_4, emu_stcm_5, emu_stcm_6, emu_stcm_7,
-  emu_stcm_8, emu_stcm_9, emu_stcm_10, emu_stcm_11, emu_stcm_12, emu_stcm_13, emu_stcm_14, emu_stcm_15,
+  emu_stcm_8, emu_stcm_9, emu_stcm_10, emu_stcm_11, emu_stcm_12, emu_stcm_13, emu_stcm_14,
+  emu_stcm_15,
 ]
 
 func insertStoreMasks() {
@@ -641,7 +720,9 @@ func insertStoreMasks() {
       }
       let got = icmStubs[mask](register, address(0))
       check(got, expected, "ICM: register", UInt64(source), UInt64(mask))
-      check(cc, mask == 0 || allZero ? 0 : firstBit == 1 ? 1 : 2, "ICM: cc", UInt64(source), UInt64(mask))
+      check(
+        cc, mask == 0 || allZero ? 0 : firstBit == 1 ? 1 : 2, "ICM: cc", UInt64(source),
+        UInt64(mask))
       // STCM: the selected bytes, stored contiguously; the rest unchanged.
       store32(8, 0xEEEE_EEEE)
       let value = UInt64(source) | 0x1234_5678_0000_0000
@@ -652,7 +733,10 @@ func insertStoreMasks() {
         model[out] = UInt8(truncatingIfNeeded: value >> UInt64(24 - 8 * position))
         out += 1
       }
-      check(load32(8), UInt32(model[0]) << 24 | UInt32(model[1]) << 16 | UInt32(model[2]) << 8 | UInt32(model[3]), "STCM: stored bytes", UInt64(source), UInt64(mask))
+      check(
+        load32(8),
+        UInt32(model[0]) << 24 | UInt32(model[1]) << 16 | UInt32(model[2]) << 8 | UInt32(model[3]),
+        "STCM: stored bytes", UInt64(source), UInt64(mask))
     }
   }
 }
@@ -670,7 +754,8 @@ func moveCharacters() {
   let cases: [(Int, Int, Int, StaticString)] = [
     (0, 512, 1, "MVC 1 byte"), (0, 512, 16, "MVC 16 bytes"), (0, 512, 256, "MVC 256 bytes"),
     (3, 700, 77, "MVC unaligned 77 bytes"), (1, 0, 255, "MVC one byte on: propagates byte 0"),
-    (8, 0, 64, "MVC 8 bytes on: repeats the first 8"), (0, 1, 100, "MVC one byte back: shifts left"),
+    (8, 0, 64, "MVC 8 bytes on: repeats the first 8"),
+    (0, 1, 100, "MVC one byte back: shifts left"),
     (100, 100, 50, "MVC onto itself: unchanged"), (255, 0, 200, "MVC crossing the 256 offset"),
   ]
   for (destination, source, length, name) in cases {
@@ -699,7 +784,9 @@ func compareAndBitwise() {
         var expected: UInt64 = 0
         if position >= 0 {
           let original = bytes(0)[position]
-          let changed = direction > 0 ? (original == 0xFF ? 0xFE : original &+ 1) : (original == 0 ? 1 : original &- 1)
+          let changed =
+            direction > 0
+            ? (original == 0xFF ? 0xFE : original &+ 1) : (original == 0 ? 1 : original &- 1)
           bytes(256)[position] = changed
           expected = original < changed ? 1 : 2
         }
@@ -732,7 +819,8 @@ func compareAndBitwise() {
   // XC of a field with itself clears it.
   randomize(0, 100)
   _ = emu_xc(address(0), address(0), 99)
-  check(differences(0, [UInt8](repeating: 0, count: 100)), 0, "XC of a field with itself: zeros", 100)
+  check(
+    differences(0, [UInt8](repeating: 0, count: 100)), 0, "XC of a field with itself: zeros", 100)
   check(cc, 0, "XC of a field with itself: cc 0", 100)
 }
 
@@ -768,15 +856,21 @@ func translate() {
   bytes(table)[0x40] = 0x11
   bytes(table)[0xFF] = 0x22
   let out = UnsafeMutablePointer<UInt64>(bitPattern: UInt(address(2048)))!
-  for (length, hit, byte) in [(10, -1, 0x40), (10, 3, 0x40), (10, 9, 0xFF), (1, 0, 0xFF), (256, 200, 0x40), (256, 255, 0x40)] {
+  for (length, hit, byte) in [
+    (10, -1, 0x40), (10, 3, 0x40), (10, 9, 0xFF), (1, 0, 0xFF), (256, 200, 0x40), (256, 255, 0x40),
+  ] {
     for i in 0..<length { bytes(0)[i] = UInt8(i % 0x3F) }  // function byte 0 (table zero for 0..0x3E)
     if hit >= 0 { bytes(0)[hit] = UInt8(byte) }
     _ = emu_trt(address(0), address(table), UInt64(length - 1), out)
     let expected: UInt64 = hit < 0 ? 0 : hit == length - 1 ? 2 : 1
     check(cc, expected, "TRT: cc", UInt64(length), UInt64(bitPattern: Int64(hit)))
-    check(out[0], hit < 0 ? 0x1111 : address(hit), "TRT: r1", UInt64(length), UInt64(bitPattern: Int64(hit)))
+    check(
+      out[0], hit < 0 ? 0x1111 : address(hit), "TRT: r1", UInt64(length),
+      UInt64(bitPattern: Int64(hit)))
     let function: UInt64 = byte == 0x40 ? 0x11 : 0x22
-    check(out[1], hit < 0 ? 0x2222_2222_2222_2222 : 0x2222_2222_2222_2200 | function, "TRT: r2", UInt64(length), UInt64(bitPattern: Int64(hit)))
+    check(
+      out[1], hit < 0 ? 0x2222_2222_2222_2222 : 0x2222_2222_2222_2200 | function, "TRT: r2",
+      UInt64(length), UInt64(bitPattern: Int64(hit)))
   }
 }
 
@@ -797,10 +891,16 @@ func translateExtended() {
     _ = emu_tre(regs, address(table), UInt64(test))
     // cc 0: all translated; cc 1: stopped at the test byte (not translated).
     check(cc, stopAt >= 0 ? 1 : 0, "TRE: cc", UInt64(length), UInt64(bitPattern: Int64(stopAt)))
-    check(regs[0], address(processed), "TRE: first-operand address", UInt64(length), UInt64(bitPattern: Int64(stopAt)))
-    check(regs[1], UInt64(length - processed), "TRE: first-operand length", UInt64(length), UInt64(bitPattern: Int64(stopAt)))
+    check(
+      regs[0], address(processed), "TRE: first-operand address", UInt64(length),
+      UInt64(bitPattern: Int64(stopAt)))
+    check(
+      regs[1], UInt64(length - processed), "TRE: first-operand length", UInt64(length),
+      UInt64(bitPattern: Int64(stopAt)))
     if length > 0 {
-      check(differences(0, model), 0, "TRE: bytes translated up to the test byte", UInt64(length), UInt64(bitPattern: Int64(stopAt)))
+      check(
+        differences(0, model), 0, "TRE: bytes translated up to the test byte", UInt64(length),
+        UInt64(bitPattern: Int64(stopAt)))
     }
   }
 }
@@ -810,7 +910,10 @@ func translateExtended() {
 func moveLong() {
   let regs = UnsafeMutablePointer<UInt64>(bitPattern: UInt(address(16384)))!
   // (destination length, source length, pad)
-  for (l1, l2, pad) in [(100, 100, 0x40), (100, 30, 0x00), (30, 100, 0x5A), (0, 10, 0x11), (10, 0, 0xEE), (5000, 4000, 0x77)] {
+  for (l1, l2, pad) in [
+    (100, 100, 0x40), (100, 30, 0x00), (30, 100, 0x5A), (0, 10, 0x11), (10, 0, 0xEE),
+    (5000, 4000, 0x77),
+  ] {
     randomize(0, 10240)
     var model = snapshot(0, 10240)
     let destination = 5120
@@ -824,10 +927,15 @@ func moveLong() {
     _ = emu_mvcl(regs)
     check(cc, compareCC(l1, l2), "MVCL: cc compares the lengths", UInt64(l1), UInt64(l2))
     check(differences(0, model), 0, "MVCL: bytes moved and padded", UInt64(l1), UInt64(l2))
-    check(regs[0], address(destination + l1), "MVCL: first address advanced", UInt64(l1), UInt64(l2))
+    check(
+      regs[0], address(destination + l1), "MVCL: first address advanced", UInt64(l1), UInt64(l2))
     check(regs[1] & 0xFF_FFFF, 0, "MVCL: first length 0", UInt64(l1), UInt64(l2))
-    check(regs[2], address(moved), "MVCL: second address advanced by the bytes moved", UInt64(l1), UInt64(l2))
-    check(regs[3] & 0xFF_FFFF, UInt64(l2 - moved), "MVCL: second length reduced", UInt64(l1), UInt64(l2))
+    check(
+      regs[2], address(moved), "MVCL: second address advanced by the bytes moved", UInt64(l1),
+      UInt64(l2))
+    check(
+      regs[3] & 0xFF_FFFF, UInt64(l2 - moved), "MVCL: second length reduced", UInt64(l1), UInt64(l2)
+    )
     check(regs[3] >> 24 & 0xFF, UInt64(pad), "MVCL: pad byte kept", UInt64(l1), UInt64(l2))
   }
   // Destructive overlap (the destination starts inside the source): cc 3,
@@ -846,7 +954,9 @@ func moveLong() {
 
 func moveLongExtended() {
   let regs = UnsafeMutablePointer<UInt64>(bitPattern: UInt(address(16384)))!
-  for (l1, l2, pad) in [(100, 100, 0x40), (100, 30, 0x00), (30, 100, 0x5A), (0, 10, 0x11), (9000, 1000, 0x33)] {
+  for (l1, l2, pad) in [
+    (100, 100, 0x40), (100, 30, 0x00), (30, 100, 0x5A), (0, 10, 0x11), (9000, 1000, 0x33),
+  ] {
     randomize(0, 1024)
     for i in 0..<10240 { bytes(5120)[i] = 0xCC }
     var model = snapshot(0, 5120 + 10240)
@@ -862,7 +972,8 @@ func moveLongExtended() {
     _ = emu_mvcle(regs, 0x1200 | UInt64(pad))
     check(cc, compareCC(l1, l2), "MVCLE: cc compares the lengths", UInt64(l1), UInt64(l2))
     check(differences(0, model), 0, "MVCLE: bytes moved and padded", UInt64(l1), UInt64(l2))
-    check(regs[0], address(destination + l1), "MVCLE: first address advanced", UInt64(l1), UInt64(l2))
+    check(
+      regs[0], address(destination + l1), "MVCLE: first address advanced", UInt64(l1), UInt64(l2))
     check(regs[1], 0, "MVCLE: first length 0", UInt64(l1), UInt64(l2))
     check(regs[2], address(moved), "MVCLE: second address advanced", UInt64(l1), UInt64(l2))
     check(regs[3], UInt64(l2 - moved), "MVCLE: second length reduced", UInt64(l1), UInt64(l2))
@@ -875,7 +986,8 @@ func compareLong() {
   let cases: [(Int, Int, UInt8, Int, Bool)] = [
     (50, 50, 0x40, -1, true), (50, 50, 0x40, 0, true), (50, 50, 0x40, 49, false),
     (60, 50, 0x40, -1, true), (50, 60, 0x40, -1, true), (60, 50, 0x40, 55, true),
-    (50, 60, 0x40, 55, false), (0, 0, 0, -1, true), (0, 5, 0x40, -1, true), (300, 10, 0x00, 200, false),
+    (50, 60, 0x40, 55, false), (0, 0, 0, -1, true), (0, 5, 0x40, -1, true),
+    (300, 10, 0x00, 200, false),
   ]
   for extended in [false, true] {
     for (l1, l2, pad, index, higher) in cases {
@@ -912,16 +1024,26 @@ func compareLong() {
       let done2 = min(stop, l2)
       if extended {
         check(cc, expected, "CLCLE: cc", UInt64(l1), UInt64(bitPattern: Int64(index)))
-        check(regs[0], address(done1), "CLCLE: first address at the difference", UInt64(l1), UInt64(l2))
+        check(
+          regs[0], address(done1), "CLCLE: first address at the difference", UInt64(l1), UInt64(l2))
         check(regs[1], UInt64(l1 - done1), "CLCLE: first length remaining", UInt64(l1), UInt64(l2))
-        check(regs[2], address(512 + done2), "CLCLE: second address at the difference", UInt64(l1), UInt64(l2))
+        check(
+          regs[2], address(512 + done2), "CLCLE: second address at the difference", UInt64(l1),
+          UInt64(l2))
         check(regs[3], UInt64(l2 - done2), "CLCLE: second length remaining", UInt64(l1), UInt64(l2))
       } else {
         check(cc, expected, "CLCL: cc", UInt64(l1), UInt64(bitPattern: Int64(index)))
-        check(regs[0], address(done1), "CLCL: first address at the difference", UInt64(l1), UInt64(l2))
-        check(regs[1] & 0xFF_FFFF, UInt64(l1 - done1), "CLCL: first length remaining", UInt64(l1), UInt64(l2))
-        check(regs[2], address(512 + done2), "CLCL: second address at the difference", UInt64(l1), UInt64(l2))
-        check(regs[3] & 0xFF_FFFF, UInt64(l2 - done2), "CLCL: second length remaining", UInt64(l1), UInt64(l2))
+        check(
+          regs[0], address(done1), "CLCL: first address at the difference", UInt64(l1), UInt64(l2))
+        check(
+          regs[1] & 0xFF_FFFF, UInt64(l1 - done1), "CLCL: first length remaining", UInt64(l1),
+          UInt64(l2))
+        check(
+          regs[2], address(512 + done2), "CLCL: second address at the difference", UInt64(l1),
+          UInt64(l2))
+        check(
+          regs[3] & 0xFF_FFFF, UInt64(l2 - done2), "CLCL: second length remaining", UInt64(l1),
+          UInt64(l2))
       }
     }
   }
@@ -932,13 +1054,17 @@ func compareLong() {
 func compareAndSwap() {
   // CS: equal -> the replacement is stored, cc 0; unequal -> the first
   // operand register is loaded from storage, cc 1.
-  for (stored, compare) in [(UInt32(5), UInt32(5)), (5, 6), (0xFFFF_FFFF, 0xFFFF_FFFF), (0x8000_0000, 0)] {
+  for (stored, compare) in [
+    (UInt32(5), UInt32(5)), (5, 6), (0xFFFF_FFFF, 0xFFFF_FFFF), (0x8000_0000, 0),
+  ] {
     store32(0, stored)
     let register = emu_cs(UInt64(compare) | 0xAB00_0000_0000_0000, 0x1234_5678, address(0))
     let equal = stored == compare
     check(cc, equal ? 0 : 1, "CS: cc", UInt64(stored), UInt64(compare))
     check(load32(0), equal ? 0x1234_5678 : stored, "CS: storage", UInt64(stored), UInt64(compare))
-    check(register, 0xAB00_0000_0000_0000 | UInt64(equal ? compare : stored), "CS: first-operand register (bits 32-63)", UInt64(stored), UInt64(compare))
+    check(
+      register, 0xAB00_0000_0000_0000 | UInt64(equal ? compare : stored),
+      "CS: first-operand register (bits 32-63)", UInt64(stored), UInt64(compare))
   }
   for (stored, compare) in [(UInt64(0x1_0000_0005), UInt64(0x1_0000_0005)), (0x1_0000_0005, 5)] {
     store64(8, stored)
@@ -946,7 +1072,9 @@ func compareAndSwap() {
     let equal = stored == compare
     check(cc, equal ? 0 : 1, "CSG: cc", stored, compare)
     check(load64(8), equal ? 0xFEDC_BA98_7654_3210 : stored, "CSG: storage", stored, compare)
-    check(register, stored, "CSG: first-operand register holds the old value either way", stored, compare)
+    check(
+      register, stored, "CSG: first-operand register holds the old value either way", stored,
+      compare)
   }
   let regs = UnsafeMutablePointer<UInt64>(bitPattern: UInt(address(16384)))!
   for equal in [true, false] {
@@ -957,8 +1085,11 @@ func compareAndSwap() {
     regs[3] = 0x4444_4444
     _ = emu_cds(regs, address(16))
     check(cc, equal ? 0 : 1, "CDS: cc", equal ? 1 : 0)
-    check(load64(16), equal ? 0x3333_3333_4444_4444 : 0x1111_1111_2222_2222, "CDS: storage", equal ? 1 : 0)
-    check(regs[1] & 0xFFFF_FFFF, 0x2222_2222, "CDS: odd register holds the old low word", equal ? 1 : 0)
+    check(
+      load64(16), equal ? 0x3333_3333_4444_4444 : 0x1111_1111_2222_2222, "CDS: storage",
+      equal ? 1 : 0)
+    check(
+      regs[1] & 0xFFFF_FFFF, 0x2222_2222, "CDS: odd register holds the old low word", equal ? 1 : 0)
     store64(32, 0xA)
     store64(40, 0xB)
     regs[0] = 0xA
@@ -967,12 +1098,18 @@ func compareAndSwap() {
     regs[3] = 0xBEEF
     _ = emu_cdsg(regs, address(32))
     check(cc, equal ? 0 : 1, "CDSG: cc", equal ? 1 : 0)
-    check(load64(32) << 16 | load64(40), equal ? 0xDEAD_0000 | 0xBEEF : 0xA_0000 | 0xB, "CDSG: storage", equal ? 1 : 0)
+    check(
+      load64(32) << 16 | load64(40), equal ? 0xDEAD_0000 | 0xBEEF : 0xA_0000 | 0xB, "CDSG: storage",
+      equal ? 1 : 0)
     check(regs[1], 0xB, "CDSG: odd register holds the old low doubleword", equal ? 1 : 0)
   }
   // Operands off their natural boundary: specification exception.
-  expectException(vector: 6, "CS on a halfword boundary: specification") { _ = emu_cs(0, 0, address(2)) }
-  expectException(vector: 6, "CSG on a word boundary: specification") { _ = emu_csg(0, 0, address(4)) }
+  expectException(vector: 6, "CS on a halfword boundary: specification") {
+    _ = emu_cs(0, 0, address(2))
+  }
+  expectException(vector: 6, "CSG on a word boundary: specification") {
+    _ = emu_csg(0, 0, address(4))
+  }
   expectException(vector: 6, "CDSG on a doubleword boundary: specification") {
     _ = emu_cdsg(UnsafeMutablePointer<UInt64>(bitPattern: UInt(address(16384)))!, address(8))
   }
@@ -989,7 +1126,8 @@ func compareSwapAndStore() {
       if sc == 0 && Platform.arguments.value(of: "harness.accel", hasItem: "tcg") {
         // QEMU 7.2 TCG aborts (assertion in extract32: a zero-length
         // alignment mask) on CSST with store characteristic 0.
-        skip("CSST sc 0 (1-byte store)", because: "QEMU 7.2 TCG aborts on CSST store characteristic 0")
+        skip(
+          "CSST sc 0 (1-byte store)", because: "QEMU 7.2 TCG aborts on CSST store characteristic 0")
         continue
       }
       for equal in [true, false] {
@@ -999,14 +1137,20 @@ func compareSwapAndStore() {
         store64(list + 16, 0xB1B2_B3B4_B5B6_B7B8)
         let stored: UInt64 = fc == 0 ? 0x0102_0304 : 0x0102_0304_0506_0708
         let compare = equal ? stored : stored ^ 1
-        let register = emu_csst(fc == 0 ? compare | 0x7700_0000_0000_0000 : compare, address(0), address(32), sc << 8 | fc, address(list))
+        let register = emu_csst(
+          fc == 0 ? compare | 0x7700_0000_0000_0000 : compare, address(0), address(32),
+          sc << 8 | fc, address(list))
         check(cc, equal ? 0 : 1, "CSST: cc", fc << 8 | sc, equal ? 1 : 0)
         let firstNow = fc == 0 ? UInt64(load32(0)) : load64(0)
         let replacement: UInt64 = fc == 0 ? 0xA1A2_A3A4 : 0xA1A2_A3A4_A5A6_A7A8
-        check(firstNow, equal ? replacement : stored, "CSST: first operand", fc << 8 | sc, equal ? 1 : 0)
+        check(
+          firstNow, equal ? replacement : stored, "CSST: first operand", fc << 8 | sc, equal ? 1 : 0
+        )
         var model = [UInt8](repeating: 0xEE, count: 16)
         if equal { for i in 0..<(1 << Int(sc)) { model[i] = UInt8(0xB1 + i) } }
-        check(differences(32, model), 0, "CSST: second operand stored only when equal", fc << 8 | sc, equal ? 1 : 0)
+        check(
+          differences(32, model), 0, "CSST: second operand stored only when equal", fc << 8 | sc,
+          equal ? 1 : 0)
         if !equal && fc == 1 {
           check(register, stored, "CSST fc 1: R3 loaded from the first operand when unequal", sc, 0)
         }
@@ -1031,18 +1175,24 @@ func compareSwapAndStoreLoadsWord() {
     store64(list + 16, 0xB1B2_B3B4_B5B6_B7B8)
     let register = emu_csst(0x7700_0000_0102_0305, address(0), address(32), sc << 8, address(list))
     check(cc, 1, "CSST fc 0 unequal: cc 1", sc)
-    check(register & 0xFFFF_FFFF, 0x0102_0304, "CSST fc 0 unequal: R3 bits 32-63 = first operand", sc, register)
+    check(
+      register & 0xFFFF_FFFF, 0x0102_0304, "CSST fc 0 unequal: R3 bits 32-63 = first operand", sc,
+      register)
     check(register >> 32, 0x7700_0000, "CSST fc 0 unequal: R3 bits 0-31 unchanged", sc, register)
   }
 }
 
 func interlockedAccess() {
-  let cases: [(UInt32, UInt32)] = [(0x7FFF_FFFF, 1), (0xFFFF_FFFF, 1), (0x8000_0000, 0xFFFF_FFFF), (0xF0F0_F0F0, 0x0FF0_0FF0)]
+  let cases: [(UInt32, UInt32)] = [
+    (0x7FFF_FFFF, 1), (0xFFFF_FFFF, 1), (0x8000_0000, 0xFFFF_FFFF), (0xF0F0_F0F0, 0x0FF0_0FF0),
+  ]
   for (old, operand) in cases {
     let (o64, p64) = (UInt64(old), UInt64(operand))
     store32(0, old)
     let (sum, overflow) = signedAdd32(old, operand)
-    check(UInt32(truncatingIfNeeded: emu_laa(address(0), p64)), old, "LAA: loads the old value", o64, p64)
+    check(
+      UInt32(truncatingIfNeeded: emu_laa(address(0), p64)), old, "LAA: loads the old value", o64,
+      p64)
     check(cc, signedCC(Int64(sum), overflow: overflow), "LAA: cc of the sum", o64, p64)
     check(load32(0), UInt32(bitPattern: sum), "LAA: stores the sum", o64, p64)
     store32(0, old)
@@ -1055,8 +1205,13 @@ func interlockedAccess() {
       store32(0, old)
       let result = op == 0 ? old & operand : op == 1 ? old | operand : old ^ operand
       let got = UInt32(truncatingIfNeeded: stub(address(0), p64))
-      let nameValue: StaticString = op == 0 ? "LAN: loads the old value" : op == 1 ? "LAO: loads the old value" : "LAX: loads the old value"
-      let nameStore: StaticString = op == 0 ? "LAN: stores the result" : op == 1 ? "LAO: stores the result" : "LAX: stores the result"
+      let nameValue: StaticString =
+        op == 0
+        ? "LAN: loads the old value"
+        : op == 1 ? "LAO: loads the old value" : "LAX: loads the old value"
+      let nameStore: StaticString =
+        op == 0
+        ? "LAN: stores the result" : op == 1 ? "LAO: stores the result" : "LAX: stores the result"
       let nameCC: StaticString = op == 0 ? "LAN: cc" : op == 1 ? "LAO: cc" : "LAX: cc"
       check(got, old, nameValue, o64, p64)
       check(cc, result == 0 ? 0 : 1, nameCC, o64, p64)
@@ -1070,7 +1225,9 @@ func interlockedAccess() {
   store64(8, 0xFF00)
   _ = emu_lang(address(8), 0x00FF)
   check(cc, 0, "LANG: zero result cc 0", 0xFF00, 0xFF)
-  expectException(vector: 6, "LAA off a word boundary: specification") { _ = emu_laa(address(2), 1) }
+  expectException(vector: 6, "LAA off a word boundary: specification") {
+    _ = emu_laa(address(2), 1)
+  }
 }
 
 // MARK: Execute
@@ -1142,7 +1299,9 @@ func convertToDecimal() {
   let values: [Int32] = [0, 1, -1, 123_456_789, -987_654_321, Int32.max, Int32.min, 10]
   for v in values {
     emu_cvd(UInt64(UInt32(bitPattern: v)), address(0))
-    check(differences(0, packDecimal(Int64(v), length: 8)), 0, "CVD: packed, sign C/D", UInt64(UInt32(bitPattern: v)))
+    check(
+      differences(0, packDecimal(Int64(v), length: 8)), 0, "CVD: packed, sign C/D",
+      UInt64(UInt32(bitPattern: v)))
   }
 }
 
@@ -1160,17 +1319,22 @@ func convertToBinary() {
   for v: Int64 in [0, -1, 1_234_567_890_123_456_789, Int64.min + 1, Int64.max] {
     for i in 0..<16 { bytes(0)[i] = 0xEE }
     expectNoException("CVDG: no interruption") { emu_cvdg(UInt64(bitPattern: v), address(0)) }
-    check(differences(0, packDecimal(v, length: 16)), 0, "CVDG: packed 16 bytes", UInt64(bitPattern: v))
+    check(
+      differences(0, packDecimal(v, length: 16)), 0, "CVDG: packed 16 bytes", UInt64(bitPattern: v))
   }
   let values: [Int32] = [0, 1, -1, 123_456_789, -987_654_321, Int32.max, Int32.min, 10]
   for v in values {
     put(16, packDecimal(Int64(v), length: 8))
     let got = convertedToBinary(16).map { UInt32(truncatingIfNeeded: $0) }
-    check(got ?? 0xDEAD, UInt32(bitPattern: v), "CVB: binary from packed", UInt64(UInt32(bitPattern: v)))
+    check(
+      got ?? 0xDEAD, UInt32(bitPattern: v), "CVB: binary from packed", UInt64(UInt32(bitPattern: v))
+    )
   }
   for v: Int64 in [0, -1, 1_234_567_890_123_456_789, Int64.min + 1, Int64.max] {
     put(32, packDecimal(v, length: 16))
-    check(convertedToBinary(32, wide: true) ?? 0xDEAD, UInt64(bitPattern: v), "CVBG: binary from packed", UInt64(bitPattern: v))
+    check(
+      convertedToBinary(32, wide: true) ?? 0xDEAD, UInt64(bitPattern: v),
+      "CVBG: binary from packed", UInt64(bitPattern: v))
   }
   // Alternate plus signs A, E, F and minus B are accepted.
   for sign: UInt8 in [0xA, 0xE, 0xF] {
@@ -1179,14 +1343,20 @@ func convertToBinary() {
   }
   put(16, packDecimal(42, length: 8))
   bytes(16)[7] = 0x2B
-  check(UInt32(truncatingIfNeeded: convertedToBinary(16) ?? 0xDEAD), UInt32(bitPattern: -42), "CVB: sign B is minus", 0xB)
+  check(
+    UInt32(truncatingIfNeeded: convertedToBinary(16) ?? 0xDEAD), UInt32(bitPattern: -42),
+    "CVB: sign B is minus", 0xB)
   // Invalid digit or sign: data exception; out of range: fixed-point divide.
   put(16, packDecimal(42, length: 8))
   bytes(16)[3] = 0xA0
-  expectException(vector: 7, "CVB with an invalid digit: data exception") { _ = emu_cvb(address(16)) }
+  expectException(vector: 7, "CVB with an invalid digit: data exception") {
+    _ = emu_cvb(address(16))
+  }
   put(16, packDecimal(42, length: 8))
   bytes(16)[7] = 0x25
-  expectException(vector: 7, "CVB with an invalid sign: data exception") { _ = emu_cvb(address(16)) }
+  expectException(vector: 7, "CVB with an invalid sign: data exception") {
+    _ = emu_cvb(address(16))
+  }
   put(16, packDecimal(2_147_483_648, length: 8))
   expectException(vector: 9, "CVB of 2^31: fixed-point divide") { _ = emu_cvb(address(16)) }
 }
@@ -1195,7 +1365,8 @@ func packUnpack() {
   // PACK: right to left, the rightmost byte with its nibbles swapped, then
   // the right nibbles two to a byte; zeros when the source runs out.
   let zonedCases: [[UInt8]] = [
-    [0xF1, 0xF2, 0xF3, 0xC4], [0xF9], [0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xD8], [0x12, 0x34, 0x56],
+    [0xF1, 0xF2, 0xF3, 0xC4], [0xF9], [0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xD8],
+    [0x12, 0x34, 0x56],
   ]
   for zoned in zonedCases {
     for l1 in [1, 2, 3, 5] {
@@ -1297,9 +1468,12 @@ func decimalArithmetic() {
       var expected = packDecimal(truncated, length: l1)
       if overflow && exact < 0 { expected[l1 - 1] = expected[l1 - 1] & 0xF0 | 0xD }
       let stub = op == 0 ? emu_ap : op == 1 ? emu_sp : emu_zap
-      decimal(stub, address(0), address(32), lengths, op == 0 ? "AP: no interruption" : op == 1 ? "SP: no interruption" : "ZAP: no interruption")
+      decimal(
+        stub, address(0), address(32), lengths,
+        op == 0 ? "AP: no interruption" : op == 1 ? "SP: no interruption" : "ZAP: no interruption")
       let expectedCC = overflow ? 3 : signedCC(exact, overflow: false)
-      let nameResult: StaticString = op == 0 ? "AP: sum" : op == 1 ? "SP: difference" : "ZAP: result"
+      let nameResult: StaticString =
+        op == 0 ? "AP: sum" : op == 1 ? "SP: difference" : "ZAP: result"
       let nameCC: StaticString = op == 0 ? "AP: cc" : op == 1 ? "SP: cc" : "ZAP: cc"
       check(differences(0, expected), 0, nameResult, UInt64(bitPattern: a), UInt64(bitPattern: b))
       check(cc, expectedCC, nameCC, UInt64(bitPattern: a), UInt64(bitPattern: b))
@@ -1309,7 +1483,9 @@ func decimalArithmetic() {
   put(0, packDecimal(1, length: 3))
   put(32, packDecimal(2, length: 2))
   let direct = catchException { emu_ap_direct(address(0), address(32)) }
-  if !expect(direct == nil, "AP (not executed): no interruption").passed { note("interruption code", direct?.vector ?? 0) }
+  if !expect(direct == nil, "AP (not executed): no interruption").passed {
+    note("interruption code", direct?.vector ?? 0)
+  }
   check(differences(0, packDecimal(3, length: 3)), 0, "AP (not executed): sum", 1, 2)
   // ZAP of negative zero gives positive zero.
   put(32, [0x00, 0x0D])
@@ -1337,26 +1513,36 @@ func decimalArithmetic() {
     for i in 0..<4 { expected[i] = quotient[i] }
     for i in 0..<2 { expected[4 + i] = remainder[i] }
     if a % b == 0 && a < 0 { expected[5] = expected[5] & 0xF0 | 0xD }
-    check(differences(0, expected), 0, "DP: quotient and remainder", UInt64(bitPattern: a), UInt64(bitPattern: b))
+    check(
+      differences(0, expected), 0, "DP: quotient and remainder", UInt64(bitPattern: a),
+      UInt64(bitPattern: b))
   }
   // Exceptions: invalid sign (data, 7), overflow with the decimal-overflow
   // mask on (decimal overflow, 0xA), division by zero (decimal divide, 0xB).
   put(0, packDecimal(1, length: 2))
   put(32, [0x1A, 0x25])
-  expectException(vector: 7, "AP with an invalid sign: data exception") { _ = emu_ap(address(0), address(32), 0x11) }
+  expectException(vector: 7, "AP with an invalid sign: data exception") {
+    _ = emu_ap(address(0), address(32), 0x11)
+  }
   put(0, packDecimal(999, length: 2))
   put(32, packDecimal(1, length: 1))
   expectException(vector: 0xA, "AP overflow with the mask on: decimal overflow") {
     _ = emu_ap_overflow_enabled(address(0), address(32), 0x10)
   }
   emu_clear_program_mask()
-  check(differences(0, [0x00, 0x0C]), 0, "AP overflow with the mask on: result stored (completed)", 999, 1)
+  check(
+    differences(0, [0x00, 0x0C]), 0, "AP overflow with the mask on: result stored (completed)", 999,
+    1)
   put(0, packDecimal(100, length: 4))
   put(32, packDecimal(0, length: 2))
-  expectException(vector: 0xB, "DP by zero: decimal divide") { _ = emu_dp(address(0), address(32), 0x31) }
+  expectException(vector: 0xB, "DP by zero: decimal divide") {
+    _ = emu_dp(address(0), address(32), 0x31)
+  }
   put(0, packDecimal(100, length: 4))
   put(32, packDecimal(3, length: 2))
-  expectException(vector: 7, "MP without enough leading zeros: data exception") { _ = emu_mp(address(0), address(32), 0x31) }
+  expectException(vector: 7, "MP without enough leading zeros: data exception") {
+    _ = emu_mp(address(0), address(32), 0x31)
+  }
 }
 
 /// The model of EDIT: the pattern is processed left to right with the
@@ -1417,14 +1603,17 @@ func edit() {
     [0x40, 0x21, 0x20, 0x20, 0x22, 0x20, 0x20, 0x20],
   ]
   let sources: [[UInt8]] = [
-    [0x00, 0x12, 0x34, 0x5D], [0x00, 0x00, 0x00, 0x0C], [0x12, 0x34, 0x56, 0x7C], [0x00, 0x00, 0x05, 0x0D],
+    [0x00, 0x12, 0x34, 0x5D], [0x00, 0x00, 0x00, 0x0C], [0x12, 0x34, 0x56, 0x7C],
+    [0x00, 0x00, 0x05, 0x0D],
   ]
   // ED without EXECUTE on the first pattern (13 bytes).
   put(0, patterns[0])
   put(64, [0x00, 0x12, 0x34, 0x5D, 0x00, 0x0C, 0x00, 0x0C])
   let (directModel, _) = modelEdit(patterns[0], [0x00, 0x12, 0x34, 0x5D, 0x00, 0x0C, 0x00, 0x0C])
   let direct = catchException { emu_ed_direct(address(0), address(64)) }
-  if !expect(direct == nil, "ED (not executed): no interruption").passed { note("interruption code", direct?.vector ?? 0) }
+  if !expect(direct == nil, "ED (not executed): no interruption").passed {
+    note("interruption code", direct?.vector ?? 0)
+  }
   check(differences(0, directModel), 0, "ED (not executed): edited field", 13)
   for pattern in patterns {
     for source in sources {
@@ -1437,7 +1626,9 @@ func edit() {
       put(64, digits)
       let (model, expectedCC) = modelEdit(pattern, digits)
       let caught = catchException { _ = emu_ed(address(0), address(64), UInt64(pattern.count - 1)) }
-      if !expect(caught == nil, "ED: no interruption").passed { note("interruption code", caught?.vector ?? 0) }
+      if !expect(caught == nil, "ED: no interruption").passed {
+        note("interruption code", caught?.vector ?? 0)
+      }
       check(differences(0, model), 0, "ED: edited field", UInt64(pattern.count), UInt64(source[3]))
       check(cc, expectedCC, "ED: cc", UInt64(pattern.count), UInt64(source[3]))
     }
@@ -1446,7 +1637,9 @@ func edit() {
 
 // MARK: RISBG family
 
-func rotateLeft(_ v: UInt64, _ n: UInt64) -> UInt64 { n & 63 == 0 ? v : v << (n & 63) | v >> (64 - (n & 63)) }
+func rotateLeft(_ v: UInt64, _ n: UInt64) -> UInt64 {
+  n & 63 == 0 ? v : v << (n & 63) | v >> (64 - (n & 63))
+}
 /// Bits `start` through `end` (big-endian numbering, wrapping) set.
 func bitMask(_ start: UInt64, _ end: UInt64) -> UInt64 {
   var mask: UInt64 = 0
@@ -1472,13 +1665,17 @@ func rotateThenSelectedBits() {
     RotateCase(stub: emu_risbg_0, kind: .insert, i3: 0, i4: 63, i5: 0, name: "RISBG 0,63,0"),
     RotateCase(stub: emu_risbg_1, kind: .insert, i3: 32, i4: 63, i5: 0, name: "RISBG 32,63,0"),
     RotateCase(stub: emu_risbg_2, kind: .insert, i3: 0, i4: 31, i5: 32, name: "RISBG 0,31,32"),
-    RotateCase(stub: emu_risbg_3, kind: .insert, i3: 56, i4: 7, i5: 8, name: "RISBG 56,7,8 (wrapping)"),
+    RotateCase(
+      stub: emu_risbg_3, kind: .insert, i3: 56, i4: 7, i5: 8, name: "RISBG 56,7,8 (wrapping)"),
     RotateCase(stub: emu_risbg_4, kind: .insert, i3: 40, i4: 47, i5: 60, name: "RISBG 40,47,60"),
     RotateCase(stub: emu_risbg_5, kind: .insert, i3: 60, i4: 131, i5: 4, name: "RISBG 60,3,4 zero"),
     RotateCase(stub: emu_risbg_6, kind: .insert, i3: 0, i4: 128, i5: 1, name: "RISBG 0,0,1 zero"),
-    RotateCase(stub: emu_risbg_7, kind: .insert, i3: 48, i4: 143, i5: 16, name: "RISBG 48,15,16 zero"),
-    RotateCase(stub: emu_risbgn_0, kind: .insertNoCC, i3: 8, i4: 23, i5: 12, name: "RISBGN 8,23,12"),
-    RotateCase(stub: emu_risbgn_1, kind: .insertNoCC, i3: 62, i4: 129, i5: 63, name: "RISBGN 62,1,63 zero"),
+    RotateCase(
+      stub: emu_risbg_7, kind: .insert, i3: 48, i4: 143, i5: 16, name: "RISBG 48,15,16 zero"),
+    RotateCase(
+      stub: emu_risbgn_0, kind: .insertNoCC, i3: 8, i4: 23, i5: 12, name: "RISBGN 8,23,12"),
+    RotateCase(
+      stub: emu_risbgn_1, kind: .insertNoCC, i3: 62, i4: 129, i5: 63, name: "RISBGN 62,1,63 zero"),
     RotateCase(stub: emu_rnsbg_0, kind: .and, i3: 0, i4: 63, i5: 0, name: "RNSBG 0,63,0"),
     RotateCase(stub: emu_rnsbg_1, kind: .and, i3: 32, i4: 47, i5: 16, name: "RNSBG 32,47,16"),
     RotateCase(stub: emu_rnsbg_2, kind: .and, i3: 136, i4: 15, i5: 8, name: "RNSBG test 8,15,8"),
@@ -1494,7 +1691,8 @@ func rotateThenSelectedBits() {
     RotateCase(stub: emu_risblg_1, kind: .low, i3: 40, i4: 183, i5: 8, name: "RISBLG 40,55,8 zero"),
   ]
   let operands: [(UInt64, UInt64)] = [
-    (0xFFFF_FFFF_FFFF_FFFF, 0x0123_4567_89AB_CDEF), (0, 0x8000_0000_0000_0001), (0xAAAA_AAAA_5555_5555, 0xF0F0_0F0F_FF00_00FF),
+    (0xFFFF_FFFF_FFFF_FFFF, 0x0123_4567_89AB_CDEF), (0, 0x8000_0000_0000_0001),
+    (0xAAAA_AAAA_5555_5555, 0xF0F0_0F0F_FF00_00FF),
   ]
   let tcg = Platform.arguments.value(of: "harness.accel", hasItem: "tcg")
   for c in cases {
@@ -1518,7 +1716,9 @@ func rotateThenSelectedBits() {
         if c.kind == .insert { expectedCC = signedCC(Int64(bitPattern: expected), overflow: false) }
       case .and, .or, .xor:
         let mask = bitMask(c.i3 & 63, c.i4 & 63)
-        let selected = (c.kind == .and ? first & rotated : c.kind == .or ? first | rotated : first ^ rotated) & mask
+        let selected =
+          (c.kind == .and ? first & rotated : c.kind == .or ? first | rotated : first ^ rotated)
+          & mask
         expectedCC = selected == 0 ? 0 : 1
         if !testOnly { expected = first & ~mask | selected }
       case .high, .low:
@@ -1550,13 +1750,19 @@ func compareAndBranch() {
   let clgij: [(UInt64, UInt64) -> UInt64] = [emu_clgij_2, emu_clgij_4, emu_clgij_8, emu_clgij_12]
   /// Branch taken when the mask bit of the relation (8 equal, 4 low, 2 high) is one.
   func taken(_ relation: UInt64, _ mask: UInt64) -> UInt64 { mask & (8 >> relation) != 0 ? 1 : 0 }
-  let pairs: [(UInt64, UInt64)] = [(5, 5), (0xFFFF_FFFF, 1), (0x8000_0000_0000_0000, 0x7FFF_FFFF_FFFF_FFFF)]
+  let pairs: [(UInt64, UInt64)] = [
+    (5, 5), (0xFFFF_FFFF, 1), (0x8000_0000_0000_0000, 0x7FFF_FFFF_FFFF_FFFF),
+  ]
   for (a, b) in pairs {
     let (a32, b32) = (UInt32(truncatingIfNeeded: a), UInt32(truncatingIfNeeded: b))
     for index in 0..<masks.count {
       let mask = masks[index]
-      check(crj[index](a, b), taken(compareCC(Int32(bitPattern: a32), Int32(bitPattern: b32)), mask), "CRJ: branch", a, mask)
-      check(cgrj[index](a, b), taken(compareCC(Int64(bitPattern: a), Int64(bitPattern: b)), mask), "CGRJ: branch", a, mask)
+      check(
+        crj[index](a, b), taken(compareCC(Int32(bitPattern: a32), Int32(bitPattern: b32)), mask),
+        "CRJ: branch", a, mask)
+      check(
+        cgrj[index](a, b), taken(compareCC(Int64(bitPattern: a), Int64(bitPattern: b)), mask),
+        "CGRJ: branch", a, mask)
       check(clrj[index](a, b), taken(compareCC(a32, b32), mask), "CLRJ: branch", a, mask)
       check(clgrj[index](a, b), taken(compareCC(a, b), mask), "CLGRJ: branch", a, mask)
     }
@@ -1567,8 +1773,12 @@ func compareAndBranch() {
     let a32 = UInt32(truncatingIfNeeded: a)
     for index in 0..<masks.count {
       let mask = masks[index]
-      check(cij[index](a, 0), taken(compareCC(Int32(bitPattern: a32), -10), mask), "CIJ: branch", a, mask)
-      check(cgij[index](a, 0), taken(compareCC(Int64(bitPattern: a), -10), mask), "CGIJ: branch", a, mask)
+      check(
+        cij[index](a, 0), taken(compareCC(Int32(bitPattern: a32), -10), mask), "CIJ: branch", a,
+        mask)
+      check(
+        cgij[index](a, 0), taken(compareCC(Int64(bitPattern: a), -10), mask), "CGIJ: branch", a,
+        mask)
       check(clij[index](a, 0), taken(compareCC(a32, 200), mask), "CLIJ: branch", a, mask)
       check(clgij[index](a, 0), taken(compareCC(a, 200), mask), "CLGIJ: branch", a, mask)
     }

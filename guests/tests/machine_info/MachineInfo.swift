@@ -28,9 +28,13 @@ let guestTests = [
   Test("memory size vs addressing", memoryBoundary),
 ]
 
-@_extern(c, "mi_stsi") func mi_stsi(_ gr0: UInt64, _ gr1: UInt64, _ block: UInt64, _ gr0Out: UnsafeMutablePointer<UInt64>) -> UInt64
+@_extern(c, "mi_stsi") func mi_stsi(
+  _ gr0: UInt64, _ gr1: UInt64, _ block: UInt64, _ gr0Out: UnsafeMutablePointer<UInt64>
+) -> UInt64
 @_extern(c, "mi_stidp") func mi_stidp(_ address: UInt64)
-@_extern(c, "mi_stfle") func mi_stfle(_ list: UInt64, _ gr0: UInt64, _ gr0Out: UnsafeMutablePointer<UInt64>) -> UInt64
+@_extern(c, "mi_stfle") func mi_stfle(
+  _ list: UInt64, _ gr0: UInt64, _ gr0Out: UnsafeMutablePointer<UInt64>
+) -> UInt64
 @_extern(c, "mi_stfl") func mi_stfl() -> UInt64
 @_extern(c, "mi_block_address") func mi_block_address() -> UInt64
 @_extern(c, "mi_sccb_address") func mi_sccb_address() -> UInt64
@@ -63,9 +67,15 @@ let guestTests = [
 func byte(_ base: UInt64, _ offset: Int) -> UInt64 {
   UInt64(UnsafePointer<UInt8>(bitPattern: UInt(base) + UInt(offset))!.pointee)
 }
-func be16(_ base: UInt64, _ offset: Int) -> UInt64 { byte(base, offset) << 8 | byte(base, offset + 1) }
-func be32(_ base: UInt64, _ offset: Int) -> UInt64 { be16(base, offset) << 16 | be16(base, offset + 2) }
-func be64(_ base: UInt64, _ offset: Int) -> UInt64 { be32(base, offset) << 32 | be32(base, offset + 4) }
+func be16(_ base: UInt64, _ offset: Int) -> UInt64 {
+  byte(base, offset) << 8 | byte(base, offset + 1)
+}
+func be32(_ base: UInt64, _ offset: Int) -> UInt64 {
+  be16(base, offset) << 16 | be16(base, offset + 2)
+}
+func be64(_ base: UInt64, _ offset: Int) -> UInt64 {
+  be32(base, offset) << 32 | be32(base, offset + 4)
+}
 func clear(_ base: UInt64, _ count: Int) {
   let p = UnsafeMutablePointer<UInt8>(bitPattern: UInt(base))!
   for i in 0..<count { p[i] = 0 }
@@ -81,7 +91,8 @@ func isEBCDICText(_ base: UInt64, _ offset: Int, _ count: Int) -> Bool {
   for i in 0..<count {
     let c = byte(base, offset + i)
     let upper = c & 0xBF  // lower-case letters are the upper-case codes minus 0x40
-    let letter = (0xC1...0xC9).contains(c | 0x40) && upper == c & 0xBF
+    let letter =
+      (0xC1...0xC9).contains(c | 0x40) && upper == c & 0xBF
       || (0x81...0x89).contains(c) || (0x91...0x99).contains(c) || (0xA2...0xA9).contains(c)
       || (0xC1...0xC9).contains(c) || (0xD1...0xD9).contains(c) || (0xE2...0xE9).contains(c)
     let digit = (0xF0...0xF9).contains(c)
@@ -97,7 +108,8 @@ func stsiGR0(_ fc: UInt64, _ sel1: UInt64) -> UInt64 { fc << 28 | sel1 }
 
 /// STSI fc.sel1.sel2 into the page-aligned block (filled with 0xFF first,
 /// so a stored block shows); returns the condition code and GR0 after.
-func stsi(_ fc: UInt64, _ sel1: UInt64, _ sel2: UInt64) -> (cc: UInt64, gr0: UInt64, block: UInt64) {
+func stsi(_ fc: UInt64, _ sel1: UInt64, _ sel2: UInt64) -> (cc: UInt64, gr0: UInt64, block: UInt64)
+{
   let block = mi_block_address()
   fill(block, 4096, 0xFF)
   var gr0: UInt64 = 0
@@ -305,31 +317,74 @@ func facilitiesMatchBehaviour() {
   let block = mi_block_address()
   let queryBit: (UInt64) -> Bool = { $0 >> 63 == 1 }  // function 0 (query) installed
   let probes: [Probe] = [
-    Probe(facility: 18, name: "LAY (long displacement, 18)", run: mi_lay, a: 0x1000, b: 0, expected: 0x13345),
-    Probe(facility: 21, name: "AFI (extended immediate, 21)", run: mi_afi, a: 1, b: 0, expected: 0x12345679),
-    Probe(facility: 34, name: "MSGFI (general-instructions extension, 34)", run: mi_msfi, a: 7, b: 0, expected: 21),
-    Probe(facility: 45, name: "AHIK (distinct operands, 45)", run: mi_ahik, a: 0, b: 35, expected: 42),
+    Probe(
+      facility: 18, name: "LAY (long displacement, 18)", run: mi_lay, a: 0x1000, b: 0,
+      expected: 0x13345),
+    Probe(
+      facility: 21, name: "AFI (extended immediate, 21)", run: mi_afi, a: 1, b: 0,
+      expected: 0x1234_5679),
+    Probe(
+      facility: 34, name: "MSGFI (general-instructions extension, 34)", run: mi_msfi, a: 7, b: 0,
+      expected: 21),
+    Probe(
+      facility: 45, name: "AHIK (distinct operands, 45)", run: mi_ahik, a: 0, b: 35, expected: 42),
     // POPCNT: each byte of the result is the number of one bits of that byte.
-    Probe(facility: 45, name: "POPCNT (population count, 45)", run: mi_popcnt, a: 0xFF01_0300_8070_0F07, b: 0, expected: 0x0801_0200_0103_0403),
-    Probe(facility: 45, name: "LPD (interlocked access 1, 45)", run: mi_lpd, a: 0, b: 0, expected: nil, check: nil),
-    Probe(facility: 49, name: "RISBGN (misc-instruction extension, 49)", run: mi_risbgn, a: 0x1122_3344_5566_7788, b: 0xAAAA_AAAA_AAAA_AAAA, expected: 0xAAAA_AAAA_AAAA_AA11),
-    Probe(facility: 53, name: "LOCHI (load/store-on-condition 2, 53)", run: mi_lochi, a: 0, b: 0, expected: 42),
-    Probe(facility: 53, name: "LZRG (load and zero rightmost byte, 53)", run: mi_lzrg, a: 0x1122_3344_5566_7788, b: 0, expected: 0x1122_3344_5566_7700),
-    Probe(facility: 58, name: "MSGRKC (misc-instruction extensions 2, 58)", run: mi_msgrkc, a: 6, b: 7, expected: 42),
-    Probe(facility: 61, name: "NCGRK (misc-instruction extensions 3, 61)", run: mi_ncrk, a: 0xF0F0, b: 0x3030, expected: 0xC0C0),
-    Probe(facility: 41, name: "LDGR/LGDR (FPR-GR transfer, 41)", run: mi_ldgr, a: 0x0123_4567_89AB_CDEF, b: 0, expected: 0x0123_4567_89AB_CDEF),
-    Probe(facility: 42, name: "ADTR (decimal floating point, 42)", run: mi_adtr, a: 0, b: 0, expected: 0),
-    Probe(facility: 25, name: "STCKF (store clock fast, 25)", run: mi_stckf, a: 0, b: 0, expected: nil, check: { $0 != 0 }),
+    Probe(
+      facility: 45, name: "POPCNT (population count, 45)", run: mi_popcnt, a: 0xFF01_0300_8070_0F07,
+      b: 0, expected: 0x0801_0200_0103_0403),
+    Probe(
+      facility: 45, name: "LPD (interlocked access 1, 45)", run: mi_lpd, a: 0, b: 0, expected: nil,
+      check: nil),
+    Probe(
+      facility: 49, name: "RISBGN (misc-instruction extension, 49)", run: mi_risbgn,
+      a: 0x1122_3344_5566_7788, b: 0xAAAA_AAAA_AAAA_AAAA, expected: 0xAAAA_AAAA_AAAA_AA11),
+    Probe(
+      facility: 53, name: "LOCHI (load/store-on-condition 2, 53)", run: mi_lochi, a: 0, b: 0,
+      expected: 42),
+    Probe(
+      facility: 53, name: "LZRG (load and zero rightmost byte, 53)", run: mi_lzrg,
+      a: 0x1122_3344_5566_7788, b: 0, expected: 0x1122_3344_5566_7700),
+    Probe(
+      facility: 58, name: "MSGRKC (misc-instruction extensions 2, 58)", run: mi_msgrkc, a: 6, b: 7,
+      expected: 42),
+    Probe(
+      facility: 61, name: "NCGRK (misc-instruction extensions 3, 61)", run: mi_ncrk, a: 0xF0F0,
+      b: 0x3030, expected: 0xC0C0),
+    Probe(
+      facility: 41, name: "LDGR/LGDR (FPR-GR transfer, 41)", run: mi_ldgr, a: 0x0123_4567_89AB_CDEF,
+      b: 0, expected: 0x0123_4567_89AB_CDEF),
+    Probe(
+      facility: 42, name: "ADTR (decimal floating point, 42)", run: mi_adtr, a: 0, b: 0, expected: 0
+    ),
+    Probe(
+      facility: 25, name: "STCKF (store clock fast, 25)", run: mi_stckf, a: 0, b: 0, expected: nil,
+      check: { $0 != 0 }),
     // ETND with the transactional-execution control (CR0 bit 8) off: a
     // special-operation exception when the facility is installed.
-    Probe(facility: 73, name: "ETND (transactional execution, 73)", run: mi_etnd, a: 0, b: 0, expected: nil, check: nil, installedException: 0x13),
-    Probe(facility: 17, name: "KIMD query (message-security assist, 17)", run: mi_kimd_query, a: block, b: 0, expected: nil, check: queryBit),
-    Probe(facility: 57, name: "PRNO query (MSA extension 5, 57)", run: mi_prno_query, a: block, b: 0, expected: nil, check: queryBit),
-    Probe(facility: 77, name: "KMCTR query (MSA extension 4, 77)", run: mi_kmctr_query, a: block, b: 0, expected: nil, check: queryBit),
-    Probe(facility: 146, name: "KMA query (MSA extension 8, 146)", run: mi_kma_query, a: block, b: 0, expected: nil, check: queryBit),
-    Probe(facility: 155, name: "KDSA query (MSA extension 9, 155)", run: mi_kdsa_query, a: block, b: 0, expected: nil, check: queryBit),
-    Probe(facility: 150, name: "SORTL query (enhanced sort, 150)", run: mi_sortl_query, a: block, b: 0, expected: nil, check: queryBit),
-    Probe(facility: 151, name: "DFLTCC query (deflate conversion, 151)", run: mi_dfltcc_query, a: block, b: 0, expected: nil, check: queryBit),
+    Probe(
+      facility: 73, name: "ETND (transactional execution, 73)", run: mi_etnd, a: 0, b: 0,
+      expected: nil, check: nil, installedException: 0x13),
+    Probe(
+      facility: 17, name: "KIMD query (message-security assist, 17)", run: mi_kimd_query, a: block,
+      b: 0, expected: nil, check: queryBit),
+    Probe(
+      facility: 57, name: "PRNO query (MSA extension 5, 57)", run: mi_prno_query, a: block, b: 0,
+      expected: nil, check: queryBit),
+    Probe(
+      facility: 77, name: "KMCTR query (MSA extension 4, 77)", run: mi_kmctr_query, a: block, b: 0,
+      expected: nil, check: queryBit),
+    Probe(
+      facility: 146, name: "KMA query (MSA extension 8, 146)", run: mi_kma_query, a: block, b: 0,
+      expected: nil, check: queryBit),
+    Probe(
+      facility: 155, name: "KDSA query (MSA extension 9, 155)", run: mi_kdsa_query, a: block, b: 0,
+      expected: nil, check: queryBit),
+    Probe(
+      facility: 150, name: "SORTL query (enhanced sort, 150)", run: mi_sortl_query, a: block, b: 0,
+      expected: nil, check: queryBit),
+    Probe(
+      facility: 151, name: "DFLTCC query (deflate conversion, 151)", run: mi_dfltcc_query, a: block,
+      b: 0, expected: nil, check: queryBit),
   ]
   // LPD loads two words from separate places: the pair is at block+3072.
   let pair = block + 3072
@@ -353,7 +408,9 @@ func facilitiesMatchBehaviour() {
       continue
     }
     if probe.installedException != 0 {
-      expectException(vector: probe.installedException, probe.name) { _ = probe.run(probe.a, probe.b) }
+      expectException(vector: probe.installedException, probe.name) {
+        _ = probe.run(probe.a, probe.b)
+      }
       continue
     }
     fill(block, 64, 0)
@@ -402,7 +459,9 @@ func sclpReadInfo() throws(TestStop) {
   if increments == 0 { increments = be64(sccb, 104) }
   if incrementMiB == 0 { incrementMiB = be32(sccb, 100) }
   let memoryMiB = increments * incrementMiB
-  expectEqual(memoryMiB, Platform.arguments.integer("harness.mem") ?? 0, "SCLP storage (increments x size) = -m")
+  expectEqual(
+    memoryMiB, Platform.arguments.integer("harness.mem") ?? 0,
+    "SCLP storage (increments x size) = -m")
   expect(incrementMiB, .greater, 0, "SCLP increment size non-zero")
   expectEqual(incrementMiB & (incrementMiB - 1), 0, "SCLP increment size is a power of two (MiB)")
   let cpus = be16(sccb, 16)

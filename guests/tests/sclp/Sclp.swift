@@ -36,9 +36,17 @@ func byte(_ at: UInt64) -> UInt64 { UInt64(UnsafePointer<UInt8>(bitPattern: UInt
 func be16(_ at: UInt64) -> UInt64 { byte(at) << 8 | byte(at + 1) }
 func be32(_ at: UInt64) -> UInt64 { be16(at) << 16 | be16(at + 2) }
 func be64(_ at: UInt64) -> UInt64 { be32(at) << 32 | be32(at + 4) }
-func put8(_ at: UInt64, _ v: UInt64) { UnsafeMutablePointer<UInt8>(bitPattern: UInt(at))!.pointee = UInt8(truncatingIfNeeded: v) }
-func put16(_ at: UInt64, _ v: UInt64) { put8(at, v >> 8); put8(at + 1, v) }
-func put32(_ at: UInt64, _ v: UInt64) { put16(at, v >> 16); put16(at + 2, v) }
+func put8(_ at: UInt64, _ v: UInt64) {
+  UnsafeMutablePointer<UInt8>(bitPattern: UInt(at))!.pointee = UInt8(truncatingIfNeeded: v)
+}
+func put16(_ at: UInt64, _ v: UInt64) {
+  put8(at, v >> 8)
+  put8(at + 1, v)
+}
+func put32(_ at: UInt64, _ v: UInt64) {
+  put16(at, v >> 16)
+  put16(at + 2, v)
+}
 func clear(_ at: UInt64, _ count: Int) { for i in 0..<count { put8(at + UInt64(i), 0) } }
 
 /// Starts `command` on the SCCB at `sccb` (length already set) and waits
@@ -96,7 +104,9 @@ func storage() throws(TestStop) {
   // the next one is not (DAT off: real addresses).
   let end = mebibytes() << 20
   expectNoException("last byte of the reported storage is addressable") { _ = s390_load(end - 8) }
-  expectException(vector: 5, "first byte past the reported storage: addressing") { _ = s390_load(end) }
+  expectException(vector: 5, "first byte past the reported storage: addressing") {
+    _ = s390_load(end)
+  }
 }
 
 func cpus() throws(TestStop) {
@@ -124,7 +134,9 @@ func cpus() throws(TestStop) {
     expect(cc, .lessOrEqual, 1, "SIGP SENSE to a listed CPU is accepted")
     highest = max(highest, address)
   }
-  expectEqual(s390_sigp(UInt16(highest + 1), 1, 0, &status), 3, "SIGP SENSE past the listed CPUs: not operational")
+  expectEqual(
+    s390_sigp(UInt16(highest + 1), 1, 0, &status), 3,
+    "SIGP SENSE past the listed CPUs: not operational")
 }
 
 func sccbRules() {
@@ -171,12 +183,17 @@ func writeMasks(receive: UInt64, send: UInt64, length: UInt64 = 4) -> UInt64 {
 func eventMasks() {
   // The console's own masks again: the SCLP answers with what it can
   // receive and send; both include the ASCII console (event type 0x1A).
-  expectEqual(writeMasks(receive: asciiConsoleMask, send: asciiConsoleMask), 0x0020, "WRITE EVENT MASK: normal completion")
+  expectEqual(
+    writeMasks(receive: asciiConsoleMask, send: asciiConsoleMask), 0x0020,
+    "WRITE EVENT MASK: normal completion")
   expectBits(be32(page + 20), set: asciiConsoleMask, "the SCLP receives ASCII console data")
   expectBits(be32(page + 24), set: asciiConsoleMask, "the SCLP sends ASCII console data")
   // A zero mask length is invalid (0x74F0).
-  expectEqual(writeMasks(receive: 0, send: 0, length: 0), 0x74F0, "WRITE EVENT MASK with mask length 0: 0x74F0")
-  expectEqual(writeMasks(receive: asciiConsoleMask, send: asciiConsoleMask), 0x0020, "console masks restored")
+  expectEqual(
+    writeMasks(receive: 0, send: 0, length: 0), 0x74F0,
+    "WRITE EVENT MASK with mask length 0: 0x74F0")
+  expectEqual(
+    writeMasks(receive: asciiConsoleMask, send: asciiConsoleMask), 0x0020, "console masks restored")
   note("console still works after the mask tests")
 }
 
@@ -234,7 +251,9 @@ func longConsoleLines() {
     let c: UInt8 = i < prefix.count ? prefix[i] : i == Int(length) - 1 ? 0x0A : UInt8(0x61 + i % 26)
     put8(text + UInt64(i), UInt64(c))
   }
-  expectEqual(call(writeEventData, page) ?? 0, 0x0020, "WRITE EVENT DATA of a 3000-byte line: normal completion")
+  expectEqual(
+    call(writeEventData, page) ?? 0, 0x0020,
+    "WRITE EVENT DATA of a 3000-byte line: normal completion")
   expectBits(byte(page + 11), set: 0x80, "the event buffer was accepted")
   // The runtime's console writes 1024 bytes per event: a 2500-byte line
   // goes out in three, the last at the newline (a broken line would be a

@@ -109,14 +109,19 @@ func load(_ offset: Int, _ count: Int = 16) -> Vector16 {
   return v
 }
 
-let offsetA = 0, offsetB = 16, offsetC = 32, offsetOut = 48
+let offsetA = 0
+let offsetB = 16
+let offsetC = 32
+let offsetOut = 48
 /// Runs a stub on operands a, b, c with the output prefilled with 0x5A.
 func run(_ stub: Stub, _ a: Vector16, _ b: Vector16, _ c: Vector16 = zeros) -> Vector16 {
   store(offsetA, a)
   store(offsetB, b)
   store(offsetC, c)
   store(offsetOut, Vector16(repeating: 0x5A, count: 16))
-  stub(buffer + UInt64(offsetOut), buffer + UInt64(offsetA), buffer + UInt64(offsetB), buffer + UInt64(offsetC))
+  stub(
+    buffer + UInt64(offsetOut), buffer + UInt64(offsetA), buffer + UInt64(offsetB),
+    buffer + UInt64(offsetC))
   return load(offsetOut)
 }
 
@@ -128,7 +133,10 @@ func half(_ v: Vector16, _ index: Int) -> UInt64 {
 }
 
 /// Checks a whole vector; a failure notes both halves of each.
-func checkVector(_ got: Vector16, _ want: Vector16, _ name: StaticString, file: StaticString = #fileID, line: UInt = #line) {
+func checkVector(
+  _ got: Vector16, _ want: Vector16, _ name: StaticString, file: StaticString = #fileID,
+  line: UInt = #line
+) {
   var equal = true
   for i in 0..<16 where got[i] != want[i] { equal = false }
   if !expect(equal, name, file: file, line: line).passed {
@@ -146,13 +154,19 @@ func element(_ v: Vector16, _ size: Int, _ index: Int) -> UInt64 {
   return value
 }
 func setElement(_ v: inout Vector16, _ size: Int, _ index: Int, _ value: UInt64) {
-  for i in 0..<size { v[index * size + i] = UInt8(truncatingIfNeeded: value >> UInt64(8 * (size - 1 - i))) }
+  for i in 0..<size {
+    v[index * size + i] = UInt8(truncatingIfNeeded: value >> UInt64(8 * (size - 1 - i)))
+  }
 }
 func mask(_ size: Int) -> UInt64 { size == 8 ? ~0 : (1 << UInt64(8 * size)) - 1 }
 /// Applies `op` to each pair of elements of `size` bytes.
-func elementwise(_ a: Vector16, _ b: Vector16, _ size: Int, _ op: (UInt64, UInt64) -> UInt64) -> Vector16 {
+func elementwise(_ a: Vector16, _ b: Vector16, _ size: Int, _ op: (UInt64, UInt64) -> UInt64)
+  -> Vector16
+{
   var r = Vector16(repeating: 0, count: 16)
-  for i in 0..<(16 / size) { setElement(&r, size, i, op(element(a, size, i), element(b, size, i)) & mask(size)) }
+  for i in 0..<(16 / size) {
+    setElement(&r, size, i, op(element(a, size, i), element(b, size, i)) & mask(size))
+  }
   return r
 }
 /// Sign-extends an element of `size` bytes.
@@ -186,7 +200,10 @@ func operandPairs() -> [(Vector16, Vector16)] {
   let r2 = randomVector()
   var extremes = repeated(0xFF)
   for i in 0..<4 { extremes[4 * i] = 0x7F }
-  return [(r1, r2), (extremes, repeated(0x01)), (vector(0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 1), randomVector())]
+  return [
+    (r1, r2), (extremes, repeated(0x01)),
+    (vector(0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 1), randomVector()),
+  ]
 }
 
 func cc() -> UInt64 { vec_last_cc() }
@@ -272,15 +289,28 @@ func loadsAndStores() {
 }
 
 func integerArithmetic() {
-  let adds: [(Stub, Int, StaticString)] = [(vec_vab, 1, "VAB"), (vec_vah, 2, "VAH"), (vec_vaf, 4, "VAF"), (vec_vag, 8, "VAG")]
-  let subs: [(Stub, Int, StaticString)] = [(vec_vsb, 1, "VSB"), (vec_vsh, 2, "VSH"), (vec_vsf, 4, "VSF"), (vec_vsg, 8, "VSG")]
-  let carries: [(Stub, Int, StaticString)] = [(vec_vaccb, 1, "VACCB"), (vec_vacch, 2, "VACCH"), (vec_vaccf, 4, "VACCF"), (vec_vaccg, 8, "VACCG")]
+  let adds: [(Stub, Int, StaticString)] = [
+    (vec_vab, 1, "VAB"), (vec_vah, 2, "VAH"), (vec_vaf, 4, "VAF"), (vec_vag, 8, "VAG"),
+  ]
+  let subs: [(Stub, Int, StaticString)] = [
+    (vec_vsb, 1, "VSB"), (vec_vsh, 2, "VSH"), (vec_vsf, 4, "VSF"), (vec_vsg, 8, "VSG"),
+  ]
+  let carries: [(Stub, Int, StaticString)] = [
+    (vec_vaccb, 1, "VACCB"), (vec_vacch, 2, "VACCH"), (vec_vaccf, 4, "VACCF"),
+    (vec_vaccg, 8, "VACCG"),
+  ]
   for (a, b) in operandPairs() {
-    for (stub, size, name) in adds { checkVector(run(stub, a, b), elementwise(a, b, size) { $0 &+ $1 }, name) }
-    for (stub, size, name) in subs { checkVector(run(stub, a, b), elementwise(a, b, size) { $0 &- $1 }, name) }
+    for (stub, size, name) in adds {
+      checkVector(run(stub, a, b), elementwise(a, b, size) { $0 &+ $1 }, name)
+    }
+    for (stub, size, name) in subs {
+      checkVector(run(stub, a, b), elementwise(a, b, size) { $0 &- $1 }, name)
+    }
     // VACC: the carry out of each unsigned element sum (0 or 1).
     for (stub, size, name) in carries {
-      checkVector(run(stub, a, b), elementwise(a, b, size) { x, y in ((x &+ y) & mask(size)) < x ? 1 : 0 }, name)
+      checkVector(
+        run(stub, a, b), elementwise(a, b, size) { x, y in ((x &+ y) & mask(size)) < x ? 1 : 0 },
+        name)
     }
     // VAQ / VSQ: one 128-bit element.
     let (lowSum, carry) = half(a, 1).addingReportingOverflow(half(b, 1))
@@ -293,9 +323,13 @@ func integerArithmetic() {
     setElement(&want, 8, 0, half(a, 0) &- half(b, 0) &- (borrow ? 1 : 0))
     setElement(&want, 8, 1, half(a, 1) &- half(b, 1))
     checkVector(run(vec_vsq, a, b), want, "VSQ: 128-bit difference")
-    checkVector(run(vec_vmxlb, a, b), elementwise(a, b, 1) { max($0, $1) }, "VMXLB: unsigned maximum")
-    checkVector(run(vec_vmnlb, a, b), elementwise(a, b, 1) { min($0, $1) }, "VMNLB: unsigned minimum")
-    checkVector(run(vec_vmxf, a, b), elementwise(a, b, 4) { signed($0, 4) >= signed($1, 4) ? $0 : $1 }, "VMXF: signed maximum")
+    checkVector(
+      run(vec_vmxlb, a, b), elementwise(a, b, 1) { max($0, $1) }, "VMXLB: unsigned maximum")
+    checkVector(
+      run(vec_vmnlb, a, b), elementwise(a, b, 1) { min($0, $1) }, "VMNLB: unsigned minimum")
+    checkVector(
+      run(vec_vmxf, a, b), elementwise(a, b, 4) { signed($0, 4) >= signed($1, 4) ? $0 : $1 },
+      "VMXF: signed maximum")
   }
 }
 
@@ -314,13 +348,16 @@ func logicalAndCompare() {
   var none = a
   for i in 0..<16 { none[i] ^= 0x80 }
   for (b, expectedCC) in [(a, UInt64(0)), (mixed, 1), (none, 3)] {
-    checkVector(run(vec_vceqbs, a, b), elementwise(a, b, 1) { $0 == $1 ? 0xFF : 0 }, "VCEQBS: element masks")
+    checkVector(
+      run(vec_vceqbs, a, b), elementwise(a, b, 1) { $0 == $1 ? 0xFF : 0 }, "VCEQBS: element masks")
     expectEqual(cc(), expectedCC, "VCEQBS: cc")
   }
   let small = vector(0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0, 0, 0)
   let large = vector(0, 0, 0, 2, 0, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0, 0, 0)
   for (x, y, expectedCC) in [(small, large, UInt64(3)), (large, small, 1), (large, large, 3)] {
-    checkVector(run(vec_vchfs, x, y), elementwise(x, y, 4) { signed($0, 4) > signed($1, 4) ? ~0 : 0 }, "VCHFS: element masks")
+    checkVector(
+      run(vec_vchfs, x, y), elementwise(x, y, 4) { signed($0, 4) > signed($1, 4) ? ~0 : 0 },
+      "VCHFS: element masks")
     expectEqual(cc(), expectedCC, "VCHFS: cc")
   }
   let greater = vector(0, 0, 0, 9, 0, 0, 0, 9, 0, 0, 0, 9, 0, 0, 0, 9)
@@ -332,13 +369,27 @@ func logicalAndCompare() {
 func shiftsAndCounts() {
   for (a, _) in operandPairs() {
     checkVector(run(vec_veslb, a, zeros), elementwise(a, zeros, 1) { x, _ in x << 3 }, "VESLB 3")
-    checkVector(run(vec_vesraf, a, zeros), elementwise(a, zeros, 4) { x, _ in UInt64(bitPattern: signed(x, 4) >> 7) }, "VESRAF 7")
-    checkVector(run(vec_verllg, a, zeros), elementwise(a, zeros, 8) { x, _ in x << 13 | x >> 51 }, "VERLLG 13")
-    checkVector(run(vec_vpopct, a, zeros), elementwise(a, zeros, 1) { x, _ in UInt64(x.nonzeroBitCount) }, "VPOPCT: ones per byte")
-    checkVector(run(vec_vclzf, a, zeros), elementwise(a, zeros, 4) { x, _ in UInt64(UInt32(truncatingIfNeeded: x).leadingZeroBitCount) }, "VCLZF")
-    checkVector(run(vec_vctzg, a, zeros), elementwise(a, zeros, 8) { x, _ in UInt64(x.trailingZeroBitCount) }, "VCTZG")
-    checkVector(run(vec_vlch, a, zeros), elementwise(a, zeros, 2) { x, _ in 0 &- x }, "VLCH: complement")
-    checkVector(run(vec_vlpf, a, zeros), elementwise(a, zeros, 4) { x, _ in signed(x, 4) < 0 ? 0 &- x : x }, "VLPF: absolute value")
+    checkVector(
+      run(vec_vesraf, a, zeros),
+      elementwise(a, zeros, 4) { x, _ in UInt64(bitPattern: signed(x, 4) >> 7) }, "VESRAF 7")
+    checkVector(
+      run(vec_verllg, a, zeros), elementwise(a, zeros, 8) { x, _ in x << 13 | x >> 51 }, "VERLLG 13"
+    )
+    checkVector(
+      run(vec_vpopct, a, zeros), elementwise(a, zeros, 1) { x, _ in UInt64(x.nonzeroBitCount) },
+      "VPOPCT: ones per byte")
+    checkVector(
+      run(vec_vclzf, a, zeros),
+      elementwise(a, zeros, 4) { x, _ in UInt64(UInt32(truncatingIfNeeded: x).leadingZeroBitCount)
+      }, "VCLZF")
+    checkVector(
+      run(vec_vctzg, a, zeros), elementwise(a, zeros, 8) { x, _ in UInt64(x.trailingZeroBitCount) },
+      "VCTZG")
+    checkVector(
+      run(vec_vlch, a, zeros), elementwise(a, zeros, 2) { x, _ in 0 &- x }, "VLCH: complement")
+    checkVector(
+      run(vec_vlpf, a, zeros), elementwise(a, zeros, 4) { x, _ in signed(x, 4) < 0 ? 0 &- x : x },
+      "VLPF: absolute value")
   }
 }
 
@@ -392,13 +443,18 @@ func carrylessMultiply(_ a: UInt64, _ b: UInt64, bits: Int) -> (UInt64, UInt64) 
 func galoisField() {
   // VGFM: each double-wide result element is the XOR of the carry-less
   // products of the even and the odd element pair.
-  let forms: [(Stub, Int, StaticString)] = [(vec_vgfmb, 1, "VGFMB"), (vec_vgfmh, 2, "VGFMH"), (vec_vgfmf, 4, "VGFMF"), (vec_vgfmg, 8, "VGFMG")]
+  let forms: [(Stub, Int, StaticString)] = [
+    (vec_vgfmb, 1, "VGFMB"), (vec_vgfmh, 2, "VGFMH"), (vec_vgfmf, 4, "VGFMF"),
+    (vec_vgfmg, 8, "VGFMG"),
+  ]
   for (a, b) in operandPairs() {
     for (stub, size, name) in forms {
       var want = zeros
       for pair in 0..<(8 / size) {
-        let (h0, l0) = carrylessMultiply(element(a, size, 2 * pair), element(b, size, 2 * pair), bits: 8 * size)
-        let (h1, l1) = carrylessMultiply(element(a, size, 2 * pair + 1), element(b, size, 2 * pair + 1), bits: 8 * size)
+        let (h0, l0) = carrylessMultiply(
+          element(a, size, 2 * pair), element(b, size, 2 * pair), bits: 8 * size)
+        let (h1, l1) = carrylessMultiply(
+          element(a, size, 2 * pair + 1), element(b, size, 2 * pair + 1), bits: 8 * size)
         if size == 8 {
           setElement(&want, 8, 0, h0 ^ h1)
           setElement(&want, 8, 1, l0 ^ l1)
@@ -438,7 +494,8 @@ func generate() {
 
 /// Runs `body` when the facility is installed; otherwise checks that the
 /// stub raises an operation exception.
-func gated(_ facility: UInt16, _ name: StaticString, probe: @escaping () -> Void, body: () -> Void) {
+func gated(_ facility: UInt16, _ name: StaticString, probe: @escaping () -> Void, body: () -> Void)
+{
   if Platform.hasFeature(CPUFeature("facility", .facility(facility))) {
     body()
   } else {
@@ -448,7 +505,10 @@ func gated(_ facility: UInt16, _ name: StaticString, probe: @escaping () -> Void
 
 func enhancements1() {
   let (a, b) = (randomVector(), randomVector())
-  gated(vectorEnhancements1, "VNX without vector-enhancements 1: operation", probe: { _ = run(vec_vnx, a, b) }) {
+  gated(
+    vectorEnhancements1, "VNX without vector-enhancements 1: operation",
+    probe: { _ = run(vec_vnx, a, b) }
+  ) {
     checkVector(run(vec_vnx, a, b), elementwise(a, b, 8) { ~($0 ^ $1) }, "VNX")
     checkVector(run(vec_vnn, a, b), elementwise(a, b, 8) { ~($0 & $1) }, "VNN")
     checkVector(run(vec_voc, a, b), elementwise(a, b, 8) { $0 | ~$1 }, "VOC")
@@ -457,7 +517,10 @@ func enhancements1() {
 
 func enhancements2() {
   let (a, b) = (randomVector(), randomVector())
-  gated(vectorEnhancements2, "VSLD without vector-enhancements 2: operation", probe: { _ = run(vec_vsld, a, b) }) {
+  gated(
+    vectorEnhancements2, "VSLD without vector-enhancements 2: operation",
+    probe: { _ = run(vec_vsld, a, b) }
+  ) {
     // VSLD 3: bits 3-130 of a:b.
     var want = zeros
     for i in 0..<16 { want[i] = a[i] << 3 | (i + 1 < 16 ? a[i + 1] : b[0]) >> 5 }
