@@ -33,6 +33,7 @@ struct Pair {
 /// The tests of this guest, in run order.
 let guestTests = [
   Test("integer arithmetic", integerArithmetic),
+  Test("reporting overflow", reportingOverflow),
   Test("conversions and shifts", conversionsAndShifts),
   Test("bits and bytes", bitsAndBytes),
   Test("optionals and ranges", optionalsAndRanges),
@@ -179,4 +180,34 @@ func withPointerToPair<R>(
   _ pointer: UnsafeMutablePointer<(UInt64, UInt64)>, _ body: (UnsafeMutableRawPointer) -> R
 ) -> R {
   body(UnsafeMutableRawPointer(pointer))
+}
+
+/// `…ReportingOverflow`: the wrapped value and the flag, for signed and
+/// unsigned types at and next to their limits.
+func reportingOverflow() {
+  let a = opaque(Int32.max).addingReportingOverflow(opaque(1))
+  expect(a.overflow, "Int32.max + 1 overflows")
+  expectEqual(a.partialValue, Int32.min, "Int32.max + 1 wraps to min")
+  let b = opaque(Int32(0x7FFF_FFFE)).addingReportingOverflow(opaque(1))
+  expect(!b.overflow, "Int32.max - 1 + 1 does not overflow")
+  expectEqual(b.partialValue, Int32.max, "Int32.max - 1 + 1")
+  let c = opaque(Int32(-1)).addingReportingOverflow(opaque(Int32.min))
+  expect(c.overflow, "-1 + Int32.min overflows")
+  let d = opaque(Int32(-5)).addingReportingOverflow(opaque(3))
+  expect(!d.overflow, "-5 + 3 does not overflow")
+  expectEqual(d.partialValue, -2, "-5 + 3")
+  let e = opaque(Int64.min).subtractingReportingOverflow(opaque(1))
+  expect(e.overflow, "Int64.min - 1 overflows")
+  expectEqual(e.partialValue, Int64.max, "Int64.min - 1 wraps to max")
+  let f = opaque(Int64(1) << 62).multipliedReportingOverflow(by: opaque(2))
+  expect(f.overflow, "2^62 * 2 overflows Int64")
+  let g = opaque(UInt32.max).addingReportingOverflow(opaque(1))
+  expect(g.overflow, "UInt32.max + 1 overflows")
+  expectEqual(g.partialValue, 0, "UInt32.max + 1 wraps to 0")
+  let h = opaque(UInt64(0)).subtractingReportingOverflow(opaque(1))
+  expect(h.overflow, "0 - 1 overflows UInt64")
+  let i = opaque(Int8(100)).addingReportingOverflow(opaque(27))
+  expect(!i.overflow, "100 + 27 fits Int8")
+  let j = opaque(Int8(100)).addingReportingOverflow(opaque(28))
+  expect(j.overflow, "100 + 28 overflows Int8")
 }
