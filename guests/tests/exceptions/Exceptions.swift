@@ -6,8 +6,8 @@
 // the next one), the IST stack switch of 64-bit mode (6.14.5), and the
 // double fault for a contributory exception while delivering another
 // (table 6-5). Triggers are in x86_64/Triggers.S, each at a labelled
-// instruction. #AC needs CPL 3 (alignment checking applies only there)
-// and is not raised here.
+// instruction. #AC needs CPL 3 (alignment checking applies only there):
+// that test enters ring 3 through IRETQ on a user page of its own.
 
 import GuestArch
 import GuestLib
@@ -64,6 +64,10 @@ let guestTests = [
   Test(
     "simd floating-point exception", simdError, .requires(arch: .x86_64), .requires(.tcg),
     .xfail("measured: QEMU 7.2 TCG raises no #XM (nor anything) for an unmasked SSE divide by zero with CR4.OSXMMEXCPT", when: .tcg)),
+  Test(
+    "alignment check", alignmentCheck, .requires(arch: .x86_64),
+    .xfail("measured: QEMU 7.2 TCG does no alignment checking: the unaligned CPL 3 load with CR0.AM and RFLAGS.AC runs (then UD2 raises #UD)", when: .tcg),
+    .xfail("measured: this host's nested KVM (PVM) raises #AC at CPL 3 with RFLAGS.AC even when CR0.AM is clear", when: .kvm)),
   Test("ist stack switch", istSwitch, .requires(arch: .x86_64)),
   Test("double fault", doubleFault, .requires(arch: .x86_64)),
 ]
@@ -102,6 +106,10 @@ let guestTests = [
   @_extern(c, "exc_probe_8_address") func exc_probe_8_address() -> UInt64
   @_extern(c, "exc_probe_address") func exc_probe_address() -> UnsafeMutablePointer<UInt64>
   @_extern(c, "exc_jump") func exc_jump(_ address: UInt64)
+  @_extern(c, "exc_enter_user") func exc_enter_user(_ rip: UInt64, _ rsp: UInt64, _ rflags: UInt64)
+  @_extern(c, "exc_probe_gate_addresses") func exc_probe_gate_addresses(_ index: Int) -> UInt64
+  @_extern(c, "exc_user_code") func exc_user_code() -> UnsafePointer<UInt8>
+  @_extern(c, "exc_user_code_size") func exc_user_code_size() -> Int
 
   /// Labelled instructions of Triggers.S, in exc_labels order.
   enum Label: Int {
@@ -265,9 +273,10 @@ func deviceNotAvailable() {
 }
 
 #if arch(x86_64)
-  /// Runs `body` on a copy of the GDT with test descriptors at 0x140-0x158
+  /// Runs `body` on a copy of the GDT with test descriptors at 0x140-0x160
   /// (SDM 3.4.5): 0x140 data read/write not present; 0x148 code
-  /// execute-only; 0x150 data read-only; 0x158 data read/write DPL 3.
+  /// execute-only; 0x150 data read-only; 0x158 data read/write DPL 3;
+  /// 0x160 64-bit code DPL 3.
   func withTestGDT(_ body: () -> Void) {
     let old = read { exc_sgdt($0) }
     let entries = 64
@@ -286,6 +295,7 @@ func deviceNotAvailable() {
     table[41] = 0x00AF_0000_0000_FFFF | 0x98 << 40  // P, code execute-only
     table[42] = data(0x90)  // P, data read-only
     table[43] = data(0xF2)  // P, DPL 3, data read/write
+    table[44] = 0x00AF_0000_0000_FFFF | 0xFA << 40  // P, DPL 3, 64-bit code
     load(TableRegister(limit: UInt16(entries * 8 - 1), base: UInt64(UInt(bitPattern: table)))) { exc_lgdt($0) }
     body()
     load(old) { exc_lgdt($0) }
@@ -508,6 +518,79 @@ func simdError() {
     exc_mxcsr_reset()
     // Without OSXMMEXCPT the same exception is a #UD (SDM 13.4.1).
     expectRaised(caught, vector: osxmmexcpt ? XM : UD, code: 0, rip: address(.sseDivide), "unmasked SSE divide by zero raises #XM", "#XM has no error code", "#XM is a fault: RIP = DIVSS")
+  #endif
+}
+
+func alignmentCheck() throws(TestStop) {
+  #if arch(x86_64)
+    // #AC (SDM 6.15 "Interrupt 17"): at CPL 3 with CR0.AM and RFLAGS.AC,
+    // an unaligned data reference faults with error code 0; with AC or AM
+    // clear, or at CPL 0, it does not.
+    guard let pages = GuestMemory.pages, let page = pages.allocate(order: 0) else { try skipTest("no page allocator") }
+    defer { _ = pages.free(page) }
+    let tables = X86PageTables()
+    let virtual: UInt = 0x3C0_0000_0000
+    let v = UInt64(virtual)
+    try require(tables.map(virtual: virtual, physical: UInt(bitPattern: page)), "map a user page")
+    // U/S = 1 at every level of the walk (SDM 4.6.1).
+    var table = UnsafeMutablePointer<UInt64>(bitPattern: UInt(x86_read_cr3() & 0x000F_FFFF_FFFF_F000))!
+    var shift: UInt64 = 39
+    while shift >= 12 {
+      let slot = table + Int(v >> shift & 511)
+      slot.pointee |= 4
+      if shift == 12 { break }
+      table = UnsafeMutablePointer<UInt64>(bitPattern: UInt(slot.pointee & 0x000F_FFFF_FFFF_F000))!
+      shift -= 9
+    }
+    x86_invlpg(v)
+    let code = exc_user_code()
+    var i = 0
+    while i < exc_user_code_size() {
+      page.storeBytes(of: code[i], toByteOffset: i, as: UInt8.self)
+      i += 1
+    }
+    let userStack = v + 0x800
+    let cr0 = x86_read_cr0()
+    let am: UInt64 = 1 << 18
+    let ac: UInt64 = 1 << 18
+    // Probes on #UD, #GP, #PF and #AC catch whatever ring 3 raises and
+    // return to ring 0.
+    let vectors = [6, 13, 14, 17]
+    var saved: [(UInt64, UInt64)] = []
+    for (k, vector) in vectors.enumerated() { saved.append(setGate(vector, exc_probe_gate_addresses(k), ist: 1)) }
+    func user(rflags: UInt64) -> Probe {
+      resetProbe()
+      _ = catchException { exc_enter_user(v, userStack, rflags) }
+      return probe()
+    }
+    var faulted = Probe(vector: 99, code: 0, rip: 0, cs: 0, rflags: 0, rsp: 0, ss: 0, slot: 0, hits: 0)
+    var noAC = faulted
+    var noAM = faulted
+    withTestGDT {
+      exc_write_cr0(cr0 | am)
+      faulted = user(rflags: 2 | ac)
+      noAC = user(rflags: 2)
+      exc_write_cr0(cr0 & ~am)
+      noAM = user(rflags: 2 | ac)
+      exc_write_cr0(cr0)
+    }
+    for (vector, old) in zip(vectors, saved) { restoreGate(vector, old) }
+    expectEqual(faulted.vector, 17, "CPL 3, CR0.AM, RFLAGS.AC: unaligned load raises #AC")
+    expectEqual(faulted.code, 0, "#AC error code 0")
+    expectEqual(faulted.rip, v, "#AC is a fault: RIP = the load")
+    expectEqual(faulted.cs, 0x163, "#AC saved CS = the ring 3 selector")
+    expectEqual(faulted.ss, 0x15B, "#AC saved SS = the ring 3 stack selector")
+    expectEqual(faulted.rsp, userStack, "#AC saved RSP = the ring 3 stack")
+    expectEqual(noAC.vector, 6, "RFLAGS.AC clear: the load runs (then UD2 raises #UD)")
+    // The UD2 is the template's last two bytes.
+    expectEqual(noAC.rip, v + UInt64(exc_user_code_size() - 2), "RFLAGS.AC clear: #UD at the UD2 after the load")
+    expectEqual(noAM.vector, 6, "CR0.AM clear: the load runs (then UD2 raises #UD)")
+    // CPL 0 with AM and AC: no alignment checking.
+    exc_write_cr0(cr0 | am)
+    let kernel = catchException { _ = exc_load(userStack + 1) }
+    exc_write_cr0(cr0)
+    expect(kernel == nil, "CPL 0 with CR0.AM: unaligned load raises nothing")
+    _ = tables.unmap(virtual: virtual)
   #endif
 }
 

@@ -192,6 +192,20 @@ exc_probe_0:
 exc_probe_8:
         pushq   $8
         jmp     exc_probe_common
+        .globl  exc_probe_6, exc_probe_13, exc_probe_14, exc_probe_17
+exc_probe_6:
+        pushq   $0
+        pushq   $6
+        jmp     exc_probe_common
+exc_probe_13:
+        pushq   $13
+        jmp     exc_probe_common
+exc_probe_14:
+        pushq   $14
+        jmp     exc_probe_common
+exc_probe_17:
+        pushq   $17
+        jmp     exc_probe_common
 exc_probe_common:
         push    %rax
         push    %rdx
@@ -228,3 +242,35 @@ exc_probe_8_address:
         ret
 exc_jump:                               // continues at RDI
         jmp     *%rdi
+
+// Ring 3: IRETQ to (rip, rsp, rflags) with the user selectors 0x163 (code)
+// and 0x15B (data) of the test GDT. Comes back only through the probe.
+        .globl  exc_enter_user, exc_probe_gate_addresses, exc_user_code, exc_user_code_size
+exc_enter_user:
+        pushq   $0x15B
+        push    %rsi
+        push    %rdx
+        pushq   $0x163
+        push    %rdi
+        iretq
+// (index) -> the probe stub for vector 6, 13, 14, 17 (index 0-3).
+exc_probe_gate_addresses:
+        lea     3f(%rip), %rax
+        mov     (%rax,%rdi,8), %rax
+        ret
+        .section .rodata
+        .balign 8
+3:      .quad   exc_probe_6, exc_probe_13, exc_probe_14, exc_probe_17
+        .text
+// The user code template: an unaligned 4-byte load from the stack, then
+// UD2 (the way back when the load does not fault).
+exc_user_code:
+        lea     exc_user_template(%rip), %rax
+        ret
+exc_user_code_size:
+        mov     $(exc_user_template_end - exc_user_template), %eax
+        ret
+exc_user_template:
+        movl    1(%rsp), %eax
+        ud2
+exc_user_template_end:
