@@ -15,6 +15,7 @@ let guestTests = [
   Test("dr6 dr7 fixed bits", fixedBits, .requires(arch: .x86_64)),
   Test("dr6 dr7 upper half", upperHalf, .requires(arch: .x86_64)),
   Test("execute breakpoints", executeBreakpoints, .requires(arch: .x86_64)),
+  Test("simultaneous breakpoints", simultaneousBreakpoints, .requires(arch: .x86_64)),
   Test(
     "write breakpoints", writeBreakpoints, .requires(arch: .x86_64),
     .xfail("measured: under this host's nested KVM (PVM) data breakpoints (DR7 R/W 01) never raise #DB; execute breakpoints do", when: .kvm)),
@@ -207,6 +208,32 @@ func upperHalf() {
   #endif
 }
 
+func simultaneousBreakpoints() {
+  #if arch(x86_64)
+    // Two enabled breakpoints on one instruction: one #DB whose DR6 has
+    // both B bits (SDM 17.2.3: DR6 reports every condition met).
+    withHandler {
+      let target = address(.exec2)
+      dbg_set_dr0(target)
+      dbg_set_dr2(target)
+      dbg_set_dr3(address(.exec1))
+      dbg_set_dr7(dr7(0, rw: rwExecute, len: 0) | dr7(2, rw: rwExecute, len: 0) | dr7(3, rw: rwExecute, len: 0))
+      dbg_exec()
+      dbg_set_dr7(0)
+      let log = hits()
+      expectEqual(UInt64(log.count), 2, "two instructions with breakpoints: two #DB")
+      expectEqual(log.count > 0 ? log[0].rip : 0, address(.exec1), "first #DB at DR3's instruction")
+      expectBits(log.count > 0 ? log[0].dr6 : 0, set: 1 << 3, "first #DB: DR6.B3")
+      expectBits(log.count > 0 ? log[0].dr6 : 0, clear: 0x5, "first #DB: B0 and B2 clear")
+      expectEqual(log.count > 1 ? log[1].rip : 0, target, "second #DB at the shared instruction")
+      expectBits(log.count > 1 ? log[1].dr6 : 0, set: 0x5, "second #DB: DR6.B0 and B2 both set")
+      dbg_set_dr0(0)
+      dbg_set_dr2(0)
+      dbg_set_dr3(0)
+    }
+  #endif
+}
+
 func executeBreakpoints() {
   #if arch(x86_64)
     // An instruction breakpoint is a fault: RIP = the instruction, DR6.Bn
@@ -224,6 +251,18 @@ func executeBreakpoints() {
         expectEqual(log.first?.rip ?? 0, target, "execute breakpoint is a fault: RIP = the instruction")
         expectBits(log.first?.dr6 ?? 0, set: 1 << n, "execute breakpoint sets DR6.Bn")
         expectBits(log.first?.dr6 ?? 0, clear: BS | BD, "execute breakpoint: BS and BD clear")
+        setDR(n, 0)
+      }
+      // Global enable Gn (bit 2n + 1) works like the local one.
+      withHandler {
+        let target = address(targets[Int(n)])
+        setDR(n, target)
+        dbg_set_dr7(dr7Fixed | 2 << (2 * n))
+        dbg_exec()
+        dbg_set_dr7(0)
+        let log = hits()
+        expectEqual(UInt64(log.count), 1, "execute breakpoint enabled by Gn hits once")
+        expectBits(log.first?.dr6 ?? 0, set: 1 << n, "Gn breakpoint sets DR6.Bn")
         setDR(n, 0)
       }
       // Disabled (L0-L3 and G0-G3 clear): no #DB.
