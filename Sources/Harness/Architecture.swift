@@ -14,6 +14,23 @@ public enum Architecture: String, CaseIterable, Sendable, Codable, CustomStringC
   /// The QEMU system emulator for this architecture.
   public var qemuBinary: String { "qemu-system-\(rawValue)" }
 
+  /// The QEMU machine type a cell without a `machine` axis value boots.
+  public var defaultMachine: String {
+    switch self {
+    case .x86_64: "pc"
+    case .s390x: "s390-ccw-virtio"
+    }
+  }
+
+  /// The machine types the `machine` axis accepts: the runtime boots on
+  /// each (x86_64: i440FX `pc` and Q35 `q35`; s390x has one).
+  public var machines: [String] {
+    switch self {
+    case .x86_64: ["pc", "q35"]
+    case .s390x: ["s390-ccw-virtio"]
+    }
+  }
+
   /// The directory under `guests/arch` holding the runtime.
   public var runtimeDirectory: String { rawValue }
 

@@ -18,6 +18,12 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// QEMU's `-cpu` model with features (`qemu64,+x2apic`); nil for QEMU's
   /// default model.
   public var cpuModel: String?
+  /// QEMU's `-machine` type (the matrix's `machine` axis: `pc`, `q35` on
+  /// x86_64); nil for the architecture's default (`pc`, `s390-ccw-virtio`).
+  public var machine: String? = nil
+  /// The machine type QEMU boots: `machine`, else the architecture's
+  /// default.
+  public var machineType: String { machine ?? architecture.defaultMachine }
   /// Most serial bytes the harness keeps from one run; past it QEMU is
   /// killed and the verdict is PROTOCOL-ERROR (output limit).
   public var outputLimitBytes: Int = LaunchSettings.defaultOutputLimitBytes
@@ -68,12 +74,14 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
 
   /// The guest's command line: what the harness tells every guest
   /// (`harness.mem`, `harness.smp`, `harness.cpu` when a model is set,
+  /// `harness.machine` when a machine type is set,
   /// `harness.accel=tcg|kvm`, `harness.qemu=MAJOR.MINOR.MICRO` when the
   /// QEMU version is known, `harness.xpass=allow` when XPASS is allowed),
   /// then the cell's own arguments.
   public var commandLine: String {
     var words = ["harness.mem=\(memoryMiB)", "harness.smp=\(cpus)"]
     if let cpuModel { words.append("harness.cpu=\(cpuModel)") }
+    if let machine { words.append("harness.machine=\(machine)") }
     words.append("harness.accel=\(accelerator.rawValue)")
     if let qemuVersion { words.append("harness.qemu=\(qemuVersion)") }
     if xpassAllowed { words.append("harness.xpass=allow") }
@@ -102,7 +110,7 @@ public enum QemuCommand {
     switch settings.architecture {
     case .x86_64:
       arguments += [
-        "-machine", "pc",
+        "-machine", settings.machineType,
         // qboot, not SeaBIOS: the guest needs no BIOS services, and
         // SeaBIOS's real-mode start is emulated instruction by instruction
         // by nested KVM (PVM): ~3.5 s before the guest's first byte when
@@ -113,7 +121,7 @@ public enum QemuCommand {
       ]
     case .s390x:
       arguments += [
-        "-machine", "s390-ccw-virtio",
+        "-machine", settings.machineType,
         "-chardev", "stdio,id=con0", "-device", "sclpconsole,chardev=con0",
         "-action", "panic=exit-failure",
       ]

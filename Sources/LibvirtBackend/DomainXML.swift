@@ -63,7 +63,7 @@ public enum DomainXML {
   ) -> String {
     let log = consoleLog.map { "<log file='\(escape($0))' append='off'/>" } ?? ""
     let type = settings.accelerator == .kvm ? "kvm" : "qemu"
-    let machine = settings.architecture == .x86_64 ? "pc" : "s390-ccw-virtio"
+    let machine = escape(settings.machineType)
     var devices: [String]
     switch settings.architecture {
     case .x86_64:

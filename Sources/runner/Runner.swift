@@ -238,6 +238,7 @@ struct Selection: ParsableArguments {
             && other.settings.cpus == cell.settings.cpus
             && other.settings.memoryMiB == cell.settings.memoryMiB
             && other.settings.cpuModel == cell.settings.cpuModel
+            && other.settings.machine == cell.settings.machine
         }
       }
     }

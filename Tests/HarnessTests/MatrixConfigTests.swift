@@ -153,6 +153,54 @@ struct MatrixConfigTests {
     #expect(!QemuCommand.arguments(bootImage: "/g.elf", settings: cells[0].settings).contains("-cpu"))
   }
 
+  @Test func machineAxisMakesItsOwnCells() throws {
+    let text = """
+      [platform]
+      accel = tcg kvm
+      machine = pc q35
+      exclude = accel=kvm machine=pc
+      """
+    let cells = Matrix.cells(try MatrixConfig.parse(text, file: "t"))
+    #expect(cells.map(\.id) == [
+      "platform.x86_64.tcg.smp1.mem256M.machine-pc", "platform.x86_64.tcg.smp1.mem256M.machine-q35",
+      "platform.x86_64.kvm.smp1.mem256M.machine-q35",
+    ])
+    #expect(cells.map(\.settings.machine) == ["pc", "q35", "q35"])
+    // The type reaches QEMU and the guest.
+    let argv = QemuCommand.arguments(bootImage: "/g.elf", settings: cells[1].settings)
+    #expect(argv[argv.firstIndex(of: "-machine")! + 1] == "q35")
+    #expect(argv.filter { $0 == "-machine" }.count == 1)
+    #expect(argv[argv.firstIndex(of: "-append")! + 1] == "harness.mem=256 harness.smp=1 harness.machine=q35 harness.accel=tcg")
+    // Without the axis: one cell, the id unchanged, the architecture's own type.
+    let plain = Matrix.cells(try MatrixConfig.parse("[a]\narch = x86_64 s390x\nmachine@s390x = default\n", file: "t"))
+    #expect(plain.map(\.id) == ["a.x86_64.tcg.smp1.mem256M", "a.s390x.tcg.smp1.mem256M"])
+    #expect(plain.allSatisfy { $0.settings.machine == nil })
+    let x86 = QemuCommand.arguments(bootImage: "/g.elf", settings: plain[0].settings)
+    #expect(x86[x86.firstIndex(of: "-machine")! + 1] == "pc")
+    #expect(!x86[x86.firstIndex(of: "-append")! + 1].contains("harness.machine"))
+    let s390x = QemuCommand.arguments(bootImage: "/g.elf", settings: plain[1].settings)
+    #expect(s390x[s390x.firstIndex(of: "-machine")! + 1] == "s390-ccw-virtio")
+    // `default` is a value of its own next to the named types.
+    let both = Matrix.cells(try MatrixConfig.parse("[a]\nmachine = default q35\nexclude = machine=default\n", file: "t"))
+    #expect(both.map(\.id) == ["a.x86_64.tcg.smp1.mem256M.machine-q35"])
+  }
+
+  @Test(arguments: [
+    ("[a]\nmachine = q45\n", 2, "'q45' is not a machine type of x86_64 (default, pc, q35)"),
+    ("[a]\narch = s390x\nmachine = q35\n", 3, "'q35' is not a machine type of s390x"),
+    ("[a]\nmachine@x86_64 = s390-ccw-virtio\n", 2, "bad value 's390-ccw-virtio' for 'machine' on x86_64"),
+    ("[defaults]\nmachine = pc pc\n", 2, "'pc' is listed twice"),
+    ("[a]\nmachine =\n", 2, "'machine' has no value"),
+    ("[a]\nexclude = machine=isapc\n", 2, "'isapc' is not a value of the machine axis"),
+  ])
+  func badMachineNamesFileAndLine(text: String, line: Int, message: String) {
+    let error = configError(text)
+    #expect(error?.file == "configs/bad.cfg")
+    #expect(error?.line == line)
+    #expect(error?.description.hasPrefix("configs/bad.cfg:\(line): ") == true)
+    #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+  }
+
   @Test func qemuBoundsAreAcceptedUpToTheLimit() throws {
     let text = """
       [a]

@@ -293,7 +293,7 @@ struct ReportTests {
       #expect(byID[F.nastyID]?["verdict"] as? String == "PROTOCOL-ERROR")
 
       let expectedKeys: Set<String> = [
-        "id", "guest", "arch", "accel", "cpus", "memoryMiB", "cpuModel", "qemu", "verdict", "reason", "durationSeconds",
+        "id", "guest", "arch", "accel", "cpus", "memoryMiB", "cpuModel", "machine", "qemu", "verdict", "reason", "durationSeconds",
         "attempts", "flaky", "interrupted", "qemuExitCode", "command", "crash", "protocolErrors",
         "tests", "checks", "logPath",
       ]

@@ -99,6 +99,17 @@ struct LibvirtWrapperTests {
     #expect(conf.contains("user = \"root\"") && conf.contains("stdio_handler = \"file\""))
   }
 
+  @Test func machineTypeBecomesTheOSTypeMachine() {
+    var settings = LaunchSettings(architecture: .x86_64, accelerator: .kvm)
+    #expect(DomainXML.make(name: "c", kernel: "/k", settings: settings).contains("<type arch='x86_64' machine='pc'>hvm</type>"))
+    settings.machine = "q35"
+    let xml = DomainXML.make(name: "c", kernel: "/k", settings: settings)
+    #expect(xml.contains("<type arch='x86_64' machine='q35'>hvm</type>"))
+    #expect(xml.contains("<cmdline>harness.mem=256 harness.smp=1 harness.machine=q35 harness.accel=kvm</cmdline>"))
+    let s390x = LaunchSettings(architecture: .s390x, accelerator: .tcg)
+    #expect(DomainXML.make(name: "c", kernel: "/k", settings: s390x).contains("machine='s390-ccw-virtio'"))
+  }
+
   @Test func cpuModelBecomesACustomCPUElement() {
     #expect(DomainXML.cpu(nil) == "")
     #expect(

@@ -22,11 +22,13 @@ public struct MatrixCell: Sendable, Hashable, CustomStringConvertible {
   }
 
   /// The stable id: `guest.arch.accel.smpN.memM`, then `.cpu-MODEL` for a
-  /// cell with a CPU model (`smp.x86_64.kvm.smp2.mem256M.cpu-qemu64,+x2apic`)
+  /// cell with a CPU model (`smp.x86_64.kvm.smp2.mem256M.cpu-qemu64,+x2apic`),
+  /// `.machine-TYPE` for a cell with a machine type (`.machine-q35`)
   /// and `.qemu-NAME` for a cell on a QEMU build other than `system`.
   public var id: String {
     "\(guest).\(settings.architecture).\(settings.accelerator).smp\(settings.cpus).mem\(Self.memoryLabel(settings.memoryMiB))"
       + (settings.cpuModel.map { ".cpu-\($0)" } ?? "")
+      + (settings.machine.map { ".machine-\($0)" } ?? "")
       + (settings.qemuBuild == LaunchSettings.systemQemu ? "" : ".qemu-\(settings.qemuBuild)")
   }
 
@@ -53,11 +55,12 @@ public enum Matrix {
           for cpuCount in axes.cpus {
             for mebibytes in axes.memoryMiB {
               for model in axes.cpuModels {
+               for machine in axes.machines {
                for build in axes.qemuBuilds {
                 let values = [
                   "arch": architecture.rawValue, "accel": accelerator.rawValue,
                   "smp": String(cpuCount), "memory": String(mebibytes), "cpu": model ?? "default",
-                  "qemu": build,
+                  "machine": machine ?? "default", "qemu": build,
                 ]
                 let excluded = declaration.excludes.contains { conditions in
                   conditions.allSatisfy { values[$0.key] == $0.value }
@@ -71,11 +74,13 @@ public enum Matrix {
                   silenceTimeout: .seconds(axes.silenceSeconds), cpuModel: model)
                 settings.outputLimitBytes = axes.outputLimitBytes
                 settings.qemuBuild = build
+                settings.machine = machine
                 settings.xpassAllowed = axes.xpassAllowed
                 var cell = MatrixCell(
                   guest: declaration.guest, settings: settings, groups: declaration.groups)
                 cell.qemuLocation = axes.qemuLocations[build]
                 cells.append(cell)
+               }
                }
               }
             }

@@ -32,6 +32,9 @@ public struct ArchitectureSettings: Sendable, Hashable {
   public var memoryMiB: [Int]
   /// QEMU CPU models (`-cpu`); nil is QEMU's default model (`cpu = default`).
   public var cpuModels: [String?]
+  /// QEMU machine types (`machine`, `-machine`); nil is the architecture's
+  /// default (`machine = default`).
+  public var machines: [String?] = [nil]
   /// The deadline before factors, in seconds (`timeout`).
   public var timeoutSeconds: Int
   /// Seconds without serial output after which a run is hung (`silence`).
@@ -96,19 +99,19 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
 /// parser as the plain key, with that architecture's bounds.
 public enum MatrixConfig {
   static let keys: Set<String> = [
-    "arch", "accel", "smp", "memory", "cpu", "groups", "timeout", "silence", "qemu_args",
-    "guest_args", "exclude", "tcg_factor", "kvm_factor", "output_limit", "qemu",
+    "arch", "accel", "smp", "memory", "cpu", "machine", "groups", "timeout", "silence",
+    "qemu_args", "guest_args", "exclude", "tcg_factor", "kvm_factor", "output_limit", "qemu",
     "qemu_builds", "xpass",
   ]
   static let overridable: Set<String> = [
-    "accel", "smp", "memory", "cpu", "timeout", "silence", "qemu_args", "guest_args",
+    "accel", "smp", "memory", "cpu", "machine", "timeout", "silence", "qemu_args", "guest_args",
     "tcg_factor", "kvm_factor", "output_limit", "qemu", "xpass",
   ]
   /// Keys of earlier versions, refused with what replaced them.
   static let removed: [String: String] = [
     "checks": "checks is gone: the plan is derived from the guest's registered tests"
   ]
-  static let axes = ["arch", "accel", "smp", "memory", "cpu", "qemu"]
+  static let axes = ["arch", "accel", "smp", "memory", "cpu", "machine", "qemu"]
 
   /// Parses the file at `path`.
   public static func load(_ path: String) throws -> [GuestDeclaration] {
@@ -285,7 +288,7 @@ public enum MatrixConfig {
       var product = 1
       for count in [
         archSettings.accelerators.count, archSettings.cpus.count, archSettings.memoryMiB.count,
-        archSettings.cpuModels.count, archSettings.qemuBuilds.count,
+        archSettings.cpuModels.count, archSettings.machines.count, archSettings.qemuBuilds.count,
       ] {
         let (next, overflow) = product.multipliedReportingOverflow(by: count)
         product = overflow ? Int.max : next
@@ -316,7 +319,7 @@ public enum MatrixConfig {
     for item in items {
       let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
       guard pair.count == 2, axes.contains(pair[0]) else {
-        throw fail("exclude takes axis=value words (arch, accel, smp, memory, cpu, qemu), got '\(ConfigValue.shown(item))'")
+        throw fail("exclude takes axis=value words (arch, accel, smp, memory, cpu, machine, qemu), got '\(ConfigValue.shown(item))'")
       }
       let (axis, text) = (pair[0], pair[1])
       guard conditions[axis] == nil else { throw fail("'\(axis)' appears twice in one exclude") }
@@ -333,6 +336,8 @@ public enum MatrixConfig {
           normalized = nil
         }
       case "qemu": normalized = ConfigValue.qemuName(text)
+      case "machine":
+        normalized = text == "default" || Architecture.allCases.contains { $0.machines.contains(text) } ? text : nil
       default: normalized = ConfigValue.cpuModel(text).map { $0 ?? "default" }
       }
       guard let normalized else { throw fail("'\(ConfigValue.shown(text))' is not a value of the \(axis) axis (in 'exclude')") }
@@ -471,6 +476,21 @@ struct ConfigReader {
     }
   }
 
+  /// `machine`: `default` (the architecture's own, `.some(nil)`) or a
+  /// machine type the architecture's runtime boots on (`pc`, `q35`).
+  func machines(_ architecture: Architecture?) throws -> [String?] {
+    try list("machine", architecture, default: [nil]) { text throws(ValueProblem) -> String? in
+      if text == "default" { return nil }
+      let known = architecture.map { [$0] } ?? Architecture.allCases
+      guard known.contains(where: { $0.machines.contains(text) }) else {
+        let names = known.flatMap(\.machines).joined(separator: ", ")
+        throw ValueProblem(
+          "'\(ConfigValue.shown(text))' is not a machine type\(architecture.map { " of \($0)" } ?? "") (default, \(names))")
+      }
+      return text
+    }
+  }
+
   func qemuBuilds(_ architecture: Architecture?) throws -> [String] {
     try list("qemu", architecture, default: [LaunchSettings.systemQemu]) { text throws(ValueProblem) in
       guard let name = ConfigValue.qemuName(text) else {
@@ -541,6 +561,7 @@ struct ConfigReader {
     case "smp": _ = try cpus(architecture)
     case "memory": _ = try memory(architecture)
     case "cpu": _ = try cpuModels(architecture)
+    case "machine": _ = try machines(architecture)
     case "timeout": _ = try seconds("timeout", architecture, default: 60)
     case "silence": _ = try seconds("silence", architecture, default: 30)
     case "xpass": _ = try xpassAllowed(architecture)
@@ -584,6 +605,7 @@ struct ConfigReader {
       guestArguments: words("guest_args", architecture) ?? [],
       outputLimitBytes: try outputLimit(architecture))
     settings.xpassAllowed = try xpassAllowed(architecture)
+    settings.machines = try machines(architecture)
     settings.qemuBuilds = try qemuBuilds(architecture)
     settings.qemuLocations = try qemuLocations()
     if architecture == .s390x {

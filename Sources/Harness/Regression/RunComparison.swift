@@ -15,6 +15,7 @@ extension ResultsDocument.Cell {
   public func key(ignoring axes: Set<CellAxis> = []) -> String {
     var parts = [guest, arch, axes.contains(.accel) ? "*" : accel, "smp\(cpus)", "mem\(memoryMiB)M"]
     if let cpuModel { parts.append(axes.contains(.cpu) ? "cpu-*" : "cpu-\(cpuModel)") }
+    if let machine { parts.append("machine-\(machine)") }
     if axes.contains(.qemu) {
       parts.append("qemu-*")
     } else if let qemu, qemu != LaunchSettings.systemQemu {

@@ -147,6 +147,7 @@ public enum Sharding {
       id: cell.id, result: result, cpus: cell.cpus, memoryMiB: cell.memoryMiB,
       attempts: cell.attempts, flaky: cell.flaky, logPath: cell.logPath, sourcePaths: sources)
     report.cpuModel = cell.cpuModel
+    report.machine = cell.machine
     report.qemuBuild = cell.qemu ?? LaunchSettings.systemQemu
     report.interrupted = cell.interrupted
     report.metadata = metadata

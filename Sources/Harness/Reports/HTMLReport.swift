@@ -280,6 +280,7 @@ public enum HTMLReport {
 
     var combination = "smp \(cell.cpus) · \(ReportText.mebibytes(cell.memoryMiB))"
     if let model = cell.cpuModel { combination += " · \(model)" }
+    if let machine = cell.machine { combination += " · \(machine)" }
     var html = "<div class=\"cell verdict-\(status.rawValue)\" data-cell-id=\"\(e(cell.id))\" title=\"\(e(tooltip))\">"
     html += "<a href=\"#\(e(layout.anchor(of: cell)))\">"
     html += "<span class=\"verdict\">\(status.label)</span>"

@@ -48,6 +48,8 @@
 ///   - `memoryMiB` (int): guest RAM in MiB.
 ///   - `cpuModel` (string or null, added in v1): the QEMU `-cpu` model of a
 ///     cell on the `cpu` axis; null for QEMU's default model.
+///   - `machine` (string or null, added in v1): the QEMU `-machine` type of
+///     a cell on the `machine` axis; null for the architecture's default.
 ///   - `verdict` (string): `PASS`, `FAIL`, `CRASH`, `TIMEOUT`,
 ///     `PROTOCOL-ERROR` or `SKIP` (the final run's verdict; a flaky cell is
 ///     `PASS` with `flaky: true`).
@@ -238,6 +240,9 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var memoryMiB: Int
     /// The QEMU CPU model; nil for the default model.
     public var cpuModel: String?
+    /// The QEMU machine type; nil for the architecture's default (and in
+    /// documents from before the axis).
+    public var machine: String?
     /// The QEMU build (`system`: the QEMU on PATH; null in documents from
     /// before the axis).
     public var qemu: String?
@@ -269,7 +274,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var logPath: String
 
     enum CodingKeys: String, CodingKey {
-      case id, guest, arch, accel, cpus, memoryMiB, cpuModel, qemu, verdict, reason, durationSeconds
+      case id, guest, arch, accel, cpus, memoryMiB, cpuModel, machine, qemu, verdict, reason, durationSeconds
       case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, tests, checks
       case logPath
     }
@@ -283,6 +288,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       cpus = cell.cpus
       memoryMiB = cell.memoryMiB
       cpuModel = cell.cpuModel
+      machine = cell.machine
       qemu = cell.qemuBuild
       verdict = result.verdict.rawValue
       reason = result.reason
@@ -312,6 +318,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(cpus, forKey: .cpus)
       try c.encode(memoryMiB, forKey: .memoryMiB)
       try c.encode(cpuModel, forKey: .cpuModel)  // null for the default model
+      try c.encode(machine, forKey: .machine)  // null for the default machine
       try c.encode(qemu, forKey: .qemu)
       try c.encode(verdict, forKey: .verdict)
       try c.encode(reason, forKey: .reason)

@@ -15,6 +15,9 @@ public struct ReportCell: Sendable {
   public var memoryMiB: Int
   /// The QEMU CPU model it ran with; nil for the default model.
   public var cpuModel: String? = nil
+  /// The QEMU machine type of a cell on the `machine` axis; nil for the
+  /// architecture's default.
+  public var machine: String? = nil
   /// The QEMU build it ran on (`system`: the QEMU on PATH).
   public var qemuBuild: String = LaunchSettings.systemQemu
   /// Runs made (more than 1 when retried); 1 normally.
@@ -58,6 +61,7 @@ public struct ReportCell: Sendable {
       id: id, result: result, cpus: settings.cpus, memoryMiB: settings.memoryMiB,
       attempts: attempts, flaky: flaky, logPath: logPath, sourcePaths: sourcePaths)
     cpuModel = settings.cpuModel
+    machine = settings.machine
     qemuBuild = settings.qemuBuild
   }
 }
