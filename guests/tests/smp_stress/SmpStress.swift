@@ -30,6 +30,9 @@ let guestTests = [
   Test("litmus store forwarding", litmusForwarding, .requires(cpus: 2)),
   Test("litmus write-read causality", litmusWRC, .requires(cpus: 3)),
   Test("litmus independent reads", litmusIRIW, .requires(cpus: 4)),
+  Test(
+    "litmus check fails on a violation", litmusCheckCanFail,
+    .xfail("deliberate: a message-passing violation written by hand must fail the forbidden-outcome check", when: .always)),
   Test("tlb shootdown", tlbShootdown, .requires(cpus: 2)),
   Test("ipi storm", ipiStorm, .requires(cpus: 2)),
 ]
@@ -380,6 +383,19 @@ func litmusIRIW() {
   // r2 = r4 = 0 is forbidden.
   runLitmus(kind: 7, cpus: 4)
   expectEqual(outcomes[0b1010], 0, "independent reads: the two stores seen in opposite orders never observed")
+}
+
+/// The forbidden-outcome check of message passing, fed one instance whose
+/// result is the forbidden (flag = 1, data = 0) written by hand: it must
+/// fail (proof that the litmus checks can fail at all).
+func litmusCheckCanFail() {
+  clearShared()
+  litmusKind = 3
+  outcomes.initialize(repeating: 0, count: 16)
+  out(1, 0)[0] = 1  // flag seen
+  out(1, 0)[1] = 0  // data not seen
+  outcomes[outcomeCode(0)] += 1
+  expectEqual(outcomes[0b10], 0, "message passing: flag seen without the data never observed")
 }
 
 // MARK: - TLB shootdown
