@@ -21,7 +21,9 @@ let guestTests = [
   Test("not operational", notOperational),
   Test("invalid order", invalidOrder),
   Test("sense", sense, .requires(cpus: 2)),
-  Test("stop and start", stopAndStart, .requires(cpus: 2)),
+  Test(
+    "stop and start", stopAndStart, .requires(cpus: 2),
+    .xfail("measured: after START of a CPU that SIGP STOP stopped while it ran, TCG reports it operating (SENSE cc 0) but it executes nothing (12 of 30 rounds, still nothing 300 ms and a SIGP SENSE later); when it resumes, it does within 1-40 us", when: .tcg)),
   Test("restart", restart, .requires(cpus: 2)),
   Test("signals to a stopped CPU", signalsToStopped, .requires(cpus: 2)),
   Test("stop and store status", stopAndStoreStatus, .requires(cpus: 2)),
@@ -221,11 +223,17 @@ func startWorker(
   {}
 }
 
-/// Tells workers to finish and waits until `cpu` stopped.
+/// Tells workers to finish and waits until `cpu` stopped itself. A CPU
+/// that does not (TCG can leave a START-ed CPU operating but idle, see
+/// "stop and start") gets SIGP STOP, so the next test finds it stopped.
 func finish(_ memory: Shared, _ cpu: UInt16) {
   memory.words[0].store(1, ordering: .releasing)
   memory.quit.storeBytes(of: 1, as: UInt64.self)
-  Processors.waitStopped(cpu)
+  if !Processors.waitStopped(cpu, microseconds: 500_000) {
+    note("the CPU did not stop itself; SIGP STOP", UInt64(cpu))
+    _ = signal(cpu, stop)
+    Processors.waitStopped(cpu)
+  }
 }
 
 /// Runs the fill worker on `cpu`, stops it with `order` (STOP or STOP AND
@@ -323,7 +331,7 @@ func stopAndStart() throws(TestStop) {
   let slot = 8 + Int(cpu & 31)
   try startWorker(memory, cpu, { counterWork($0) })
   var round = 0
-  while round < 4 {
+  while round < 12 {
     let stopped = signal(cpu, stop)
     expectAccepted(stopped, "STOP of an operating CPU: accepted")
     expect(Processors.waitStopped(cpu), "the CPU enters the stopped state")
@@ -334,11 +342,11 @@ func stopAndStart() throws(TestStop) {
     expectAccepted(signal(cpu, stop), "STOP of a stopped CPU: accepted, no effect")
     expectStatus(signal(cpu, sense_), stoppedStatus, "still stopped")
     expectAccepted(signal(cpu, start), "START of a stopped CPU: accepted")
-    let deadline = microseconds() + 1_000_000
+    let deadline = microseconds() + 50_000
     while memory.words[slot].load(ordering: .acquiring) == frozen && microseconds() < deadline {}
     expect(
       memory.words[slot].load(ordering: .acquiring), .greater, frozen,
-      "START resumes where it stopped (within 1 s)")
+      "START resumes where it stopped (within 50 ms)")
     expectAccepted(signal(cpu, start), "START of an operating CPU: accepted, no effect")
     expectAccepted(signal(cpu, sense_), "SENSE after START: operating, cc 0")
     round += 1
