@@ -262,7 +262,7 @@ func cpuTimerRate() throws(TestStop) {
 /// Ping-pong across CPUs: words[0] the baton (CPU whose turn it is + 1),
 /// words[1] the last clock value, words[2] violations, words[3] done flag.
 nonisolated(unsafe) var baton: UnsafeMutablePointer<Atomic<UInt64>>? = nil
-let handoffs: UInt64 = 400
+let handoffs: UInt64 = 200
 
 func partner(_ context: UnsafeMutableRawPointer?) {
   guard let words = baton else { return }
@@ -314,7 +314,7 @@ func acrossCPUs() throws(TestStop) {
       turn += 2
     }
     Processors.waitStopped(cpu)
-    expect(!timedOut, "400 hand-offs completed")
+    expect(!timedOut, "200 hand-offs completed")
     expectEqual(violations, 0, "this CPU's STCK exceeds every value the other CPU stored before")
     expectEqual(words[2].load(ordering: .acquiring), 0, "the other CPU's STCK exceeds this CPU's")
   }

@@ -331,9 +331,9 @@ func runLitmus(
 
 /// Rounds per litmus test. Under TCG every round needs each participating
 /// vCPU thread scheduled on the host; IRIW's four spinning CPUs get fewer.
-let litmusIterations = 500
+let litmusIterations = 300
 let sbWindow: UInt64 = 0
-let iriwIterations = 30
+let iriwIterations = 20
 
 func litmusMP() throws(TestStop) {
   let (histogram, completed) = try runLitmus(kindMP, roles: 2, iterations: litmusIterations)
