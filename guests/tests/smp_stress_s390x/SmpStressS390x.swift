@@ -110,10 +110,13 @@ func startOthers(
     try require(Processors.startWorker(cpu, work), "worker CPU started")
     started.append(cpu)
   }
-  let deadline = microseconds() + 2_000_000
+  let deadline = microseconds() + 6_000_000
   while memory.words[readyWord].load(ordering: .acquiring) < UInt64(started.count)
     && microseconds() < deadline
   {}
+  try require(
+    memory.words[readyWord].load(ordering: .acquiring) == UInt64(started.count),
+    "every worker CPU runs")
   return started
 }
 
@@ -300,8 +303,13 @@ func runLitmus(
     started.append(others[role - 1])
     role += 1
   }
-  let ready = microseconds() + 2_000_000
+  // Normally microseconds; TCG sometimes runs a restarted CPU only seconds
+  // later (see the sigp program's "stop and start").
+  let ready = microseconds() + 6_000_000
   while memory.words[readyWord].load(ordering: .acquiring) < UInt64(roles - 1) && microseconds() < ready {}
+  try require(
+    memory.words[readyWord].load(ordering: .acquiring) == UInt64(roles - 1),
+    "every litmus CPU runs")
   var histogram = [Int](repeating: 0, count: 256)
   var completed = 0
   var generation: UInt64 = 0
