@@ -90,7 +90,7 @@ func shared() throws(TestStop) -> Shared {
 
 func reset(_ memory: Shared) {
   var i = 0
-  while i < 128 {
+  while i < jobSeqWord {
     memory.words[i].store(0, ordering: .releasing)
     i += 1
   }
@@ -101,28 +101,77 @@ func reset(_ memory: Shared) {
   }
 }
 
-/// Starts `work` on every other CPU (up to `limit`); returns them.
-func startOthers(
-  _ memory: Shared, limit: Int = 64, _ work: @convention(c) (UnsafeMutableRawPointer?) -> Void
-) throws(TestStop) -> [UInt16] {
-  var started: [UInt16] = []
-  for cpu in Processors.others() where started.count < limit {
-    try require(Processors.startWorker(cpu, work), "worker CPU started")
-    started.append(cpu)
+// Worker CPUs are started once and then serve every test: each runs
+// `dispatcher`, which sleeps in an enabled wait (external call only) until
+// the boot CPU posts a job and wakes it with SIGP EXTERNAL CALL. (Stopping
+// and restarting them per test would cost seconds under TCG, which often
+// runs a restarted CPU late; see the sigp program's "stop and start".)
+let jobSeqWord = 120  // incremented per job (not cleared by reset)
+let jobWord = 121  // the job's kind
+let finishedWord = 122  // jobs finished, summed over workers
+let roleCountWord = 7  // litmus: CPUs taking part (workers with role < it)
+
+let jobLock: UInt64 = 1
+let jobCounter: UInt64 = 2
+let jobLitmus: UInt64 = 3
+let jobStorm: UInt64 = 4
+
+nonisolated(unsafe) var workers: [UInt16] = []
+
+func dispatcher(_ context: UnsafeMutableRawPointer?) {
+  guard let memory = sharedMemory else { return }
+  let role = Int(UInt(bitPattern: context))
+  External.setSubclasses(External.externalCall)
+  var seen: UInt64 = 0
+  while true {
+    while memory.words[jobSeqWord].load(ordering: .acquiring) == seen {
+      External.waitForInterruption()
+    }
+    seen = memory.words[jobSeqWord].load(ordering: .acquiring)
+    switch memory.words[jobWord].load(ordering: .acquiring) {
+    case jobLock: lockWork(context)
+    case jobCounter: counterWork(context)
+    case jobLitmus:
+      if role < Int(memory.words[roleCountWord].load(ordering: .acquiring)) { litmusWork(context) }
+    case jobStorm: stormWork(context)
+    default: break
+    }
+    memory.words[finishedWord].wrappingAdd(1, ordering: .acquiringAndReleasing)
   }
-  let deadline = microseconds() + 6_000_000
-  while memory.words[readyWord].load(ordering: .acquiring) < UInt64(started.count)
-    && microseconds() < deadline
-  {}
-  try require(
-    memory.words[readyWord].load(ordering: .acquiring) == UInt64(started.count),
-    "every worker CPU runs")
-  return started
 }
 
-func stopOthers(_ memory: Shared, _ cpus: [UInt16]) {
+/// Posts `job` to the worker CPUs (starting them the first time) and waits
+/// until `taking` of them (default: all) took it; returns the workers.
+func post(_ memory: Shared, _ job: UInt64, taking: Int? = nil) throws(TestStop) -> [UInt16] {
+  if workers.isEmpty {
+    var role = 1
+    for cpu in Processors.others() where role < 16 {
+      try require(
+        Processors.startWorker(cpu, { dispatcher($0) }, context: UnsafeMutableRawPointer(bitPattern: UInt(role))),
+        "worker CPU started")
+      workers.append(cpu)
+      role += 1
+    }
+  }
+  memory.words[finishedWord].store(0, ordering: .releasing)
+  memory.words[jobWord].store(job, ordering: .releasing)
+  memory.words[jobSeqWord].wrappingAdd(1, ordering: .acquiringAndReleasing)
+  for cpu in workers { _ = Processors.sigp(cpu, 0x02) }
+  let expected = UInt64(taking ?? workers.count)
+  let deadline = microseconds() + 6_000_000
+  while memory.words[readyWord].load(ordering: .acquiring) < expected && microseconds() < deadline {}
+  try require(memory.words[readyWord].load(ordering: .acquiring) == expected, "every worker CPU runs")
+  return workers
+}
+
+/// Ends the current job: sets quit and waits until every worker is back in
+/// its dispatcher.
+func finishJob(_ memory: Shared) {
   memory.words[quitWord].store(1, ordering: .releasing)
-  for cpu in cpus { Processors.waitStopped(cpu) }
+  let deadline = microseconds() + 6_000_000
+  while memory.words[finishedWord].load(ordering: .acquiring) < UInt64(workers.count)
+    && microseconds() < deadline
+  {}
 }
 
 // MARK: - Locks and counters
@@ -152,14 +201,14 @@ func csLock() throws(TestStop) {
   var round = 0
   while round < 2 {
     reset(memory)
-    let others = try startOthers(memory, { lockWork($0) })
+    let others = try post(memory, jobLock)
     memory.words[goWord].store(1, ordering: .releasing)
     lockWork(nil)
     let deadline = microseconds() + 10_000_000
     while memory.words[doneWord].load(ordering: .acquiring) < UInt64(others.count + 1)
       && microseconds() < deadline
     {}
-    stopOthers(memory, others)
+    finishJob(memory)
     let participants = UInt64(others.count + 1)
     var violations: UInt64 = 0
     var i = 0
@@ -195,14 +244,14 @@ func interlockedCounters() throws(TestStop) {
   var round = 0
   while round < 3 {
     reset(memory)
-    let others = try startOthers(memory, { counterWork($0) })
+    let others = try post(memory, jobCounter)
     memory.words[goWord].store(1, ordering: .releasing)
     counterWork(nil)
     let deadline = microseconds() + 10_000_000
     while memory.words[doneWord].load(ordering: .acquiring) < UInt64(others.count + 1)
       && microseconds() < deadline
     {}
-    stopOthers(memory, others)
+    finishJob(memory)
     let participants = UInt64(others.count + 1)
     expectEqual(
       memory.line(2).load(as: UInt64.self), participants * counterRounds,
@@ -293,23 +342,8 @@ func runLitmus(
   let memory = try shared()
   memory.words[kindWord].store(kind, ordering: .releasing)
   memory.words[fenceWord].store(fence, ordering: .releasing)
-  var started: [UInt16] = []
-  let others = Processors.others()
-  var role = 1
-  while role < roles {
-    try require(
-      Processors.startWorker(others[role - 1], { litmusWork($0) }, context: UnsafeMutableRawPointer(bitPattern: UInt(role))),
-      "litmus CPU started")
-    started.append(others[role - 1])
-    role += 1
-  }
-  // Normally microseconds; TCG sometimes runs a restarted CPU only seconds
-  // later (see the sigp program's "stop and start").
-  let ready = microseconds() + 6_000_000
-  while memory.words[readyWord].load(ordering: .acquiring) < UInt64(roles - 1) && microseconds() < ready {}
-  try require(
-    memory.words[readyWord].load(ordering: .acquiring) == UInt64(roles - 1),
-    "every litmus CPU runs")
+  memory.words[roleCountWord].store(UInt64(roles), ordering: .releasing)
+  _ = try post(memory, jobLitmus, taking: roles - 1)
   var histogram = [Int](repeating: 0, count: 256)
   var completed = 0
   var generation: UInt64 = 0
@@ -324,7 +358,7 @@ func runLitmus(
     while memory.words[doneWord].load(ordering: .acquiring) < UInt64(roles - 1) && microseconds() < deadline {}
     if memory.words[doneWord].load(ordering: .acquiring) < UInt64(roles - 1) { break }
     var packed = Int(mine & 3)
-    role = 1
+    var role = 1
     while role < roles {
       packed |= Int(memory.words[resultWord + role].load(ordering: .acquiring) & 3) << (2 * role)
       role += 1
@@ -333,7 +367,7 @@ func runLitmus(
     completed += 1
     if let stopAt, histogram[stopAt] > 0 { break }
   }
-  stopOthers(memory, started)
+  finishJob(memory)
   return (histogram, completed)
 }
 
@@ -487,7 +521,7 @@ func externalCallStorm() throws(TestStop) {
     let me = s390_cpu_address()
     memory.words[5].store(UInt64(me), ordering: .releasing)
     let quiet = checksum(UInt64(round))
-    let others = try startOthers(memory, { stormWork($0) })
+    let others = try post(memory, jobStorm)
     // This CPU receives: emergency signal and external call only (the
     // console's service signal stays off while enabled).
     let saved = External.setSubclasses(External.externalCall | External.emergencySignal)
@@ -506,7 +540,7 @@ func externalCallStorm() throws(TestStop) {
     while microseconds() < drain {}
     External.disable()
     External.setSubclasses(saved)
-    stopOthers(memory, others)
+    finishJob(memory)
     var calls: UInt64 = 0
     var signals: UInt64 = 0
     var i = 0
