@@ -383,25 +383,25 @@ public struct PageAllocator: @unchecked Sendable {
   /// Takes a free block of order >= `searchOrder` from `area`, splits it
   /// down to `order` keeping the first part and marks it allocated.
   func takeBlock(_ area: Int, order: Int, searchOrder: Int) -> UInt? {
+    let origin = metadataOrigin(area)
     var k = searchOrder
-    var head = headNode(area, k)
-    while PageAllocator.next(head) == head {
+    var found = firstFree(area, origin, k)
+    while found == nil {
       if k == PageAllocator.maxOrder { return nil }
       k &+= 1
-      head &+= PageAllocator.nodeSize
+      found = firstFree(area, origin, k)
     }
     header.pointee.verifiedPfn = 0
-    let node = PageAllocator.next(head)
-    PageAllocator.unlink(node)
-    let origin = metadataOrigin(area)
-    let pfn = node &>> PageAllocator.pageShift
+    let pfn = found.unsafelyUnwrapped
+    unlinkFree(pfn, k)
     while k > order {
       k &-= 1
-      head &-= PageAllocator.nodeSize
       let half = pfn &+ (1 &<< UInt(truncatingIfNeeded: k))
-      PageAllocator.push(head, half &<< PageAllocator.pageShift)
-      PageAllocator.setMeta(origin, half, PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: k))
+      // An interior page of the block: 0, or `dirtyByte` with a link mask.
+      link(area, half, k, hasMask: PageAllocator.meta(origin, half) != 0)
+      PageAllocator.setMeta(origin, half, PageAllocator.freeHead(k))
     }
+    purgeBlock(origin, pfn, order)
     PageAllocator.setMeta(origin, pfn, PageAllocator.headBit | PageAllocator.stateAllocated | UInt8(truncatingIfNeeded: order))
     let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
     let record = records + area
@@ -524,9 +524,9 @@ public struct PageAllocator: @unchecked Sendable {
     }
   }
 
-  /// Loads the list nodes the merges of the first `count` pending pages will
-  /// touch (a hint: it follows each page's buddies in the current metadata
-  /// and writes nothing but `prefetchSink`).
+  /// Loads the link masks of the pages whose nodes the merges of the first
+  /// `count` pending pages will push (a hint: it follows each page's buddies
+  /// in the current metadata and writes nothing but `prefetchSink`).
   func prefetchMerges(_ count: Int) {
     let entries = pendingEntries
     var sink: UInt = 0
@@ -540,21 +540,19 @@ public struct PageAllocator: @unchecked Sendable {
       let span = record.pointee.topPfn &- usable
       let origin = metadataOrigin(area)
       var k = 0
-      var wanted = PageAllocator.headBit | PageAllocator.stateFree
+      var wanted = PageAllocator.freeHead(0)
+      var merged = false
       while k < PageAllocator.maxOrder {
         let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
         let buddy = start ^ size
         if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
-        let node = buddy &<< PageAllocator.pageShift
-        let following = PageAllocator.next(node)
-        let preceding = PageAllocator.previous(node)
-        sink &+= PageAllocator.previous(following) &+ PageAllocator.next(preceding)
+        if buddy < start { merged = true }
         start &= ~size
         k &+= 1
         wanted &+= 1
       }
-      // The merged block's node is written by the push.
-      sink &+= PageAllocator.next(start &<< PageAllocator.pageShift)
+      // The pushed page's mask is read only if it was a free head.
+      if merged { sink &+= PageAllocator.linkMask(start) }
       index &+= 1
     }
     header.pointee.prefetchSink = sink
@@ -611,8 +609,11 @@ public struct PageAllocator: @unchecked Sendable {
     return pfn
   }
 
-  /// Puts the block `[pfn, pfn + 2^order)` on the free lists, merging it
-  /// with its buddies as far as possible. Counters are the caller's job.
+  /// Puts the block `[pfn, pfn + 2^order)` (handed-out pages: no linked
+  /// node) on the free lists, merging it with its buddies as far as
+  /// possible. An absorbed buddy is not unlinked: its node goes stale (see
+  /// PageAllocator+FreeLists.swift), so merging touches metadata only.
+  /// Counters are the caller's job.
   func insertCoalescing(_ area: Int, _ pfn: UInt, _ order: Int) {
     header.pointee.verifiedPfn = 0
     let record = records + area
@@ -620,25 +621,28 @@ public struct PageAllocator: @unchecked Sendable {
     let span = record.pointee.topPfn &- usable
     let origin = metadataOrigin(area)
     var start = pfn
+    // Whether `start`'s page has a link mask: not the inserted block's, but
+    // every absorbed buddy's (a free head).
+    var startHasMask = false
     var k = order
-    var wanted = PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: k)
+    var wanted = PageAllocator.freeHead(k)
     while k < PageAllocator.maxOrder {
       let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
       let buddy = start ^ size
       // A buddy below the usable range or at/after the top is not a block
       // of this area; a free head inside it is a whole block of the area.
       if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
-      PageAllocator.unlink(buddy &<< PageAllocator.pageShift)
       if buddy < start {
-        PageAllocator.setMeta(origin, start, 0)
+        PageAllocator.setMeta(origin, start, startHasMask ? PageAllocator.dirtyByte : 0)
         start = buddy
+        startHasMask = true
       } else {
-        PageAllocator.setMeta(origin, buddy, 0)
+        PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
       }
       k &+= 1
       wanted &+= 1
     }
-    PageAllocator.push(headNode(area, k), start &<< PageAllocator.pageShift)
+    link(area, start, k, hasMask: startHasMask)
     PageAllocator.setMeta(origin, start, wanted)
   }
 
@@ -736,16 +740,5 @@ public struct PageAllocator: @unchecked Sendable {
     let preceding = previous(node)
     setNext(preceding, following)
     setPrevious(following, preceding)
-  }
-
-  /// Marks `[pfn, pfn + 2^order)` as a free block and pushes it on its list.
-  func pushFree(_ area: Int, _ pfn: UInt, _ order: Int) {
-    PageAllocator.push(headNode(area, order), pfn &<< PageAllocator.pageShift)
-    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: order))
-  }
-
-  /// Unlinks the free block at `pfn` from its list (metadata unchanged).
-  func removeFree(_ area: Int, _ pfn: UInt, _ order: Int) {
-    PageAllocator.unlink(pfn &<< PageAllocator.pageShift)
   }
 }
