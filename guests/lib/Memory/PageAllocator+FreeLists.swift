@@ -102,6 +102,11 @@ extension PageAllocator {
   func purgeBlock(_ origin: UInt, _ pfn: UInt, _ order: Int) {
     let headMask = PageAllocator.linkMask(pfn)
     if headMask != 0 { PageAllocator.unlinkNodes(pfn, headMask) }
+    if order != 0 { purgeInterior(origin, pfn, order) }
+  }
+
+  /// The interior part of `purgeBlock`: pages `pfn + 1 ..< pfn + 2^order`.
+  func purgeInterior(_ origin: UInt, _ pfn: UInt, _ order: Int) {
     let end = pfn &+ (1 &<< UInt(truncatingIfNeeded: order))
     var page = pfn &+ 1
     while page < end {

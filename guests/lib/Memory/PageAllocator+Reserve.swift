@@ -70,6 +70,19 @@ extension PageAllocator {
     // neither the check nor queueing the pages behind them needs to settle.
     lock.lock()
     defer { lock.unlock() }
+    if end == start &+ 1 {
+      // One page: one area lookup for the check and the update.
+      guard let area = areaIndex(containingPfn: start) else { return .outsideAreas }
+      let record = records + area
+      if start < record.pointee.usablePfn { return .metadataPage }
+      if meta(area, start) != PageAllocator.headBit | PageAllocator.stateReserved {
+        return .rangeNotReserved
+      }
+      record.pointee.reservedPages &-= 1
+      record.pointee.freePages &+= 1
+      addPending(area, start)
+      return nil
+    }
     for pfn in start..<end {
       guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
       if pfn < records[area].usablePfn { return .metadataPage }
