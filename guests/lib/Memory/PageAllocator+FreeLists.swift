@@ -67,14 +67,20 @@ extension PageAllocator {
   /// linked node. A stale node of the same order is unlinked first.
   @inline(__always)
   func link(_ area: Int, _ pfn: UInt, _ order: Int, hasMask: Bool) {
+    PageAllocator.link(headNode(area, order), pfn, order, hasMask: hasMask)
+  }
+
+  /// `link(_:_:_:hasMask:)` given the list's head node.
+  @inline(__always)
+  static func link(_ head: UInt, _ pfn: UInt, _ order: Int, hasMask: Bool) {
     let bit: UInt = 1 &<< UInt(truncatingIfNeeded: order)
     var mask: UInt = 0
     if hasMask {
-      mask = PageAllocator.linkMask(pfn)
-      if mask & bit != 0 { PageAllocator.unlink(PageAllocator.slot(pfn, order)) }
+      mask = linkMask(pfn)
+      if mask & bit != 0 { unlink(slot(pfn, order)) }
     }
-    PageAllocator.push(headNode(area, order), PageAllocator.slot(pfn, order))
-    PageAllocator.setLinkMask(pfn, mask | bit)
+    push(head, slot(pfn, order))
+    setLinkMask(pfn, mask | bit)
   }
 
   /// Unlinks the valid node of the free block head `pfn` of `order` and
@@ -105,19 +111,35 @@ extension PageAllocator {
     if order != 0 { purgeInterior(origin, pfn, order) }
   }
 
-  /// The interior part of `purgeBlock`: pages `pfn + 1 ..< pfn + 2^order`.
+  /// The interior part of `purgeBlock`: pages `pfn + 1 ..< pfn + 2^order`
+  /// (`order` > 0). Their metadata bytes are read a word at a time (the
+  /// head byte, at the lowest address, masked out): they are usually all 0.
+  @inline(__always)
   func purgeInterior(_ origin: UInt, _ pfn: UInt, _ order: Int) {
+    let bytes = UnsafeRawPointer(bitPattern: origin &+ pfn).unsafelyUnwrapped
+    let any: Bool
+    switch order {
+    case 1: any = bytes.loadUnaligned(as: UInt16.self) & ~UInt16(0xFF).littleEndian != 0
+    case 2: any = bytes.loadUnaligned(as: UInt32.self) & ~UInt32(0xFF).littleEndian != 0
+    default:
+      var bits = bytes.loadUnaligned(as: UInt64.self) & ~UInt64(0xFF).littleEndian
+      let count = 1 &<< order
+      var offset = 8
+      while offset < count {
+        bits |= bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        offset &+= 8
+      }
+      any = bits != 0
+    }
+    if any { purgeInteriorPages(origin, pfn, order) }
+  }
+
+  /// Unlinks the nodes of the `dirtyByte` pages among `pfn + 1 ..< pfn + 2^order`
+  /// and resets their bytes to 0.
+  func purgeInteriorPages(_ origin: UInt, _ pfn: UInt, _ order: Int) {
     let end = pfn &+ (1 &<< UInt(truncatingIfNeeded: order))
     var page = pfn &+ 1
     while page < end {
-      // Eight interior bytes at a time while they are all 0.
-      if page & 7 == 0 && end &- page >= 8
-        && UnsafeRawPointer(bitPattern: origin &+ page).unsafelyUnwrapped
-          .loadUnaligned(as: UInt64.self) == 0
-      {
-        page &+= 8
-        continue
-      }
       if PageAllocator.meta(origin, page) != 0 {
         PageAllocator.unlinkNodes(page, PageAllocator.linkMask(page))
         PageAllocator.setMeta(origin, page, 0)

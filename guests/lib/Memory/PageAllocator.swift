@@ -391,22 +391,33 @@ public struct PageAllocator: @unchecked Sendable {
   func takeBlock(_ area: Int, order: Int, searchOrder: Int) -> UInt? {
     let origin = metadataOrigin(area)
     var k = searchOrder
-    var found = firstFree(area, origin, k)
-    while found == nil {
+    var head = headNode(area, k)
+    var pfn: UInt = 0
+    while true {
+      let node = PageAllocator.next(head)
+      if node != head {
+        // The front node is valid, or stale (then the stale run is dropped).
+        pfn = node &>> PageAllocator.pageShift
+        if PageAllocator.meta(origin, pfn) == PageAllocator.freeHead(k) { break }
+        if let valid = dropStaleFront(area, origin, k) {
+          pfn = valid
+          break
+        }
+      }
       if k == PageAllocator.maxOrder { return nil }
       k &+= 1
-      found = firstFree(area, origin, k)
+      head &+= PageAllocator.nodeSize
     }
     header.pointee.verifiedPfn = 0
-    let pfn = found.unsafelyUnwrapped
     PageAllocator.unlink(PageAllocator.slot(pfn, k))
     // The page is handed out: its other (stale) nodes are unlinked below.
     let staleMask = PageAllocator.linkMask(pfn) & ~(1 &<< UInt(truncatingIfNeeded: k))
     while k > order {
       k &-= 1
+      head &-= PageAllocator.nodeSize
       let half = pfn &+ (1 &<< UInt(truncatingIfNeeded: k))
       // An interior page of the block: 0, or `dirtyByte` with a link mask.
-      link(area, half, k, hasMask: PageAllocator.meta(origin, half) != 0)
+      PageAllocator.link(head, half, k, hasMask: PageAllocator.meta(origin, half) != 0)
       PageAllocator.setMeta(origin, half, PageAllocator.freeHead(k))
     }
     if staleMask != 0 { PageAllocator.unlinkNodes(pfn, staleMask) }
