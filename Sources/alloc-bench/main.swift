@@ -251,6 +251,7 @@ func benchmark() {
 
   if let only {
     print("ops \(operationCounts[only] ?? 0)")
+    if let values = results[only], let value = values.first { print("ns/op \(value)") }
     memory.deallocate()
     stateMemory.deallocate()
     return

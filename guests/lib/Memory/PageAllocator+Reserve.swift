@@ -32,8 +32,11 @@ extension PageAllocator {
       let area = areaIndex(containingPfn: pfn).unsafelyUnwrapped
       let block = blockContaining(area, pfn).unsafelyUnwrapped
       let size = UInt(1) << UInt(block.order)
-      removeFree(area, block.start, block.order)
+      let origin = metadataOrigin(area)
+      unlinkFree(block.start, block.order)
       if block.start >= start && end - block.start >= size {
+        // Handed out: no list node may stay in these pages.
+        purgeBlock(origin, block.start, block.order)
         let reserved = PageAllocator.headBit | PageAllocator.stateReserved
         for offset in 0..<size { setMeta(area, block.start + offset, reserved) }
         records[area].freePages -= size
@@ -42,8 +45,11 @@ extension PageAllocator {
       } else {
         // Cannot be order 0: a one-page block containing pfn is inside the range.
         let half = block.order - 1
-        pushFree(area, block.start + (UInt(1) << UInt(half)), half)
-        pushFree(area, block.start, half)
+        let upper = block.start + (UInt(1) << UInt(half))
+        link(area, upper, half, hasMask: PageAllocator.meta(origin, upper) != 0)
+        setMeta(area, upper, PageAllocator.freeHead(half))
+        link(area, block.start, half, hasMask: true)
+        setMeta(area, block.start, PageAllocator.freeHead(half))
       }
     }
     return nil
@@ -64,6 +70,19 @@ extension PageAllocator {
     // neither the check nor queueing the pages behind them needs to settle.
     lock.lock()
     defer { lock.unlock() }
+    if end == start &+ 1 {
+      // One page: one area lookup for the check and the update.
+      guard let area = areaIndex(containingPfn: start) else { return .outsideAreas }
+      let record = records + area
+      if start < record.pointee.usablePfn { return .metadataPage }
+      if meta(area, start) != PageAllocator.headBit | PageAllocator.stateReserved {
+        return .rangeNotReserved
+      }
+      record.pointee.reservedPages &-= 1
+      record.pointee.freePages &+= 1
+      addPending(area, start)
+      return nil
+    }
     for pfn in start..<end {
       guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
       if pfn < records[area].usablePfn { return .metadataPage }

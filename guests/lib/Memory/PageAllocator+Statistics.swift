@@ -51,14 +51,7 @@ extension PageAllocator {
     else { return 0 }
     lockSettled()
     defer { lock.unlock() }
-    var count: UInt = 0
-    let head = headNode(area, order)
-    var node = PageAllocator.next(head)
-    while node != head {
-      count += 1
-      node = PageAllocator.next(node)
-    }
-    return count
+    return validEntryCount(area, order)
   }
 
   /// Largest order with a free block in any of `areas`, or `nil` if none.
@@ -69,7 +62,7 @@ extension PageAllocator {
     while order >= 0 {
       for area in 0..<PageAllocator.maxAreas
       where areas.contains(area: area) && records[area].present
-        && PageAllocator.next(headNode(area, order)) != headNode(area, order)
+        && firstFree(area, metadataOrigin(area), order) != nil
       {
         return order
       }
@@ -104,9 +97,11 @@ extension PageAllocator {
   /// metadata pages are marked; the usable range is tiled by naturally
   /// aligned blocks inside the area whose interior pages carry no head bit;
   /// reserved blocks are single pages; no two free buddies of the same order
-  /// are left unmerged; every free-list entry is a free block of that list's
-  /// order in that area, lists are well linked and acyclic, and together
-  /// they hold every free block exactly once; counters match
+  /// are left unmerged; lists are well linked and acyclic; every list node
+  /// lies in free memory of that area at its order's slot, its page's link
+  /// mask has its order and every mask bit has its node (so no node is left
+  /// in handed-out memory); the valid entries (free heads of the list's
+  /// order) together are every free block exactly once; counters match
   /// (free + allocated + reserved = total).
   public func validate() -> StaticString? {
     lockSettled()
@@ -128,6 +123,8 @@ extension PageAllocator {
     var allocated: UInt = 0
     var reserved: UInt = 0
     var freeBlocks: UInt = 0
+    // Nodes the link masks of free pages claim are linked.
+    var linkedNodes: UInt = 0
     var pfn = r.usablePfn
     while pfn < r.topPfn {
       let byte = meta(area, pfn)
@@ -137,13 +134,21 @@ extension PageAllocator {
       let size = UInt(1) << UInt(order)
       guard pfn & (size - 1) == 0 else { return "block not naturally aligned" }
       guard r.topPfn - pfn >= size else { return "block crosses area top" }
-      for offset in 1..<size where meta(area, pfn + offset) & PageAllocator.headBit != 0 {
-        return "head bit inside a block"
+      let isFree = byte & PageAllocator.stateBits == PageAllocator.stateFree
+      for offset in 1..<size {
+        let inner = meta(area, pfn + offset)
+        if inner & PageAllocator.headBit != 0 { return "head bit inside a block" }
+        if inner == PageAllocator.dirtyByte && isFree {
+          linkedNodes += UInt(PageAllocator.linkMask(pfn + offset).nonzeroBitCount)
+        } else if inner != 0 {
+          return "bad byte inside a block (or a link mask outside free memory)"
+        }
       }
       switch byte & PageAllocator.stateBits {
       case PageAllocator.stateFree:
         free += size
         freeBlocks += 1
+        linkedNodes += UInt(PageAllocator.linkMask(pfn).nonzeroBitCount)
         if order < PageAllocator.maxOrder {
           let buddy = pfn ^ size
           if buddy >= r.usablePfn && buddy < r.topPfn && r.topPfn - buddy >= size
@@ -167,24 +172,36 @@ extension PageAllocator {
     guard reserved == r.reservedPages else { return "reserved counter mismatch" }
     guard free + allocated + reserved == r.topPfn - r.usablePfn else { return "pages not conserved" }
     var listed: UInt = 0
+    var nodes: UInt = 0
     for order in 0...PageAllocator.maxOrder {
       let head = headNode(area, order)
+      let bit: UInt = 1 << UInt(order)
       var previous = head
       var node = PageAllocator.next(head)
       while node != head {
-        listed += 1
-        guard listed <= freeBlocks else { return "free lists too long (cycle or duplicate)" }
-        guard node & (PageAllocator.pageSize - 1) == 0 else { return "free-list entry not a page" }
+        nodes += 1
+        guard nodes <= linkedNodes else { return "free lists too long (cycle, duplicate or unmasked node)" }
         let pfn = node >> PageAllocator.pageShift
+        guard node == PageAllocator.slot(pfn, order) else { return "free-list node not at its order's slot" }
         guard pfn >= r.usablePfn && pfn < r.topPfn else { return "free-list entry outside area" }
-        guard meta(area, pfn) == PageAllocator.headBit | PageAllocator.stateFree | UInt8(order)
-        else { return "free-list entry not a free block of that order" }
+        let byte = meta(area, pfn)
+        if byte == PageAllocator.freeHead(order) {
+          listed += 1
+        } else if byte != PageAllocator.dirtyByte
+          && byte & (PageAllocator.headBit | PageAllocator.stateBits)
+            != PageAllocator.headBit | PageAllocator.stateFree
+        {
+          // A stale node is only allowed in free memory.
+          return "free-list entry not in a free block"
+        }
+        guard PageAllocator.linkMask(pfn) & bit != 0 else { return "linked node missing from its page's mask" }
         guard PageAllocator.previous(node) == previous else { return "free-list back link broken" }
         previous = node
         node = PageAllocator.next(node)
       }
       guard PageAllocator.previous(head) == previous else { return "free-list back link broken" }
     }
+    guard nodes == linkedNodes else { return "link mask claims a node no list holds" }
     guard listed == freeBlocks else { return "free block missing from free lists" }
     return nil
   }

@@ -22,9 +22,6 @@ struct PageAllocatorHeader {
   /// Number of single pages freed (or unreserved) whose merge is still
   /// pending; their entries are in the pending array. See `settle()`.
   var pendingCount: Int
-  /// Where the prefetch pass of `flushPending()` leaves the words it loaded,
-  /// so that the compiler keeps the loads.
-  var prefetchSink: UInt
   /// The page `takePending` last handed out after checking its buddies, as
   /// long as nothing else changed the free lists or metadata since (0:
   /// none): freeing it again and taking it back needs no new check.
@@ -44,9 +41,15 @@ struct PageAllocatorHeader {
 ///   and a "block head" bit; only the first page of a block has the head bit
 ///   and only its byte is authoritative.
 /// * Free blocks are on per-area, per-order intrusive circular
-///   doubly-linked lists whose links (the addresses of the next and previous
-///   nodes) live in the first 16 bytes of the free blocks themselves; each
-///   list's head node lives in the allocator's state memory.
+///   doubly-linked lists whose nodes (the addresses of the next and previous
+///   nodes) live in the free blocks themselves: a page has one 16-byte node
+///   per order (at byte 16 + 16 x order) and a mask of its linked nodes (its
+///   first word); each list's head node lives in the allocator's state
+///   memory. Merged buddies are not unlinked at once: their nodes stay
+///   linked but stale until met at the front of a list, or until their page
+///   is handed out or linked again at that order (see
+///   PageAllocator+FreeLists.swift). The valid entries of every list are the
+///   same, in the same order, as with eager unlinking.
 /// * The allocator's own state (lock, area records, list heads) lives in
 ///   `stateByteCount` bytes of caller-provided memory (`init(stateMemory:layout:)`)
 ///   or in the first page of a memory range (`bootstrap(layout:basePfn:topPfn:)`).
@@ -67,7 +70,10 @@ struct PageAllocatorHeader {
 /// ## Costs
 /// `allocate`, `memalign` and `free` cost O(maxOrder x areas), amortized: a
 /// call may first merge a batch of up to `pendingCapacity` pending pages,
-/// each merged once. `reserve` and
+/// each merged once, and an allocation unlinks the stale nodes it meets
+/// (each stale node is unlinked once; a merge leaves at most one) and scans
+/// the metadata bytes of the block it hands out (2^order bytes, 8 at a
+/// time). Merging touches metadata bytes only. `reserve` and
 /// `unreserve` cost O(pages x maxOrder). `validate` walks all metadata.
 public struct PageAllocator: @unchecked Sendable {
   /// log2 of the page size.
@@ -135,7 +141,7 @@ public struct PageAllocator: @unchecked Sendable {
     state = stateMemory
     let header = (stateMemory + PageAllocator.headerOffset)
       .bindMemory(to: PageAllocatorHeader.self, capacity: 1)
-    header.initialize(to: PageAllocatorHeader(layout: layout, pendingCount: 0, prefetchSink: 0, verifiedPfn: 0))
+    header.initialize(to: PageAllocatorHeader(layout: layout, pendingCount: 0, verifiedPfn: 0))
     records = (stateMemory + PageAllocator.recordsOffset)
       .bindMemory(to: PageAreaRecord.self, capacity: PageAllocator.maxAreas)
     records.initialize(repeating: .empty, count: PageAllocator.maxAreas)
@@ -383,25 +389,39 @@ public struct PageAllocator: @unchecked Sendable {
   /// Takes a free block of order >= `searchOrder` from `area`, splits it
   /// down to `order` keeping the first part and marks it allocated.
   func takeBlock(_ area: Int, order: Int, searchOrder: Int) -> UInt? {
+    let origin = metadataOrigin(area)
     var k = searchOrder
     var head = headNode(area, k)
-    while PageAllocator.next(head) == head {
+    var pfn: UInt = 0
+    while true {
+      let node = PageAllocator.next(head)
+      if node != head {
+        // The front node is valid, or stale (then the stale run is dropped).
+        pfn = node &>> PageAllocator.pageShift
+        if PageAllocator.meta(origin, pfn) == PageAllocator.freeHead(k) { break }
+        if let valid = dropStaleFront(area, origin, k) {
+          pfn = valid
+          break
+        }
+      }
       if k == PageAllocator.maxOrder { return nil }
       k &+= 1
       head &+= PageAllocator.nodeSize
     }
     header.pointee.verifiedPfn = 0
-    let node = PageAllocator.next(head)
-    PageAllocator.unlink(node)
-    let origin = metadataOrigin(area)
-    let pfn = node &>> PageAllocator.pageShift
+    PageAllocator.unlink(PageAllocator.slot(pfn, k))
+    // The page is handed out: its other (stale) nodes are unlinked below.
+    let staleMask = PageAllocator.linkMask(pfn) & ~(1 &<< UInt(truncatingIfNeeded: k))
     while k > order {
       k &-= 1
       head &-= PageAllocator.nodeSize
       let half = pfn &+ (1 &<< UInt(truncatingIfNeeded: k))
-      PageAllocator.push(head, half &<< PageAllocator.pageShift)
-      PageAllocator.setMeta(origin, half, PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: k))
+      // An interior page of the block: 0, or `dirtyByte` with a link mask.
+      PageAllocator.link(head, half, k, hasMask: PageAllocator.meta(origin, half) != 0)
+      PageAllocator.setMeta(origin, half, PageAllocator.freeHead(k))
     }
+    if staleMask != 0 { PageAllocator.unlinkNodes(pfn, staleMask) }
+    if order != 0 { purgeInterior(origin, pfn, order) }
     PageAllocator.setMeta(origin, pfn, PageAllocator.headBit | PageAllocator.stateAllocated | UInt8(truncatingIfNeeded: order))
     let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
     let record = records + area
@@ -484,11 +504,10 @@ public struct PageAllocator: @unchecked Sendable {
   // identical split that would undo it. The pattern "free a page, allocate
   // a page" (alloc-bench row (a)) is the common case.
   //
-  // Why batches: merging a page unlinks each absorbed buddy from its list,
-  // which reads the buddy's page and writes its two list neighbours' (cold
-  // lines, each usually a TLB miss on a large area). Merging pages one by
-  // one waits for those misses one after another; a batch first loads them
-  // all (independent loads the CPU overlaps), then merges in cache.
+  // Why batches: merging touches metadata only, but linking each merged
+  // block reads its page's link mask (a cold line, usually a TLB miss on a
+  // large area). A batch merges every page first, then links them all, so
+  // those loads do not wait for one another (see `flushPending()`).
 
   /// Completes the pending single-page merges. Lock held.
   @inline(__always)
@@ -511,53 +530,37 @@ public struct PageAllocator: @unchecked Sendable {
   }
 
   /// Merges every pending page, in the order they were freed. Lock held.
+  ///
+  /// Two passes: the first merges every page in the metadata (which is all
+  /// merging reads and writes, see `mergeMetadata`) and keeps each merged
+  /// block's page, order and whether its page has a link mask; the second
+  /// links the blocks, in the same order. Linking reads only the pages being
+  /// linked and the lists, which the first pass does not touch, so the
+  /// result is that of merging and linking each page in turn; but the
+  /// second pass's loads of cold pages (link masks) do not wait for one
+  /// another or for the metadata walks.
   func flushPending() {
     let count = header.pointee.pendingCount
     let entries = pendingEntries
-    if count > 1 { prefetchMerges(count) }
     header.pointee.pendingCount = 0
-    var index = 0
-    while index < count {
-      let entry = entries[index]
-      insertCoalescing(Int(truncatingIfNeeded: entry & 3), entry &>> 2, 0)
-      index &+= 1
-    }
-  }
-
-  /// Loads the list nodes the merges of the first `count` pending pages will
-  /// touch (a hint: it follows each page's buddies in the current metadata
-  /// and writes nothing but `prefetchSink`).
-  func prefetchMerges(_ count: Int) {
-    let entries = pendingEntries
-    var sink: UInt = 0
+    header.pointee.verifiedPfn = 0
     var index = 0
     while index < count {
       let entry = entries[index]
       let area = Int(truncatingIfNeeded: entry & 3)
-      var start = entry &>> 2
-      let record = records + area
-      let usable = record.pointee.usablePfn
-      let span = record.pointee.topPfn &- usable
-      let origin = metadataOrigin(area)
-      var k = 0
-      var wanted = PageAllocator.headBit | PageAllocator.stateFree
-      while k < PageAllocator.maxOrder {
-        let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
-        let buddy = start ^ size
-        if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
-        let node = buddy &<< PageAllocator.pageShift
-        let following = PageAllocator.next(node)
-        let preceding = PageAllocator.previous(node)
-        sink &+= PageAllocator.previous(following) &+ PageAllocator.next(preceding)
-        start &= ~size
-        k &+= 1
-        wanted &+= 1
-      }
-      // The merged block's node is written by the push.
-      sink &+= PageAllocator.next(start &<< PageAllocator.pageShift)
+      let merged = mergeMetadata(area, entry &>> 2, 0)
+      entries[index] = merged.start &<< 8 | UInt(truncatingIfNeeded: area) &<< 6
+        | UInt(truncatingIfNeeded: merged.order) &<< 1 | (merged.hasMask ? 1 : 0)
       index &+= 1
     }
-    header.pointee.prefetchSink = sink
+    index = 0
+    while index < count {
+      let entry = entries[index]
+      link(
+        Int(truncatingIfNeeded: (entry &>> 6) & 3), entry &>> 8,
+        Int(truncatingIfNeeded: (entry &>> 1) & 31), hasMask: entry & 1 != 0)
+      index &+= 1
+    }
   }
 
   /// Returns the only pending page as a single-page allocation from `areas`, if
@@ -611,35 +614,50 @@ public struct PageAllocator: @unchecked Sendable {
     return pfn
   }
 
-  /// Puts the block `[pfn, pfn + 2^order)` on the free lists, merging it
-  /// with its buddies as far as possible. Counters are the caller's job.
+  /// Puts the block `[pfn, pfn + 2^order)` (handed-out pages: no linked
+  /// node) on the free lists, merging it with its buddies as far as
+  /// possible. Counters are the caller's job.
   func insertCoalescing(_ area: Int, _ pfn: UInt, _ order: Int) {
     header.pointee.verifiedPfn = 0
+    let merged = mergeMetadata(area, pfn, order)
+    link(area, merged.start, merged.order, hasMask: merged.hasMask)
+  }
+
+  /// Merges the block `[pfn, pfn + 2^order)` (handed-out pages: no linked
+  /// node) with its free buddies as far as possible in the metadata, and
+  /// marks the merged block a free head; the caller then links it with
+  /// `link(_:_:_:hasMask:)`. An absorbed buddy is not unlinked: its node
+  /// goes stale (see PageAllocator+FreeLists.swift), so merging reads and
+  /// writes metadata bytes only. `hasMask`: whether the merged block's page
+  /// has a link mask (it is an absorbed buddy's, not the inserted block's).
+  @inline(__always)
+  func mergeMetadata(_ area: Int, _ pfn: UInt, _ order: Int) -> (start: UInt, order: Int, hasMask: Bool) {
     let record = records + area
     let usable = record.pointee.usablePfn
     let span = record.pointee.topPfn &- usable
     let origin = metadataOrigin(area)
     var start = pfn
+    var startHasMask = false
     var k = order
-    var wanted = PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: k)
+    var wanted = PageAllocator.freeHead(k)
     while k < PageAllocator.maxOrder {
       let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
       let buddy = start ^ size
       // A buddy below the usable range or at/after the top is not a block
       // of this area; a free head inside it is a whole block of the area.
       if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
-      PageAllocator.unlink(buddy &<< PageAllocator.pageShift)
-      if buddy < start {
-        PageAllocator.setMeta(origin, start, 0)
-        start = buddy
-      } else {
-        PageAllocator.setMeta(origin, buddy, 0)
-      }
+      // The upper page of the two stops being a head: an absorbed free
+      // head keeps its mask (`dirtyByte`), the inserted block's page has none.
+      let upper = start | size
+      PageAllocator.setMeta(
+        origin, upper, buddy > start || startHasMask ? PageAllocator.dirtyByte : 0)
+      startHasMask = startHasMask || buddy < start
+      start = start & ~size
       k &+= 1
       wanted &+= 1
     }
-    PageAllocator.push(headNode(area, k), start &<< PageAllocator.pageShift)
     PageAllocator.setMeta(origin, start, wanted)
+    return (start, k, startHasMask)
   }
 
   // MARK: Helpers (lock held)
@@ -736,16 +754,5 @@ public struct PageAllocator: @unchecked Sendable {
     let preceding = previous(node)
     setNext(preceding, following)
     setPrevious(following, preceding)
-  }
-
-  /// Marks `[pfn, pfn + 2^order)` as a free block and pushes it on its list.
-  func pushFree(_ area: Int, _ pfn: UInt, _ order: Int) {
-    PageAllocator.push(headNode(area, order), pfn &<< PageAllocator.pageShift)
-    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateFree | UInt8(truncatingIfNeeded: order))
-  }
-
-  /// Unlinks the free block at `pfn` from its list (metadata unchanged).
-  func removeFree(_ area: Int, _ pfn: UInt, _ order: Int) {
-    PageAllocator.unlink(pfn &<< PageAllocator.pageShift)
   }
 }

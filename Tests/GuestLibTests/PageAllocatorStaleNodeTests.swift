@@ -1,0 +1,233 @@
+import GuestLib
+import Testing
+
+/// Lazy removal of merged blocks from the free lists: an absorbed buddy's
+/// list node stays linked but stale until it is found at the front of a
+/// list, its page is handed out, or its page gets a node of the same order
+/// again. These tests check that this changes nothing a caller can see: the
+/// same blocks in the same order as a buddy allocator that unlinks at once,
+/// no list node in handed-out memory, no reserved page handed out, and a
+/// full free still ends in maximal blocks.
+@Suite("PageAllocator stale free-list nodes")
+struct PageAllocatorStaleNodeTests {
+  /// A plain buddy allocator over one area that unlinks merged blocks at
+  /// once: free lists are arrays whose last element is the front.
+  private struct EagerModel {
+    enum State: Equatable { case free, allocated, reserved }
+    let usable: UInt
+    let top: UInt
+    var lists: [[UInt]] = Array(repeating: [], count: PageAllocator.maxOrder + 1)
+    var heads: [UInt: (order: Int, state: State)] = [:]
+
+    init(usable: UInt, top: UInt) {
+      self.usable = usable
+      self.top = top
+      // The maximal naturally aligned blocks, lowest first (as the area is
+      // initialised).
+      var pfn = usable
+      while pfn < top {
+        var order = 0
+        while order < PageAllocator.maxOrder {
+          let next = UInt(1) << UInt(order + 1)
+          if pfn & (next - 1) != 0 || top - pfn < next { break }
+          order += 1
+        }
+        push(pfn, order)
+        pfn += UInt(1) << UInt(order)
+      }
+    }
+
+    mutating func push(_ pfn: UInt, _ order: Int) {
+      lists[order].append(pfn)
+      heads[pfn] = (order, .free)
+    }
+
+    mutating func remove(_ pfn: UInt, _ order: Int) {
+      lists[order].remove(at: lists[order].lastIndex(of: pfn)!)
+      heads[pfn] = nil
+    }
+
+    mutating func allocate(_ order: Int) -> UInt? {
+      for k in order...PageAllocator.maxOrder {
+        guard let pfn = lists[k].last else { continue }
+        remove(pfn, k)
+        var size = k
+        while size > order {
+          size -= 1
+          push(pfn + (UInt(1) << UInt(size)), size)
+        }
+        heads[pfn] = (order, .allocated)
+        return pfn
+      }
+      return nil
+    }
+
+    mutating func insert(_ pfn: UInt, _ order: Int) {
+      var start = pfn
+      var k = order
+      heads[pfn] = nil
+      while k < PageAllocator.maxOrder {
+        let buddy = start ^ (UInt(1) << UInt(k))
+        guard buddy >= usable, buddy < top, let head = heads[buddy], head.order == k,
+          head.state == .free
+        else { break }
+        remove(buddy, k)
+        start = min(start, buddy)
+        k += 1
+      }
+      push(start, k)
+    }
+
+    func containing(_ pfn: UInt) -> (start: UInt, order: Int)? {
+      for k in 0...PageAllocator.maxOrder {
+        let candidate = pfn & ~((UInt(1) << UInt(k)) - 1)
+        if candidate < usable { return nil }
+        if let head = heads[candidate], pfn - candidate < UInt(1) << UInt(head.order) {
+          return (candidate, head.order)
+        }
+      }
+      return nil
+    }
+
+    /// Reserves the single page `pfn` if it is free; whether it was.
+    mutating func reserve(_ pfn: UInt) -> Bool {
+      guard let block = containing(pfn), heads[block.start]?.state == .free else { return false }
+      while true {
+        let block = containing(pfn)!
+        remove(block.start, block.order)
+        if block.order == 0 {
+          heads[pfn] = (0, .reserved)
+          return true
+        }
+        let half = block.order - 1
+        push(block.start + (UInt(1) << UInt(half)), half)
+        push(block.start, half)
+      }
+    }
+  }
+
+  /// Writes a pattern over the first 512 bytes of every page of a block
+  /// handed out, where list nodes live while a page is free: a node left
+  /// linked there would break the lists (`validate` reports it).
+  private func scribble(_ pfn: UInt, pages: UInt, _ tag: UInt) {
+    for page in 0..<pages {
+      let base = UnsafeMutableRawPointer(bitPattern: (pfn + page) << 12)!
+      for word in 0..<64 { base.storeBytes(of: tag &* 0x9E37_79B9 &+ UInt(word), toByteOffset: word * 8, as: UInt.self) }
+    }
+  }
+
+  @Test(arguments: [31, 32, 33] as [UInt64])
+  func handsOutWhatUnlinkingAtOnceWould(seed: UInt64) throws {
+    let heap = TestHeap(megabytes: 8)
+    let a = heap.allocator
+    let bounds = try #require(a.bounds(area: 0))
+    var model = EagerModel(usable: bounds.usablePfn, top: bounds.topPfn)
+    var rng = SplitMix64(seed: seed)
+    var live: [(pfn: UInt, order: Int)] = []
+    var reserved: [UInt] = []
+    func snapshotMatches() -> Bool {
+      (0...PageAllocator.maxOrder).allSatisfy {
+        a.freeBlockCount(area: 0, order: $0) == UInt(model.lists[$0].count)
+      }
+    }
+    for step in 0..<8000 {
+      // Phases that free much (many merges, so many stale nodes) alternate
+      // with phases that allocate much (stale nodes met and purged).
+      let freeing = (step / 500) % 2 == 1
+      let choice = rng.below(100)
+      if choice < (freeing ? 25 : 60) {
+        let order = rng.below(4)
+        let p = a.allocate(order: order).map { UInt(bitPattern: $0) >> 12 }
+        let q = model.allocate(order)
+        #expect(p == q, "step \(step): allocate(order: \(order))")
+        if let p {
+          scribble(p, pages: UInt(1) << UInt(order), UInt(step))
+          live.append((p, order))
+        }
+      } else if choice < 92 {
+        guard !live.isEmpty else { continue }
+        let block = live.remove(at: rng.below(live.count))
+        #expect(a.free(UnsafeMutableRawPointer(bitPattern: block.pfn << 12)!) == nil)
+        model.insert(block.pfn, block.order)
+      } else if choice < 96 {
+        let pfn = bounds.usablePfn + UInt(rng.below(Int(bounds.topPfn - bounds.usablePfn)))
+        let refused = a.reserve(address: pfn << 12, pages: 1) != nil
+        #expect(refused == !model.reserve(pfn), "step \(step): reserve")
+        if !refused {
+          scribble(pfn, pages: 1, UInt(step))
+          reserved.append(pfn)
+        }
+      } else {
+        guard !reserved.isEmpty else { continue }
+        let pfn = reserved.remove(at: rng.below(reserved.count))
+        #expect(a.unreserve(address: pfn << 12, pages: 1) == nil)
+        model.heads[pfn] = nil
+        model.insert(pfn, 0)
+      }
+      if step % 250 == 0 {
+        #expect(snapshotMatches(), "step \(step): free lists")
+        expectValid(a)
+      }
+    }
+    for block in live { #expect(a.free(UnsafeMutableRawPointer(bitPattern: block.pfn << 12)!) == nil) }
+    for pfn in reserved { #expect(a.unreserve(address: pfn << 12, pages: 1) == nil) }
+    expectValid(a)
+    let fresh = EagerModel(usable: bounds.usablePfn, top: bounds.topPfn)
+    #expect((0...PageAllocator.maxOrder).allSatisfy {
+      a.freeBlockCount(area: 0, order: $0) == UInt(fresh.lists[$0].count)
+    }, "maximal blocks again")
+  }
+
+  /// After a random full free (every merge leaves a stale node), allocating
+  /// every page meets and purges them all: it hands out every usable page
+  /// but the reserved ones exactly once, with no node left in them, and
+  /// freeing everything again ends in the maximal blocks.
+  @Test func allocatingAfterAFullFreeNeverHandsOutAReservedPage() throws {
+    let heap = TestHeap(megabytes: 8)
+    let a = heap.allocator
+    let initial = freeListSnapshot(a)
+    let total = a.totalCounts().total
+    var pages: [UInt] = []
+    while let p = a.allocate(order: 0) { pages.append(UInt(bitPattern: p)) }
+    #expect(UInt(pages.count) == total)
+    var rng = SplitMix64(seed: 41)
+    for i in stride(from: pages.count - 1, to: 0, by: -1) { pages.swapAt(i, rng.below(i + 1)) }
+    for p in pages { #expect(a.free(UnsafeMutableRawPointer(bitPattern: p)!) == nil) }
+    #expect(freeListSnapshot(a) == initial)
+    expectValid(a)
+    // Reserve random pages: each splits a block full of stale nodes.
+    var reserved = Set<UInt>()
+    for _ in 0..<40 {
+      let p = pages[rng.below(pages.count)]
+      if a.reserve(address: p, pages: 1) == nil { reserved.insert(p) }
+    }
+    #expect(reserved.count > 30)
+    expectValid(a)
+    var handedOut = Set<UInt>()
+    var blocks: [UInt] = []
+    while true {
+      let order = rng.below(2)
+      guard let p = a.allocate(order: order) else { break }
+      let address = UInt(bitPattern: p)
+      blocks.append(address)
+      for page in 0..<(UInt(1) << UInt(order)) {
+        let pageAddress = address + page << 12
+        #expect(!reserved.contains(pageAddress), "handed out a reserved page")
+        #expect(handedOut.insert(pageAddress).inserted, "handed out twice")
+      }
+      scribble(address >> 12, pages: UInt(1) << UInt(order), 7)
+    }
+    // Only single pages are left when no order-0 or order-1 block is.
+    while let p = a.allocate(order: 0) {
+      blocks.append(UInt(bitPattern: p))
+      #expect(!reserved.contains(UInt(bitPattern: p)), "handed out a reserved page")
+      #expect(handedOut.insert(UInt(bitPattern: p)).inserted, "handed out twice")
+    }
+    #expect(UInt(handedOut.count) + UInt(reserved.count) == total)
+    expectValid(a)
+    for p in blocks { #expect(a.free(UnsafeMutableRawPointer(bitPattern: p)!) == nil) }
+    for p in reserved { #expect(a.unreserve(address: p, pages: 1) == nil) }
+    #expect(freeListSnapshot(a) == initial, "maximal blocks again")
+    expectValid(a)
+  }
+}

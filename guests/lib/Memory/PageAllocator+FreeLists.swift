@@ -1,0 +1,206 @@
+// Free lists with lazy removal of absorbed blocks.
+//
+// A free block of order k is on list k through a node of 16 bytes (next and
+// previous node address) at byte `16 + 16 * k` of its first page: every page
+// has a separate node per order (`slot(_:_:)`), and the page's first word is
+// the mask of the orders whose node of this page is linked (`linkMask`).
+//
+// When two buddies merge, neither is unlinked from its list: the absorbed
+// block's node stays linked but is *stale*, because its page's metadata byte
+// no longer says "free head of this list's order" (it now says "interior of
+// a free block with a link mask" (`dirtyByte`), or "free head of a larger
+// order"). Merging therefore reads and writes metadata bytes only, never the
+// absorbed blocks' pages or their list neighbours' pages (cold cache lines
+// and, on a large area, TLB misses). Stale nodes are removed when they are
+// found at the front of a list by an allocation or a query (which reads the
+// node anyway), and whenever their page stops being free memory or gets a
+// node of the same order pushed again:
+//
+// * before a page is handed out (allocated or reserved), every linked node
+//   of the page is unlinked (`purgeBlock`): handed-out memory never holds a
+//   list node;
+// * before a node is pushed, a stale node of the same page and order is
+//   unlinked first (`link`), so the push puts the block at the front of its
+//   list exactly as removing it at merge time would have.
+//
+// The valid entries of every list are thus the same blocks in the same order
+// as with eager removal, and so is every block handed out.
+//
+// Invariants: a page with a linked node is a free block head
+// (`freeHead(k)`) or a non-head page of a free block marked `dirtyByte`; both
+// have a valid link mask. Every other page (allocated, reserved, pending,
+// non-head marked 0) has no linked node and its first word is not ours.
+extension PageAllocator {
+  /// Metadata byte of a non-head page of a free block whose link mask is
+  /// valid (it may have stale nodes linked). Head bit clear, so every
+  /// head-bit check treats it as an interior page like 0.
+  static var dirtyByte: UInt8 { stateFree }
+
+  /// Metadata byte of a free block head of `order`.
+  @inline(__always)
+  static func freeHead(_ order: Int) -> UInt8 {
+    headBit | stateFree | UInt8(truncatingIfNeeded: order)
+  }
+
+  /// Address of page `pfn`'s list node for `order`.
+  @inline(__always)
+  static func slot(_ pfn: UInt, _ order: Int) -> UInt {
+    (pfn &<< pageShift) &+ 16 &+ (UInt(truncatingIfNeeded: order) &<< 4)
+  }
+
+  /// Mask of the orders whose node of page `pfn` is linked (valid for free
+  /// heads and `dirtyByte` pages only).
+  @inline(__always)
+  static func linkMask(_ pfn: UInt) -> UInt {
+    UnsafeRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped.load(as: UInt.self)
+  }
+
+  @inline(__always)
+  static func setLinkMask(_ pfn: UInt, _ value: UInt) {
+    UnsafeMutableRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+      .storeBytes(of: value, as: UInt.self)
+  }
+
+  /// Links the block at `pfn` at the front of list `order` of `area` (the
+  /// caller writes its metadata byte). `hasMask`: the page's link mask is
+  /// valid (a free head or a `dirtyByte` page); otherwise the page has no
+  /// linked node. A stale node of the same order is unlinked first.
+  @inline(__always)
+  func link(_ area: Int, _ pfn: UInt, _ order: Int, hasMask: Bool) {
+    PageAllocator.link(headNode(area, order), pfn, order, hasMask: hasMask)
+  }
+
+  /// `link(_:_:_:hasMask:)` given the list's head node.
+  @inline(__always)
+  static func link(_ head: UInt, _ pfn: UInt, _ order: Int, hasMask: Bool) {
+    let bit: UInt = 1 &<< UInt(truncatingIfNeeded: order)
+    var mask: UInt = 0
+    if hasMask {
+      mask = linkMask(pfn)
+      if mask & bit != 0 { unlink(slot(pfn, order)) }
+    }
+    push(head, slot(pfn, order))
+    setLinkMask(pfn, mask | bit)
+  }
+
+  /// Unlinks the valid node of the free block head `pfn` of `order` and
+  /// clears its bit (metadata unchanged).
+  @inline(__always)
+  func unlinkFree(_ pfn: UInt, _ order: Int) {
+    PageAllocator.unlink(PageAllocator.slot(pfn, order))
+    PageAllocator.setLinkMask(pfn, PageAllocator.linkMask(pfn) & ~(1 &<< UInt(truncatingIfNeeded: order)))
+  }
+
+  /// Unlinks every node of page `pfn` whose order is in `mask`.
+  @inline(__always)
+  static func unlinkNodes(_ pfn: UInt, _ mask: UInt) {
+    var rest = mask
+    while rest != 0 {
+      unlink(slot(pfn, rest.trailingZeroBitCount))
+      rest &= rest &- 1
+    }
+  }
+
+  /// Before the pages `[pfn, pfn + 2^order)` are handed out: unlinks every
+  /// node they hold. `pfn` was a free head (valid mask, its own node already
+  /// unlinked); interior pages with a mask are marked `dirtyByte` and are
+  /// reset to 0 (the caller then writes the head byte).
+  func purgeBlock(_ origin: UInt, _ pfn: UInt, _ order: Int) {
+    let headMask = PageAllocator.linkMask(pfn)
+    if headMask != 0 { PageAllocator.unlinkNodes(pfn, headMask) }
+    if order != 0 { purgeInterior(origin, pfn, order) }
+  }
+
+  /// The interior part of `purgeBlock`: pages `pfn + 1 ..< pfn + 2^order`
+  /// (`order` > 0). Their metadata bytes are read a word at a time (the
+  /// head byte, at the lowest address, masked out): they are usually all 0.
+  @inline(__always)
+  func purgeInterior(_ origin: UInt, _ pfn: UInt, _ order: Int) {
+    let bytes = UnsafeRawPointer(bitPattern: origin &+ pfn).unsafelyUnwrapped
+    let any: Bool
+    switch order {
+    case 1: any = bytes.loadUnaligned(as: UInt16.self) & ~UInt16(0xFF).littleEndian != 0
+    case 2: any = bytes.loadUnaligned(as: UInt32.self) & ~UInt32(0xFF).littleEndian != 0
+    default:
+      var bits = bytes.loadUnaligned(as: UInt64.self) & ~UInt64(0xFF).littleEndian
+      let count = 1 &<< order
+      var offset = 8
+      while offset < count {
+        bits |= bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        offset &+= 8
+      }
+      any = bits != 0
+    }
+    if any { purgeInteriorPages(origin, pfn, order) }
+  }
+
+  /// Unlinks the nodes of the `dirtyByte` pages among `pfn + 1 ..< pfn + 2^order`
+  /// and resets their bytes to 0.
+  func purgeInteriorPages(_ origin: UInt, _ pfn: UInt, _ order: Int) {
+    let end = pfn &+ (1 &<< UInt(truncatingIfNeeded: order))
+    var page = pfn &+ 1
+    while page < end {
+      if PageAllocator.meta(origin, page) != 0 {
+        PageAllocator.unlinkNodes(page, PageAllocator.linkMask(page))
+        PageAllocator.setMeta(origin, page, 0)
+      }
+      page &+= 1
+    }
+  }
+
+  /// The first valid block of list `order` of `area` (its page frame), or
+  /// `nil` if the list holds none; stale nodes in front of it are unlinked.
+  @inline(__always)
+  func firstFree(_ area: Int, _ origin: UInt, _ order: Int) -> UInt? {
+    let head = headNode(area, order)
+    let node = PageAllocator.next(head)
+    if node == head { return nil }
+    if PageAllocator.meta(origin, node &>> PageAllocator.pageShift) == PageAllocator.freeHead(order) {
+      return node &>> PageAllocator.pageShift
+    }
+    return dropStaleFront(area, origin, order)
+  }
+
+  /// Unlinks the run of stale nodes at the front of list `order` of `area`
+  /// and returns the first valid block's page frame, or `nil`.
+  func dropStaleFront(_ area: Int, _ origin: UInt, _ order: Int) -> UInt? {
+    let head = headNode(area, order)
+    let wanted = PageAllocator.freeHead(order)
+    let bit: UInt = 1 &<< UInt(truncatingIfNeeded: order)
+    var node = PageAllocator.next(head)
+    while node != head {
+      let pfn = node &>> PageAllocator.pageShift
+      let byte = PageAllocator.meta(origin, pfn)
+      if byte == wanted { break }
+      let following = PageAllocator.next(node)
+      let mask = PageAllocator.linkMask(pfn) & ~bit
+      PageAllocator.setLinkMask(pfn, mask)
+      if mask == 0 && byte == PageAllocator.dirtyByte { PageAllocator.setMeta(origin, pfn, 0) }
+      node = following
+    }
+    PageAllocator.setNext(head, node)
+    PageAllocator.setPrevious(node, head)
+    return node == head ? nil : node &>> PageAllocator.pageShift
+  }
+
+  /// Marks `[pfn, pfn + 2^order)` (pages with no linked node) as a free
+  /// block and pushes it on its list.
+  func pushFree(_ area: Int, _ pfn: UInt, _ order: Int) {
+    link(area, pfn, order, hasMask: false)
+    setMeta(area, pfn, PageAllocator.freeHead(order))
+  }
+
+  /// Number of valid entries of list `order` of `area` (walks the list).
+  func validEntryCount(_ area: Int, _ order: Int) -> UInt {
+    let origin = metadataOrigin(area)
+    let wanted = PageAllocator.freeHead(order)
+    var count: UInt = 0
+    let head = headNode(area, order)
+    var node = PageAllocator.next(head)
+    while node != head {
+      if PageAllocator.meta(origin, node &>> PageAllocator.pageShift) == wanted { count += 1 }
+      node = PageAllocator.next(node)
+    }
+    return count
+  }
+}
