@@ -48,7 +48,7 @@ struct FakeBackend: MachineBackend {
   var script: @Sendable (MachineRequest) -> FakeScript
 
   func create(_ request: MachineRequest) async throws -> any BackendMachine {
-    let name = request.guest + request.settings.guestArguments.joined(separator: " ")
+    let name = request.guest + "|" + request.settings.guestArguments.joined(separator: " ")
     ledger.state.withLock { $0.created.append(name) }
     return FakeMachine(name: name, script: script(request), ledger: ledger, positions: positions)
   }
