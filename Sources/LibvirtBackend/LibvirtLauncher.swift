@@ -102,9 +102,8 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
     }
   }
 
-  /// No control channel yet (libvirt's QEMU monitor passthrough,
-  /// `virDomainQemuMonitorCommand`, plugs in here).
-  var control: (any MachineControl)? { nil }
+  /// QEMU's monitor through libvirt (`virDomainQemuMonitorCommand`).
+  var control: (any MachineControl)? { LibvirtMonitorControl(domain: domain) }
 
   var drainAfterStop: Duration { logPath == nil ? LibvirtLauncher.drainWithoutLog : .zero }
 
