@@ -180,7 +180,8 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
         stopped: run.stoppedAt.map { $0 - start }))
     let details = LibvirtDetails(
       uri: connection.uri, domain: name, domainXML: xml,
-      events: watch.events.map { ($0.name, $0.at - start) }, ending: ending)
+      events: watch.events.map { LifecycleRecord(name: $0.name, at: $0.at - start) },
+      ending: ending)
     return MachineReport(details: .libvirt(details), consoleLog: consoleLog, notes: notes)
   }
 }
