@@ -123,6 +123,10 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
             return
           }
           if domain.isCertainlyInactive {
+            // Its lifecycle events may still be on their way: give them a
+            // moment, then report what they said (the first stop counts).
+            try? await Task.sleep(for: .milliseconds(100))
+            if watch.events.contains(where: { LifecycleWatch.stop($0) != nil }) { return }
             feed.yield(.stopped(.stoppedWithoutEnd(detail: watch.stopDetail)))
             return
           }

@@ -19,8 +19,8 @@ struct FakeSchedulerTests {
     MatrixCell(
       guest: guest,
       settings: LaunchSettings(
-        architecture: .x86_64, accelerator: .tcg, cpus: cpus, timeout: .seconds(10),
-        silenceTimeout: .seconds(10)))
+        architecture: .x86_64, accelerator: .tcg, cpus: cpus, timeout: .seconds(600),
+        silenceTimeout: .seconds(600)))
   }
 
   /// The attempt number the scheduler passed on the guest command line.

@@ -10,8 +10,10 @@ import Testing
 struct RunEngineTests {
   static let passing = FakeGuest.ktap([("first", true), ("second", true)])
 
+  /// Settings; the limits a test does not exercise are far away (a loaded
+  /// host can stall the test process for seconds).
   static func settings(
-    timeout: Duration = .seconds(10), silence: Duration = .seconds(10), outputLimit: Int = 1 << 20
+    timeout: Duration = .seconds(600), silence: Duration = .seconds(600), outputLimit: Int = 1 << 20
   ) -> LaunchSettings {
     var settings = LaunchSettings(
       architecture: .x86_64, accelerator: .tcg, cpus: 1, timeout: timeout, silenceTimeout: silence)
@@ -93,16 +95,16 @@ struct RunEngineTests {
   }
 
   /// Output that keeps coming resets the silence timer: a chatty guest
-  /// runs past the silence timeout until its exit. (Gaps of 100 ms against
-  /// a silence of 1 s: only a host that stalls a sleeping task for 0.9 s
-  /// could fail it.)
+  /// runs past the silence timeout until its exit. (Gaps of 200 ms against
+  /// a silence of 4 s: only a host that stalls the test process for 3.8 s
+  /// could fail it; the run takes 5 s.)
   @Test func steadyOutputIsNotSilence() async throws {
     var steps: [FakeStep] = [.write("KTAP version 1\n")]
-    for _ in 0..<15 { steps += [.wait(.milliseconds(100)), .write("# tick\n")] }
+    for _ in 0..<25 { steps += [.wait(.milliseconds(200)), .write("# tick\n")] }
     steps += FakeGuest.exits(String(Self.passing.dropFirst("KTAP version 1\n".count)), status: 0)
     let (record, judgment, _) = try await Self.run(
-      steps, settings: Self.settings(silence: .seconds(1)))
-    #expect(record.duration > .seconds(1), "the run outlasted one silence timeout")
+      steps, settings: Self.settings(silence: .seconds(4)))
+    #expect(record.duration > .seconds(4), "the run outlasted one silence timeout")
     #expect(record.timeout == nil)
     #expect(judgment.verdict == .passed, "\(judgment.reason)")
   }
