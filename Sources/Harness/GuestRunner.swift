@@ -7,7 +7,11 @@ public struct GuestRunner: Sendable {
   /// Symbolizes crash records (nil: no `llvm-symbolizer` found).
   public var symbolizer: CrashSymbolizer?
   /// How payloads are booted (bare QEMU unless set otherwise).
-  public var launcher: any GuestLauncher = QemuProcessLauncher()
+  public var launcher: any GuestLauncher = EngineLauncher(QemuProcessBackend())
+  /// Admission per host for guests booted through `run` (a scheduler that
+  /// admitted a cell itself passes `admitted: true`). Copies of a runner
+  /// share the pools.
+  public var pools = HostPools()
 
   /// A runner using `builder`; crash records are symbolized with the
   /// `llvm-symbolizer` next to the toolchain's `swiftc` (or on PATH).
@@ -33,7 +37,7 @@ public struct GuestRunner: Sendable {
   /// guest's sources declare) holds its plan to them.
   public func run(
     _ payload: Payload, settings: LaunchSettings, expectedTests: [String]? = nil,
-    onStart: (@Sendable (Int32) -> Void)? = nil
+    onStart: (@Sendable (Int32) -> Void)? = nil, admitted: Bool = false
   ) async throws -> GuestResult {
     var known = settings
     if known.qemuVersion == nil {
@@ -50,55 +54,70 @@ public struct GuestRunner: Sendable {
         qemuExitCode: nil, duration: .zero, processID: nil)
     }
     let launcher = self.launcher
-    let run = try await BootGate.shared.withSlot {
-      try await launcher.launch(payload, settings: settings, onStart: onStart)
+    let launch = { try await launcher.launch(payload, settings: settings, onStart: onStart) }
+    let launched: LaunchOutcome?
+    if let host = launcher.host, !admitted {
+      launched = try await pools.withAdmission(
+        host, HostResources(cpus: settings.cpus, memoryMiB: settings.memoryMiB), launch)
+    } else {
+      launched = try await launch()
     }
-    if let skip = run.skipReason {
+    guard let outcome = launched else {
+      var result = GuestResult(
+        guest: payload.program.name, architecture: settings.architecture,
+        accelerator: settings.accelerator, verdict: .skipped,
+        reason: "interrupted before the machine started", sections: [], crash: nil,
+        protocolErrors: [], serialLog: "", qemuStderr: "", command: [], qemuExitCode: nil,
+        duration: .zero, processID: nil)
+      result.interrupted = true
+      return result
+    }
+    var record: RunRecord
+    switch outcome {
+    case .ran(let ran): record = ran
+    case .skipped(let reason):
       return GuestResult(
         guest: payload.program.name, architecture: settings.architecture,
-        accelerator: settings.accelerator, verdict: .skipped, reason: skip, sections: [],
-        crash: nil, protocolErrors: [], serialLog: "", qemuStderr: run.stderr, command: [],
+        accelerator: settings.accelerator, verdict: .skipped, reason: reason, sections: [],
+        crash: nil, protocolErrors: [], serialLog: "", qemuStderr: "", command: [],
         qemuExitCode: nil, duration: .zero, processID: nil)
     }
-    var (verdict, reason) = VerdictJudge.judge(
-      run, architecture: settings.architecture, expectedTests: expectedTests,
-      xpassAllowed: settings.xpassAllowed, xfailTests: settings.xfailTests)
-    var crash = run.stream.crash
-    if run.interrupted {
-      verdict = .skipped
-      reason = "interrupted while running; QEMU was killed"
-    } else if let record = crash, let symbolizer {
-      let symbolized = await symbolizer.symbolize(record, elf: payload.elf)
-      crash = symbolized
-      if let location = symbolized.location { reason += " in \(location)" }
-    }
-    if verdict == .timedOut && !run.vcpuPositions.isEmpty {
-      // Hang triage: where every vCPU stood when the harness gave up.
-      var positions = run.vcpuPositions
-      if let symbolizer {
-        for index in positions.indices {
-          positions[index].frames = await symbolizer.frames(at: positions[index].pc, in: payload.elf)
-          if positions[index].frames.isEmpty {
-            positions[index].symbol = await symbolizer.function(at: positions[index].pc, in: payload.elf)
-          }
-        }
-      }
-      reason += "; " + positions.map(\.summary).joined(separator: "; ")
-    }
+    await symbolize(&record, elf: payload.elf)
+    let judgment = VerdictJudge.judge(
+      record, CellExpectations(settings: settings, expectedTests: expectedTests))
     var result = GuestResult(
       guest: payload.program.name, architecture: settings.architecture,
-      accelerator: settings.accelerator, verdict: verdict, reason: reason,
-      sections: run.stream.sections, crash: crash,
-      protocolErrors: run.stream.protocolErrors, serialLog: run.serialLog,
-      qemuStderr: run.stderr, command: run.command, qemuExitCode: run.exitCode,
-      duration: run.duration, processID: run.processID)
-    result.interrupted = run.interrupted
-    result.timeline = run.timeline
+      accelerator: settings.accelerator, verdict: judgment.verdict, reason: judgment.reason,
+      sections: record.stream.sections, crash: record.stream.crash,
+      protocolErrors: record.stream.protocolErrors, serialLog: record.serialLog,
+      qemuStderr: record.stderr, command: record.command, qemuExitCode: record.exitCode,
+      duration: record.duration, processID: record.processID)
+    result.interrupted = record.interrupted
+    result.timeline = record.timeline
+    result.backend = record.backend
+    result.notes = record.notes
+    result.vcpuPositions = record.vcpuPositions
     GuestSourceText.annotate(&result, sources: payload.sources)
-    for note in run.notes {
-      result.reason += (result.reason.isEmpty ? "" : "; ") + note
-    }
     return result
+  }
+
+  /// Symbolizes the record's crash and, after a timeout, every vCPU's
+  /// position against the payload's ELF (no-op without a symbolizer or
+  /// for an interrupted run).
+  public func symbolize(_ record: inout RunRecord, elf: String) async {
+    guard let symbolizer, !record.interrupted else { return }
+    if let crash = record.stream.crash {
+      record.stream.crash = await symbolizer.symbolize(crash, elf: elf)
+    }
+    if record.timeout != nil {
+      for index in record.vcpuPositions.indices {
+        let pc = record.vcpuPositions[index].pc
+        record.vcpuPositions[index].frames = await symbolizer.frames(at: pc, in: elf)
+        if record.vcpuPositions[index].frames.isEmpty {
+          record.vcpuPositions[index].symbol = await symbolizer.function(at: pc, in: elf)
+        }
+      }
+    }
   }
 
   /// Builds `program` for the settings' architecture and boots it.

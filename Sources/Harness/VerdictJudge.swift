@@ -15,7 +15,7 @@ public enum VerdictJudge {
   ///     guest's top-level plan and its tests' names must match them.
   ///   - xpassAllowed: an XPASS test does not fail the cell.
   public static func judge(
-    _ run: QemuRun, architecture: Architecture, expectedTests: [String]? = nil,
+    _ run: RunRecord, architecture: Architecture, expectedTests: [String]? = nil,
     xpassAllowed: Bool = false, xfailTests: Set<String>? = nil
   ) -> (Verdict, String) {
     let stream = run.stream

@@ -84,6 +84,59 @@ public final class LibvirtPool: @unchecked Sendable {
       state.usedCPUs[host] -= settings.cpus
       state.usedMemory[host] -= settings.memoryMiB
     }
+    wakeWaiters()
+  }
+
+  /// Cells waiting for room, woken (all of them, to try again) whenever
+  /// room is given back: no polling.
+  private let waiters = Mutex<[UInt64: CheckedContinuation<Void, Never>]>([:])
+  private let nextWaiter = Mutex<UInt64>(0)
+
+  private func wakeWaiters() {
+    let woken = waiters.withLock { waiters in
+      defer { waiters.removeAll() }
+      return Array(waiters.values)
+    }
+    for waiter in woken { waiter.resume() }
+  }
+
+  /// A slot on a host that can run `settings`, waiting until one is free;
+  /// nil when no live host can ever run it. Throws `CancellationError`
+  /// when the task is cancelled while waiting.
+  private func slot(_ settings: LaunchSettings) async throws -> Int? {
+    while true {
+      let id = nextWaiter.withLock { id in
+        id += 1
+        return id
+      }
+      // Registered before trying, so that a release in between wakes it.
+      var host: Int?
+      var noHost = false
+      await withTaskCancellationHandler {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+          waiters.withLock { $0[id] = continuation }
+          do {
+            host = try acquire(settings)
+          } catch {
+            noHost = true
+          }
+          if host != nil || noHost || Task.isCancelled {
+            if let waiter = waiters.withLock({ $0.removeValue(forKey: id) }) { waiter.resume() }
+          }
+        }
+      } onCancel: {
+        if let waiter = waiters.withLock({ $0.removeValue(forKey: id) }) { waiter.resume() }
+      }
+      if let host {
+        if Task.isCancelled {
+          release(host, settings)
+          throw CancellationError()
+        }
+        return host
+      }
+      if noHost { return nil }
+      try Task.checkCancellation()
+    }
   }
 
   /// A host is lost when its connection died.
@@ -109,6 +162,9 @@ public final class LibvirtPool: @unchecked Sendable {
 extension LibvirtPool: GuestLauncher {
   public var checksAcceleratorAvailability: Bool { true }
 
+  /// The pool places cells on its hosts and admits them itself.
+  public var host: HostKey? { nil }
+
   /// `settings` as a domain runs them: without `harness.qemu=` unless the
   /// cell names its QEMU binary (`<emulator>`, verified locally). The
   /// daemon's default QEMU is not the one on the local PATH whose version
@@ -123,42 +179,31 @@ extension LibvirtPool: GuestLauncher {
   /// accelerator and has room; re-queues it when that host drops out.
   public func launch(
     _ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?
-  ) async throws -> QemuRun {
+  ) async throws -> LaunchOutcome {
     let settings = Self.guestSettings(settings)
     var requeued: [String] = []
     while true {
-      let host: Int
-      do {
-        guard let acquired = try acquire(settings) else {
-          try await Task.sleep(for: .milliseconds(50))
-          continue
-        }
-        host = acquired
-      } catch is NoHost {
-        var run = QemuRun(
-          stream: KTAPParser().result, serialLog: "", stderr: "", exitCode: nil, signal: nil,
-          timeout: nil, duration: .zero, command: [], processID: 0)
-        run.skipReason =
+      guard let host = try await slot(settings) else {
+        return .skipped(
           requeued.isEmpty
-          ? "no libvirt host offers \(settings.architecture) with \(settings.accelerator)"
-          : "every host that could run it dropped out (\(requeued.joined(separator: ", ")))"
-        return run
+            ? "no libvirt host offers \(settings.architecture) with \(settings.accelerator)"
+            : "every host that could run it dropped out (\(requeued.joined(separator: ", ")))")
       }
       defer { release(host, settings) }
       let connection = hosts[host].connection
       do {
         let path = try connection.payloadPath(localPath: payload.bootImage, name: volumeName(payload))
-        var run = try await LibvirtLauncher.run(
-          guest: payload.program.name, bootImage: path, settings: settings, connection: connection)
+        var run = try await RunEngine().run(
+          LibvirtHostBackend(connection: connection),
+          request: MachineRequest(guest: payload.program.name, bootImage: path, settings: settings),
+          onStart: onStart)
         if checkLost(host) {
           requeued.append(connection.uri)
           continue
         }
-        if !requeued.isEmpty {
-          run.notes.append("re-queued after \(requeued.joined(separator: ", ")) dropped out")
-        }
-        run.notes.append("ran on \(connection.uri)")
-        return run
+        if !requeued.isEmpty { run.notes.append(.requeued(after: requeued)) }
+        run.notes.append(.ranOn(connection.uri))
+        return .ran(run)
       } catch {
         if checkLost(host) {
           requeued.append(connection.uri)

@@ -30,15 +30,40 @@ final class LifecycleWatch: @unchecked Sendable {
   private let state = Mutex<[LifecycleEvent]>([])
   private let connection: LibvirtConnection
 
-  init(connection: LibvirtConnection, domainName: String) throws {
+  private let onEvent: @Sendable (LifecycleEvent) -> Void
+
+  init(
+    connection: LibvirtConnection, domainName: String,
+    onEvent: @escaping @Sendable (LifecycleEvent) -> Void = { _ in }
+  ) throws {
     self.connection = connection
     self.domainName = domainName
+    self.onEvent = onEvent
     try connection.addWatch(self)
   }
 
   func record(_ event: Int32, _ detail: Int32) {
-    let now = ContinuousClock.now
-    state.withLock { $0.append(LifecycleEvent(event: event, detail: detail, at: now)) }
+    let event = LifecycleEvent(event: event, detail: detail, at: .now)
+    state.withLock { $0.append(event) }
+    onEvent(event)
+  }
+
+  /// How the machine stopped, if `event` says it did: a guest power-off,
+  /// a panic, or a stop without either (a host-caused SHUTDOWN is not one:
+  /// its STOPPED follows).
+  static func stop(_ event: LifecycleEvent) -> MachineStop? {
+    if event.is(VIR_DOMAIN_EVENT_CRASHED) { return .panicked }
+    if event.is(VIR_DOMAIN_EVENT_SHUTDOWN) {
+      return event.detail == Int32(VIR_DOMAIN_EVENT_SHUTDOWN_HOST.rawValue) ? nil : .poweredOff
+    }
+    if event.is(VIR_DOMAIN_EVENT_STOPPED) {
+      switch event.detail {
+      case Int32(VIR_DOMAIN_EVENT_STOPPED_CRASHED.rawValue): return .panicked
+      case Int32(VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN.rawValue): return .poweredOff
+      default: return .stoppedWithoutEnd(detail: event.detail)
+      }
+    }
+    return nil
   }
 
   /// Events so far.
@@ -84,16 +109,8 @@ final class LifecycleWatch: @unchecked Sendable {
 
   /// The events with their arrival time after `start`, for the run's notes.
   func summary(since start: ContinuousClock.Instant) -> String {
-    events.map { "\($0.name)@\(Milliseconds.text($0.at - start))" }.joined(separator: " ")
+    events.map { "\($0.name)@\(RunNote.milliseconds($0.at - start))" }.joined(separator: " ")
   }
 
   func cancel() { connection.removeWatch(self) }
-}
-
-/// Short millisecond text for notes.
-enum Milliseconds {
-  static func text(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
-  }
 }

@@ -44,10 +44,11 @@ enum GdbSession {
     settings.silenceTimeout = settings.timeout
     settings.extraQemuArguments += ["-S", "-gdb", "tcp:127.0.0.1:\(port)"]
     let echo = SerialEcho()
+    let request = MachineRequest(
+      guest: payload.program.name, bootImage: payload.bootImage, settings: settings)
     let task = Task {
-      try await QemuLauncher.run(
-        bootImage: payload.bootImage, settings: settings,
-        onSerial: { bytes in echo.write(bytes) })
+      try await RunEngine().run(
+        QemuProcessBackend(), request: request, onSerial: { bytes in echo.write(bytes) })
     }
     Interrupts.install { _ in task.cancel() }
     // Print the commands only once the stub accepts connections.
@@ -65,20 +66,19 @@ enum GdbSession {
         lldb \(elf) -o 'gdb-remote \(port)'
       waiting for QEMU to exit (Ctrl-C kills it); serial output follows.
       """)
-    let run = try await task.value
+    var record = try await task.value
     echo.finish()
-    if Interrupts.signal != 0 || run.interrupted {
-      Output.write("\ninterrupted: QEMU (pid \(run.processID)) was killed")
+    if Interrupts.signal != 0 || record.interrupted {
+      Output.write("\ninterrupted: QEMU (pid \(record.processID ?? 0)) was killed")
       return 128 + (Interrupts.signal == 0 ? SIGINT : Interrupts.signal)
     }
-    var (verdict, reason) = VerdictJudge.judge(run, architecture: settings.architecture)
-    if let crash = run.stream.crash, let symbolizer = runner.symbolizer,
-      let location = await symbolizer.symbolize(crash, elf: payload.elf).location
-    {
-      reason += " in \(location)"
-    }
-    Output.write("\n\(verdict) \(cell.id)" + (reason.isEmpty ? "" : " — \(reason)"))
-    return verdict.isFailure ? 1 : 0
+    // The same judge as every other run.
+    await runner.symbolize(&record, elf: payload.elf)
+    let judgment = VerdictJudge.judge(
+      record, CellExpectations(settings: settings, expectedTests: cell.expectedTests))
+    Output.write(
+      "\n\(judgment.verdict) \(cell.id)" + (judgment.reason.isEmpty ? "" : " — \(judgment.reason)"))
+    return judgment.verdict.isFailure ? 1 : 0
   }
 
   /// Whether a TCP socket listens on `port` (from /proc/net/tcp).

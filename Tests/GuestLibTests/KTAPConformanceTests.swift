@@ -205,7 +205,7 @@ enum WriterRuns {
     // s390x: the machine stopped by itself as the exit line says (0 after
     // SIGP STOP, 1 after a panic); the writer's text is what is tested.
     let code: Int32 = stream.exitStatus == 2 ? 1 : 0
-    var run = QemuRun(
+    var run = RunRecord(
       stream: stream, serialLog: text, stderr: "", exitCode: code, signal: nil, timeout: nil,
       duration: .seconds(1), command: [], processID: 1)
     run.machineEnd = .exited(code)

@@ -473,7 +473,7 @@ extension ConsoleTests {
     }
     var parser = KTAPParser()
     parser.consume(bytes: Array(text.utf8))
-    var run = QemuRun(
+    var run = RunRecord(
       stream: parser.finish(), serialLog: text, stderr: "", exitCode: 0, signal: nil, timeout: nil,
       duration: .seconds(1), command: [], processID: 1)
     run.machineEnd = .exited(0)

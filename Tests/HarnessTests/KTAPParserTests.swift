@@ -31,9 +31,9 @@ struct KTAPParserTests {
   }
 
   func run(_ text: String, exitCode: Int32? = nil, signal: Int32? = nil, timeout: TimeoutKind? = nil)
-    -> QemuRun
+    -> RunRecord
   {
-    var run = QemuRun(
+    var run = RunRecord(
       stream: parse(text), serialLog: text, stderr: "", exitCode: exitCode, signal: signal,
       timeout: timeout, duration: .zero, command: [], processID: 0)
     // An exit code means QEMU exited by itself: the machine's own end.

@@ -19,10 +19,10 @@ struct MachineEndTests {
 
     """
 
-  func run(_ text: String = passing, end: MachineEnd?, signal: Int32? = nil) -> QemuRun {
+  func run(_ text: String = passing, end: MachineEnd?, signal: Int32? = nil) -> RunRecord {
     var parser = KTAPParser()
     parser.consume(bytes: Array(text.utf8))
-    var run = QemuRun(
+    var run = RunRecord(
       stream: parser.finish(), serialLog: text, stderr: "", exitCode: nil, signal: signal,
       timeout: nil, duration: .zero, command: [], processID: 0)
     run.machineEnd = end

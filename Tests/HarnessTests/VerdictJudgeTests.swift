@@ -21,7 +21,7 @@ struct VerdictJudgeTests {
     parser.consume(bytes: Array(text.utf8))
     let stream = parser.finish()
     let code = QemuCommand.debugExitCode(forStatus: status)
-    var run = QemuRun(
+    var run = RunRecord(
       stream: stream, serialLog: text, stderr: "", exitCode: code, signal: nil, timeout: nil, duration: .zero,
       command: [], processID: 0)
     run.machineEnd = .exited(code)

@@ -35,7 +35,7 @@ struct LibvirtGuestTests {
     _ guest: String, architecture: Architecture = .x86_64, accelerator: Accelerator = .tcg,
     cpus: Int = 1, timeout: Duration = .seconds(60),
     outputLimit: Int = LaunchSettings.defaultOutputLimitBytes
-  ) async throws -> (GuestResult, QemuRun, LibvirtConnection) {
+  ) async throws -> (GuestResult, RunRecord, LibvirtConnection) {
     let connection = try connect()
     let program = try Self.runner.builder.workspace.program(named: guest)
     let payload = try await Self.runner.builder.build(program, for: architecture)
@@ -45,21 +45,17 @@ struct LibvirtGuestTests {
     settings.outputLimitBytes = outputLimit
     let run = try await LibvirtLauncher.run(
       guest: guest, bootImage: payload.bootImage, settings: settings, connection: connection)
-    let (verdict, reason) = VerdictJudge.judge(run, architecture: architecture)
+    let judgment = VerdictJudge.judge(run, CellExpectations(architecture: architecture))
     let result = GuestResult(
-      guest: guest, architecture: architecture, accelerator: accelerator, verdict: verdict,
-      reason: reason, sections: run.stream.sections, crash: run.stream.crash,
+      guest: guest, architecture: architecture, accelerator: accelerator, verdict: judgment.verdict,
+      reason: judgment.reason, sections: run.stream.sections, crash: run.stream.crash,
       protocolErrors: run.stream.protocolErrors, serialLog: run.serialLog, qemuStderr: run.stderr,
       command: run.command, qemuExitCode: nil, duration: run.duration, processID: nil)
     return (result, run, connection)
   }
 
-  /// The domain name from the run's first note ("libvirt URI domain NAME").
-  static func domainName(in run: QemuRun) -> String? {
-    let first = run.stderr.split(separator: "\n").first ?? ""
-    guard let range = first.range(of: " domain ") else { return nil }
-    return String(first[range.upperBound...])
-  }
+  /// The domain name from the run's libvirt details.
+  static func domainName(in run: RunRecord) -> String? { run.libvirt?.domain }
 
   @Test(arguments: Accelerator.allCases)
   func selftestPasses(accelerator: Accelerator) async throws {
@@ -69,7 +65,8 @@ struct LibvirtGuestTests {
     let (result, run, _) = try await boot("selftest", accelerator: accelerator)
     #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
     #expect(result.checks.count == 21)
-    #expect(run.stderr.contains("the guest powered off (SHUTDOWN event)"), "ACPI power-off")
+    #expect(run.libvirt?.ending == .guest(.poweredOff), "ACPI power-off: \(run.stderr)")
+    #expect(run.stderr.contains("the guest powered off (SHUTDOWN event)"), "the logs say so")
     #expect(run.machineEnd == .poweredOff, "\(run.stderr)")
     #expect(!run.interrupted)
     #expect(!run.stderr.contains("the stream alone decides"), "QEMU's console log was read: \(run.stderr)")
@@ -80,17 +77,17 @@ struct LibvirtGuestTests {
     let (result, run, _) = try await boot(guest, architecture: .s390x)
     #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
     #expect(!result.checks.isEmpty)
-    #expect(run.stderr.contains("domain swiftguest-\(guest)-"))
+    #expect(run.libvirt?.domain.hasPrefix("swiftguest-\(guest)-") == true)
     // All CPUs stopped with SIGP STOP: QEMU shuts down, libvirt says SHUTDOWN.
     #expect(run.machineEnd == .poweredOff, "\(run.stderr)")
-    #expect(run.stderr.contains("the guest powered off (SHUTDOWN event)"), "\(run.stderr)")
+    #expect(run.libvirt?.ending == .guest(.poweredOff), "\(run.stderr)")
   }
 
   @Test func s390xCrashIsADisabledWaitThatLibvirtReportsCrashed() async throws {
     let (result, run, _) = try await boot("crash", architecture: .s390x)
     #expect(result.verdict == .crashed, "\(result.reason)\n\(result.serialLog)")
     #expect(run.machineEnd == .panicked, "\(run.stderr)")
-    #expect(run.stderr.contains("the guest panicked (CRASHED event)"), "\(run.stderr)")
+    #expect(run.libvirt?.ending == .guest(.panicked), "\(run.stderr)")
   }
 
   /// A console that claims success while the machine never powers off
@@ -101,7 +98,7 @@ struct LibvirtGuestTests {
     #expect(result.verdict == .protocolError, "\(result.reason)\n\(run.stderr)")
     #expect(result.reason.contains("exit line printed but the machine never stopped"))
     #expect(run.machineEnd == nil)
-    #expect(run.stderr.contains("destroyed by the harness"), "\(run.stderr)")
+    #expect(run.libvirt?.ending == .harness(.exitGrace(.seconds(5))), "\(run.stderr)")
   }
 
   @Test func floodStopsAtTheOutputLimit() async throws {
@@ -109,8 +106,9 @@ struct LibvirtGuestTests {
     let (result, run, _) = try await boot("flood", outputLimit: limit)
     #expect(result.verdict == .protocolError, "\(result.reason)")
     #expect(result.reason.contains("output limit"))
-    #expect(result.serialLog.utf8.count <= limit)
-    #expect(run.stderr.contains("output limit"), "\(run.stderr)")
+    #expect(result.serialLog.utf8.count <= limit + QemuLauncherLimits.keptTail + 512)
+    #expect(run.outputLimitReached == limit)
+    #expect(run.libvirt?.ending == .harness(.outputLimit), "\(run.stderr)")
   }
 
   @Test func smpGuestPassesWithTwoCPUs() async throws {
@@ -122,7 +120,7 @@ struct LibvirtGuestTests {
     let (result, run, _) = try await boot("crash")
     #expect(result.verdict == .crashed)
     #expect(result.crash?.fields["vector"] == "14")
-    #expect(run.stderr.contains("the guest panicked (CRASHED event)"), "pvpanic reached libvirt")
+    #expect(run.libvirt?.ending == .guest(.panicked), "pvpanic reached libvirt: \(run.stderr)")
     #expect(run.machineEnd == .panicked)
   }
 
@@ -181,7 +179,7 @@ struct LibvirtGuestTests {
     let settings = LaunchSettings(
       architecture: .x86_64, accelerator: .tcg, cpus: 1, timeout: .seconds(60),
       silenceTimeout: .seconds(60))
-    let run = try await pool.launch(payload, settings: settings, onStart: nil)
+    let run = try #require(try await pool.launch(payload, settings: settings, onStart: nil).record)
     let (verdict, reason) = VerdictJudge.judge(run, architecture: .x86_64)
     #expect(verdict == .passed, "\(reason)\n\(run.stderr)")
     #expect(run.machineEnd == .poweredOff)
@@ -214,7 +212,11 @@ struct LibvirtGuestTests {
     #expect(name.hasPrefix("swiftguest-hang-"))
     #expect(try !connection.runningDomainNames().contains(name))
     #expect(run.machineEnd == nil, "the harness destroyed it")
-    #expect(run.stderr.contains("destroyed by the harness: timeout (deadline)"), "\(run.stderr)")
+    #expect(run.libvirt?.ending == .harness(.timeout(.deadline)), "\(run.stderr)")
+    // Hang triage through libvirt's monitor passthrough, before the destroy.
+    #expect(!run.vcpuPositions.isEmpty, "\(run.stderr)")
+    #expect(result.reason.contains("CPU 0 stuck at"), "\(result.reason)")
+    #expect(run.notes.contains { if case .monitorTranscript = $0 { true } else { false } })
     #expect(!run.interrupted)
   }
 
@@ -253,7 +255,7 @@ struct LibvirtGuestTests {
     #expect(run.interrupted, "\(run.stderr)")
     #expect(run.timeout == nil)
     #expect(run.machineEnd == nil)
-    #expect(run.stderr.contains("destroyed by the harness: interrupted"), "\(run.stderr)")
+    #expect(run.libvirt?.ending == .harness(.interrupted), "\(run.stderr)")
     let name = try #require(Self.domainName(in: run), "\(run.stderr)")
     #expect(try !connection.runningDomainNames().contains(name))
     #expect(run.serialLog.contains("output before the hang"), "the guest had started")

@@ -66,15 +66,17 @@ struct LibvirtPoolTests {
     var payloads: [Payload] = []
     for (guest, _) in jobs { payloads.append(try await Self.payload(guest)) }
     let prepared = payloads
-    let runs = await withTaskGroup(of: (Int, Result<QemuRun, any Error>).self) { group in
+    let runs = await withTaskGroup(of: (Int, Result<RunRecord, any Error>).self) { group in
       for (index, job) in jobs.enumerated() {
         group.addTask {
           do {
-            return (index, .success(try await pool.launch(prepared[index], settings: Self.settings(cpus: job.1), onStart: nil)))
+            let outcome = try await pool.launch(prepared[index], settings: Self.settings(cpus: job.1), onStart: nil)
+            guard let record = outcome.record else { throw CancellationError() }
+            return (index, .success(record))
           } catch { return (index, .failure(error)) }
         }
       }
-      var runs: [(Int, Result<QemuRun, any Error>)] = []
+      var runs: [(Int, Result<RunRecord, any Error>)] = []
       for await run in group { runs.append(run) }
       return runs.sorted { $0.0 < $1.0 }.map(\.1)
     }
@@ -84,7 +86,7 @@ struct LibvirtPoolTests {
       let (verdict, reason) = VerdictJudge.judge(run, architecture: .x86_64)
       #expect(verdict == .passed, "\(jobs[index].0): \(reason)")
       #expect(!run.stderr.contains("the stream alone decides"), "console log read back: \(run.stderr)")
-      if let note = run.notes.last, note.hasPrefix("ran on ") { hostsUsed.insert(String(note.dropFirst(7))) }
+      if case .ranOn(let uri)? = run.notes.last { hostsUsed.insert(uri) }
     }
     #expect(hostsUsed == [local, second], "both hosts ran cells")
     let remotePath = try pool.hosts[1].connection.payloadPath(
@@ -104,6 +106,8 @@ struct LibvirtPoolTests {
     #expect(result.verdict == .timedOut, "the hang guest times out on the host that took over")
     #expect(result.reason.contains("re-queued after \(second) dropped out"), "\(result.reason)")
     #expect(result.reason.hasSuffix("ran on \(local)"), "\(result.reason)")
+    #expect(result.notes.suffix(2) == [.requeued(after: [second]), .ranOn(local)])
+    #expect(result.backend.map { if case .libvirt(let details) = $0 { details.uri == local } else { false } } == true)
     #expect(dropPool.lostHosts == [second])
   }
 }

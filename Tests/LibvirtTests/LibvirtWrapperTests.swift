@@ -73,11 +73,12 @@ struct LibvirtWrapperTests {
 
   @Test func consoleStreamIsComparedWithTheConsoleLog() {
     let log = Array("KTAP version 1\n# EXIT: STATUS=0\n".utf8)
-    #expect(LibvirtLauncher.compare(streamed: log, logged: log) == nil)
-    let cut = LibvirtLauncher.compare(streamed: Array(log.prefix(15)), logged: log)
-    #expect(cut == "the console stream lost the last \(log.count - 15) bytes; the console log has them")
-    let other = LibvirtLauncher.compare(streamed: Array("garbage".utf8), logged: log)
-    #expect(other?.contains("differ") == true)
+    #expect(RunEngine.compareConsole(streamed: log, logged: log) == nil)
+    let cut = RunEngine.compareConsole(streamed: Array(log.prefix(15)), logged: log)
+    #expect(cut == .consoleStreamLostTail(bytes: log.count - 15))
+    #expect(cut?.description == "the console stream lost the last \(log.count - 15) bytes; the console log has them")
+    let other = RunEngine.compareConsole(streamed: Array("garbage".utf8), logged: log)
+    #expect(other == .consoleStreamDiffers(streamed: 7, logged: log.count))
   }
 
   /// Only a local non-system daemon reads the harness's files in place; a

@@ -70,10 +70,12 @@ extension GuestRunner {
   /// (1-based) is passed to the guest as `harness.attempt=<n>` when given.
   public func run(
     _ cell: MatrixCell, payload: Payload, attempt: Int? = nil,
-    onStart: (@Sendable (Int32) -> Void)? = nil
+    onStart: (@Sendable (Int32) -> Void)? = nil, admitted: Bool = false
   ) async throws -> GuestResult {
     var settings = cell.settings
     if let attempt { settings.guestArguments.append("harness.attempt=\(attempt)") }
-    return try await run(payload, settings: settings, expectedTests: cell.expectedTests, onStart: onStart)
+    return try await run(
+      payload, settings: settings, expectedTests: cell.expectedTests, onStart: onStart,
+      admitted: admitted)
   }
 }

@@ -112,11 +112,18 @@ public struct MatrixScheduler: Sendable {
   public var runner: GuestRunner
   /// The settings.
   public var options: Options
+  /// How a payload is obtained (default: the runner's builder builds it);
+  /// tests without guests hand out prepared payloads.
+  public var buildPayload: @Sendable (String, Architecture) async throws -> Payload
 
   /// A scheduler.
   public init(runner: GuestRunner, options: Options = Options()) {
     self.runner = runner
     self.options = options
+    let builder = runner.builder
+    buildPayload = { guest, architecture in
+      try await builder.build(try builder.workspace.program(named: guest), for: architecture)
+    }
   }
 
   /// Runs `cells` and returns their outcomes in the order of `cells`.
@@ -126,7 +133,7 @@ public struct MatrixScheduler: Sendable {
     let pool = ResourcePool(
       capacity: options.budget, maxConcurrent: options.maxConcurrentCells ?? .max)
     let builds = PayloadBuilds(
-      builder: runner.builder, slots: Slots(options.maxConcurrentBuilds), events: events)
+      build: buildPayload, slots: Slots(options.maxConcurrentBuilds), events: events)
     return await withTaskGroup(of: CellOutcome.self) { group in
       for (index, cell) in cells.enumerated() {
         group.addTask {
@@ -166,7 +173,7 @@ public struct MatrixScheduler: Sendable {
       let start = ContinuousClock.now
       let result: GuestResult
       do {
-        result = try await runner.run(cell, payload: payload, attempt: attempt)
+        result = try await runner.run(cell, payload: payload, attempt: attempt, admitted: true)
       } catch {
         outcome.state = Task.isCancelled ? .interrupted : .error("\(error)")
         break
@@ -228,14 +235,17 @@ actor PayloadBuilds {
     case done(Result<Payload, any Error>)
   }
 
-  private let builder: PayloadBuilder
+  private let build: @Sendable (String, Architecture) async throws -> Payload
   private let slots: Slots
   private let events: @Sendable (SchedulerEvent) -> Void
   private var entries: [Key: Entry] = [:]
   private var nextID: UInt64 = 0
 
-  init(builder: PayloadBuilder, slots: Slots, events: @escaping @Sendable (SchedulerEvent) -> Void) {
-    self.builder = builder
+  init(
+    build: @escaping @Sendable (String, Architecture) async throws -> Payload, slots: Slots,
+    events: @escaping @Sendable (SchedulerEvent) -> Void
+  ) {
+    self.build = build
     self.slots = slots
     self.events = events
   }
@@ -247,15 +257,14 @@ actor PayloadBuilds {
     if case .done(let result)? = entries[key] { return try result.get() }
     if entries[key] == nil {
       entries[key] = .building(waiters: [])
-      let (builder, slots, events) = (builder, slots, events)
+      let (build, slots, events) = (build, slots, events)
       // Detached: hashing inputs and compiling must not run on this actor.
       Task.detached {
         await slots.acquire()
         events(.buildStarted(guest: guest, architecture: architecture))
         let result: Result<Payload, any Error>
         do {
-          let program = try builder.workspace.program(named: guest)
-          result = .success(try await builder.build(program, for: architecture))
+          result = .success(try await build(guest, architecture))
         } catch {
           result = .failure(error)
         }

@@ -1,0 +1,235 @@
+/// Runs one machine of any backend to its end: feeds its console to the
+/// KTAP parser and the timeline, keeps the output limits, enforces the
+/// deadline, the silence timeout and the exit grace, reads the vCPUs'
+/// positions through the control channel before a timeout kill, destroys
+/// the machine on cancellation, and returns a backend-neutral record.
+///
+/// Event-driven: the loop wakes for each console chunk or lifecycle event,
+/// for cancellation, and for one timer armed at the next instant a limit
+/// can pass (no polling).
+public struct RunEngine: Sendable {
+  /// After the guest's exit line, the machine gets this long to stop.
+  public var exitGrace: Duration = .seconds(5)
+  /// After the harness destroyed a machine, how long its event stream may
+  /// take to finish before the engine stops waiting.
+  public var destroyGrace: Duration = .seconds(10)
+
+  /// An engine with the default graces.
+  public init() {}
+
+  /// A note when a backend's console log and the console stream disagree
+  /// (the stream should be a prefix of the log); nil when they are equal.
+  public static func compareConsole(streamed: [UInt8], logged: [UInt8]) -> RunNote? {
+    ConsoleCapture.compare(streamed: streamed, logged: logged)
+  }
+
+  private enum Input: Sendable {
+    case event(MachineEvent)
+    case eventsEnded
+    case tick
+    case cancelled
+  }
+
+  /// Creates a machine on `backend`, runs it and returns the record.
+  ///
+  /// `onStart` gets the machine's host process id once it runs (when it
+  /// has one); `onSerial` each console chunk as it arrives. When the
+  /// calling task is cancelled before the guest's exit line, the machine
+  /// is destroyed and the record says `interrupted`. Throws when the
+  /// machine cannot be created or started.
+  public func run(
+    _ backend: any MachineBackend, request: MachineRequest,
+    onStart: (@Sendable (Int32) -> Void)? = nil,
+    onSerial: (@Sendable ([UInt8]) -> Void)? = nil
+  ) async throws -> RunRecord {
+    let machine = try await backend.create(request)
+    let start = ContinuousClock.now
+    let pid: Int32?
+    do {
+      pid = try await machine.start()
+    } catch {
+      await machine.destroy()
+      throw error
+    }
+    if let pid { onStart?(pid) }
+    let (inputs, feed) = AsyncStream.makeStream(of: Input.self)
+    let engine = self
+    // Unstructured: the loop must outlive a cancellation (it reacts to it
+    // by destroying the machine and still returns the record).
+    let loop = Task {
+      await engine.loop(
+        machine: machine, request: request, start: start, inputs: inputs, feed: feed,
+        onSerial: onSerial)
+    }
+    return await withTaskCancellationHandler {
+      await loop.value
+    } onCancel: {
+      feed.yield(.cancelled)
+    }
+  }
+
+  private struct State {
+    var capture: ConsoleCapture
+    var kill: HarnessKill?
+    var killedAt: ContinuousClock.Instant?
+    var stop: MachineStop?
+    var stopBeforeKill = false
+    var stoppedAt: ContinuousClock.Instant?
+    var consoleEnded = false
+    var interrupted = false
+    var timeout: TimeoutKind?
+    var triage: TriageCapture?
+  }
+
+  private func loop(
+    machine: any BackendMachine, request: MachineRequest, start: ContinuousClock.Instant,
+    inputs: AsyncStream<Input>, feed: AsyncStream<Input>.Continuation,
+    onSerial: (@Sendable ([UInt8]) -> Void)?
+  ) async -> RunRecord {
+    let settings = request.settings
+    let forward = Task {
+      for await event in machine.events { feed.yield(.event(event)) }
+      feed.yield(.eventsEnded)
+    }
+    var state = State(capture: ConsoleCapture(limit: settings.outputLimitBytes, start: start))
+    var timer: Task<Void, Never>?
+    var armedFor: ContinuousClock.Instant?
+    let drain = machine.drainAfterStop
+
+    func destroy(_ reason: HarnessKill) async {
+      guard state.kill == nil else { return }
+      state.kill = reason
+      state.killedAt = .now
+      if case .timeout(let kind) = reason {
+        state.timeout = kind
+        // Before the kill: where every vCPU is.
+        if let control = machine.control {
+          state.triage = await control.triage(architecture: settings.architecture)
+        }
+      }
+      await machine.destroy()
+    }
+
+    /// The next instant a limit can pass, given the state.
+    func nextDue() -> ContinuousClock.Instant? {
+      if let killedAt = state.killedAt { return killedAt + destroyGrace }
+      if let stoppedAt = state.stoppedAt { return stoppedAt + drain }
+      if let exitLineAt = state.capture.exitLineAt { return exitLineAt + exitGrace }
+      var due = start + settings.timeout
+      // Silence is the guest's: it counts from its first byte. Before that
+      // the firmware runs, bounded by the deadline alone.
+      if let last = state.capture.lastOutputAt { due = min(due, last + settings.silenceTimeout) }
+      return due
+    }
+
+    /// Applies the limits now; true when the run is over.
+    func evaluate() async -> Bool {
+      let now = ContinuousClock.now
+      if let stoppedAt = state.stoppedAt {
+        return drain == .zero || state.consoleEnded || now - stoppedAt >= drain
+      }
+      if let killedAt = state.killedAt { return now - killedAt >= destroyGrace }
+      if let exitLineAt = state.capture.exitLineAt {
+        // The exit line came but the machine did not stop.
+        if now - exitLineAt >= exitGrace { await destroy(.exitGrace(exitGrace)) }
+        return false
+      }
+      if now - start >= settings.timeout {
+        await destroy(.timeout(.deadline))
+      } else if let last = state.capture.lastOutputAt, now - last >= settings.silenceTimeout {
+        await destroy(.timeout(.silence))
+      }
+      return false
+    }
+
+    func arm() {
+      guard let due = nextDue() else { return }
+      if let armed = armedFor, armed <= due, timer != nil { return }
+      timer?.cancel()
+      armedFor = due
+      timer = Task {
+        try? await Task.sleep(until: due, clock: .continuous)
+        if !Task.isCancelled { feed.yield(.tick) }
+      }
+    }
+
+    arm()
+    inputLoop: for await input in inputs {
+      switch input {
+      case .event(.console(let bytes)):
+        onSerial?(bytes)
+        if state.capture.consume(bytes, at: .now) && state.kill == nil {
+          // Past the output limit: the guest is flooding its console.
+          await destroy(.outputLimit)
+        }
+      case .event(.consoleEnded):
+        state.consoleEnded = true
+      case .event(.stopped(let stop)):
+        if state.stop == nil {
+          state.stop = stop
+          state.stopBeforeKill = state.kill == nil
+          state.stoppedAt = .now
+        }
+      case .eventsEnded:
+        break inputLoop
+      case .tick:
+        armedFor = nil
+        timer = nil
+      case .cancelled:
+        // Ctrl-C: the machine must not outlive the run. After the exit
+        // line the machine is stopping on its own (the grace bounds it); a
+        // kill now could replace its exit status with a signal.
+        if state.kill == nil && state.stop == nil && state.capture.exitLineAt == nil {
+          state.interrupted = true
+          await destroy(.interrupted)
+        }
+      }
+      if await evaluate() { break }
+      arm()
+    }
+    timer?.cancel()
+    forward.cancel()
+    // Whatever ended the loop, the machine does not outlive the run (a
+    // no-op for a machine that is gone).
+    await machine.destroy()
+    let end = ContinuousClock.now
+    let summary = EngineSummary(
+      start: start, kill: state.kill, stop: state.stop, firstOutputAt: state.capture.firstOutputAt,
+      exitLineAt: state.capture.exitLineAt, stoppedAt: state.stoppedAt,
+      machineEnd: state.stopBeforeKill ? state.stop?.machineEnd : nil)
+    let report = await machine.finish(summary)
+    var notes: [RunNote] = []
+    if let triage = state.triage {
+      if !triage.hostThreads.isEmpty { notes.append(.hostThreads(triage.hostThreads)) }
+      if !triage.transcript.isEmpty { notes.append(.monitorTranscript(triage.transcript)) }
+    }
+    notes += report.notes
+    var output = state.capture.finalLog
+    var stream = state.capture.parser.finish()
+    if var logged = report.consoleLog {
+      // The backend's log has what QEMU wrote until the end: keep it to the
+      // limit, as the stream was.
+      if state.capture.limitHit { logged = Array(logged.prefix(settings.outputLimitBytes)) }
+      let streamed = state.capture.log
+      if let note = ConsoleCapture.compare(streamed: streamed, logged: logged) { notes.append(note) }
+      if logged.count >= streamed.count && logged != streamed {
+        output = logged
+        var parser = KTAPParser()
+        parser.consume(bytes: logged)
+        stream = parser.finish()
+      }
+    }
+    var record = RunRecord(
+      stream: stream, serialLog: String(decoding: output, as: UTF8.self), timeout: state.timeout,
+      duration: end - start, backend: report.details)
+    // Bytes only a console log had carry no arrival time.
+    record.timeline = state.capture.timeline
+    record.interrupted = state.interrupted
+    if state.capture.limitHit { record.outputLimitReached = settings.outputLimitBytes }
+    // Only a stop the machine made before the harness acted is its own end.
+    record.machineEnd = summary.machineEnd
+    record.vcpuPositions = state.triage?.positions ?? []
+    record.notes = notes
+    return record
+  }
+}
