@@ -134,6 +134,9 @@ public struct PayloadBuilder: Sendable {
   {
     var hash = SHA256()
     hash.update(field: "payload-v2")
+    // The debug information names the sources by absolute path: a payload
+    // built in another checkout would symbolize to that checkout's files.
+    hash.update(field: workspace.root)
     hash.update(field: architecture.rawValue)
     hash.update(field: program.name)
     for flag in Self.swiftFlags(for: architecture) + Self.programFlags { hash.update(field: flag) }

@@ -24,7 +24,12 @@ public enum DomainXML {
     guard let model else { return "" }
     let parts = model.split(separator: ",").map(String.init)
     guard let name = parts.first else { return "" }
-    var xml = "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>\(escape(name))</model>"
+    // QEMU's `max` (every feature the accelerator can offer) is libvirt's
+    // `maximum` CPU mode, not a named model.
+    var xml =
+      name == "max"
+      ? "<cpu mode='maximum' check='none'>"
+      : "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>\(escape(name))</model>"
     for feature in parts.dropFirst() {
       let policy = feature.hasPrefix("-") ? "disable" : "require"
       let bare = feature.hasPrefix("+") || feature.hasPrefix("-") ? String(feature.dropFirst()) : feature

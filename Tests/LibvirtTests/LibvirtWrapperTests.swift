@@ -117,6 +117,11 @@ struct LibvirtWrapperTests {
       DomainXML.cpu("qemu64,+x2apic,-svm")
         == "<cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model>"
         + "<feature policy='require' name='x2apic'/><feature policy='disable' name='svm'/></cpu>")
+    // QEMU's `max` is libvirt's maximum mode (no model of that name exists).
+    #expect(DomainXML.cpu("max") == "<cpu mode='maximum' check='none'></cpu>")
+    #expect(
+      DomainXML.cpu("max,-x2apic")
+        == "<cpu mode='maximum' check='none'><feature policy='disable' name='x2apic'/></cpu>")
     var settings = LaunchSettings(
       architecture: .x86_64, accelerator: .kvm, cpus: 2, cpuModel: "qemu64,-x2apic")
     let xml = DomainXML.make(name: "c", kernel: "/k", settings: settings)
