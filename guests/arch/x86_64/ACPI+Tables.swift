@@ -7,7 +7,8 @@ extension ACPI {
   /// fields.
   public static func raw(_ address: UInt) -> UnsafeRawPointer { UnsafeRawPointer(bitPattern: address)! }
 
-  /// The first table the RSDT/XSDT lists with `signature`, or nil.
+  /// The first table the RSDT/XSDT lists with `signature`, or nil (the RSDP
+  /// found as for `discoverProcessors`: checksummed, BIOS area then EBDA).
   public static func find(_ signature: StaticString) -> UInt? {
     var found: UInt? = nil
     forEachTable { table in
