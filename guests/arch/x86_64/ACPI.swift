@@ -1,8 +1,9 @@
 import GuestLib
 
 /// Finds the processors through ACPI: RSDP in the BIOS area, RSDT/XSDT,
-/// then the MADT's local APIC and local x2APIC entries of enabled CPUs.
-enum ACPI {
+/// then the MADT's local APIC and local x2APIC entries of enabled CPUs;
+/// table lookups for test programs in ACPI+Tables.swift.
+public enum ACPI {
   static let capacity = 64
   nonisolated(unsafe) static var apicIDs = (
     storage: UnsafeMutablePointer<UInt32>?.none, count: 0
@@ -22,7 +23,7 @@ enum ACPI {
     return sum == 0
   }
 
-  private static func signature(_ address: UInt, _ text: StaticString) -> Bool {
+  static func signature(_ address: UInt, _ text: StaticString) -> Bool {
     var index = 0
     while index < text.utf8CodeUnitCount {
       if bytes(address)[index] != text.utf8Start[index] { return false }
@@ -49,7 +50,7 @@ enum ACPI {
   }
 
   /// The tables listed by the RSDT/XSDT (physical addresses).
-  private static func forEachTable(_ body: (UInt) -> Void) {
+  static func forEachTable(_ body: (UInt) -> Void) {
     guard let rsdp = findRSDP() else { return }
     let raw = UnsafeRawPointer(bitPattern: rsdp)!
     let revision = raw.load(fromByteOffset: 15, as: UInt8.self)

@@ -81,25 +81,9 @@ let icrAllIncludingSelf: UInt32 = 0x8_0000
 let icrAllExcludingSelf: UInt32 = 0xC_0000
 
 /// Interrupts taken, per CPU (rows of 256 vectors).
-let hits: UnsafeMutablePointer<Atomic<UInt32>> = {
-  let p = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: 256 * SMP.maxCPUs)
-  var i = 0
-  while i < 256 * SMP.maxCPUs {
-    (p + i).initialize(to: Atomic(0))
-    i += 1
-  }
-  return p
-}()
+let hits: UnsafeMutablePointer<Atomic<UInt32>> = allocateCounters(256 * SMP.maxCPUs)
 /// NMIs taken, per CPU.
-let nmis: UnsafeMutablePointer<Atomic<UInt32>> = {
-  let p = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: SMP.maxCPUs)
-  var i = 0
-  while i < SMP.maxCPUs {
-    (p + i).initialize(to: Atomic(0))
-    i += 1
-  }
-  return p
-}()
+let nmis: UnsafeMutablePointer<Atomic<UInt32>> = allocateCounters(SMP.maxCPUs)
 
 /// What the boot CPU's handler saw, per vector: ISR and IRR bit of that
 /// vector at entry (1/0, 2 = not seen), PPR at entry.

@@ -35,15 +35,7 @@ let pitVector: UInt32 = 0x61
 let rtcVector: UInt32 = 0x71
 
 /// Interrupts taken per CPU and vector (rows of 256).
-let hits: UnsafeMutablePointer<Atomic<UInt32>> = {
-  let p = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: 256 * SMP.maxCPUs)
-  var i = 0
-  while i < 256 * SMP.maxCPUs {
-    (p + i).initialize(to: Atomic(0))
-    i += 1
-  }
-  return p
-}()
+let hits: UnsafeMutablePointer<Atomic<UInt32>> = allocateCounters(256 * SMP.maxCPUs)
 
 /// What the RTC handler saw at each delivery (up to 8): the TSC, the remote
 /// IRR bit of the RTC's entry, the TMR bit of the vector in the local APIC.
@@ -64,9 +56,9 @@ func prepare() {
   SMP.startAll()
   guard !prepared else { return }
   prepared = true
-  if let address = Tables.ioapicAddress() { IOAPIC.base = address }
-  pitGSI = Tables.isaIRQ(0).gsi
-  rtcGSI = Tables.isaIRQ(8).gsi
+  if let address = ACPI.ioapicAddress() { IOAPIC.base = address }
+  pitGSI = ACPI.isaIRQ(0).gsi
+  rtcGSI = ACPI.isaIRQ(8).gsi
   Interrupts.register(pitVector) { vector in
     hits[SMP.currentIndex * 256 + Int(vector)].add(1, ordering: .releasing)
   }
@@ -199,7 +191,7 @@ func identification() {
   IOAPIC.write(0x00, id)
   expectEqual(IOAPIC.read(0x00), id, "IOAPICID restored")
   // The MADT names this I/O APIC with GSI base 0 and its address.
-  expect(Tables.ioapicAddress() != nil, "the MADT lists an I/O APIC with GSI base 0")
+  expect(ACPI.ioapicAddress() != nil, "the MADT lists an I/O APIC with GSI base 0")
   note("PIT GSI", UInt64(pitGSI))
   note("RTC GSI", UInt64(rtcGSI))
   expect(pitGSI, .less, 24, "the PIT's GSI is one of this I/O APIC's inputs")

@@ -6,7 +6,8 @@
 // pages, PCID/INVPCID, SMEP/SMAP/UMIP with STAC/CLAC where CPUID reports
 // them (the `cpu = max` cells). The #PF error code (SDM §4.7): P bit 0,
 // W/R bit 1, U/S bit 2, RSVD bit 3, I/D bit 4. Test mappings live in PML4
-// slot 3, user code and stack in slot 4 (UserSpace.swift, ring3.S).
+// slot 3, user code and stack in slot 4 (the runtime's UserSpace.swift,
+// ring3.S).
 
 import GuestArch
 import GuestLib

@@ -60,15 +60,7 @@ let pitVector: UInt32 = 0x60
 let rtcVector: UInt32 = 0x70
 
 /// Interrupts taken per vector, and the TSC at the first and last.
-let counts: UnsafeMutablePointer<Atomic<UInt32>> = {
-  let p = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: 256)
-  var i = 0
-  while i < 256 {
-    (p + i).initialize(to: Atomic(0))
-    i += 1
-  }
-  return p
-}()
+let counts: UnsafeMutablePointer<Atomic<UInt32>> = allocateCounters(256)
 let firstTSC = UnsafeMutablePointer<UInt64>.allocate(capacity: 256)
 let lastTSC = UnsafeMutablePointer<UInt64>.allocate(capacity: 256)
 /// RTC register C as the handler read it, last time.
@@ -85,11 +77,11 @@ func prepare() {
     rtcFlags = cmosRead(0x0C)  // reading C acknowledges the interrupt
     counting(vector)
   }
-  if let address = Tables.ioapicAddress() { IOAPIC.base = address }
-  if let fadt = Tables.find("FACP") {
-    pmPort = UInt16(truncatingIfNeeded: Tables.bytes(fadt).loadUnaligned(fromByteOffset: 76, as: UInt32.self))
+  if let address = ACPI.ioapicAddress() { IOAPIC.base = address }
+  if let fadt = ACPI.find("FACP") {
+    pmPort = UInt16(truncatingIfNeeded: ACPI.raw(fadt).loadUnaligned(fromByteOffset: 76, as: UInt32.self))
     // FADT flags bit 8 TMR_VAL_EXT: a 32-bit counter, else 24 bits.
-    let flags = Tables.bytes(fadt).loadUnaligned(fromByteOffset: 112, as: UInt32.self)
+    let flags = ACPI.raw(fadt).loadUnaligned(fromByteOffset: 112, as: UInt32.self)
     pmMask = flags & 1 << 8 != 0 ? 0xFFFF_FFFF : 0xFF_FFFF
   }
   calibrate()
@@ -422,7 +414,7 @@ func tscDeadlineAbsent() throws(TestStop) {
 
 func pitChannel0() throws(TestStop) {
   prepare()
-  let irq0 = Tables.isaIRQ(0)
+  let irq0 = ACPI.isaIRQ(0)
   note("ISA IRQ 0 -> GSI", UInt64(irq0.gsi))
   // Mode 2 (rate generator), divisor 2386: 1193182 / 2386 = 500.08 Hz.
   let divisor: UInt64 = 2386
@@ -490,7 +482,7 @@ func cmosWrite(_ register: UInt8, _ value: UInt8) {
 
 func rtcPeriodic() {
   prepare()
-  let irq8 = Tables.isaIRQ(8)
+  let irq8 = ACPI.isaIRQ(8)
   let savedA = cmosRead(0x0A)
   let savedB = cmosRead(0x0B)
   // Register A: divider 010b (32.768 kHz), rate select RS: 32768 >> (RS-1) Hz.
@@ -532,10 +524,10 @@ func rtcPeriodic() {
 
 func hpet() throws(TestStop) {
   prepare()
-  guard let table = Tables.find("HPET") else { try skipTest("no ACPI HPET table") }
+  guard let table = ACPI.find("HPET") else { try skipTest("no ACPI HPET table") }
   // The HPET table's base address: a generic address structure at 40,
   // its 64-bit address at 44 (IA-PC HPET 1.0a, 3.2.4).
-  let base = UInt(Tables.bytes(table).loadUnaligned(fromByteOffset: 44, as: UInt64.self))
+  let base = UInt(ACPI.raw(table).loadUnaligned(fromByteOffset: 44, as: UInt64.self))
   note("HPET base", UInt64(base), hex: true)
   func read64(_ offset: UInt) -> UInt64 {
     UInt64(x86_mmio_read32(base + offset)) | UInt64(x86_mmio_read32(base + offset + 4)) << 32

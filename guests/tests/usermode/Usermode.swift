@@ -6,8 +6,8 @@
 // calls: SYSCALL/SYSRET (SDM vol. 2B, APM vol. 2 §6.1.1) incl. a
 // non-canonical return address, and SYSENTER/SYSEXIT, which AMD defines as
 // #UD in long mode (APM vol. 3 SYSENTER) and Intel allows (SDM vol. 2B).
-// The ring-3 machinery (GDT/IDT/TSS copies, user mappings) is this
-// program's own: x86_64/ring3.S and UserSpace.swift.
+// The ring-3 machinery (GDT/IDT/TSS copies, user mappings) is the
+// runtime's: guests/arch/x86_64/ring3.S and UserSpace.swift.
 
 import GuestArch
 import GuestLib

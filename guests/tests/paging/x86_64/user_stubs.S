@@ -1,4 +1,5 @@
-// The ring-3 stubs of the paging guest (in ring3.S's user page), data
+// The ring-3 stubs of the paging guest (section .text.r3user: linker.ld
+// places them after the runtime ring3.S's user page), data
 // pages for the test mappings, and the ring-0 helpers that touch them.
 
         .section .text.r3user, "ax"

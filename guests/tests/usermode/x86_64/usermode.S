@@ -1,4 +1,5 @@
-// The ring-3 stubs of the usermode guest (in ring3.S's user page) and its
+// The ring-3 stubs of the usermode guest (section .text.r3user: linker.ld
+// places them after the runtime ring3.S's user page) and its
 // SYSCALL / SYSENTER entry points. Each stub starts with the instruction
 // under test, so a fault's saved RIP is the stub's user address.
 

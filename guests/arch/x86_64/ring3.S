@@ -1,4 +1,5 @@
-// Ring 3 for one test program, without touching the runtime's tables: a
+// Ring 3 for a test program (usermode, paging), without touching the
+// runtime's tables: a
 // copy of the GDT with ring-3 and SYSCALL/SYSENTER segments appended, a
 // copy of the IDT whose exception gates first look at the saved CS (a
 // ring-3 fault is recorded and ends the ring-3 call; a ring-0 fault goes on
@@ -11,7 +12,15 @@
 //   150h user code64,   158h user data      CS = 150h|3, SS = 148h|3;
 //   160h TSS with the I/O bitmap (16 bytes) SYSEXIT64 CS = 150h|3, SS = 158h|3)
 // User code runs from an alias of the page `r3_user_page` that the Swift
-// side maps with U/S = 1 at r3_user_code_va; its stack at r3_user_stack_top.
+// side (UserSpace.swift) maps with U/S = 1 at r3_user_code_va (two pages);
+// its stack at r3_user_stack_top.
+//
+// A program's own ring-3 stubs go in section `.text.r3user`; the trampoline
+// below is in `.text.r3user.head`. linker.ld places the head first, then
+// every `.text.r3user` input, in one page-aligned output section (so the
+// stubs follow r3_user_page whatever the link order) and asserts that it
+// fits in the two mapped pages. Nothing here is KEEP: in a program that
+// never calls r3_run, --gc-sections drops all of this file.
 
 #define R3_BASE 0x130
 #define USER_CS (0x150 | 3)
@@ -353,7 +362,7 @@ r3_fault_common:
         ret
 
 // ---- The user page: everything below runs in ring 3 from its alias. ----
-        .section .text.r3user, "ax"
+        .section .text.r3user.head, "ax"
         .balign 4096
         .globl r3_user_page
 r3_user_page:
