@@ -81,8 +81,9 @@ public enum GuestTestCatalog {
       }
       seen[test.name] = test.registrationLine
     }
+    let declarations = functionDeclarations(in: sources)
     for index in tests.indices {
-      if let (file, line) = functionDeclaration(tests[index].function, in: sources) {
+      if let (file, line) = declarations[tests[index].function] {
         tests[index].functionFile = file
         tests[index].functionLine = line
       }
@@ -90,27 +91,29 @@ public enum GuestTestCatalog {
     return tests
   }
 
-  /// Where `func name(` is declared at the start of a line (after
-  /// modifiers) in `sources`.
-  static func functionDeclaration(_ name: String, in sources: [(path: String, text: String)])
-    -> (String, Int)?
+  /// Where each `func name(` is first declared at the start of a line
+  /// (after modifiers) in `sources`: one pass over the lines (a catalog
+  /// program has thousands of lines and dozens of tests; looking each test
+  /// up in every line made listing the matrix take seconds).
+  static func functionDeclarations(in sources: [(path: String, text: String)])
+    -> [String: (String, Int)]
   {
-    let needle = "func \(name)("
+    let modifiers = ["private ", "fileprivate ", "internal ", "public ", "@inline(never) "]
+    var found: [String: (String, Int)] = [:]
     for (path, text) in sources {
-      for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false)
-        .enumerated()
-      {
-        let trimmed = line.drop(while: { $0 == " " })
-        if trimmed.hasPrefix(needle)
-          || ["private ", "fileprivate ", "internal ", "public ", "@inline(never) "].contains(where: {
-            trimmed.hasPrefix($0 + needle)
-          })
-        {
-          return (path, index + 1)
+      var number = 0
+      for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        number += 1
+        var rest = line.drop(while: { $0 == " " })
+        if let modifier = modifiers.first(where: { rest.hasPrefix($0) }) {
+          rest = rest.dropFirst(modifier.count)
         }
+        guard rest.hasPrefix("func "), let open = rest.firstIndex(of: "(") else { continue }
+        let name = String(rest[rest.index(rest.startIndex, offsetBy: 5)..<open])
+        if found[name] == nil { found[name] = (path, number) }
       }
     }
-    return nil
+    return found
   }
 
   /// The tests listed by `let guestTests = [ … ]` in `text`, or nil when
