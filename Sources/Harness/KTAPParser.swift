@@ -22,6 +22,9 @@ public struct ParsedStream: Sendable {
   public var preamble: [String] = []
   /// The guest reported more than `KTAPParser.maxChecks` checks.
   public var checkLimitReached = false
+  /// Migration requests (`# harness: migrate`) seen after the header, in
+  /// all.
+  public var migrationRequests = 0
 }
 
 /// The protocol's rule for test names (guests/lib/Protocol/KTAPGrammar.swift,
@@ -205,6 +208,11 @@ public struct KTAPParser: Sendable {
     if stream.exitStatus != nil {
       error("output after the exit line: \(shown)")
       return
+    }
+    if line.kind == .diagnostic, let base = buffer.baseAddress,
+      KTAP.request(in: base, line.text.lowerBound, line.text.upperBound) == .migrate
+    {
+      stream.migrationRequests += 1
     }
     switch line.kind {
     case .blank:

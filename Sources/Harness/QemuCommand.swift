@@ -38,6 +38,9 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// XFAIL or XPASS: console text from any other test claiming a known
   /// failure is a protocol error, never a pass.
   public var xfailTests: Set<String>? = nil
+  /// Whether the cell live-migrates the guest when it asks
+  /// (`migrate = yes`; the guest gets `harness.migrate=yes`).
+  public var migrate = false
   /// The name of the QEMU on PATH.
   public static let systemQemu = "system"
   /// The QEMU binary to run: `qemuPath`, else the one on PATH.
@@ -69,7 +72,8 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// The guest's command line: what the harness tells every guest
   /// (`harness.mem`, `harness.smp`, `harness.cpu` when a model is set,
   /// `harness.accel=tcg|kvm`, `harness.qemu=MAJOR.MINOR.MICRO` when the
-  /// QEMU version is known, `harness.xpass=allow` when XPASS is allowed),
+  /// QEMU version is known, `harness.xpass=allow` when XPASS is allowed, `harness.migrate=yes` in a
+  /// migrating cell),
   /// then the cell's own arguments.
   public var commandLine: String {
     var words = ["harness.mem=\(memoryMiB)", "harness.smp=\(cpus)"]
@@ -77,6 +81,7 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
     words.append("harness.accel=\(accelerator.rawValue)")
     if let qemuVersion { words.append("harness.qemu=\(qemuVersion)") }
     if xpassAllowed { words.append("harness.xpass=allow") }
+    if migrate { words.append("harness.migrate=yes") }
     return (words + guestArguments).joined(separator: " ")
   }
 }

@@ -30,6 +30,10 @@ public struct RunRecord: Sendable {
   public var vcpuPositions: [VcpuPosition] = []
   /// What the engine and the backend remarked, typed.
   public var notes: [RunNote] = []
+  /// Every live migration of the run that completed, in order.
+  public var migrations: [MigrationHop] = []
+  /// The migration that failed (the harness destroyed the machine then).
+  public var migrationFailure: MigrationFailure? = nil
   /// The backend's own details.
   public var backend: BackendDetails
 
@@ -224,6 +228,8 @@ public enum HarnessKill: Sendable, Hashable, CustomStringConvertible {
   case timeout(TimeoutKind)
   /// The exit line came but the machine did not stop within the grace.
   case exitGrace(Duration)
+  /// A live migration the guest asked for failed or took too long.
+  case migrationFailed(MigrationFailure)
 
   public var description: String {
     switch self {
@@ -233,6 +239,7 @@ public enum HarnessKill: Sendable, Hashable, CustomStringConvertible {
     case .timeout(.silence): "timeout (silence)"
     case .exitGrace(let grace):
       "exit grace (no power-off or panic \(RunNote.milliseconds(grace)) after the exit line)"
+    case .migrationFailed(let failure): failure.description
     }
   }
 }

@@ -23,11 +23,13 @@ public struct MatrixCell: Sendable, Hashable, CustomStringConvertible {
 
   /// The stable id: `guest.arch.accel.smpN.memM`, then `.cpu-MODEL` for a
   /// cell with a CPU model (`smp.x86_64.kvm.smp2.mem256M.cpu-qemu64,+x2apic`)
-  /// and `.qemu-NAME` for a cell on a QEMU build other than `system`.
+  /// `.qemu-NAME` for a cell on a QEMU build other than `system`, and
+  /// `.migrate` for a cell that live-migrates its guest on request.
   public var id: String {
     "\(guest).\(settings.architecture).\(settings.accelerator).smp\(settings.cpus).mem\(Self.memoryLabel(settings.memoryMiB))"
       + (settings.cpuModel.map { ".cpu-\($0)" } ?? "")
       + (settings.qemuBuild == LaunchSettings.systemQemu ? "" : ".qemu-\(settings.qemuBuild)")
+      + (settings.migrate ? ".migrate" : "")
   }
 
   /// Where a cell's QEMU build is: the matrix's `qemu_builds` location.
@@ -72,6 +74,7 @@ public enum Matrix {
                 settings.outputLimitBytes = axes.outputLimitBytes
                 settings.qemuBuild = build
                 settings.xpassAllowed = axes.xpassAllowed
+                settings.migrate = axes.migrate
                 var cell = MatrixCell(
                   guest: declaration.guest, settings: settings, groups: declaration.groups)
                 cell.qemuLocation = axes.qemuLocations[build]
