@@ -263,6 +263,8 @@ public struct GuestResult: Sendable, Codable {
   public var interrupted: Bool = false
   /// When each part of the serial log arrived.
   public var timeline = SerialTimeline()
+  /// The live migrations of the run, in order (a migrating cell).
+  public var migrations: [MigrationHop] = []
 
   /// A result.
   public init(

@@ -94,6 +94,7 @@ public struct GuestRunner: Sendable {
       duration: record.duration, processID: record.processID)
     result.interrupted = record.interrupted
     result.timeline = record.timeline
+    result.migrations = record.migrations
     GuestSourceText.annotate(&result, sources: payload.sources)
     return result
   }

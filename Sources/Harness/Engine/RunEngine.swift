@@ -267,6 +267,7 @@ public struct RunEngine: Sendable {
       if !triage.transcript.isEmpty { notes.append(.monitorTranscript(triage.transcript)) }
     }
     notes += report.notes
+    if !state.migrations.isEmpty { notes.append(.migrations(state.migrations)) }
     var output = state.capture.finalLog
     var stream = state.capture.parser.finish()
     if var logged = report.consoleLog {

@@ -263,6 +263,8 @@ public enum RunNote: Sendable, Hashable, CustomStringConvertible {
   case requeued(after: [String])
   /// The host (libvirt URI) that ran the cell.
   case ranOn(String)
+  /// The run's live migrations (downtime and total time per hop).
+  case migrations([MigrationHop])
 
   /// Notes that are part of the verdict's reason (where the cell ran).
   public var belongsInReason: Bool {
@@ -291,6 +293,7 @@ public enum RunNote: Sendable, Hashable, CustomStringConvertible {
       ].compactMap { $0 }.joined(separator: ", ")
     case .requeued(let hosts): "re-queued after \(hosts.joined(separator: ", ")) dropped out"
     case .ranOn(let uri): "ran on \(uri)"
+    case .migrations(let hops): hops.map(\.summary).joined(separator: "\n")
     }
   }
 

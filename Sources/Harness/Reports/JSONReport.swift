@@ -267,11 +267,17 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var checks: [Check]
     /// Serial log path relative to the report directory.
     public var logPath: String
+    /// The live migrations of a migrating cell, in order: `number`,
+    /// `downtimeMilliseconds` and `totalMilliseconds` (QEMU's
+    /// `query-migrate`), `wallMilliseconds` (request line to destination
+    /// running, as the harness saw it), `transferredBytes` (or null). Absent
+    /// for a cell that did not migrate.
+    public var migrations: [MigrationHop]?
 
     enum CodingKeys: String, CodingKey {
       case id, guest, arch, accel, cpus, memoryMiB, cpuModel, qemu, verdict, reason, durationSeconds
       case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, tests, checks
-      case logPath
+      case logPath, migrations
     }
 
     init(_ cell: ReportCell, logPath: String) {
@@ -301,6 +307,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
         }
       }
       self.logPath = logPath
+      migrations = result.migrations.isEmpty ? nil : result.migrations
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -326,6 +333,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(tests, forKey: .tests)
       try c.encode(checks, forKey: .checks)
       try c.encode(logPath, forKey: .logPath)
+      try c.encodeIfPresent(migrations, forKey: .migrations)
     }
   }
 

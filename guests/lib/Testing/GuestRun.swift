@@ -62,6 +62,9 @@ public struct GuestRunState {
   public var testFailures = 0
   /// Whether an XPASS is allowed (`harness.xpass=allow`).
   public var allowXPass = false
+  /// Whether the harness migrates the machine on request
+  /// (`harness.migrate=yes`).
+  public var migrates = false
 
   /// A fresh state.
   public init() {}
@@ -130,6 +133,7 @@ public func runGuestTests<P: GuestPlatform>(
   let arguments = P.arguments
   guestRunState = GuestRunState()
   guestRunState.allowXPass = arguments.value(of: "harness.xpass", hasItem: "allow")
+  guestRunState.migrates = arguments.value(of: KTAP.migrateArgument, hasItem: "yes")
   var selectedCount = 0
   for index in 0..<tests.count where isSelected(index, arguments) { selectedCount &+= 1 }
   guestRunState.plannedTests = selectedCount
