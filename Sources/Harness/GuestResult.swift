@@ -263,6 +263,14 @@ public struct GuestResult: Sendable, Codable {
   public var interrupted: Bool = false
   /// When each part of the serial log arrived.
   public var timeline = SerialTimeline()
+  /// The backend's typed details of the run (nil when nothing ran).
+  public var backend: BackendDetails? = nil
+  /// The run's typed notes (re-queues, console-log remarks, monitor
+  /// transcript…).
+  public var notes: [RunNote] = []
+  /// Where each vCPU was when a timeout ended the run (symbolized when a
+  /// symbolizer was available).
+  public var vcpuPositions: [VcpuPosition] = []
   /// The live migrations of the run, in order (a migrating cell).
   public var migrations: [MigrationHop] = []
 

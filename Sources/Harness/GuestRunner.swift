@@ -94,6 +94,9 @@ public struct GuestRunner: Sendable {
       duration: record.duration, processID: record.processID)
     result.interrupted = record.interrupted
     result.timeline = record.timeline
+    result.backend = record.backend
+    result.notes = record.notes
+    result.vcpuPositions = record.vcpuPositions
     result.migrations = record.migrations
     GuestSourceText.annotate(&result, sources: payload.sources)
     return result

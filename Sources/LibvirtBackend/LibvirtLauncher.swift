@@ -102,9 +102,8 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
     }
   }
 
-  /// No control channel yet (libvirt's QEMU monitor passthrough,
-  /// `virDomainQemuMonitorCommand`, plugs in here).
-  var control: (any MachineControl)? { nil }
+  /// QEMU's monitor through libvirt (`virDomainQemuMonitorCommand`).
+  var control: (any MachineControl)? { LibvirtMonitorControl(domain: domain) }
 
   var drainAfterStop: Duration { logPath == nil ? LibvirtLauncher.drainWithoutLog : .zero }
 
@@ -124,6 +123,10 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
             return
           }
           if domain.isCertainlyInactive {
+            // Its lifecycle events may still be on their way: give them a
+            // moment, then report what they said (the first stop counts).
+            try? await Task.sleep(for: .milliseconds(100))
+            if watch.events.contains(where: { LifecycleWatch.stop($0) != nil }) { return }
             feed.yield(.stopped(.stoppedWithoutEnd(detail: watch.stopDetail)))
             return
           }
@@ -181,7 +184,8 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
         stopped: run.stoppedAt.map { $0 - start }))
     let details = LibvirtDetails(
       uri: connection.uri, domain: name, domainXML: xml,
-      events: watch.events.map { ($0.name, $0.at - start) }, ending: ending)
+      events: watch.events.map { LifecycleRecord(name: $0.name, at: $0.at - start) },
+      ending: ending)
     return MachineReport(details: .libvirt(details), consoleLog: consoleLog, notes: notes)
   }
 }

@@ -19,8 +19,8 @@ struct FakeSchedulerTests {
     MatrixCell(
       guest: guest,
       settings: LaunchSettings(
-        architecture: .x86_64, accelerator: .tcg, cpus: cpus, timeout: .seconds(10),
-        silenceTimeout: .seconds(10)))
+        architecture: .x86_64, accelerator: .tcg, cpus: cpus, timeout: .seconds(600),
+        silenceTimeout: .seconds(600)))
   }
 
   /// The attempt number the scheduler passed on the guest command line.
@@ -112,6 +112,7 @@ struct FakeSchedulerTests {
     let outcomes = await task.value
     #expect(outcomes.map(\.label) == ["INTERRUPTED", "NOT-RUN", "NOT-RUN"])
     #expect(outcomes[0].result?.verdict == .skipped)
+    #expect(outcomes[0].result?.reason == "interrupted while running; the machine was destroyed")
     #expect(outcomes.allSatisfy { !$0.isFailure })
     #expect(backend.ledger.snapshot.destroyed.count == 1)
     #expect(backend.ledger.snapshot.running == 0, "no machine outlives the run")

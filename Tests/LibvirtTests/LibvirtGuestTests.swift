@@ -213,6 +213,10 @@ struct LibvirtGuestTests {
     #expect(try !connection.runningDomainNames().contains(name))
     #expect(run.machineEnd == nil, "the harness destroyed it")
     #expect(run.libvirt?.ending == .harness(.timeout(.deadline)), "\(run.stderr)")
+    // Hang triage through libvirt's monitor passthrough, before the destroy.
+    #expect(!run.vcpuPositions.isEmpty, "\(run.stderr)")
+    #expect(result.reason.contains("CPU 0 stuck at"), "\(result.reason)")
+    #expect(run.notes.contains { if case .monitorTranscript = $0 { true } else { false } })
     #expect(!run.interrupted)
   }
 

@@ -106,6 +106,8 @@ struct LibvirtPoolTests {
     #expect(result.verdict == .timedOut, "the hang guest times out on the host that took over")
     #expect(result.reason.contains("re-queued after \(second) dropped out"), "\(result.reason)")
     #expect(result.reason.hasSuffix("ran on \(local)"), "\(result.reason)")
+    #expect(result.notes.suffix(2) == [.requeued(after: [second]), .ranOn(local)])
+    #expect(result.backend.map { if case .libvirt(let details) = $0 { details.uri == local } else { false } } == true)
     #expect(dropPool.lostHosts == [second])
   }
 }

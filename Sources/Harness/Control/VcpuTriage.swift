@@ -45,7 +45,7 @@ public enum VcpuTriage {
   }
 
   /// The positions in the human monitor's `info registers -a` output.
-  static func parse(_ text: String, architecture: Architecture) -> [VcpuPosition] {
+  public static func parse(_ text: String, architecture: Architecture) -> [VcpuPosition] {
     var result: [VcpuPosition] = []
     var cpu = -1
     var current: VcpuPosition?

@@ -52,7 +52,7 @@ public struct MigrationHop: Sendable, Hashable, Codable {
 }
 
 /// Why a migration hop failed.
-public struct MigrationFailure: Error, Sendable, Hashable, CustomStringConvertible {
+public struct MigrationFailure: Error, Sendable, Hashable, Codable, CustomStringConvertible {
   /// The hop's number, from 1.
   public var hop: Int
   /// What went wrong, in words.

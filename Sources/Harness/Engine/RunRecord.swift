@@ -120,7 +120,7 @@ public struct RunRecord: Sendable {
 }
 
 /// What a backend knows about its run, typed per backend.
-public enum BackendDetails: Sendable {
+public enum BackendDetails: Sendable, Hashable, Codable {
   /// A `qemu-system-*` child process.
   case qemu(QemuDetails)
   /// A transient libvirt domain.
@@ -130,7 +130,7 @@ public enum BackendDetails: Sendable {
 }
 
 /// A bare QEMU process.
-public struct QemuDetails: Sendable, Hashable {
+public struct QemuDetails: Sendable, Hashable, Codable {
   /// argv, executable first.
   public var argv: [String]
   /// Process id (the guard's; its process group id too).
@@ -153,7 +153,7 @@ public struct QemuDetails: Sendable, Hashable {
 }
 
 /// A transient libvirt domain.
-public struct LibvirtDetails: Sendable, Hashable {
+public struct LibvirtDetails: Sendable, Hashable, Codable {
   /// The connection's URI.
   public var uri: String
   /// The domain's name.
@@ -161,13 +161,13 @@ public struct LibvirtDetails: Sendable, Hashable {
   /// The domain XML it was created from.
   public var domainXML: String
   /// Lifecycle events (`SHUTDOWN/1`…) with their arrival time after start.
-  public var events: [(name: String, at: Duration)]
+  public var events: [LifecycleRecord]
   /// Who ended the domain.
   public var ending: LibvirtEnding?
 
   /// Details of one domain.
   public init(
-    uri: String, domain: String, domainXML: String, events: [(name: String, at: Duration)] = [],
+    uri: String, domain: String, domainXML: String, events: [LifecycleRecord] = [],
     ending: LibvirtEnding? = nil
   ) {
     self.uri = uri
@@ -182,19 +182,25 @@ public struct LibvirtDetails: Sendable, Hashable {
     events.map { "\($0.name)@\(RunNote.milliseconds($0.at))" }.joined(separator: " ")
   }
 
-  public static func == (a: LibvirtDetails, b: LibvirtDetails) -> Bool {
-    a.uri == b.uri && a.domain == b.domain && a.domainXML == b.domainXML && a.ending == b.ending
-      && a.events.map(\.name) == b.events.map(\.name) && a.events.map(\.at) == b.events.map(\.at)
-  }
+}
 
-  public func hash(into hasher: inout Hasher) {
-    hasher.combine(uri)
-    hasher.combine(domain)
+/// One lifecycle event of a libvirt domain: its name with the detail
+/// number (`SHUTDOWN/1`) and when it came after the run's start.
+public struct LifecycleRecord: Sendable, Hashable, Codable {
+  /// `NAME/detail`.
+  public var name: String
+  /// Arrival after the start.
+  public var at: Duration
+
+  /// A record.
+  public init(name: String, at: Duration) {
+    self.name = name
+    self.at = at
   }
 }
 
 /// Who ended a libvirt domain.
-public enum LibvirtEnding: Sendable, Hashable, CustomStringConvertible {
+public enum LibvirtEnding: Sendable, Hashable, Codable, CustomStringConvertible {
   /// The guest: libvirt's SHUTDOWN or CRASHED event.
   case guest(MachineEnd)
   /// The domain stopped without a power-off or panic event (e.g. a reset
@@ -219,7 +225,7 @@ public enum LibvirtEnding: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Why the harness destroyed a machine.
-public enum HarnessKill: Sendable, Hashable, CustomStringConvertible {
+public enum HarnessKill: Sendable, Hashable, Codable, CustomStringConvertible {
   /// The run's task was cancelled (Ctrl-C).
   case interrupted
   /// The serial output passed the output limit or the check limit.
@@ -245,7 +251,7 @@ public enum HarnessKill: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A remark about a run, typed; `description` is its text for the logs.
-public enum RunNote: Sendable, Hashable, CustomStringConvertible {
+public enum RunNote: Sendable, Hashable, Codable, CustomStringConvertible {
   /// The host's threads of the machine when a timeout killed it.
   case hostThreads([String])
   /// The control channel's transcript (QMP or monitor passthrough).

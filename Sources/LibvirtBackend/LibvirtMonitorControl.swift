@@ -1,0 +1,49 @@
+import CLibvirt
+import Foundation
+import Harness
+
+/// A libvirt domain's control channel: QEMU monitor commands passed through
+/// libvirt (`virDomainQemuMonitorCommand`, libvirt-qemu), QMP by default or
+/// the human monitor. libvirt marks a domain it passed commands to as
+/// tainted (`custom-monitor`); the harness's domains are transient anyway.
+struct LibvirtMonitorControl: MachineControl {
+  let domain: LibvirtDomain
+
+  /// Sends `text` (a QMP JSON command, or a human-monitor line with
+  /// `human`) and returns the reply.
+  func send(_ text: String, human: Bool = false) throws -> String {
+    var reply: UnsafeMutablePointer<CChar>?
+    let flags = human ? UInt32(VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP.rawValue) : 0
+    guard virDomainQemuMonitorCommand(domain.pointer, text, &reply, flags) == 0, let reply else {
+      throw LibvirtError.last("virDomainQemuMonitorCommand")
+    }
+    defer { free(reply) }
+    return String(cString: reply)
+  }
+
+  func execute(_ command: String, arguments: String?) async throws -> String {
+    let escaped = command.replacingOccurrences(of: "\\", with: "\\\\")
+      .replacingOccurrences(of: "\"", with: "\\\"")
+    let json = "{\"execute\":\"\(escaped)\"" + (arguments.map { ",\"arguments\":\($0)" } ?? "") + "}"
+    return try send(json)
+  }
+
+  func triage(architecture: Architecture) async -> TriageCapture {
+    var transcript: [String] = []
+    do {
+      // Stop the vCPUs first, so the registers are a consistent picture.
+      let stop = "{\"execute\":\"stop\"}"
+      transcript.append("-> \(stop)")
+      transcript.append("<- " + (try send(stop)))
+      let command = "info registers -a"
+      transcript.append("-> (human) \(command)")
+      let text = try send(command, human: true)
+      transcript.append("<- (\(text.utf8.count) bytes of registers)")
+      return TriageCapture(
+        positions: VcpuTriage.parse(text, architecture: architecture), transcript: transcript)
+    } catch {
+      transcript.append("monitor passthrough: \(error)")
+      return TriageCapture(positions: [], transcript: transcript)
+    }
+  }
+}
