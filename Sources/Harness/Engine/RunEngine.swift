@@ -90,6 +90,7 @@ public struct RunEngine: Sendable {
     var migrationRequests = 0
     /// A migration hop is under way.
     var migrating = false
+    var migrationStartedAt: ContinuousClock.Instant?
     var migrations: [MigrationHop] = []
     var migrationFailure: MigrationFailure?
   }
@@ -135,6 +136,9 @@ public struct RunEngine: Sendable {
       if let last = state.capture.lastOutputAt, !state.migrating {
         due = min(due, last + settings.silenceTimeout)
       }
+      if state.migrating, let began = state.migrationStartedAt {
+        due = min(due, began + migrationTimeout)
+      }
       return due
     }
 
@@ -150,7 +154,16 @@ public struct RunEngine: Sendable {
         if now - exitLineAt >= exitGrace { await destroy(.exitGrace(exitGrace)) }
         return false
       }
-      if now - start >= settings.timeout {
+      if state.migrating, let began = state.migrationStartedAt, now - began >= migrationTimeout,
+        now - start < settings.timeout
+      {
+        // The backend did not answer in time: the engine's own bound.
+        let failure = MigrationFailure(
+          hop: state.migrationRequests,
+          reason: "no completion within the migration timeout (\(RunNote.milliseconds(migrationTimeout)))")
+        state.migrationFailure = failure
+        await destroy(.migrationFailed(failure))
+      } else if now - start >= settings.timeout {
         await destroy(.timeout(.deadline))
       } else if let last = state.capture.lastOutputAt, !state.migrating,
         now - last >= settings.silenceTimeout
@@ -189,6 +202,7 @@ public struct RunEngine: Sendable {
         return
       }
       state.migrating = true
+      state.migrationStartedAt = .now
       let timeout = migrationTimeout
       Task {
         feed.yield(.migrated(await migratable.migrate(hop: hop, timeout: timeout)))
