@@ -114,6 +114,12 @@
 ///       guest clock (from the previous check, or its test's start).
 ///     - `diagnostics` (array of string): lines the guest printed with it.
 ///   - `logPath` (string): the serial log, relative to the report directory.
+///   - `migrations` (array of object, optional, added in v1): the live
+///     migrations of a `migrate = yes` cell, in order: `number` (int, from
+///     1), `downtimeMilliseconds` and `totalMilliseconds` (int, QMP
+///     `query-migrate`), `wallMilliseconds` (int, request line to the
+///     destination running), `transferredBytes` (int or absent). Absent
+///     when the cell did not migrate.
 import Foundation
 
 /// Writes the results JSON documented above.
