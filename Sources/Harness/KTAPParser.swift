@@ -22,9 +22,11 @@ public struct ParsedStream: Sendable {
   public var preamble: [String] = []
   /// The guest reported more than `KTAPParser.maxChecks` checks.
   public var checkLimitReached = false
-  /// Migration requests (`# harness: migrate`) seen after the header, in
-  /// all.
-  public var migrationRequests = 0
+  /// Requests to the harness (`# harness: migrate`, `# harness: nmi`)
+  /// seen after the header, in order.
+  public var requests: [HarnessRequest] = []
+  /// Migration requests among `requests`.
+  public var migrationRequests: Int { requests.filter { $0 == .migrate }.count }
 }
 
 /// The protocol's rule for test names (guests/lib/Protocol/KTAPGrammar.swift,
@@ -210,9 +212,9 @@ public struct KTAPParser: Sendable {
       return
     }
     if line.kind == .diagnostic, let base = buffer.baseAddress,
-      KTAP.request(in: base, line.text.lowerBound, line.text.upperBound) == .migrate
+      let request = KTAP.request(in: base, line.text.lowerBound, line.text.upperBound)
     {
-      stream.migrationRequests += 1
+      stream.requests.append(request)
     }
     switch line.kind {
     case .blank:

@@ -40,7 +40,9 @@ final class MigratingFakeMachine: MigratableMachine {
     self.hop = hop
   }
 
-  var control: (any MachineControl)? { nil }
+  /// Every monitor command the engine sent.
+  let commands = Mutex<[String]>([])
+  var control: (any MachineControl)? { RecordingControl(commands: self) }
   var drainAfterStop: Duration { .zero }
 
   func start() async throws -> Int32? {
@@ -99,6 +101,20 @@ final class MigratingFakeMachine: MigratableMachine {
   func writeConsoleInput(_ bytes: [UInt8]) async throws {
     state.withLock { $0.answers += bytes }
     for byte in bytes { inputFeed.yield(byte) }
+  }
+}
+
+/// A control channel that records each command in its machine.
+struct RecordingControl: MachineControl {
+  let commands: MigratingFakeMachine
+
+  func execute(_ command: String, arguments: String?) async throws -> String {
+    commands.commands.withLock { $0.append(command) }
+    return "{}"
+  }
+
+  func triage(architecture: Architecture) async -> TriageCapture {
+    TriageCapture(positions: [], transcript: [])
   }
 }
 
@@ -182,6 +198,18 @@ struct RunEngineMigrationTests {
     #expect(record.migrations.isEmpty)
   }
 
+  @Test func anNMIRequestInjectsOneNMIWithoutAnswer() async throws {
+    let text =
+      "KTAP version 1\n# guest: fake\n1..1\n    KTAP version 1\n    # Subtest: nmi\n    # harness: nmi\n"
+      + "    ok 1 handled # @Fake/Fake.swift:1\nok 1 nmi\n# Totals: pass:1 fail:0 skip:0\n# EXIT: STATUS=0\n"
+    let machine = MigratingFakeMachine(parts: [text], hop: .fail("no migration expected"))
+    let (record, judgment) = try await Self.run(machine, migrate: false)
+    #expect(judgment == Judgment(.passed, ""))
+    #expect(machine.commands.withLock { $0 } == ["inject-nmi"])
+    #expect(machine.state.withLock { $0.answers }.isEmpty)
+    #expect(record.notes.contains(.pokes(nmis: 1, failures: [])))
+  }
+
   @Test func theRequestLineIsParsedOnlyExactly() {
     func request(_ text: String) -> HarnessRequest? {
       Array(text.utf8).withUnsafeBufferPointer { KTAP.request(in: $0.baseAddress!, 0, $0.count) }
@@ -190,9 +218,11 @@ struct RunEngineMigrationTests {
     #expect(request("  harness:  migrate \r") == .migrate)
     #expect(request("harness: migrated") == nil)
     #expect(request("harness: reset") == nil)
+    #expect(request("harness: nmi") == .nmi)
     #expect(request("note: harness: migrate") == nil)
     var parser = KTAPParser()
     parser.consume(bytes: Array("KTAP version 1\n    # harness: migrate\n# harness: migrate\n# harness: nmi\n".utf8))
     #expect(parser.result.migrationRequests == 2)
+    #expect(parser.result.requests == [.migrate, .migrate, .nmi])
   }
 }

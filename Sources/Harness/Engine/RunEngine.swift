@@ -86,13 +86,17 @@ public struct RunEngine: Sendable {
     var interrupted = false
     var timeout: TimeoutKind?
     var triage: TriageCapture?
-    /// Migration requests taken from the parser.
+    /// Requests taken from the parser, and the migrations among them.
+    var requestsTaken = 0
     var migrationRequests = 0
     /// A migration hop is under way.
     var migrating = false
     var migrationStartedAt: ContinuousClock.Instant?
     var migrations: [MigrationHop] = []
     var migrationFailure: MigrationFailure?
+    /// NMIs injected on request, and pokes that failed.
+    var nmis = 0
+    var pokeFailures: [String] = []
   }
 
   private func loop(
@@ -184,11 +188,32 @@ public struct RunEngine: Sendable {
       }
     }
 
-    /// Starts the next migration the guest asked for, one at a time.
+    /// Serves the guest's requests in order: an NMI at once, a migration
+    /// one at a time (the next request waits until the hop is done).
     func takeMigrationRequest() async {
-      guard !state.migrating, state.kill == nil, state.stop == nil,
-        state.capture.parser.result.migrationRequests > state.migrationRequests
-      else { return }
+      let requests = state.capture.parser.result.requests
+      while !state.migrating, state.kill == nil, state.stop == nil,
+        state.requestsTaken < requests.count
+      {
+        let request = requests[state.requestsTaken]
+        state.requestsTaken += 1
+        switch request {
+        case .nmi:
+          do {
+            guard let control = machine.control else { throw QmpError("no control channel") }
+            _ = try await control.execute("inject-nmi", arguments: nil)
+            state.nmis += 1
+          } catch {
+            state.pokeFailures.append("inject-nmi \(state.nmis + 1): \(error)")
+          }
+        case .migrate:
+          await startMigration()
+        }
+      }
+    }
+
+    /// Starts the migration the guest asked for.
+    func startMigration() async {
       state.migrationRequests += 1
       let hop = state.migrationRequests
       guard settings.migrate, let migratable = machine as? any MigratableMachine else {
@@ -282,6 +307,9 @@ public struct RunEngine: Sendable {
     }
     notes += report.notes
     if !state.migrations.isEmpty { notes.append(.migrations(state.migrations)) }
+    if state.nmis > 0 || !state.pokeFailures.isEmpty {
+      notes.append(.pokes(nmis: state.nmis, failures: state.pokeFailures))
+    }
     var output = state.capture.finalLog
     var stream = state.capture.parser.finish()
     if var logged = report.consoleLog {

@@ -271,6 +271,8 @@ public enum RunNote: Sendable, Hashable, Codable, CustomStringConvertible {
   case ranOn(String)
   /// The run's live migrations (downtime and total time per hop).
   case migrations([MigrationHop])
+  /// Machine pokes the guest asked for: NMIs injected, pokes that failed.
+  case pokes(nmis: Int, failures: [String])
 
   /// Notes that are part of the verdict's reason (where the cell ran).
   public var belongsInReason: Bool {
@@ -300,6 +302,8 @@ public enum RunNote: Sendable, Hashable, Codable, CustomStringConvertible {
     case .requeued(let hosts): "re-queued after \(hosts.joined(separator: ", ")) dropped out"
     case .ranOn(let uri): "ran on \(uri)"
     case .migrations(let hops): hops.map(\.summary).joined(separator: "\n")
+    case .pokes(let nmis, let failures):
+      (["NMIs injected on request: \(nmis)"] + failures.map { "failed: \($0)" }).joined(separator: "\n")
     }
   }
 

@@ -879,14 +879,23 @@ extension KTAP {
 /// console log from the destination and writes `requestDone` to the
 /// destination's console input. A migration that fails ends the run with
 /// its own verdict reason; the guest never sees an answer then.
+///
+///     # harness: nmi
+///
+/// The harness injects an NMI (QMP `inject-nmi`) and writes nothing back:
+/// the NMI is the answer (the guest waits for its handler, with a bound).
+/// Any cell with a control channel serves it.
 public enum HarnessRequest: UInt8, Sendable {
   /// Live-migrate the machine (`migrate`).
   case migrate
+  /// Inject an NMI (`nmi`).
+  case nmi
 
   /// The request's word on the wire.
   public var word: StaticString {
     switch self {
     case .migrate: return KTAP.migrateWord
+    case .nmi: return KTAP.nmiWord
     }
   }
 }
@@ -896,6 +905,8 @@ extension KTAP {
   public static let harnessKeyword: StaticString = "harness:"
   /// The word of a migration request.
   public static let migrateWord: StaticString = "migrate"
+  /// The word of an NMI request.
+  public static let nmiWord: StaticString = "nmi"
   /// The byte the harness writes to the guest's console input once a
   /// request is done (ASCII ACK).
   public static let requestDone: UInt8 = 0x06
@@ -921,8 +932,10 @@ extension KTAP {
     while index < end && text[index] == space { index &+= 1 }
     var last = end
     while last > index && (text[last &- 1] == space || text[last &- 1] == 0x0D) { last &-= 1 }
-    let word = migrateWord
-    if last &- index == word.utf8CodeUnitCount && hasPrefix(text, index, last, word) { return .migrate }
+    let migrate = migrateWord
+    if last &- index == migrate.utf8CodeUnitCount && hasPrefix(text, index, last, migrate) { return .migrate }
+    let nmi = nmiWord
+    if last &- index == nmi.utf8CodeUnitCount && hasPrefix(text, index, last, nmi) { return .nmi }
     return nil
   }
 }

@@ -27,3 +27,12 @@ public func migrate() -> MigrationResult {
   while source() != Int32(KTAP.requestDone) {}
   return .migrated
 }
+
+/// Asks the harness to inject an NMI (`# harness: nmi`; QMP `inject-nmi`,
+/// which QEMU delivers to every x86 CPU through its local APIC's LINT1).
+/// Returns at once: the NMI itself is the answer, so the caller waits for
+/// its handler with a bound of its own.
+@inline(never)
+public func requestNMI() {
+  KTAP.writeRequest(.nmi, depth: guestRunState.inTest ? checkDepth : 0)
+}
