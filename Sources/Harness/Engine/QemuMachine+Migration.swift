@@ -40,6 +40,10 @@ extension QemuMachine {
     } catch {
       return failure("the destination QEMU did not start: \(error)")
     }
+    if state.withLock({ $0.destroyed }) {
+      destination.stop()
+      return failure("the machine was destroyed")
+    }
     let deadline = began + timeout
     let measured = await Self.offThread {
       Result { () throws(MigrationConversationError) in

@@ -128,6 +128,8 @@ final class QemuProcess: Sendable {
     var stderr = ""
     /// Migrated away: its end is no stop of the machine.
     var retired = false
+    /// `stop` was called before the process had a pid.
+    var stopRequested = false
   }
   private let state = Mutex(Snapshot())
   /// Resumed when the process's console ended and it was reaped.
@@ -191,7 +193,13 @@ final class QemuProcess: Sendable {
               output: .sequence, error: .string(limit: 1 << 20)
             ) { execution in
               let pid = execution.processIdentifier.value
-              state.withLock { $0.pid = pid }
+              // A stop asked for while the process was being spawned.
+              if state.withLock({ state in
+                state.pid = pid
+                return state.stopRequested
+              }) {
+                QemuGuard.stop(pid)
+              }
               QemuProcessRegistry.register(pid)
               defer { QemuProcessRegistry.unregister(pid) }
               started.continuation.withLock { $0.take() }?.resume(returning: pid)
@@ -242,7 +250,10 @@ final class QemuProcess: Sendable {
 
   /// Ends the process at once (no-op once it is gone).
   func stop() {
-    let pid = state.withLock { $0.reaped || $0.pid == 0 ? nil : $0.pid }
+    let pid = state.withLock { state -> Int32? in
+      state.stopRequested = true
+      return state.reaped || state.pid == 0 ? nil : state.pid
+    }
     if let pid { QemuGuard.stop(pid) }
   }
 
