@@ -41,6 +41,11 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// Whether the cell live-migrates the guest when it asks
   /// (`migrate = yes`; the guest gets `harness.migrate=yes`).
   public var migrate = false
+  /// Whether the cell's expected outcome is a guest panic (`expect =
+  /// panic`; the guest gets `harness.expect=panic`; x86_64 gets a pvpanic
+  /// device whose panic shuts QEMU down with exit code 0, which no
+  /// isa-debug-exit status gives).
+  public var expectPanic = false
   /// The name of the QEMU on PATH.
   public static let systemQemu = "system"
   /// The QEMU binary to run: `qemuPath`, else the one on PATH.
@@ -82,6 +87,7 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
     if let qemuVersion { words.append("harness.qemu=\(qemuVersion)") }
     if xpassAllowed { words.append("harness.xpass=allow") }
     if migrate { words.append("harness.migrate=yes") }
+    if expectPanic { words.append("harness.expect=panic") }
     return (words + guestArguments).joined(separator: " ")
   }
 }
@@ -116,6 +122,7 @@ public enum QemuCommand {
         "-serial", "stdio",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
       ]
+      if settings.expectPanic { arguments += ["-device", "pvpanic", "-action", "panic=shutdown"] }
     case .s390x:
       arguments += [
         "-machine", "s390-ccw-virtio",

@@ -75,6 +75,7 @@ public enum Matrix {
                 settings.qemuBuild = build
                 settings.xpassAllowed = axes.xpassAllowed
                 settings.migrate = axes.migrate
+                settings.expectPanic = axes.expectPanic
                 var cell = MatrixCell(
                   guest: declaration.guest, settings: settings, groups: declaration.groups)
                 cell.qemuLocation = axes.qemuLocations[build]

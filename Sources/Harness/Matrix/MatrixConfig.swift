@@ -54,6 +54,9 @@ public struct ArchitectureSettings: Sendable, Hashable {
   /// Whether the guest is live-migrated when it asks (`migrate = yes`;
   /// default `no`). Cell ids end in `.migrate`.
   public var migrate = false
+  /// Whether the expected outcome is a guest panic (`expect = panic`;
+  /// default `exit`).
+  public var expectPanic = false
   /// Most serial bytes kept from one run (`output_limit`).
   public var outputLimitBytes: Int
   /// QEMU builds (`qemu`): names; `system` is the QEMU on PATH.
@@ -101,11 +104,11 @@ public enum MatrixConfig {
   static let keys: Set<String> = [
     "arch", "accel", "smp", "memory", "cpu", "groups", "timeout", "silence", "qemu_args",
     "guest_args", "exclude", "tcg_factor", "kvm_factor", "output_limit", "qemu",
-    "qemu_builds", "xpass", "migrate",
+    "qemu_builds", "xpass", "migrate", "expect",
   ]
   static let overridable: Set<String> = [
     "accel", "smp", "memory", "cpu", "timeout", "silence", "qemu_args", "guest_args",
-    "tcg_factor", "kvm_factor", "output_limit", "qemu", "xpass", "migrate",
+    "tcg_factor", "kvm_factor", "output_limit", "qemu", "xpass", "migrate", "expect",
   ]
   /// Keys of earlier versions, refused with what replaced them.
   static let removed: [String: String] = [
@@ -533,6 +536,18 @@ struct ConfigReader {
     }
   }
 
+  /// `expect = exit|panic`: the cell's expected outcome.
+  func expectsPanic(_ architecture: Architecture?) throws -> Bool {
+    try single("expect", architecture, default: false, noun: "value") { text throws(ValueProblem) in
+      switch text {
+      case "exit": return false
+      case "panic": return true
+      default:
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not exit or panic (the cell's expected outcome)")
+      }
+    }
+  }
+
   func factor(_ accelerator: Accelerator, _ architecture: Architecture?) throws -> Double? {
     try single("\(accelerator.rawValue)_factor", architecture, default: nil) { text throws(ValueProblem) in
       try ConfigValue.factor(text)
@@ -561,6 +576,7 @@ struct ConfigReader {
     case "silence": _ = try seconds("silence", architecture, default: 30)
     case "xpass": _ = try xpassAllowed(architecture)
     case "migrate": _ = try migrates(architecture)
+    case "expect": _ = try expectsPanic(architecture)
     case "tcg_factor": _ = try factor(.tcg, architecture)
     case "kvm_factor": _ = try factor(.kvm, architecture)
     case "output_limit": _ = try outputLimit(architecture)
@@ -602,6 +618,7 @@ struct ConfigReader {
       outputLimitBytes: try outputLimit(architecture))
     settings.xpassAllowed = try xpassAllowed(architecture)
     settings.migrate = try migrates(architecture)
+    settings.expectPanic = try expectsPanic(architecture)
     settings.qemuBuilds = try qemuBuilds(architecture)
     settings.qemuLocations = try qemuLocations()
     if architecture == .s390x {
@@ -612,6 +629,7 @@ struct ConfigReader {
         cpuModel: settings.cpuModels.max { ($0?.utf8.count ?? 0) < ($1?.utf8.count ?? 0) } ?? nil)
       longest.xpassAllowed = settings.xpassAllowed
       longest.migrate = settings.migrate
+      longest.expectPanic = settings.expectPanic
       longest.guestArguments.append("")
       let bytes =
         longest.commandLine.utf8.count + ConfigLimits.commandLineReserveBytes
