@@ -121,6 +121,7 @@ struct RecordingControl: MachineControl {
 struct MigratingFakeBackend: MachineBackend {
   let machine: MigratingFakeMachine
   var host: HostKey { .local }
+  var canMigrate: Bool { true }
   func create(_ request: MachineRequest) async throws -> any BackendMachine { machine }
 }
 

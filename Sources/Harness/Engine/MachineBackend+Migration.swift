@@ -1,3 +1,15 @@
+extension MachineBackend {
+  /// Whether the backend's machines live-migrate on the guest's request
+  /// (`MigratableMachine`); a cell with `migrate = yes` on a backend that
+  /// cannot is SKIP, never run.
+  public var canMigrate: Bool { false }
+}
+
+extension GuestLauncher {
+  /// Whether the launcher's machines can live-migrate (default: no).
+  public var canMigrate: Bool { false }
+}
+
 /// A machine that can live-migrate itself on the guest's request
 /// (`# harness: migrate`, guests/lib/Protocol/KTAPGrammar.swift) and write
 /// to the guest's console input.

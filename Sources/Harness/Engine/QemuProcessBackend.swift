@@ -18,6 +18,9 @@ public struct QemuProcessBackend: MachineBackend {
 
   public var host: HostKey { .local }
 
+  /// Bare QEMU migrates to a fresh QEMU on this host.
+  public var canMigrate: Bool { true }
+
   /// Prepares the command line; the process starts with `start()`, its
   /// console pipe existing from the first instruction on. A migrating cell
   /// (`settings.migrate`) also gets a console input (a FIFO next to the QMP
