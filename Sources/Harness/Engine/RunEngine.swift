@@ -190,7 +190,7 @@ public struct RunEngine: Sendable {
 
     /// Serves the guest's requests in order: an NMI at once, a migration
     /// one at a time (the next request waits until the hop is done).
-    func takeMigrationRequest() async {
+    func takeRequests() async {
       let requests = state.capture.parser.result.requests
       while !state.migrating, state.kill == nil, state.stop == nil,
         state.requestsTaken < requests.count
@@ -243,7 +243,7 @@ public struct RunEngine: Sendable {
           // Past the output limit: the guest is flooding its console.
           await destroy(.outputLimit)
         }
-        await takeMigrationRequest()
+        await takeRequests()
       case .event(.consoleEnded):
         state.consoleEnded = true
       case .event(.stopped(let stop)):
@@ -271,7 +271,7 @@ public struct RunEngine: Sendable {
           state.migrationFailure = failure
           await destroy(.migrationFailed(failure))
         }
-        await takeMigrationRequest()
+        await takeRequests()
       case .migrated(.failure(let failure)):
         state.migrating = false
         guard state.kill == nil && state.stop == nil else { break }
