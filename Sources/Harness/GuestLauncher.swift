@@ -12,6 +12,8 @@ public protocol GuestLauncher: Sendable {
 
   /// Boots `payload` with `settings` and waits until the machine is gone;
   /// `.skipped` when the launcher cannot run it anywhere.
+  /// Whether its machines live-migrate on request (default: no).
+  var canMigrate: Bool { get }
   func launch(_ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?)
     async throws -> LaunchOutcome
 }
@@ -29,6 +31,8 @@ public struct EngineLauncher: GuestLauncher {
   public var checksAcceleratorAvailability: Bool { false }
 
   public var host: HostKey? { backend.host }
+
+  public var canMigrate: Bool { backend.canMigrate }
 
   public func launch(
     _ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?

@@ -271,6 +271,8 @@ public struct GuestResult: Sendable, Codable {
   /// Where each vCPU was when a timeout ended the run (symbolized when a
   /// symbolizer was available).
   public var vcpuPositions: [VcpuPosition] = []
+  /// The live migrations of the run, in order (a migrating cell).
+  public var migrations: [MigrationHop] = []
 
   /// A result.
   public init(

@@ -53,6 +53,14 @@ public struct GuestRunner: Sendable {
         crash: nil, protocolErrors: [], serialLog: "", qemuStderr: "", command: [],
         qemuExitCode: nil, duration: .zero, processID: nil)
     }
+    if settings.migrate, !launcher.canMigrate {
+      return GuestResult(
+        guest: payload.program.name, architecture: settings.architecture,
+        accelerator: settings.accelerator, verdict: .skipped,
+        reason: "this backend cannot live-migrate a machine yet (migrate = yes)", sections: [],
+        crash: nil, protocolErrors: [], serialLog: "", qemuStderr: "", command: [],
+        qemuExitCode: nil, duration: .zero, processID: nil)
+    }
     let launcher = self.launcher
     let launch = { try await launcher.launch(payload, settings: settings, onStart: onStart) }
     let launched: LaunchOutcome?
@@ -97,6 +105,7 @@ public struct GuestRunner: Sendable {
     result.backend = record.backend
     result.notes = record.notes
     result.vcpuPositions = record.vcpuPositions
+    result.migrations = record.migrations
     GuestSourceText.annotate(&result, sources: payload.sources)
     return result
   }

@@ -22,6 +22,11 @@ public struct ParsedStream: Sendable {
   public var preamble: [String] = []
   /// The guest reported more than `KTAPParser.maxChecks` checks.
   public var checkLimitReached = false
+  /// Requests to the harness (`# harness: migrate`, `# harness: nmi`)
+  /// seen after the header, in order.
+  public var requests: [HarnessRequest] = []
+  /// Migration requests among `requests`.
+  public var migrationRequests: Int { requests.filter { $0 == .migrate }.count }
 }
 
 /// The protocol's rule for test names (guests/lib/Protocol/KTAPGrammar.swift,
@@ -205,6 +210,11 @@ public struct KTAPParser: Sendable {
     if stream.exitStatus != nil {
       error("output after the exit line: \(shown)")
       return
+    }
+    if line.kind == .diagnostic, let base = buffer.baseAddress,
+      let request = KTAP.request(in: base, line.text.lowerBound, line.text.upperBound)
+    {
+      stream.requests.append(request)
     }
     switch line.kind {
     case .blank:

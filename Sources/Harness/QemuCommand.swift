@@ -44,6 +44,14 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// XFAIL or XPASS: console text from any other test claiming a known
   /// failure is a protocol error, never a pass.
   public var xfailTests: Set<String>? = nil
+  /// Whether the cell live-migrates the guest when it asks
+  /// (`migrate = yes`; the guest gets `harness.migrate=yes`).
+  public var migrate = false
+  /// Whether the cell's expected outcome is a guest panic (`expect =
+  /// panic`; the guest gets `harness.expect=panic`; x86_64 gets a pvpanic
+  /// device whose panic shuts QEMU down with exit code 0, which no
+  /// isa-debug-exit status gives).
+  public var expectPanic = false
   /// The name of the QEMU on PATH.
   public static let systemQemu = "system"
   /// The QEMU binary to run: `qemuPath`, else the one on PATH.
@@ -76,7 +84,8 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// (`harness.mem`, `harness.smp`, `harness.cpu` when a model is set,
   /// `harness.machine` when a machine type is set,
   /// `harness.accel=tcg|kvm`, `harness.qemu=MAJOR.MINOR.MICRO` when the
-  /// QEMU version is known, `harness.xpass=allow` when XPASS is allowed),
+  /// QEMU version is known, `harness.xpass=allow` when XPASS is allowed, `harness.migrate=yes` in a
+  /// migrating cell),
   /// then the cell's own arguments.
   public var commandLine: String {
     var words = ["harness.mem=\(memoryMiB)", "harness.smp=\(cpus)"]
@@ -85,6 +94,8 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
     words.append("harness.accel=\(accelerator.rawValue)")
     if let qemuVersion { words.append("harness.qemu=\(qemuVersion)") }
     if xpassAllowed { words.append("harness.xpass=allow") }
+    if migrate { words.append("harness.migrate=yes") }
+    if expectPanic { words.append("harness.expect=panic") }
     return (words + guestArguments).joined(separator: " ")
   }
 }
@@ -119,6 +130,7 @@ public enum QemuCommand {
         "-serial", "stdio",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
       ]
+      if settings.expectPanic { arguments += ["-device", "pvpanic", "-action", "panic=shutdown"] }
     case .s390x:
       arguments += [
         "-machine", settings.machineType,

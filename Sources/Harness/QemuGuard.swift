@@ -34,6 +34,7 @@ public enum QemuGuard {
     #include <poll.h>
     #include <signal.h>
     #include <stdio.h>
+    #include <stdlib.h>
     #include <string.h>
     #include <sys/syscall.h>
     #include <sys/wait.h>
@@ -65,7 +66,11 @@ public enum QemuGuard {
         return 127;
       }
       if (child == 0) {
-        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        /* QEMU's standard input: the console input FIFO the harness
+           names in QEMU_GUARD_STDIN (it holds the FIFO open for writing),
+           else nothing. */
+        const char *input = getenv("QEMU_GUARD_STDIN");
+        int null = open(input && *input ? input : "/dev/null", O_RDONLY | O_CLOEXEC);
         if (null >= 0) dup2(null, 0);
         execvp(argv[1], argv + 1);
         fprintf(stderr, "qemu-guard: cannot run %s: %s\n", argv[1], strerror(errno));

@@ -8,12 +8,15 @@ public struct CellExpectations: Sendable, Hashable {
   public var xpassAllowed: Bool
   /// The tests whose declaration has an `.xfail` trait (nil: not checked).
   public var xfailTests: Set<String>?
+  /// The expected outcome is a guest panic (`expect = panic`).
+  public var expectPanic = false
 
   /// Expectations from a cell's settings.
   public init(settings: LaunchSettings, expectedTests: [String]? = nil) {
     self.init(
       architecture: settings.architecture, expectedTests: expectedTests,
       xpassAllowed: settings.xpassAllowed, xfailTests: settings.xfailTests)
+    expectPanic = settings.expectPanic
   }
 
   /// Expectations given one by one.
@@ -52,9 +55,12 @@ extension VerdictJudge {
     if record.interrupted {
       return Judgment(.skipped, "interrupted while running; the machine was destroyed")
     }
-    var (verdict, reason) = judge(
-      record, architecture: expectations.architecture, expectedTests: expectations.expectedTests,
-      xpassAllowed: expectations.xpassAllowed, xfailTests: expectations.xfailTests)
+    var (verdict, reason) =
+      expectations.expectPanic
+      ? judgePanic(record, architecture: expectations.architecture)
+      : judge(
+        record, architecture: expectations.architecture, expectedTests: expectations.expectedTests,
+        xpassAllowed: expectations.xpassAllowed, xfailTests: expectations.xfailTests)
     if let location = record.stream.crash?.location { reason += " in \(location)" }
     if verdict == .timedOut && !record.vcpuPositions.isEmpty {
       // Hang triage: where every vCPU stood when the harness gave up.

@@ -31,6 +31,11 @@ public enum VerdictJudge {
         "output limit: the guest wrote more than \(limit) bytes of serial output; QEMU was killed (the log keeps the head and the tail)"
       )
     }
+    if let failure = run.migrationFailure {
+      // A live migration the guest asked for did not happen: the guest
+      // never got its answer, so nothing after the request says anything.
+      return (.crashed, "\(failure); the machine was destroyed")
+    }
     if let timeout = run.timeout {
       switch timeout {
       case .deadline:

@@ -7,6 +7,8 @@
 public protocol MachineBackend: Sendable {
   /// The host whose resources the machine uses (for the scheduler's pool).
   var host: HostKey { get }
+  /// Whether its machines live-migrate on request (default: no).
+  var canMigrate: Bool { get }
 
   /// Creates the machine for `request` without running guest code: no
   /// console byte can be lost before the engine listens.

@@ -1,3 +1,5 @@
+import GuestLib
+
 /// Runs one machine of any backend to its end: feeds its console to the
 /// KTAP parser and the timeline, keeps the output limits, enforces the
 /// deadline, the silence timeout and the exit grace, reads the vCPUs'
@@ -13,6 +15,10 @@ public struct RunEngine: Sendable {
   /// After the harness destroyed a machine, how long its event stream may
   /// take to finish before the engine stops waiting.
   public var destroyGrace: Duration = .seconds(10)
+  /// How long one live migration the guest asked for may take, from its
+  /// request line to the destination running (the deadline still applies;
+  /// the silence timeout does not while a migration runs).
+  public var migrationTimeout: Duration = .seconds(60)
 
   /// An engine with the default graces.
   public init() {}
@@ -28,6 +34,7 @@ public struct RunEngine: Sendable {
     case eventsEnded
     case tick
     case cancelled
+    case migrated(Result<MigrationHop, MigrationFailure>)
   }
 
   /// Creates a machine on `backend`, runs it and returns the record.
@@ -79,6 +86,17 @@ public struct RunEngine: Sendable {
     var interrupted = false
     var timeout: TimeoutKind?
     var triage: TriageCapture?
+    /// Requests taken from the parser, and the migrations among them.
+    var requestsTaken = 0
+    var migrationRequests = 0
+    /// A migration hop is under way.
+    var migrating = false
+    var migrationStartedAt: ContinuousClock.Instant?
+    var migrations: [MigrationHop] = []
+    var migrationFailure: MigrationFailure?
+    /// NMIs injected on request, and pokes that failed.
+    var nmis = 0
+    var pokeFailures: [String] = []
   }
 
   private func loop(
@@ -117,8 +135,14 @@ public struct RunEngine: Sendable {
       if let exitLineAt = state.capture.exitLineAt { return exitLineAt + exitGrace }
       var due = start + settings.timeout
       // Silence is the guest's: it counts from its first byte. Before that
-      // the firmware runs, bounded by the deadline alone.
-      if let last = state.capture.lastOutputAt { due = min(due, last + settings.silenceTimeout) }
+      // the firmware runs, bounded by the deadline alone; during a
+      // migration the guest waits (the migration has its own limit).
+      if let last = state.capture.lastOutputAt, !state.migrating {
+        due = min(due, last + settings.silenceTimeout)
+      }
+      if state.migrating, let began = state.migrationStartedAt {
+        due = min(due, began + migrationTimeout)
+      }
       return due
     }
 
@@ -134,9 +158,20 @@ public struct RunEngine: Sendable {
         if now - exitLineAt >= exitGrace { await destroy(.exitGrace(exitGrace)) }
         return false
       }
-      if now - start >= settings.timeout {
+      if state.migrating, let began = state.migrationStartedAt, now - began >= migrationTimeout,
+        now - start < settings.timeout
+      {
+        // The backend did not answer in time: the engine's own bound.
+        let failure = MigrationFailure(
+          hop: state.migrationRequests,
+          reason: "no completion within the migration timeout (\(RunNote.milliseconds(migrationTimeout)))")
+        state.migrationFailure = failure
+        await destroy(.migrationFailed(failure))
+      } else if now - start >= settings.timeout {
         await destroy(.timeout(.deadline))
-      } else if let last = state.capture.lastOutputAt, now - last >= settings.silenceTimeout {
+      } else if let last = state.capture.lastOutputAt, !state.migrating,
+        now - last >= settings.silenceTimeout
+      {
         await destroy(.timeout(.silence))
       }
       return false
@@ -153,6 +188,52 @@ public struct RunEngine: Sendable {
       }
     }
 
+    /// Serves the guest's requests in order: an NMI at once, a migration
+    /// one at a time (the next request waits until the hop is done).
+    func takeRequests() async {
+      let requests = state.capture.parser.result.requests
+      while !state.migrating, state.kill == nil, state.stop == nil,
+        state.requestsTaken < requests.count
+      {
+        let request = requests[state.requestsTaken]
+        state.requestsTaken += 1
+        switch request {
+        case .nmi:
+          do {
+            guard let control = machine.control else { throw QmpError("no control channel") }
+            _ = try await control.execute("inject-nmi", arguments: nil)
+            state.nmis += 1
+          } catch {
+            state.pokeFailures.append("inject-nmi \(state.nmis + 1): \(error)")
+          }
+        case .migrate:
+          await startMigration()
+        }
+      }
+    }
+
+    /// Starts the migration the guest asked for.
+    func startMigration() async {
+      state.migrationRequests += 1
+      let hop = state.migrationRequests
+      guard settings.migrate, let migratable = machine as? any MigratableMachine else {
+        let failure = MigrationFailure(
+          hop: hop,
+          reason: settings.migrate
+            ? "this backend cannot migrate a machine"
+            : "the guest asked to migrate in a cell that does not migrate (no harness.migrate=yes)")
+        state.migrationFailure = failure
+        await destroy(.migrationFailed(failure))
+        return
+      }
+      state.migrating = true
+      state.migrationStartedAt = .now
+      let timeout = migrationTimeout
+      Task {
+        feed.yield(.migrated(await migratable.migrate(hop: hop, timeout: timeout)))
+      }
+    }
+
     arm()
     inputLoop: for await input in inputs {
       switch input {
@@ -162,6 +243,7 @@ public struct RunEngine: Sendable {
           // Past the output limit: the guest is flooding its console.
           await destroy(.outputLimit)
         }
+        await takeRequests()
       case .event(.consoleEnded):
         state.consoleEnded = true
       case .event(.stopped(let stop)):
@@ -175,6 +257,26 @@ public struct RunEngine: Sendable {
       case .tick:
         armedFor = nil
         timer = nil
+      case .migrated(.success(let hop)):
+        state.migrating = false
+        guard state.kill == nil && state.stop == nil else { break }
+        state.migrations.append(hop)
+        // The guest was waiting: its silence counts from the hop on.
+        state.capture.lastOutputAt = .now
+        do {
+          try await (machine as? any MigratableMachine)?.writeConsoleInput([KTAP.requestDone])
+        } catch {
+          let failure = MigrationFailure(
+            hop: hop.number, reason: "the destination's console input: \(error)")
+          state.migrationFailure = failure
+          await destroy(.migrationFailed(failure))
+        }
+        await takeRequests()
+      case .migrated(.failure(let failure)):
+        state.migrating = false
+        guard state.kill == nil && state.stop == nil else { break }
+        state.migrationFailure = failure
+        await destroy(.migrationFailed(failure))
       case .cancelled:
         // Ctrl-C: the machine must not outlive the run. After the exit
         // line the machine is stopping on its own (the grace bounds it); a
@@ -204,6 +306,10 @@ public struct RunEngine: Sendable {
       if !triage.transcript.isEmpty { notes.append(.monitorTranscript(triage.transcript)) }
     }
     notes += report.notes
+    if !state.migrations.isEmpty { notes.append(.migrations(state.migrations)) }
+    if state.nmis > 0 || !state.pokeFailures.isEmpty {
+      notes.append(.pokes(nmis: state.nmis, failures: state.pokeFailures))
+    }
     var output = state.capture.finalLog
     var stream = state.capture.parser.finish()
     if var logged = report.consoleLog {
@@ -230,6 +336,8 @@ public struct RunEngine: Sendable {
     record.machineEnd = summary.machineEnd
     record.vcpuPositions = state.triage?.positions ?? []
     record.notes = notes
+    record.migrations = state.migrations
+    record.migrationFailure = state.migrationFailure
     return record
   }
 }

@@ -30,6 +30,10 @@ public struct RunRecord: Sendable {
   public var vcpuPositions: [VcpuPosition] = []
   /// What the engine and the backend remarked, typed.
   public var notes: [RunNote] = []
+  /// Every live migration of the run that completed, in order.
+  public var migrations: [MigrationHop] = []
+  /// The migration that failed (the harness destroyed the machine then).
+  public var migrationFailure: MigrationFailure? = nil
   /// The backend's own details.
   public var backend: BackendDetails
 
@@ -230,6 +234,8 @@ public enum HarnessKill: Sendable, Hashable, Codable, CustomStringConvertible {
   case timeout(TimeoutKind)
   /// The exit line came but the machine did not stop within the grace.
   case exitGrace(Duration)
+  /// A live migration the guest asked for failed or took too long.
+  case migrationFailed(MigrationFailure)
 
   public var description: String {
     switch self {
@@ -239,6 +245,7 @@ public enum HarnessKill: Sendable, Hashable, Codable, CustomStringConvertible {
     case .timeout(.silence): "timeout (silence)"
     case .exitGrace(let grace):
       "exit grace (no power-off or panic \(RunNote.milliseconds(grace)) after the exit line)"
+    case .migrationFailed(let failure): failure.description
     }
   }
 }
@@ -262,6 +269,10 @@ public enum RunNote: Sendable, Hashable, Codable, CustomStringConvertible {
   case requeued(after: [String])
   /// The host (libvirt URI) that ran the cell.
   case ranOn(String)
+  /// The run's live migrations (downtime and total time per hop).
+  case migrations([MigrationHop])
+  /// Machine pokes the guest asked for: NMIs injected, pokes that failed.
+  case pokes(nmis: Int, failures: [String])
 
   /// Notes that are part of the verdict's reason (where the cell ran).
   public var belongsInReason: Bool {
@@ -290,6 +301,9 @@ public enum RunNote: Sendable, Hashable, Codable, CustomStringConvertible {
       ].compactMap { $0 }.joined(separator: ", ")
     case .requeued(let hosts): "re-queued after \(hosts.joined(separator: ", ")) dropped out"
     case .ranOn(let uri): "ran on \(uri)"
+    case .migrations(let hops): hops.map(\.summary).joined(separator: "\n")
+    case .pokes(let nmis, let failures):
+      (["NMIs injected on request: \(nmis)"] + failures.map { "failed: \($0)" }).joined(separator: "\n")
     }
   }
 

@@ -23,13 +23,15 @@ public struct MatrixCell: Sendable, Hashable, CustomStringConvertible {
 
   /// The stable id: `guest.arch.accel.smpN.memM`, then `.cpu-MODEL` for a
   /// cell with a CPU model (`smp.x86_64.kvm.smp2.mem256M.cpu-qemu64,+x2apic`),
-  /// `.machine-TYPE` for a cell with a machine type (`.machine-q35`)
-  /// and `.qemu-NAME` for a cell on a QEMU build other than `system`.
+  /// `.machine-TYPE` for a cell with a machine type (`.machine-q35`),
+  /// `.qemu-NAME` for a cell on a QEMU build other than `system`, and
+  /// `.migrate` for a cell that live-migrates its guest on request.
   public var id: String {
     "\(guest).\(settings.architecture).\(settings.accelerator).smp\(settings.cpus).mem\(Self.memoryLabel(settings.memoryMiB))"
       + (settings.cpuModel.map { ".cpu-\($0)" } ?? "")
       + (settings.machine.map { ".machine-\($0)" } ?? "")
       + (settings.qemuBuild == LaunchSettings.systemQemu ? "" : ".qemu-\(settings.qemuBuild)")
+      + (settings.migrate ? ".migrate" : "")
   }
 
   /// Where a cell's QEMU build is: the matrix's `qemu_builds` location.
@@ -76,6 +78,8 @@ public enum Matrix {
                 settings.qemuBuild = build
                 settings.machine = machine
                 settings.xpassAllowed = axes.xpassAllowed
+                settings.migrate = axes.migrate
+                settings.expectPanic = axes.expectPanic
                 var cell = MatrixCell(
                   guest: declaration.guest, settings: settings, groups: declaration.groups)
                 cell.qemuLocation = axes.qemuLocations[build]

@@ -54,6 +54,12 @@ public struct ArchitectureSettings: Sendable, Hashable {
   /// `harness.xpass=allow`. Default: an XPASS fails the cell (`xpass =
   /// fail`).
   public var xpassAllowed = false
+  /// Whether the guest is live-migrated when it asks (`migrate = yes`;
+  /// default `no`). Cell ids end in `.migrate`.
+  public var migrate = false
+  /// Whether the expected outcome is a guest panic (`expect = panic`;
+  /// default `exit`).
+  public var expectPanic = false
   /// Most serial bytes kept from one run (`output_limit`).
   public var outputLimitBytes: Int
   /// QEMU builds (`qemu`): names; `system` is the QEMU on PATH.
@@ -101,11 +107,11 @@ public enum MatrixConfig {
   static let keys: Set<String> = [
     "arch", "accel", "smp", "memory", "cpu", "machine", "groups", "timeout", "silence",
     "qemu_args", "guest_args", "exclude", "tcg_factor", "kvm_factor", "output_limit", "qemu",
-    "qemu_builds", "xpass",
+    "qemu_builds", "xpass", "migrate", "expect",
   ]
   static let overridable: Set<String> = [
     "accel", "smp", "memory", "cpu", "machine", "timeout", "silence", "qemu_args", "guest_args",
-    "tcg_factor", "kvm_factor", "output_limit", "qemu", "xpass",
+    "tcg_factor", "kvm_factor", "output_limit", "qemu", "xpass", "migrate", "expect",
   ]
   /// Keys of earlier versions, refused with what replaced them.
   static let removed: [String: String] = [
@@ -537,6 +543,31 @@ struct ConfigReader {
     }
   }
 
+  /// `migrate = yes|no`: whether the cell live-migrates its guest on
+  /// request.
+  func migrates(_ architecture: Architecture?) throws -> Bool {
+    try single("migrate", architecture, default: false, noun: "value") { text throws(ValueProblem) in
+      switch text {
+      case "no": return false
+      case "yes": return true
+      default:
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not yes or no (whether the cell live-migrates its guest on request)")
+      }
+    }
+  }
+
+  /// `expect = exit|panic`: the cell's expected outcome.
+  func expectsPanic(_ architecture: Architecture?) throws -> Bool {
+    try single("expect", architecture, default: false, noun: "value") { text throws(ValueProblem) in
+      switch text {
+      case "exit": return false
+      case "panic": return true
+      default:
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not exit or panic (the cell's expected outcome)")
+      }
+    }
+  }
+
   func factor(_ accelerator: Accelerator, _ architecture: Architecture?) throws -> Double? {
     try single("\(accelerator.rawValue)_factor", architecture, default: nil) { text throws(ValueProblem) in
       try ConfigValue.factor(text)
@@ -565,6 +596,8 @@ struct ConfigReader {
     case "timeout": _ = try seconds("timeout", architecture, default: 60)
     case "silence": _ = try seconds("silence", architecture, default: 30)
     case "xpass": _ = try xpassAllowed(architecture)
+    case "migrate": _ = try migrates(architecture)
+    case "expect": _ = try expectsPanic(architecture)
     case "tcg_factor": _ = try factor(.tcg, architecture)
     case "kvm_factor": _ = try factor(.kvm, architecture)
     case "output_limit": _ = try outputLimit(architecture)
@@ -606,6 +639,8 @@ struct ConfigReader {
       outputLimitBytes: try outputLimit(architecture))
     settings.xpassAllowed = try xpassAllowed(architecture)
     settings.machines = try machines(architecture)
+    settings.migrate = try migrates(architecture)
+    settings.expectPanic = try expectsPanic(architecture)
     settings.qemuBuilds = try qemuBuilds(architecture)
     settings.qemuLocations = try qemuLocations()
     if architecture == .s390x {
@@ -615,6 +650,8 @@ struct ConfigReader {
         memoryMiB: settings.memoryMiB.max() ?? 1, guestArguments: settings.guestArguments,
         cpuModel: settings.cpuModels.max { ($0?.utf8.count ?? 0) < ($1?.utf8.count ?? 0) } ?? nil)
       longest.xpassAllowed = settings.xpassAllowed
+      longest.migrate = settings.migrate
+      longest.expectPanic = settings.expectPanic
       longest.guestArguments.append("")
       let bytes =
         longest.commandLine.utf8.count + ConfigLimits.commandLineReserveBytes

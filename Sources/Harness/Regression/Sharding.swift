@@ -143,6 +143,7 @@ public enum Sharding {
       qemuExitCode: cell.qemuExitCode, duration: .milliseconds(Int64((cell.durationSeconds * 1000).rounded())),
       processID: nil, interrupted: cell.interrupted)
     result.timeline = SerialTimeline()
+    result.migrations = cell.migrations ?? []
     var report = ReportCell(
       id: cell.id, result: result, cpus: cell.cpus, memoryMiB: cell.memoryMiB,
       attempts: cell.attempts, flaky: cell.flaky, logPath: cell.logPath, sourcePaths: sources)

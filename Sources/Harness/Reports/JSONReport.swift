@@ -116,6 +116,12 @@
 ///       guest clock (from the previous check, or its test's start).
 ///     - `diagnostics` (array of string): lines the guest printed with it.
 ///   - `logPath` (string): the serial log, relative to the report directory.
+///   - `migrations` (array of object, optional, added in v1): the live
+///     migrations of a `migrate = yes` cell, in order: `number` (int, from
+///     1), `downtimeMilliseconds` and `totalMilliseconds` (int, QMP
+///     `query-migrate`), `wallMilliseconds` (int, request line to the
+///     destination running), `transferredBytes` (int or absent). Absent
+///     when the cell did not migrate.
 import Foundation
 
 /// Writes the results JSON documented above.
@@ -272,11 +278,17 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var checks: [Check]
     /// Serial log path relative to the report directory.
     public var logPath: String
+    /// The live migrations of a migrating cell, in order: `number`,
+    /// `downtimeMilliseconds` and `totalMilliseconds` (QEMU's
+    /// `query-migrate`), `wallMilliseconds` (request line to destination
+    /// running, as the harness saw it), `transferredBytes` (or null). Absent
+    /// for a cell that did not migrate.
+    public var migrations: [MigrationHop]?
 
     enum CodingKeys: String, CodingKey {
       case id, guest, arch, accel, cpus, memoryMiB, cpuModel, machine, qemu, verdict, reason, durationSeconds
       case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, tests, checks
-      case logPath
+      case logPath, migrations
     }
 
     init(_ cell: ReportCell, logPath: String) {
@@ -307,6 +319,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
         }
       }
       self.logPath = logPath
+      migrations = result.migrations.isEmpty ? nil : result.migrations
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -333,6 +346,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(tests, forKey: .tests)
       try c.encode(checks, forKey: .checks)
       try c.encode(logPath, forKey: .logPath)
+      try c.encodeIfPresent(migrations, forKey: .migrations)
     }
   }
 

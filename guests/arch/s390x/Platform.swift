@@ -25,6 +25,12 @@ public enum S390xPlatform: GuestPlatform {
     Console.sink = { Sclp.write($0) }
     Console.lineLock = { ConsoleLock.lock() }
     Console.lineUnlock = { ConsoleLock.unlock() }
+    Console.source = {
+      ConsoleLock.lock()
+      let byte = Sclp.readByte()
+      ConsoleLock.unlock()
+      return byte
+    }
     Console.write(byte: 10)
     BootInfo.capture()
     GuestMemory.setUp()

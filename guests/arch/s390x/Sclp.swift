@@ -19,6 +19,10 @@ public enum Sclp {
   static let readSCPInfoForced: UInt32 = 0x0012_0001
   static let writeEventData: UInt32 = 0x0076_0005
   static let writeEventMask: UInt32 = 0x0078_0005
+  static let readEventData: UInt32 = 0x0077_0005
+  /// Response codes of READ EVENT DATA: events stored; no event waiting.
+  static let normalCompletion: UInt16 = 0x0020
+  static let noEventBuffers: UInt16 = 0x60F0
   /// Event type and mask bit of ASCII console data.
   static let asciiConsoleEvent: UInt8 = 0x1A
   static let asciiConsoleMask: UInt32 = 0x0000_0040
@@ -134,6 +138,56 @@ public enum Sclp {
     sccb.storeBytes(of: byte, toByteOffset: consoleOffset + pending, as: UInt8.self)
     pending &+= 1
     if byte == 10 || pending == consoleCapacity { flush() }
+  }
+
+  /// Console input bytes read but not yet taken (at most `inputCapacity`).
+  /// Up to 8 bytes, the first in the low byte.
+  nonisolated(unsafe) static var input: UInt64 = 0
+  nonisolated(unsafe) static var inputCount = 0
+  nonisolated(unsafe) static var inputTaken = 0
+  static let inputCapacity = 8
+
+  /// The next console input byte, or -1 when none is waiting: taken from
+  /// what the last READ EVENT DATA returned, else one more READ EVENT DATA
+  /// (unconditional read: the receive mask `initialize` set, ASCII console
+  /// events) polled now. Bytes past `inputCapacity` of one event are
+  /// dropped. The caller holds the console lock (the SCCB is shared).
+  public static func readByte() -> Int32 {
+    guard consoleReady else { return -1 }
+    if inputTaken < inputCount { return readByteTaken() }
+    flush()
+    prepare(length: 4096)
+    guard call(readEventData) == normalCompletion else { return -1 }
+    // Event buffers follow the 8-byte header: length, type, flags, 2
+    // reserved, then the data.
+    let total = Int(get16(at: 0))
+    var offset = 8
+    input = 0
+    inputCount = 0
+    inputTaken = 0
+    while offset &+ 6 <= total && offset &+ 6 <= 4096 {
+      let length = Int(get16(at: offset))
+      if length < 6 { break }
+      if sccb.load(fromByteOffset: offset &+ 2, as: UInt8.self) == asciiConsoleEvent {
+        var index = 6
+        while index < length && inputCount < inputCapacity && offset &+ index < 4096 {
+          let byte = sccb.load(fromByteOffset: offset &+ index, as: UInt8.self)
+          input |= UInt64(byte) << UInt64(8 &* inputCount)
+          inputCount &+= 1
+          index &+= 1
+        }
+      }
+      offset &+= length
+    }
+    return readByteTaken()
+  }
+
+  /// The next buffered input byte, or -1.
+  static func readByteTaken() -> Int32 {
+    guard inputTaken < inputCount else { return -1 }
+    let byte = UInt8(truncatingIfNeeded: input >> UInt64(8 &* inputTaken))
+    inputTaken &+= 1
+    return Int32(byte)
   }
 
   /// Writes the queued console bytes as one ASCII console event.

@@ -60,6 +60,10 @@ func x86ExceptionHandler(_ rawFrame: UnsafeMutableRawPointer) {
     }
     return
   }
+  if frame.pointee.vector == 2, let handler = Interrupts.nmiHandler {
+    handler()
+    return
+  }
   let armed = x86_try_armed_rsp()
   if armed != 0 && frame.pointee.vector != 8 {
     PerCPU.current.caught.pointee = CaughtException(

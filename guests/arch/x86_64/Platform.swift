@@ -23,6 +23,7 @@ public enum X86_64Platform: GuestPlatform {
     bootTSC = x86_rdtsc()
     Serial.initialize()
     Console.sink = { Serial.write($0) }
+    Console.source = { Serial.read() }
     Console.write(byte: 10)
     BootInfo.capture(magic: multibootMagic, info: multibootInfo)
     GuestMemory.setUp()

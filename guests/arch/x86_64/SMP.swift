@@ -249,6 +249,9 @@ func x86ApMain(_ index: Int) {
 public enum Interrupts {
   public typealias Handler = @convention(c) (UInt64) -> Void
   nonisolated(unsafe) static var table: UnsafeMutablePointer<Handler?>? = nil
+  /// The NMI handler (vector 2), run on the NMI's CPU; nil: an NMI is a
+  /// crash like any unexpected exception.
+  nonisolated(unsafe) public static var nmiHandler: (@convention(c) () -> Void)? = nil
 
   /// Installs `handler` for `vector`.
   #if hasAttribute(export)

@@ -15,6 +15,13 @@ public enum Serial {
     x86_outb(base + 4, 0x03)
   }
 
+  /// The byte the receiver holds (line status bit 0: data ready), or -1
+  /// when none came. Polled: the UART's interrupts stay off.
+  public static func read() -> Int32 {
+    guard x86_inb(base + 5) & 0x01 != 0 else { return -1 }
+    return Int32(x86_inb(base))
+  }
+
   /// Sends one byte once the transmitter holding register is empty.
   public static func write(_ byte: UInt8) {
     while x86_inb(base + 5) & 0x20 == 0 { x86_pause() }

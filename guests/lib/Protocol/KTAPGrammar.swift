@@ -507,7 +507,7 @@ public enum KTAP {
     while start < count && text[start] == space { start &+= 1 }
     return hasPrefix(text, start, count, subtestKeyword) || hasPrefix(text, start, count, guestKeyword)
       || hasPrefix(text, start, count, totalsKeyword) || hasPrefix(text, start, count, exitKeyword)
-      || hasPrefix(text, start, count, crashKeyword)
+      || hasPrefix(text, start, count, crashKeyword) || hasPrefix(text, start, count, harnessKeyword)
   }
 
   /// Whether `text[start..<end]` starts with `literal`.
@@ -863,4 +863,79 @@ public struct KTAPLine: Sendable {
 extension KTAP {
   /// `#`.
   static let hash: UInt8 = 0x23
+}
+
+// MARK: - Requests to the harness
+
+/// What a guest can ask the harness for, mid-run, with a diagnostic line
+/// `# harness: REQUEST` (at any depth). The guest then waits, polling its
+/// console input, for the harness's answer byte (`KTAP.requestDone`); the
+/// harness answers only in cells that allow the request (the command line
+/// says so: `harness.migrate=yes`), so a guest never asks in vain.
+///
+///     # harness: migrate
+///
+/// The harness live-migrates the machine to a fresh QEMU, continues the
+/// console log from the destination and writes `requestDone` to the
+/// destination's console input. A migration that fails ends the run with
+/// its own verdict reason; the guest never sees an answer then.
+///
+///     # harness: nmi
+///
+/// The harness injects an NMI (QMP `inject-nmi`) and writes nothing back:
+/// the NMI is the answer (the guest waits for its handler, with a bound).
+/// Any cell with a control channel serves it.
+public enum HarnessRequest: UInt8, Sendable {
+  /// Live-migrate the machine (`migrate`).
+  case migrate
+  /// Inject an NMI (`nmi`).
+  case nmi
+
+  /// The request's word on the wire.
+  public var word: StaticString {
+    switch self {
+    case .migrate: return KTAP.migrateWord
+    case .nmi: return KTAP.nmiWord
+    }
+  }
+}
+
+extension KTAP {
+  /// `harness:` starts a request line (after `# `).
+  public static let harnessKeyword: StaticString = "harness:"
+  /// The word of a migration request.
+  public static let migrateWord: StaticString = "migrate"
+  /// The word of an NMI request.
+  public static let nmiWord: StaticString = "nmi"
+  /// The byte the harness writes to the guest's console input once a
+  /// request is done (ASCII ACK).
+  public static let requestDone: UInt8 = 0x06
+  /// The command-line word that says a cell migrates (`harness.migrate=yes`).
+  public static let migrateArgument: StaticString = "harness.migrate"
+
+  /// Writes the request line `# harness: WORD` at `depth`.
+  public static func writeRequest(_ request: HarnessRequest, depth: Int) {
+    beginDiagnostic(depth: depth)
+    Console.write(harnessKeyword)
+    Console.write(byte: space)
+    Console.write(request.word)
+    endDiagnostic()
+  }
+
+  /// The request a diagnostic's text (`text[start..<end]`, what follows
+  /// `# `) makes, or nil when it is no request line.
+  public static func request(in text: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> HarnessRequest? {
+    var index = start
+    while index < end && text[index] == space { index &+= 1 }
+    guard hasPrefix(text, index, end, harnessKeyword) else { return nil }
+    index &+= harnessKeyword.utf8CodeUnitCount
+    while index < end && text[index] == space { index &+= 1 }
+    var last = end
+    while last > index && (text[last &- 1] == space || text[last &- 1] == 0x0D) { last &-= 1 }
+    let migrate = migrateWord
+    if last &- index == migrate.utf8CodeUnitCount && hasPrefix(text, index, last, migrate) { return .migrate }
+    let nmi = nmiWord
+    if last &- index == nmi.utf8CodeUnitCount && hasPrefix(text, index, last, nmi) { return .nmi }
+    return nil
+  }
 }

@@ -9,6 +9,11 @@ public enum Console {
   /// Where bytes go; `nil` drops them (before the runtime set up a console).
   nonisolated(unsafe) public static var sink: ConsoleSink?
 
+  /// The console input a runtime installs (COM1's receiver on x86_64, SCLP
+  /// read event data on s390x): the next byte the host sent, or -1 when
+  /// none is waiting. Polled; `nil` before the runtime set it up.
+  nonisolated(unsafe) public static var source: (@convention(c) () -> Int32)?
+
   /// Hooks a runtime may set to serialise whole lines across CPUs.
   nonisolated(unsafe) public static var lineLock: (@convention(c) () -> Void)?
   /// Releases what `lineLock` took.

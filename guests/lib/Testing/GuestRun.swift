@@ -65,6 +65,9 @@ public struct GuestRunState {
   /// Whether the open test runs with deliberately wrong expectations
   /// (`harness.mutate=` lists its index; see `Mutation.swift`).
   public var mutating = false
+  /// Whether the harness migrates the machine on request
+  /// (`harness.migrate=yes`).
+  public var migrates = false
 
   /// A fresh state.
   public init() {}
@@ -133,6 +136,7 @@ public func runGuestTests<P: GuestPlatform>(
   let arguments = P.arguments
   guestRunState = GuestRunState()
   guestRunState.allowXPass = arguments.value(of: "harness.xpass", hasItem: "allow")
+  guestRunState.migrates = arguments.value(of: KTAP.migrateArgument, hasItem: "yes")
   var selectedCount = 0
   for index in 0..<tests.count where isSelected(index, arguments) { selectedCount &+= 1 }
   guestRunState.plannedTests = selectedCount
