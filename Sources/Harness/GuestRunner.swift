@@ -9,9 +9,9 @@ public struct GuestRunner: Sendable {
   /// How payloads are booted (bare QEMU unless set otherwise).
   public var launcher: any GuestLauncher = EngineLauncher(QemuProcessBackend())
   /// Admission per host for guests booted through `run` (a scheduler that
-  /// admitted a cell itself passes `admitted: true`). Copies of a runner
-  /// share the pools.
-  public var pools = HostPools()
+  /// admitted a cell itself passes `admitted: true`). Every runner shares
+  /// this process's pools (`HostPools.shared`) unless given its own.
+  public var pools = HostPools.shared
 
   /// A runner using `builder`; crash records are symbolized with the
   /// `llvm-symbolizer` next to the toolchain's `swiftc` (or on PATH).

@@ -269,7 +269,7 @@ extension Runner {
           byOutcome[name].map { "\($0) \(name)" }
         }
         text += "; \(checks.count) checks (\(parts.joined(separator: ", ")))"
-          + String(format: ", %.0f checks/s", Double(checks.count) / max(wall.seconds, 1e-3))
+          + String(format: ", %.1f checks/s", Double(checks.count) / max(wall.seconds, 1e-3))
       }
       if !logProblems.isEmpty {
         text += "; logs not written for \(logProblems.count) cell\(logProblems.count == 1 ? "" : "s")"

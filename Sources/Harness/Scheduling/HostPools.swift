@@ -7,6 +7,12 @@ import Synchronization
 public final class HostPools: Sendable {
   private let pools: Mutex<[HostKey: ResourcePool]>
 
+  /// This process's pools: every `GuestRunner` shares them (unless given
+  /// its own), so that the runners of concurrent callers — Swift Testing
+  /// runs suites and test cases in parallel — never boot more guests at
+  /// once than this machine's one pool admits.
+  public static let shared = HostPools()
+
   /// Pools with `local` as this machine's budget and at most
   /// `maxConcurrent` local guests at once (default: `HARNESS_MAX_BOOTS`,
   /// else one per CPU this process may use).
