@@ -57,7 +57,7 @@ let guestTests = [
   Test(
     "decimal arithmetic", decimalArithmetic,
     .xfail(
-      "measured: QEMU 7.2 TCG raises an operation exception for AP, SP, ZAP, CP, MP, DP (packed-decimal arithmetic not implemented)",
+      "measured: QEMU 7.2 TCG raises an operation exception for AP, SP, ZAP, CP, MP, DP (QEMU 7.2 TCG lacks packed-decimal arithmetic)",
       when: .tcg)),
   Test(
     "ed", edit,
