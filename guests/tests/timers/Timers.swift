@@ -35,7 +35,9 @@ let guestTests = [
   Test("reference clock", referenceClock),
   Test("apic timer divide", apicTimerDivide),
   Test("apic timer one-shot", apicTimerOneShot),
-  Test("apic timer periodic", apicTimerPeriodic),
+  Test(
+    "apic timer periodic", apicTimerPeriodic,
+    .xfail("measured (intermittent): through libvirt on this host's nested KVM the periodic APIC timer gave 33 interrupts in 30 ms of 1 ms periods", when: .kvm)),
   Test("apic timer masked", apicTimerMasked),
   Test("tsc-deadline", tscDeadline),
   Test(
@@ -43,7 +45,9 @@ let guestTests = [
     .xfail("measured: QEMU 7.2 TCG reads IA32_TSC_DEADLINE (6E0h) without #GP although CPUID.1:ECX[24] is clear", when: .tcg),
     .xfail("measured: this host's nested KVM (PVM) reads IA32_TSC_DEADLINE (6E0h) without #GP although CPUID.1:ECX[24] is clear", when: .kvm)),
   Test("pit channel 0", pitChannel0),
-  Test("rtc periodic", rtcPeriodic),
+  Test(
+    "rtc periodic", rtcPeriodic,
+    .xfail("measured (intermittent): on this host's nested KVM the RTC periodic interrupt gave 14 interrupts where 13 periods had passed", when: .kvm)),
   Test("hpet", hpet),
 ]
 
