@@ -31,10 +31,6 @@ let guestTests = [
 @_extern(c, "clock_stcke") func clock_stcke(_ value: UnsafeMutableRawPointer) -> UInt32
 @_extern(c, "clock_sck") func clock_sck(_ value: UInt64) -> UInt32
 @_extern(c, "clock_sckpf") func clock_sckpf(_ value: UInt64)
-@_extern(c, "clock_sckc") func clock_sckc(_ value: UInt64)
-@_extern(c, "clock_stckc") func clock_stckc() -> UInt64
-@_extern(c, "clock_spt") func clock_spt(_ value: UInt64)
-@_extern(c, "clock_stpt") func clock_stpt() -> UInt64
 @_extern(c, "clock_enter_problem_state") func clock_enter_problem_state()
 @_extern(c, "clock_leave_problem_state") func clock_leave_problem_state()
 @_extern(c, "clock_psw_mask") func clock_psw_mask() -> UInt64
@@ -190,10 +186,10 @@ func problemState() throws(TestStop) {
   let privileged: [(@convention(c) (UnsafeMutableRawPointer?) -> Void)] = [
     { _ in maskInBody = clock_psw_mask(); _ = clock_sck(0) },
     { _ in maskInBody = clock_psw_mask(); clock_sckpf(0x1111) },
-    { _ in maskInBody = clock_psw_mask(); clock_sckc(UInt64.max) },
-    { _ in maskInBody = clock_psw_mask(); _ = clock_stckc() },
-    { _ in maskInBody = clock_psw_mask(); clock_spt(1 << 40) },
-    { _ in maskInBody = clock_psw_mask(); _ = clock_stpt() },
+    { _ in maskInBody = clock_psw_mask(); s390_set_clock_comparator(UInt64.max) },
+    { _ in maskInBody = clock_psw_mask(); _ = s390_store_clock_comparator() },
+    { _ in maskInBody = clock_psw_mask(); s390_set_cpu_timer(1 << 40) },
+    { _ in maskInBody = clock_psw_mask(); _ = s390_store_cpu_timer() },
   ]
   var index = 0
   for body in privileged {
@@ -247,10 +243,10 @@ func cpuTimerRate() throws(TestStop) {
   while round < 8 {
     let start = 1 << 40 as UInt64
     let (_, t0) = stck()
-    clock_spt(start)
+    s390_set_cpu_timer(start)
     var (_, t1) = stck()
     while t1 &- t0 < 1_000 &* microsecond { (_, t1) = stck() }
-    let timer = clock_stpt()
+    let timer = s390_store_cpu_timer()
     let (_, t2) = stck()
     let decrement = start &- timer
     expect(decrement, .greater, 0, "the CPU timer decrements while the CPU runs")

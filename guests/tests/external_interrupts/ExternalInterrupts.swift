@@ -34,10 +34,6 @@ let guestTests = [
   Test("interruptions taken by other CPUs", takenByOthers, .requires(cpus: 2)),
 ]
 
-@_extern(c, "ext_set_clock_comparator") func setClockComparator(_ value: UInt64)
-@_extern(c, "ext_store_clock_comparator") func storeClockComparator() -> UInt64
-@_extern(c, "ext_set_cpu_timer") func setCPUTimer(_ value: UInt64)
-@_extern(c, "ext_store_cpu_timer") func storeCPUTimer() -> UInt64
 @_extern(c, "ext_store_clock") func storeClock() -> UInt64
 
 /// SIGP orders and status bits (Principles of Operation, "Signal-Processor
@@ -238,8 +234,8 @@ func masks() throws(TestStop) {
   // that lasts, masked by CR0 and by the PSW.
   resetLog(log)
   subclasses(0)
-  setClockComparator(storeClock())
-  setCPUTimer(1)
+  s390_set_clock_comparator(storeClock())
+  s390_set_cpu_timer(1)
   spinEnabled(log, until: 1, microseconds: 2_000)
   let subclassesOff = logged(log)
   subclasses(External.clockComparator | External.cpuTimer)
@@ -251,8 +247,8 @@ func masks() throws(TestStop) {
   spinEnabled(log, until: 1, microseconds: 200_000)
   let pswOn = logged(log)
   subclasses(0)
-  setClockComparator(UInt64.max)
-  setCPUTimer(farFuture)
+  s390_set_clock_comparator(UInt64.max)
+  s390_set_cpu_timer(farFuture)
   subclasses(External.clockComparator)
   resetLog(log)
   spinEnabled(log, until: 1, microseconds: 2_000)
@@ -269,19 +265,19 @@ func clockComparator() throws(TestStop) {
   let saved = subclasses(External.clockComparator)
   // SCKC / STCKC round trip (all 64 bits).
   for value: UInt64 in [0, 1, 0x0123_4567_89AB_CDEF, UInt64.max, 1 << 63] {
-    setClockComparator(value)
-    expectEqual(storeClockComparator(), value, "STCKC returns what SCKC set")
+    s390_set_clock_comparator(value)
+    expectEqual(s390_store_clock_comparator(), value, "STCKC returns what SCKC set")
   }
   var delay: UInt64 = 500
   while delay <= 4_000 {
     resetLog(log)
-    setClockComparator(UInt64.max)
+    s390_set_clock_comparator(UInt64.max)
     let comparator = storeClock() &+ delay &* microsecond
-    setClockComparator(comparator)
+    s390_set_clock_comparator(comparator)
     spinEnabled(log, until: 1, microseconds: 1_000_000)
     let taken = logged(log)
     let entry = log.entries[0]
-    setClockComparator(UInt64.max)
+    s390_set_clock_comparator(UInt64.max)
     let after = logged(log)
     spinEnabled(log, until: after + 1, microseconds: 1_000)
     let gone = logged(log)
@@ -299,17 +295,17 @@ func cpuTimer() throws(TestStop) {
   let saved = subclasses(External.cpuTimer)
   // Whatever an earlier test left pending goes first (TCG keeps a CPU-timer
   // interruption pending across SPT; see "CPU timer negative").
-  setCPUTimer(farFuture)
+  s390_set_cpu_timer(farFuture)
   spinEnabled(log, until: 1, microseconds: 1_000)
   var delay: UInt64 = 500
   while delay <= 4_000 {
     resetLog(log)
     let start = storeClock()
-    setCPUTimer(delay &* microsecond)
+    s390_set_cpu_timer(delay &* microsecond)
     spinEnabled(log, until: 1, microseconds: 1_000_000)
     let taken = logged(log)
     let entry = log.entries[0]
-    setCPUTimer(farFuture)
+    s390_set_cpu_timer(farFuture)
     let after = logged(log)
     spinEnabled(log, until: after + 1, microseconds: 1_000)
     let gone = logged(log)
@@ -334,13 +330,13 @@ func clockComparatorPersists() throws(TestStop) {
   var round = 0
   while round < 4 {
     resetLog(log)
-    setClockComparator(round & 1 == 0 ? 0 : storeClock())
+    s390_set_clock_comparator(round & 1 == 0 ? 0 : storeClock())
     spinEnabled(log, until: 1, microseconds: 20_000)
     let first = logged(log)
     External.enable()
     External.disable()
     let again = logged(log)
-    setClockComparator(UInt64.max)
+    s390_set_clock_comparator(UInt64.max)
     expectEqual(first, 1, "comparator in the past (0 or just passed): interruption taken")
     expectEqual(again, first + 1, "still pending after delivery while TOD > comparator")
     round += 1
@@ -357,15 +353,15 @@ func cpuTimerNegative() throws(TestStop) {
   while round < 4 {
     resetLog(log)
     let set: UInt64 = round & 1 == 0 ? UInt64(bitPattern: -4096) : 100 &* microsecond
-    setCPUTimer(set)
-    let stored = storeCPUTimer()
+    s390_set_cpu_timer(set)
+    let stored = s390_store_cpu_timer()
     spinEnabled(log, until: 1, microseconds: 20_000)
     let first = logged(log)
-    let value = storeCPUTimer()
+    let value = s390_store_cpu_timer()
     External.enable()
     External.disable()
     let again = logged(log)
-    setCPUTimer(farFuture)
+    s390_set_cpu_timer(farFuture)
     expect(
       Int64(bitPattern: stored), .lessOrEqual, Int64(bitPattern: set),
       "STPT right after SPT: not above the value set (signed)")
@@ -379,10 +375,10 @@ func cpuTimerNegative() throws(TestStop) {
   round = 0
   while round < 4 {
     resetLog(log)
-    setCPUTimer(1)
+    s390_set_cpu_timer(1)
     let until = storeClock() &+ 200 &* microsecond
     while storeClock() < until {}
-    setCPUTimer(farFuture)
+    s390_set_cpu_timer(farFuture)
     spinEnabled(log, until: 1, microseconds: 2_000)
     let stale = logged(log)
     expectEqual(stale, 0, "timer positive again before enabling: no interruption")

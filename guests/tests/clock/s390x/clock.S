@@ -43,31 +43,6 @@ clock_sckpf:
         br      %r14
 
 // Privileged timing instructions, for problem-state probes.
-        .globl clock_sckc, clock_stckc, clock_spt, clock_stpt
-clock_sckc:                                  // (value)
-        aghi    %r15, -8
-        stg     %r2, 0(%r15)
-        sckc    0(%r15)
-        aghi    %r15, 8
-        br      %r14
-clock_stckc:                                 // () -> value
-        aghi    %r15, -8
-        stckc   0(%r15)
-        lg      %r2, 0(%r15)
-        aghi    %r15, 8
-        br      %r14
-clock_spt:                                   // (value)
-        aghi    %r15, -8
-        stg     %r2, 0(%r15)
-        spt     0(%r15)
-        aghi    %r15, 8
-        br      %r14
-clock_stpt:                                  // () -> value
-        aghi    %r15, -8
-        stpt    0(%r15)
-        lg      %r2, 0(%r15)
-        aghi    %r15, 8
-        br      %r14
 
 // clock_enter_problem_state(): points this CPU's SVC new PSW at
 // clock_svc_handler and continues with PSW bit 15 (problem state) on.
