@@ -180,8 +180,13 @@ public struct PayloadBuilder: Sendable {
         "\(clash): the payload builder generates a file of this name into every guest program; rename it"
       )
     }
-    let keys = try moduleKeys(architecture)
-    let key = try cacheKey(program, architecture, modules: keys)
+    // Hashing every source (in a debug build, a CPU's work for a moment)
+    // stays off the cooperative pool.
+    let builder = self
+    let (keys, key) = try await BlockingWork.run {
+      let keys = try builder.moduleKeys(architecture)
+      return (keys, try builder.cacheKey(program, architecture, modules: keys))
+    }
     let directory = "\(cacheDirectory)/\(architecture)/\(program.name)-\(key.prefix(20))"
     let map = sourceMap(program, architecture)
     func payload(cached: Bool) -> Payload {

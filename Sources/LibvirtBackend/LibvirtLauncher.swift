@@ -19,7 +19,10 @@ public struct LibvirtHostBackend: MachineBackend {
   public var host: HostKey { .libvirt(uri: connection.uri) }
 
   public func create(_ request: MachineRequest) async throws -> any BackendMachine {
-    try LibvirtMachine(connection: connection, request: request)
+    // libvirt's calls block until the daemon answered (a domain's creation
+    // takes a second or more on a loaded host): off the cooperative pool.
+    let connection = connection
+    return try await BlockingWork.run { try LibvirtMachine(connection: connection, request: request) }
   }
 }
 
@@ -109,10 +112,11 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
 
   func start() async throws -> Int32? {
     state.withLock { $0.start = .now }
-    try domain.resume()
+    let domain = domain
+    try await BlockingWork.run { try domain.resume() }
     // A fallback for a stop whose event never comes (a lost connection):
     // ask libvirt every 250 ms.
-    let (domain, connection, feed, watch) = (domain, connection, feed, watch)
+    let (connection, feed, watch) = (connection, feed, watch)
     probe.withLock {
       $0 = Task.detached {
         while !Task.isCancelled {
@@ -144,13 +148,16 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
     }
     guard let console else { return }
     probe.withLock { $0?.cancel() }
-    if watch.machineEnd != nil {
-      // libvirt is taking the domain down already.
-      domain.destroyDetached()
-    } else {
-      domain.destroy()
+    let (domain, watch) = (domain, watch)
+    await BlockingWork.run {
+      if watch.machineEnd != nil {
+        // libvirt is taking the domain down already.
+        domain.destroyDetached()
+      } else {
+        domain.destroy()
+      }
+      console.close()
     }
-    console.close()
     feed.finish()
   }
 
@@ -170,8 +177,9 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
     var notes = setupNotes
     var consoleLog: [UInt8]?
     if let logPath {
+      let (connection, name) = (connection, name)
       do {
-        consoleLog = try connection.takeConsoleLog(domain: name, path: logPath)
+        consoleLog = try await BlockingWork.run { try connection.takeConsoleLog(domain: name, path: logPath) }
         if consoleLog == nil { notes.append(.consoleLogUnavailable("QEMU wrote no console log")) }
       } catch {
         notes.append(.consoleLogUnavailable("console log unreadable: \(error)"))

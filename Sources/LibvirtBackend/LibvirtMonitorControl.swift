@@ -25,10 +25,15 @@ struct LibvirtMonitorControl: MachineControl {
     let escaped = command.replacingOccurrences(of: "\\", with: "\\\\")
       .replacingOccurrences(of: "\"", with: "\\\"")
     let json = "{\"execute\":\"\(escaped)\"" + (arguments.map { ",\"arguments\":\($0)" } ?? "") + "}"
-    return try send(json)
+    return try await BlockingWork.run { try send(json) }
   }
 
   func triage(architecture: Architecture) async -> TriageCapture {
+    await BlockingWork.run { capture(architecture: architecture) }
+  }
+
+  /// Stops the vCPUs and reads their registers (blocking).
+  private func capture(architecture: Architecture) -> TriageCapture {
     var transcript: [String] = []
     do {
       // Stop the vCPUs first, so the registers are a consistent picture.

@@ -24,7 +24,13 @@ private struct Model {
 struct PageAllocatorRandomTests {
   /// Runs `steps` random operations on `heap`, checking the allocator
   /// against the model after each one and validating every `validateEvery`.
-  private func run(heap: TestHeap, seed: UInt64, steps: Int, validateEvery: Int, maxOrder: Int) throws {
+  ///
+  /// Every 500 steps it yields its thread: `swift test` runs the suites in
+  /// parallel on one cooperative thread per CPU, and a loop that holds one
+  /// for seconds stalls the tests that measure time (the run engine's).
+  private func run(heap: TestHeap, seed: UInt64, steps: Int, validateEvery: Int, maxOrder: Int)
+    async throws
+  {
     let a = heap.allocator
     let initial = freeListSnapshot(a)
     let total = a.totalCounts().total
@@ -56,6 +62,7 @@ struct PageAllocatorRandomTests {
     }
 
     for step in 0..<steps {
+      if step % 500 == 499 { await Task.yield() }
       let choice = rng.below(100)
       if choice < 40 {
         let order = rng.below(maxOrder + 1)
@@ -141,18 +148,18 @@ struct PageAllocatorRandomTests {
   }
 
   @Test(arguments: [1, 2, 3, 4] as [UInt64])
-  func singleArea(seed: UInt64) throws {
-    try run(heap: TestHeap(megabytes: 16), seed: seed, steps: 60_000, validateEvery: 500, maxOrder: 5)
+  func singleArea(seed: UInt64) async throws {
+    try await run(heap: TestHeap(megabytes: 16), seed: seed, steps: 60_000, validateEvery: 500, maxOrder: 5)
   }
 
   @Test(arguments: [11, 12, 13, 14] as [UInt64])
-  func fourAreas(seed: UInt64) throws {
-    try run(heap: .fourAreas(megabytes: 16), seed: seed, steps: 60_000, validateEvery: 500, maxOrder: 6)
+  func fourAreas(seed: UInt64) async throws {
+    try await run(heap: .fourAreas(megabytes: 16), seed: seed, steps: 60_000, validateEvery: 500, maxOrder: 6)
   }
 
   /// A small heap kept nearly full, so allocations fail and fall back often.
   @Test(arguments: [21, 22] as [UInt64])
-  func nearlyFull(seed: UInt64) throws {
-    try run(heap: .fourAreas(megabytes: 1), seed: seed, steps: 40_000, validateEvery: 50, maxOrder: 3)
+  func nearlyFull(seed: UInt64) async throws {
+    try await run(heap: .fourAreas(megabytes: 1), seed: seed, steps: 40_000, validateEvery: 50, maxOrder: 3)
   }
 }

@@ -85,6 +85,20 @@ struct RunEngineTests {
     #expect(judgment == Judgment(.timedOut, "no serial output for the silence timeout; QEMU was killed"))
   }
 
+  /// An engine that wakes late (the host stalled it past both limits)
+  /// names the limit that passed first, not the one it checks first.
+  @Test func aLateWakeNamesTheLimitThatPassedFirst() {
+    let start = ContinuousClock.now
+    let deadline = start + .seconds(20)
+    let late = start + .seconds(46)
+    #expect(RunEngine.passedLimit(now: late, deadline: deadline, silence: start + .milliseconds(150)) == .silence)
+    #expect(RunEngine.passedLimit(now: late, deadline: deadline, silence: start + .seconds(30)) == .deadline)
+    #expect(RunEngine.passedLimit(now: late, deadline: deadline, silence: nil) == .deadline)
+    #expect(RunEngine.passedLimit(now: start + .seconds(1), deadline: deadline, silence: start + .seconds(2)) == nil)
+    #expect(RunEngine.passedLimit(now: start + .seconds(3), deadline: deadline, silence: start + .seconds(2)) == .silence)
+    #expect(RunEngine.passedLimit(now: deadline, deadline: deadline, silence: nil) == .deadline)
+  }
+
   /// Before the guest's first byte the firmware runs: only the deadline
   /// bounds it, never the silence timeout.
   @Test func silenceCountsFromTheFirstByte() async throws {

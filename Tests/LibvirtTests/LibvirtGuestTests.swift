@@ -22,9 +22,9 @@ struct LibvirtGuestTests {
     return GuestRunner(builder: PayloadBuilder(workspace: workspace, toolchain: try! Toolchain.find()))
   }()
 
-  func connect() throws -> LibvirtConnection {
+  func connect() async throws -> LibvirtConnection {
     do {
-      return try LibvirtTestDaemon.connect()
+      return try await LibvirtTestDaemon.connect()
     } catch {
       Issue.record("libvirtd is not reachable at \(Self.uri) (run scripts/setup.sh): \(error)")
       throw error
@@ -36,7 +36,7 @@ struct LibvirtGuestTests {
     cpus: Int = 1, timeout: Duration = .seconds(60),
     outputLimit: Int = LaunchSettings.defaultOutputLimitBytes
   ) async throws -> (GuestResult, RunRecord, LibvirtConnection) {
-    let connection = try connect()
+    let connection = try await connect()
     let program = try Self.runner.builder.workspace.program(named: guest)
     let payload = try await Self.runner.builder.build(program, for: architecture)
     var settings = LaunchSettings(
@@ -134,9 +134,9 @@ struct LibvirtGuestTests {
   /// The daemon the tests use is their own: as root a private libvirtd
   /// whose configuration lives in its state directory; the system's
   /// /etc/libvirt is not written.
-  @Test func theDaemonIsPrivateAndTheSystemConfigIsUntouched() throws {
+  @Test func theDaemonIsPrivateAndTheSystemConfigIsUntouched() async throws {
     let before = Self.systemConfig()
-    let connection = try connect()
+    let connection = try await connect()
     #expect(connection.isAlive)
     if let daemon = LibvirtTestDaemon.privateDaemon {
       #expect(connection.uri == daemon.uri)
@@ -169,7 +169,7 @@ struct LibvirtGuestTests {
     if let reason = PrivateLibvirtd.unavailableReason() { try Test.cancel("\(reason)") }
     let daemon = PrivateLibvirtd(
       stateDirectory: "/tmp/swiftguest-libvirtd-standard", securityModel: .standard)
-    let connection = try daemon.start().connect()
+    let connection = try await BlockingWork.run { try daemon.start().connect() }
     #expect(!connection.sharesFiles)
     let conf = try String(contentsOfFile: daemon.stateDirectory + "/etc/qemu.conf", encoding: .utf8)
     #expect(!conf.contains("user ="), "QEMU runs as libvirt's default user")
@@ -194,13 +194,13 @@ struct LibvirtGuestTests {
     #expect(state[.ownerAccountName] as? String == "libvirt-qemu")
   }
 
-  @Test func capacityIsTheWholeHostsMemory() throws {
+  @Test func capacityIsTheWholeHostsMemory() async throws {
     // The local daemon is this machine: its capacity is all of MemTotal, not
     // one NUMA cell's share (virNodeGetInfo gave half on this VM).
     let meminfo = try String(contentsOfFile: "/proc/meminfo", encoding: .utf8)
     let line = try #require(meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal:") })
     let kib = try #require(Int(line.split(separator: " ")[1]))
-    let capacity = try connect().capacity()
+    let capacity = try await connect().capacity()
     #expect(abs(capacity.memoryMiB - kib / 1024) <= kib / 1024 / 100, "\(capacity.memoryMiB) MiB vs \(kib / 1024)")
     #expect(capacity.accelerators[.x86_64]?.contains(.tcg) == true)
   }
@@ -223,7 +223,7 @@ struct LibvirtGuestTests {
   /// Ctrl-C cancels the cell's task: the domain is destroyed and the run is
   /// an interrupted one, not a CRASH "stopped without an exit line".
   @Test func cancelledRunIsInterruptedAndLeavesNoDomain() async throws {
-    let connection = try connect()
+    let connection = try await connect()
     let payload = try await Self.runner.builder.build(
       try Self.runner.builder.workspace.program(named: "hang"), for: .x86_64)
     let settings = LaunchSettings(
@@ -264,7 +264,7 @@ struct LibvirtGuestTests {
   /// The same through GuestRunner and LibvirtPool (the runner's path): the
   /// cancelled cell is SKIP and interrupted, not CRASH.
   @Test func cancelledCellThroughThePoolIsInterruptedNotCrash() async throws {
-    let connection = try connect()
+    let connection = try await connect()
     var runner = Self.runner
     runner.launcher = try LibvirtPool(connections: [connection])
     let payload = try await runner.builder.build(

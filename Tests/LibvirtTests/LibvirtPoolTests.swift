@@ -58,7 +58,7 @@ struct LibvirtPoolTests {
     // Part 1: both hosts share the cells; the remote one gets the payload
     // uploaded through a storage volume.
     let local = LibvirtTestDaemon.uri
-    let pool = try LibvirtPool(connections: [try LibvirtTestDaemon.connect(), try LibvirtConnection(uri: second)])
+    let pool = try LibvirtPool(connections: [try await LibvirtTestDaemon.connect(), try LibvirtConnection(uri: second)])
     #expect(pool.hosts.allSatisfy { $0.capacity.accelerators[.x86_64]?.contains(.tcg) == true })
     // The pool is driven directly (not through GuestRunner's process-wide
     // boot gate) so that the four cells really compete for the two hosts.
@@ -95,7 +95,7 @@ struct LibvirtPoolTests {
 
     // Part 2: the remote host is stopped while it runs a cell: the cell is
     // re-queued on the other host and the result says so.
-    let dropPool = try LibvirtPool(connections: [try LibvirtConnection(uri: second), try LibvirtTestDaemon.connect()])
+    let dropPool = try LibvirtPool(connections: [try LibvirtConnection(uri: second), try await LibvirtTestDaemon.connect()])
     var dropRunner = Self.runner
     dropRunner.launcher = dropPool
     let hang = try await Self.payload("hang")

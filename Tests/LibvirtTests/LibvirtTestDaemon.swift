@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 import LibvirtBackend
 
 /// The local libvirt daemon the libvirt suites use, started by the tests
@@ -22,9 +23,13 @@ enum LibvirtTestDaemon {
     return privateDaemon?.uri ?? "qemu:///session"
   }
 
-  /// A new connection to that daemon, starting the private one if needed.
-  static func connect() throws -> LibvirtConnection {
-    if let privateDaemon { return try privateDaemon.start().connect() }
-    return try LibvirtConnection(uri: uri)
+  /// A new connection to that daemon, starting the private one if needed
+  /// (on a thread of its own: starting a daemon blocks for a second).
+  static func connect() async throws -> LibvirtConnection {
+    let uri = uri
+    return try await BlockingWork.run {
+      if let privateDaemon { return try privateDaemon.start().connect() }
+      return try LibvirtConnection(uri: uri)
+    }
   }
 }

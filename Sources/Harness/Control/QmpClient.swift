@@ -24,8 +24,11 @@ public final class QmpClient {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let bytes = Array(path.utf8)
+    // No close(2) on the error paths: once every stored property is set,
+    // a throwing init still runs deinit, which closes the socket. (Closing
+    // it here too closed whatever descriptor another thread had opened
+    // under the same number meanwhile.)
     guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-      close(descriptor)
       throw QmpError("socket path too long: \(path)")
     }
     withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -38,14 +41,13 @@ public final class QmpClient {
     }
     guard connected == 0 else {
       let message = String(cString: strerror(errno))
-      close(descriptor)
       throw QmpError("connect \(path): \(message)")
     }
     _ = try readMessage()  // the greeting
     _ = try execute("qmp_capabilities")
   }
 
-  deinit { close(descriptor) }
+  deinit { if descriptor >= 0 { close(descriptor) } }
 
   /// Runs `command` with `arguments` (JSON object text, or nil) and returns
   /// the `return` value's JSON text; a QMP error is thrown.

@@ -45,7 +45,7 @@ extension QemuMachine {
       return failure("the machine was destroyed")
     }
     let deadline = began + timeout
-    let measured = await Self.offThread {
+    let measured = await BlockingWork.run {
       Result { () throws(MigrationConversationError) in
         try QemuMigration.converse(
           source: source.socket, destination: destination, uri: "unix:\(channel)",
@@ -88,14 +88,6 @@ extension QemuMachine {
   static func milliseconds(_ duration: Duration) -> Int {
     let (seconds, attoseconds) = duration.components
     return Int(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-  }
-
-  /// Runs blocking work (QMP's socket I/O, short sleeps) on its own thread,
-  /// off the cooperative pool.
-  static func offThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-      Thread.detachNewThread { continuation.resume(returning: work()) }
-    }
   }
 }
 

@@ -328,16 +328,22 @@ struct QmpControl: MachineControl {
   let guardPID: Int32
 
   func execute(_ command: String, arguments: String?) async throws -> String {
-    let client = try QmpClient(path: socket, timeout: .seconds(2))
-    return try client.execute(command, arguments: arguments)
+    let socket = socket
+    return try await BlockingWork.run {
+      let client = try QmpClient(path: socket, timeout: .seconds(2))
+      return try client.execute(command, arguments: arguments)
+    }
   }
 
   func triage(architecture: Architecture) async -> TriageCapture {
-    // Where QEMU's threads were (a vCPU spinning in the guest, or blocked
-    // in the kernel), then every vCPU's registers.
-    let threads = ProcessSnapshot.threads(of: QemuGuard.child(of: guardPID) ?? guardPID)
-    let captured = VcpuTriage.capture(qmp: socket, architecture: architecture)
-    return TriageCapture(
-      positions: captured.positions, transcript: captured.transcript, hostThreads: threads)
+    let (socket, guardPID) = (socket, guardPID)
+    return await BlockingWork.run {
+      // Where QEMU's threads were (a vCPU spinning in the guest, or blocked
+      // in the kernel), then every vCPU's registers.
+      let threads = ProcessSnapshot.threads(of: QemuGuard.child(of: guardPID) ?? guardPID)
+      let captured = VcpuTriage.capture(qmp: socket, architecture: architecture)
+      return TriageCapture(
+        positions: captured.positions, transcript: captured.transcript, hostThreads: threads)
+    }
   }
 }

@@ -29,6 +29,18 @@ public struct RunEngine: Sendable {
     ConsoleCapture.compare(streamed: streamed, logged: logged)
   }
 
+  /// The timeout that has passed at `now`, given the deadline and the
+  /// instant the silence timeout passes (nil: it does not apply). When
+  /// both have passed (the engine woke late: a busy host stalled it), the
+  /// one that passed first names the timeout.
+  static func passedLimit(
+    now: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
+    silence: ContinuousClock.Instant?
+  ) -> TimeoutKind? {
+    if let silence, now >= silence, silence <= deadline { return .silence }
+    return now >= deadline ? .deadline : nil
+  }
+
   private enum Input: Sendable {
     case event(MachineEvent)
     case eventsEnded
@@ -167,12 +179,11 @@ public struct RunEngine: Sendable {
           reason: "no completion within the migration timeout (\(RunNote.milliseconds(migrationTimeout)))")
         state.migrationFailure = failure
         await destroy(.migrationFailed(failure))
-      } else if now - start >= settings.timeout {
-        await destroy(.timeout(.deadline))
-      } else if let last = state.capture.lastOutputAt, !state.migrating,
-        now - last >= settings.silenceTimeout
+      } else if let kind = Self.passedLimit(
+        now: now, deadline: start + settings.timeout,
+        silence: state.migrating ? nil : state.capture.lastOutputAt.map { $0 + settings.silenceTimeout })
       {
-        await destroy(.timeout(.silence))
+        await destroy(.timeout(kind))
       }
       return false
     }
