@@ -83,11 +83,14 @@ struct MachineEndTests {
 @Suite("vCPU triage")
 struct VcpuTriageTests {
   @Test func parsesX86AndS390xRegisterDumps() {
-    let x86 = "\r\nCPU#0\r\nRAX=0 RBX=2\r\nRIP=00000000001073f1 RFL=00000002 [-------] CPL=0\r\nCR0=80000013 CR2=0000000000000abc CR3=000000000010c000\r\nCPU#1\r\nEIP=0000fff0 EFL=00000002\r\n"
+    let x86 = "\r\nCPU#0\r\nRAX=0 RBX=2\r\nRSI=0 RDI=0 RBP=0 RSP=000000000010fff0\r\nRIP=00000000001073f1 RFL=00000002 [-------] CPL=0\r\nCR0=80000013 CR2=0000000000000abc CR3=000000000010c000\r\nCPU#1\r\nEIP=0000fff0 EFL=00000002\r\n"
     let positions = VcpuTriage.parse(x86, architecture: .x86_64)
     #expect(positions.map(\.cpu) == [0, 1])
     #expect(positions.map(\.pc) == [0x1073f1, 0xfff0])
     #expect(positions[0].registers["CR2"] == "0000000000000abc")
+    // RSP is printed on the line above RIP; it belongs to the same CPU.
+    #expect(positions[0].registers["RSP"] == "000000000010fff0")
+    #expect(positions[1].registers["RSP"] == nil)
     let s390x = "CPU#0\nPSW=mask 0000000180000000 addr 0000000000011a2e cc 00\nR00=0\nCPU#1\nPSW=mask 0000000000000000 addr 0000000000000000 cc 00\n"
     let z = VcpuTriage.parse(s390x, architecture: .s390x)
     #expect(z.map(\.pc) == [0x11a2e, 0])

@@ -159,6 +159,14 @@ struct NegativeGuestTests {
     #expect(
       result.reason.contains("CPU 0 stuck at guests/negative/hang/Hang.swift:\(spin) in "),
       "\(result.reason)")
+    // The same position is a field of the reports (JSON shown).
+    let json = try JSONReport.render([ReportCell(id: "hang", result: result, cpus: 1, memoryMiB: 256)])
+    let vcpu = try #require(
+      try JSONDecoder().decode(ResultsDocument.self, from: Data(json.utf8)).cells.first?.vcpus?.first)
+    #expect(vcpu.cpu == 0)
+    #expect(vcpu.location?.file == "guests/negative/hang/Hang.swift")
+    #expect(vcpu.location?.line == spin)
+    #expect(vcpu.registers[architecture == .x86_64 ? "RSP" : "PSW.mask"] != nil, "\(vcpu.registers)")
     #expect(result.qemuStderr.contains("QEMU monitor (QMP) before the kill:"))
     #expect(result.qemuStderr.contains("\"command-line\": \"info registers -a\""))
     // The process group was killed and reaped: nothing left with that pid.

@@ -51,6 +51,17 @@ enum ReportFixtures {
 
   static let sourcePaths = ["Selftest/Memory.swift": "guests/selftest/Memory.swift"]
 
+  /// The hung cell's triage: CPU 0 symbolized, CPU 1 in assembly.
+  static let hangPositions = [
+    VcpuPosition(
+      cpu: 0, pc: 0x10_1234, registers: ["RSP": "0x7ff0", "RFL": "0x246"],
+      frames: [
+        CrashFrame(
+          address: 0x10_1234, function: "waitForAck()", file: "guests/selftest/Smp.swift", line: 120, column: 5)
+      ]),
+    VcpuPosition(cpu: 1, pc: 0x10_2000, registers: ["RSP": "0x8ff0"], symbol: "spin_forever"),
+  ]
+
   static var cells: [ReportCell] {
     let passSections = [
       GuestSection(
@@ -102,10 +113,14 @@ enum ReportFixtures {
         cpus: 1, memoryMiB: 256),
       ReportCell(
         id: timeoutID,
-        result: result(
-          guest: "hang", verdict: .timedOut, reason: "no serial output for 30 s; QEMU was killed",
-          exitCode: nil, seconds: 30),
-        cpus: 1, memoryMiB: 256),
+        result: {
+          var hung = result(
+            guest: "hang", verdict: .timedOut, reason: "no serial output for 30 s; QEMU was killed",
+            exitCode: nil, seconds: 30)
+          hung.vcpuPositions = hangPositions
+          return hung
+        }(),
+        cpus: 2, memoryMiB: 256),
       ReportCell(
         id: skipID,
         result: result(
@@ -297,7 +312,10 @@ struct ReportTests {
         "attempts", "flaky", "interrupted", "qemuExitCode", "command", "crash", "protocolErrors",
         "tests", "checks", "logPath",
       ]
-      for cell in cells { #expect(Set(cell.keys) == expectedKeys) }
+      for cell in cells {
+        let extra: Set<String> = cell["id"] as? String == F.timeoutID ? ["vcpus"] : []
+        #expect(Set(cell.keys) == expectedKeys.union(extra))
+      }
 
       let fail = try #require(byID[F.failID])
       #expect(fail["cpus"] as? Int == 2)
@@ -336,6 +354,50 @@ struct ReportTests {
       #expect(s390x.architectures == ["s390x"])
       #expect(s390x.cells.map(\.id) == [F.flakyID, F.nastyID])
       #expect(s390x == ResultsDocument(F.cells.filter { $0.result.architecture == .s390x }))
+    }
+  }
+
+  /// Hang triage is a field of every report, not only words in the reason.
+  @Test func timeoutCellsCarryEveryVcpuPosition() throws {
+    try F.withReport { directory, _ in
+      let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/results.json"))
+      let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+      let cells = try #require(root["cells"] as? [[String: Any]])
+      let hung = try #require(cells.first { $0["id"] as? String == F.timeoutID })
+      let vcpus = try #require(hung["vcpus"] as? [[String: Any]])
+      #expect(vcpus.map { $0["cpu"] as? Int } == [0, 1])
+      #expect(vcpus.map { $0["pc"] as? String } == ["0x101234", "0x102000"])
+      let location = try #require(vcpus[0]["location"] as? [String: Any])
+      #expect(location["file"] as? String == "guests/selftest/Smp.swift")
+      #expect(location["line"] as? Int == 120)
+      #expect(location["function"] as? String == "waitForAck()")
+      #expect(vcpus[1]["location"] is NSNull)
+      #expect(vcpus[1]["symbol"] as? String == "spin_forever")
+      #expect((vcpus[0]["registers"] as? [String: String])?["RSP"] == "0x7ff0")
+      #expect(
+        vcpus.map { $0["summary"] as? String } == [
+          "CPU 0 stuck at guests/selftest/Smp.swift:120 in waitForAck()",
+          "CPU 1 stuck at 0x102000 in spin_forever",
+        ])
+      // Decoding gives the same document back.
+      let document = try JSONDecoder().decode(ResultsDocument.self, from: data)
+      #expect(document.cells.first { $0.id == F.timeoutID }?.vcpus?.count == 2)
+      #expect(document.cells.filter { $0.vcpus != nil }.count == 1)
+
+      let junit = try F.read(directory, "junit.xml")
+      #expect(
+        junit.contains(
+          #"<property name="vcpu.0" value="CPU 0 stuck at guests/selftest/Smp.swift:120 in waitForAck()"/>"#))
+      #expect(junit.contains(#"<property name="vcpu.1" value="CPU 1 stuck at 0x102000 in spin_forever"/>"#))
+      #expect(
+        junit.contains(
+          "CPU 0 stuck at guests/selftest/Smp.swift:120 in waitForAck() (pc 0x101234, RFL=0x246, RSP=0x7ff0)"))
+      #expect(F.occurrences(of: "vcpu.", in: junit) == 2, "only the hung cell has positions")
+
+      let html = try F.read(directory, "index.html")
+      #expect(F.occurrences(of: "<table class=\"vcpus\">", in: html) == 1)
+      #expect(html.contains("<code>waitForAck()</code> at <code>guests/selftest/Smp.swift:120</code>"))
+      #expect(html.contains("<td>1</td><td><code>0x102000</code></td><td><code>spin_forever</code></td>"))
     }
   }
 

@@ -17,12 +17,30 @@ public struct VcpuPosition: Sendable, Hashable, Codable {
   /// The function at `pc` when it has no line information (assembly).
   public var symbol: String?
 
+  /// A position.
+  public init(
+    cpu: Int, pc: UInt64, registers: [String: String], frames: [CrashFrame] = [], symbol: String? = nil
+  ) {
+    self.cpu = cpu
+    self.pc = pc
+    self.registers = registers
+    self.frames = frames
+    self.symbol = symbol
+  }
+
   /// `CPU n at file:line in function` (or the address).
   public var summary: String {
     if let frame = frames.first {
       return "CPU \(cpu) stuck at \(frame.file):\(frame.line) in \(frame.function)"
     }
     return "CPU \(cpu) stuck at 0x\(String(pc, radix: 16))" + (symbol.map { " in \($0)" } ?? "")
+  }
+
+  /// The summary with the program counter and the key registers:
+  /// `CPU 1 stuck at Smp.swift:120 in waitForAck() (pc 0x1234, RSP=…)`.
+  public var detailLine: String {
+    let values = registers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    return summary + " (" + (["pc 0x" + String(pc, radix: 16)] + values).joined(separator: ", ") + ")"
   }
 }
 
@@ -49,9 +67,13 @@ public enum VcpuTriage {
     var result: [VcpuPosition] = []
     var cpu = -1
     var current: VcpuPosition?
+    // Registers QEMU prints before the program counter (x86_64's RSP is on
+    // the line above RIP's): kept until the position starts.
+    var early: [String: String] = [:]
     func flush() {
       if let current { result.append(current) }
       current = nil
+      early = [:]
     }
     for rawLine in text.split(whereSeparator: \.isNewline) {  // CRLF is one Character
       let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -65,11 +87,14 @@ public enum VcpuTriage {
       case .x86_64:
         // RIP in long mode, EIP before it.
         if let rip = fields["RIP"] ?? fields["EIP"], let pc = UInt64(rip, radix: 16) {
+          let before = early
           flush()
-          current = VcpuPosition(cpu: max(cpu, 0), pc: pc, registers: ["RFL": fields["RFL"] ?? ""])
+          current = VcpuPosition(
+            cpu: max(cpu, 0), pc: pc, registers: before.merging(["RFL": fields["RFL"] ?? ""]) { $1 })
         }
         for key in ["RSP", "ESP", "CR2"] {
-          if let value = fields[key] { current?.registers[key] = value }
+          guard let value = fields[key] else { continue }
+          if current != nil { current?.registers[key] = value } else { early[key] = value }
         }
       case .s390x:
         // "PSW=mask 0704200180000000 addr 0000000000011a2e cc 00"

@@ -374,6 +374,22 @@ public enum HTMLReport {
       }
     }
 
+    if !result.vcpuPositions.isEmpty {
+      // Hang triage: where every vCPU stood when the harness gave up.
+      html += "<h4>vCPUs when the harness gave up</h4>\n<table class=\"vcpus\">"
+      html += "<tr><th>CPU</th><th>PC</th><th>where</th><th>registers</th></tr>\n"
+      for position in result.vcpuPositions {
+        let frame = position.frames.first
+        let place =
+          frame.map { "<code>\(e($0.function))</code> at <code>\(e($0.sourceReference))</code>" }
+          ?? position.symbol.map { "<code>\(e($0))</code>" } ?? "not symbolized"
+        let registers = position.registers.keys.sorted().map { "\($0)=\(position.registers[$0]!)" }
+        html += "<tr><td>\(position.cpu)</td><td><code>0x\(String(position.pc, radix: 16))</code></td>"
+        html += "<td>\(place)</td><td><code>\(e(registers.joined(separator: " ")))</code></td></tr>\n"
+      }
+      html += "</table>\n"
+    }
+
     if !result.protocolErrors.isEmpty {
       html += "<h4>Protocol errors</h4>\n<ul class=\"protocol-errors\">"
       for error in result.protocolErrors { html += "<li>\(e(error))</li>" }
@@ -675,6 +691,8 @@ public enum HTMLReport {
     pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; margin: 4px 0 0;
       overflow-x: auto; white-space: pre-wrap; word-break: break-word; }
     pre.crash { background: var(--crash-bg); border-color: #d8b9ff; }
+    table.vcpus { border-collapse: collapse; font-size: 12px; margin: 4px 0 8px; }
+    table.vcpus th, table.vcpus td { border: 1px solid #d0d7de; padding: 2px 8px; text-align: left; }
     dl.crash-fields { margin-top: 6px; font-family: var(--mono); font-size: 12px; }
     pre.log { max-height: 360px; overflow-y: auto; background: #1f2328; color: #e6edf3; border-color: #1f2328; }
     details { margin-top: 10px; }

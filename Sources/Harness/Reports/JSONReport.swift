@@ -122,6 +122,16 @@
 ///     `query-migrate`), `wallMilliseconds` (int, request line to the
 ///     destination running), `transferredBytes` (int or absent). Absent
 ///     when the cell did not migrate.
+///   - `vcpus` (array of object, optional, added in v1): hang triage, where
+///     every vCPU stood when a timeout ended the run (read through the QEMU
+///     monitor before the kill), in CPU order: `cpu` (int), `pc` (string,
+///     `0x…`: RIP, or the s390x PSW address), `registers` (object of string
+///     to string: x86_64 RSP, CR2, RFLAGS; s390x the PSW mask and the
+///     prefix), `location` (a frame as in `crash`, or null when not
+///     symbolized), `frames` (every inlined frame, innermost first),
+///     `symbol` (string or null: the function when there is no line
+///     information) and `summary` (string: `CPU 1 stuck at file:line in
+///     function`). Absent when no positions were read.
 import Foundation
 
 /// Writes the results JSON documented above.
@@ -284,11 +294,14 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     /// running, as the harness saw it), `transferredBytes` (or null). Absent
     /// for a cell that did not migrate.
     public var migrations: [MigrationHop]?
+    /// Where every vCPU stood when a timeout ended the run; nil when no
+    /// positions were read.
+    public var vcpus: [Vcpu]?
 
     enum CodingKeys: String, CodingKey {
       case id, guest, arch, accel, cpus, memoryMiB, cpuModel, machine, qemu, verdict, reason, durationSeconds
       case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, tests, checks
-      case logPath, migrations
+      case logPath, migrations, vcpus
     }
 
     init(_ cell: ReportCell, logPath: String) {
@@ -320,6 +333,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       }
       self.logPath = logPath
       migrations = result.migrations.isEmpty ? nil : result.migrations
+      vcpus = result.vcpuPositions.isEmpty ? nil : result.vcpuPositions.map(Vcpu.init)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -347,6 +361,50 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(checks, forKey: .checks)
       try c.encode(logPath, forKey: .logPath)
       try c.encodeIfPresent(migrations, forKey: .migrations)
+      try c.encodeIfPresent(vcpus, forKey: .vcpus)
+    }
+  }
+
+  /// Where one vCPU stood when the harness gave up on the guest.
+  public struct Vcpu: Codable, Sendable, Equatable {
+    /// The CPU index.
+    public var cpu: Int
+    /// The program counter, `0x…`.
+    public var pc: String
+    /// Key registers as QEMU printed them.
+    public var registers: [String: String]
+    /// The innermost symbolized frame at `pc`, if symbolized.
+    public var location: Frame?
+    /// Every inlined frame at `pc`, innermost first.
+    public var frames: [Frame]
+    /// The function at `pc` when it has no line information.
+    public var symbol: String?
+    /// `CPU n stuck at file:line in function` (or the address).
+    public var summary: String
+
+    init(_ position: VcpuPosition) {
+      cpu = position.cpu
+      pc = "0x" + String(position.pc, radix: 16)
+      registers = position.registers
+      frames = position.frames.map(Frame.init)
+      location = frames.first
+      symbol = position.symbol
+      summary = position.summary
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case cpu, pc, registers, location, frames, symbol, summary
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(cpu, forKey: .cpu)
+      try c.encode(pc, forKey: .pc)
+      try c.encode(registers, forKey: .registers)
+      try c.encode(location, forKey: .location)  // null when not symbolized
+      try c.encode(frames, forKey: .frames)
+      try c.encode(symbol, forKey: .symbol)  // null when absent
+      try c.encode(summary, forKey: .summary)
     }
   }
 

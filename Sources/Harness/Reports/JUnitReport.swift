@@ -10,7 +10,9 @@ import Foundation
 ///   the report was written on), a
 ///   `<properties>` block (guest, arch, accel, cpus, memoryMiB, verdict,
 ///   reason, attempts, flaky, crashLocation when a crash was symbolized,
-///   qemuExitCode, command), `<system-out>` with
+///   `vcpu.N` for each vCPU's position when a timeout ended the run
+///   (`CPU N stuck at file:line in function`), qemuExitCode, command),
+///   `<system-out>` with
 ///   the serial log and `<system-err>` with QEMU's standard error.
 /// - Each guest check is a `<testcase>`: `classname` = `guest · arch · accel`,
 ///   `name` = `test › check`, `file`/`line` = the check's guest source
@@ -173,7 +175,8 @@ public enum JUnitReport {
       ("memoryMiB", "\(cell.memoryMiB)"), ("verdict", result.verdict.rawValue),
       ("reason", result.reason), ("attempts", "\(cell.attempts)"),
       ("flaky", cell.flaky ? "true" : "false"),
-    ] + xfailProperties(cell) + (result.crash?.location.map { [("crashLocation", $0.description)] } ?? []) + [
+    ] + xfailProperties(cell) + (result.crash?.location.map { [("crashLocation", $0.description)] } ?? [])
+      + result.vcpuPositions.map { ("vcpu.\($0.cpu)", $0.summary) } + [
       ("qemuExitCode", result.qemuExitCode.map(String.init) ?? "signal"),
       ("command", ReportText.shellLine(result.command)),
       ("log", layout.logPath(of: cell)),
@@ -276,6 +279,11 @@ public enum JUnitReport {
           "Crash location (innermost first):\n"
             + crash.frames.map { "  \($0.function) at \($0.sourceReference)" }.joined(separator: "\n"))
       }
+    }
+    if !result.vcpuPositions.isEmpty {
+      parts.append(
+        "vCPUs when the harness gave up:\n"
+          + result.vcpuPositions.map { "  " + $0.detailLine }.joined(separator: "\n"))
     }
     if !result.protocolErrors.isEmpty {
       parts.append("Protocol errors:\n" + result.protocolErrors.joined(separator: "\n"))
