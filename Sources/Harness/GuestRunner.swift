@@ -110,21 +110,19 @@ public struct GuestRunner: Sendable {
     return result
   }
 
-  /// Symbolizes the record's crash and, after a timeout, every vCPU's
-  /// position against the payload's ELF (no-op without a symbolizer or
+  /// Symbolizes the record's crash and every vCPU position read before a
+  /// kill against the payload's ELF (no-op without a symbolizer or
   /// for an interrupted run).
   public func symbolize(_ record: inout RunRecord, elf: String) async {
     guard let symbolizer, !record.interrupted else { return }
     if let crash = record.stream.crash {
       record.stream.crash = await symbolizer.symbolize(crash, elf: elf)
     }
-    if record.timeout != nil {
-      for index in record.vcpuPositions.indices {
-        let pc = record.vcpuPositions[index].pc
-        record.vcpuPositions[index].frames = await symbolizer.frames(at: pc, in: elf)
-        if record.vcpuPositions[index].frames.isEmpty {
-          record.vcpuPositions[index].symbol = await symbolizer.function(at: pc, in: elf)
-        }
+    for index in record.vcpuPositions.indices {
+      let pc = record.vcpuPositions[index].pc
+      record.vcpuPositions[index].frames = await symbolizer.frames(at: pc, in: elf)
+      if record.vcpuPositions[index].frames.isEmpty {
+        record.vcpuPositions[index].symbol = await symbolizer.function(at: pc, in: elf)
       }
     }
   }

@@ -49,7 +49,7 @@ extension VerdictJudge {
   /// The one verdict of a finished run, a pure function of the record and
   /// the cell's expectations: an interrupted run is SKIP; otherwise the
   /// protocol decides (`judge(_:architecture:…)`), a symbolized crash
-  /// location and, on TIMEOUT, every vCPU's position are added to the
+  /// location and every vCPU's position read before a kill are added to the
   /// reason, and so are the placement notes (re-queued, which host).
   public static func judge(_ record: RunRecord, _ expectations: CellExpectations) -> Judgment {
     if record.interrupted {
@@ -62,8 +62,9 @@ extension VerdictJudge {
         record, architecture: expectations.architecture, expectedTests: expectations.expectedTests,
         xpassAllowed: expectations.xpassAllowed, xfailTests: expectations.xfailTests)
     if let location = record.stream.crash?.location { reason += " in \(location)" }
-    if verdict == .timedOut && !record.vcpuPositions.isEmpty {
-      // Hang triage: where every vCPU stood when the harness gave up.
+    if !record.vcpuPositions.isEmpty {
+      // Triage: where every vCPU stood when the harness gave up on the
+      // guest (a hang, a flood, an exit line without a machine stop).
       reason += "; " + record.vcpuPositions.map(\.summary).joined(separator: "; ")
     }
     for note in record.notes where note.belongsInReason {

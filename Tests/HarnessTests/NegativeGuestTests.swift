@@ -28,6 +28,17 @@ struct NegativeGuestTests {
     #expect(result.reason.contains("exit line printed but the machine never stopped"))
     #expect(result.serialLog.contains("# EXIT: STATUS=0"), "the console claimed success")
     #expect(result.checks.count == 1 && result.failedChecks.isEmpty)
+    // Before the kill the harness read where the guest spun: in its loop,
+    // or in the clock read it calls (assembly, named by its symbol).
+    let program = try TestSupport.runner.builder.workspace.program(named: "noexit")
+    let spin = try #require(try TestSupport.lines(in: program.directory + "/NoExit.swift", containing: "while true").first)
+    let position = try #require(result.vcpuPositions.first, "\(result.reason)")
+    let clockRead = architecture == .x86_64 ? "x86_rdtsc" : "s390_store_clock"
+    #expect(
+      position.symbol == clockRead
+        || position.frames.first?.sourceReference == "guests/negative/noexit/NoExit.swift:\(spin)",
+      "\(position)")
+    #expect(result.reason.hasSuffix("; " + position.summary), "\(result.reason)")
   }
 
   /// Known failures end to end: an xfail'd test whose check fails is
@@ -64,6 +75,11 @@ struct NegativeGuestTests {
     #expect(result.serialLog.utf8.count <= limit + QemuLauncherLimits.keptTail + 512)
     #expect(result.serialLog.hasPrefix("KTAP version 1") || result.serialLog.contains("# guest: flood"))
     #expect(result.qemuExitCode == nil, "QEMU was killed")
+    // Where the flooding CPU was, symbolized (a source line, or the
+    // function of code without line information).
+    let position = try #require(result.vcpuPositions.first, "\(result.reason)")
+    #expect(position.frames.first?.file.hasPrefix("guests/") == true || position.symbol != nil, "\(position)")
+    #expect(result.reason.hasSuffix("; " + position.summary), "\(result.reason)")
   }
 
   /// Silence is the guest's: it counts from its first serial byte. A

@@ -123,6 +123,37 @@ struct RunEngineTests {
     #expect(judgment.verdict == .passed, "\(judgment.reason)")
   }
 
+  /// Before the harness kills a guest that would not end by itself, it
+  /// reads where its vCPUs are: a hang (above), a flood, an exit line
+  /// without a machine stop — but not a guest that ended by itself.
+  @Test func floodsAndExitsWithoutAStopAreTriagedAGuestThatEndsIsNot() async throws {
+    let positions = [VcpuPosition(cpu: 0, pc: 0x1000, registers: [:])]
+    func run(_ steps: [FakeStep], engine: RunEngine = RunEngine(), settings: LaunchSettings = Self.settings())
+      async throws -> (RunRecord, Judgment, Int)
+    {
+      let backend = FakeBackend(positions: positions) { _ in FakeScript(steps: steps) }
+      let (record, judgment, ledger) = try await Self.run([], settings: settings, engine: engine, backend: backend)
+      return (record, judgment, ledger.snapshot.controlCalls)
+    }
+    let (flooded, floodJudgment, floodCalls) = try await run(
+      [.write("KTAP version 1\n"), .flood(count: 1 << 20), .hang], settings: Self.settings(outputLimit: 16 << 10))
+    #expect(flooded.vcpuPositions == positions)
+    #expect(floodCalls == 1)
+    #expect(floodJudgment.verdict == .protocolError)
+    #expect(floodJudgment.reason.hasSuffix("; CPU 0 stuck at 0x1000"), "\(floodJudgment.reason)")
+    var engine = RunEngine()
+    engine.exitGrace = .milliseconds(100)
+    let (stuck, stuckJudgment, stuckCalls) = try await run([.write(Self.passing), .hang], engine: engine)
+    #expect(stuck.vcpuPositions == positions)
+    #expect(stuckCalls == 1)
+    #expect(stuckJudgment.reason.contains("exit line printed but the machine never stopped"))
+    #expect(stuckJudgment.reason.hasSuffix("; CPU 0 stuck at 0x1000"), "\(stuckJudgment.reason)")
+    // A guest that ends by itself is not triaged.
+    let (passed, passJudgment, passCalls) = try await run(FakeGuest.exits(Self.passing, status: 0))
+    #expect(passJudgment.verdict == .passed, "\(passJudgment.reason)")
+    #expect(passed.vcpuPositions.isEmpty && passCalls == 0)
+  }
+
   @Test func aFloodStopsAtTheOutputLimitWithHeadAndTail() async throws {
     let limit = 16 << 10
     let (record, judgment, ledger) = try await Self.run(

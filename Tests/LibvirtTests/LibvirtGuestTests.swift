@@ -99,6 +99,10 @@ struct LibvirtGuestTests {
     #expect(result.reason.contains("exit line printed but the machine never stopped"))
     #expect(run.machineEnd == nil)
     #expect(run.libvirt?.ending == .harness(.exitGrace(.seconds(5))), "\(run.stderr)")
+    // Before destroying it the harness read, through the monitor
+    // passthrough, where the guest spun.
+    #expect(run.vcpuPositions.count == 1, "\(run.stderr)")
+    #expect(result.reason.contains("; CPU 0 stuck at "), "\(result.reason)")
   }
 
   @Test func floodStopsAtTheOutputLimit() async throws {

@@ -3,7 +3,8 @@ import GuestLib
 /// Runs one machine of any backend to its end: feeds its console to the
 /// KTAP parser and the timeline, keeps the output limits, enforces the
 /// deadline, the silence timeout and the exit grace, reads the vCPUs'
-/// positions through the control channel before a timeout kill, destroys
+/// positions through the control channel before it kills a guest that
+/// would not end (timeout, output limit, exit grace), destroys
 /// the machine on cancellation, and returns a backend-neutral record.
 ///
 /// Event-driven: the loop wakes for each console chunk or lifecycle event,
@@ -130,12 +131,12 @@ public struct RunEngine: Sendable {
       guard state.kill == nil else { return }
       state.kill = reason
       state.killedAt = .now
-      if case .timeout(let kind) = reason {
-        state.timeout = kind
-        // Before the kill: where every vCPU is.
-        if let control = machine.control {
-          state.triage = await control.triage(architecture: settings.architecture)
-        }
+      if case .timeout(let kind) = reason { state.timeout = kind }
+      // Before the harness kills a guest that would not end by itself (a
+      // hang, a flood, an exit line without a machine stop): where every
+      // vCPU is.
+      if reason.triaged, let control = machine.control {
+        state.triage = await control.triage(architecture: settings.architecture)
       }
       await machine.destroy()
     }

@@ -237,6 +237,15 @@ public enum HarnessKill: Sendable, Hashable, Codable, CustomStringConvertible {
   /// A live migration the guest asked for failed or took too long.
   case migrationFailed(MigrationFailure)
 
+  /// Whether the vCPUs' positions are read before this kill: the guest
+  /// would not end by itself (not for Ctrl-C, nor a failed migration).
+  public var triaged: Bool {
+    switch self {
+    case .timeout, .outputLimit, .exitGrace: true
+    case .interrupted, .migrationFailed: false
+    }
+  }
+
   public var description: String {
     switch self {
     case .interrupted: "interrupted"
