@@ -66,7 +66,10 @@ public struct CrashSymbolizer: Sendable {
         symbolizer, ["--obj=\(elf)", "--functions=linkage", String(format: "0x%llx", address)])
     else { return nil }
     let name = outcome.output.split(separator: "\n").first.map(String.init) ?? "??"
-    return name == "??" || name.isEmpty ? nil : name
+    guard name != "??", !name.isEmpty else { return nil }
+    // A Swift symbol (a closure of the runtime, say) reads better demangled.
+    return await demangled([CrashFrame(address: address, function: name, file: "", line: 0, column: 0)])
+      .first?.function ?? name
   }
 
   /// Symbolizes `crash` against `elf` (a copy with `frames` filled in).
