@@ -123,6 +123,11 @@ public struct GuestRunner: Sendable {
       record.vcpuPositions[index].frames = await symbolizer.frames(at: pc, in: elf)
       if record.vcpuPositions[index].frames.isEmpty {
         record.vcpuPositions[index].symbol = await symbolizer.function(at: pc, in: elf)
+        // Code without line information is the runtime's assembly: a leaf
+        // helper, whose caller is the guest line worth naming.
+        if let back = record.vcpuPositions[index].returnAddress, back > 0 {
+          record.vcpuPositions[index].caller = await symbolizer.frames(at: back - 1, in: elf)
+        }
       }
     }
   }

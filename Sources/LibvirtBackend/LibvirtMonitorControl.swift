@@ -44,8 +44,23 @@ struct LibvirtMonitorControl: MachineControl {
       transcript.append("-> (human) \(command)")
       let text = try send(command, human: true)
       transcript.append("<- (\(text.utf8.count) bytes of registers)")
-      return TriageCapture(
-        positions: VcpuTriage.parse(text, architecture: architecture), transcript: transcript)
+      var positions = VcpuTriage.parse(text, architecture: architecture)
+      if architecture == .x86_64 {
+        // The word at each CPU's RSP (a leaf helper's return address), as
+        // that CPU sees memory: QMP's human-monitor-command with cpu-index.
+        for index in positions.indices {
+          guard let word = VcpuTriage.stackWordCommand(positions[index]) else { continue }
+          let json =
+            "{\"execute\":\"human-monitor-command\",\"arguments\":"
+            + QmpClient.humanArguments(word, cpu: positions[index].cpu) + "}"
+          transcript.append("-> \(json)")
+          guard let reply = try? send(json) else { continue }
+          transcript.append("<- \(reply)")
+          let object = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any]
+          positions[index].returnAddress = (object?["return"] as? String).flatMap(VcpuTriage.parseMemoryWord)
+        }
+      }
+      return TriageCapture(positions: positions, transcript: transcript)
     } catch {
       transcript.append("monitor passthrough: \(error)")
       return TriageCapture(positions: [], transcript: transcript)

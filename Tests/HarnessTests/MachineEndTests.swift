@@ -91,9 +91,35 @@ struct VcpuTriageTests {
     // RSP is printed on the line above RIP; it belongs to the same CPU.
     #expect(positions[0].registers["RSP"] == "000000000010fff0")
     #expect(positions[1].registers["RSP"] == nil)
-    let s390x = "CPU#0\nPSW=mask 0000000180000000 addr 0000000000011a2e cc 00\nR00=0\nCPU#1\nPSW=mask 0000000000000000 addr 0000000000000000 cc 00\n"
+    let s390x = "CPU#0\nPSW=mask 0000000180000000 addr 0000000000011a2e cc 00\nR00=0\nR12=1 R13=2 R14=00000000000114ba R15=3\nCPU#1\nPSW=mask 0000000000000000 addr 0000000000000000 cc 00\n"
     let z = VcpuTriage.parse(s390x, architecture: .s390x)
     #expect(z.map(\.pc) == [0x11a2e, 0])
     #expect(z[1].summary == "CPU 1 stuck at 0x0")
+    // R14, a leaf function's return address, is kept for the caller.
+    #expect(z.map(\.returnAddress) == [0x114ba, nil])
+  }
+
+  /// x86_64's return address of a leaf helper is the word at RSP, read as
+  /// the stuck CPU sees memory.
+  @Test func theStackWordIsReadAsThatCPU() {
+    let position = VcpuPosition(cpu: 1, pc: 0x1000, registers: ["RSP": "0000000000152cd0"])
+    #expect(VcpuTriage.stackWordCommand(position) == "x /1gx 0x0000000000152cd0")
+    #expect(VcpuTriage.stackWordCommand(VcpuPosition(cpu: 0, pc: 0, registers: [:])) == nil)
+    #expect(
+      QmpClient.humanArguments("x /1gx 0x10", cpu: 1) == #"{"command-line": "x /1gx 0x10", "cpu-index": 1}"#)
+    #expect(QmpClient.humanArguments("info registers -a") == #"{"command-line": "info registers -a"}"#)
+    #expect(VcpuTriage.parseMemoryWord("0000000000152cd0: 0x0000000000109abc\r\n") == 0x109abc)
+    #expect(VcpuTriage.parseMemoryWord("Cannot access memory\r\n") == nil)
+  }
+
+  /// In an assembly helper the summary names the caller's line and the
+  /// helper; without a caller, the helper and the address.
+  @Test func aHelpersCallerNamesTheGuestLine() {
+    var position = VcpuPosition(cpu: 0, pc: 0x1affc, registers: [:], symbol: "s390_store_clock")
+    #expect(position.summary == "CPU 0 stuck at 0x1affc in s390_store_clock")
+    position.caller = [
+      CrashFrame(address: 0x114b9, function: "waitForAck()", file: "guests/tests/smp/Smp.swift", line: 120, column: 3)
+    ]
+    #expect(position.summary == "CPU 0 stuck at guests/tests/smp/Smp.swift:120 in waitForAck() (in s390_store_clock)")
   }
 }

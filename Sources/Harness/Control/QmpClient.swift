@@ -80,11 +80,17 @@ public final class QmpClient {
   }
 
   /// Runs a human monitor command and returns its text output.
-  public func human(_ commandLine: String) throws -> String {
+  public func human(_ commandLine: String, cpu: Int? = nil) throws -> String {
+    try execute("human-monitor-command", arguments: Self.humanArguments(commandLine, cpu: cpu))
+  }
+
+  /// The arguments of `human-monitor-command` for `commandLine`, run as
+  /// CPU `cpu` when given (`cpu-index`: its registers and page tables).
+  public static func humanArguments(_ commandLine: String, cpu: Int? = nil) -> String {
     let escaped = String(
-      decoding: try JSONSerialization.data(withJSONObject: commandLine, options: [.fragmentsAllowed]),
+      decoding: (try? JSONSerialization.data(withJSONObject: commandLine, options: [.fragmentsAllowed, .withoutEscapingSlashes])) ?? Data(),
       as: UTF8.self)
-    return try execute("human-monitor-command", arguments: "{\"command-line\": \(escaped)}")
+    return "{\"command-line\": \(escaped)" + (cpu.map { ", \"cpu-index\": \($0)" } ?? "") + "}"
   }
 
   /// The next newline-terminated message, within the deadline.

@@ -16,6 +16,14 @@ public struct VcpuPosition: Sendable, Hashable, Codable {
   public var frames: [CrashFrame] = []
   /// The function at `pc` when it has no line information (assembly).
   public var symbol: String?
+  /// Where a leaf function at `pc` returns to, when the harness could read
+  /// it: s390x's R14, x86_64's word at RSP. Only meaningful in a function
+  /// that has not pushed anything (the runtime's assembly helpers), so it
+  /// is symbolized only where `pc` has no line information.
+  public var returnAddress: UInt64?
+  /// The symbolized frames of the call before `returnAddress`, innermost
+  /// first (empty unless `pc` is in code without line information).
+  public var caller: [CrashFrame] = []
 
   /// A position.
   public init(
@@ -28,10 +36,16 @@ public struct VcpuPosition: Sendable, Hashable, Codable {
     self.symbol = symbol
   }
 
-  /// `CPU n at file:line in function` (or the address).
+  /// `CPU n stuck at file:line in function`; in an assembly helper, its
+  /// caller's line with the helper's name (`… in waitForAck() (in
+  /// x86_pause)`), else the address.
   public var summary: String {
     if let frame = frames.first {
       return "CPU \(cpu) stuck at \(frame.file):\(frame.line) in \(frame.function)"
+    }
+    let helper = symbol ?? "0x" + String(pc, radix: 16)
+    if let frame = caller.first {
+      return "CPU \(cpu) stuck at \(frame.file):\(frame.line) in \(frame.function) (in \(helper))"
     }
     return "CPU \(cpu) stuck at 0x\(String(pc, radix: 16))" + (symbol.map { " in \($0)" } ?? "")
   }
@@ -56,10 +70,36 @@ public enum VcpuTriage {
       // Stop the vCPUs first, so the registers are a consistent picture.
       try client.execute("stop")
       let text = try client.human("info registers -a")
-      return (parse(text, architecture: architecture), client.transcript)
+      var positions = parse(text, architecture: architecture)
+      if architecture == .x86_64 {
+        // The word at each CPU's RSP: a leaf helper's return address.
+        for index in positions.indices {
+          guard let command = stackWordCommand(positions[index]) else { continue }
+          let word = try? client.human(command, cpu: positions[index].cpu)
+          positions[index].returnAddress = word.flatMap(parseMemoryWord)
+        }
+      }
+      return (positions, client.transcript)
     } catch {
       return ([], ["QMP: \(error)"])
     }
+  }
+
+  /// The human-monitor command that reads the 8 bytes at `position`'s RSP
+  /// (through that CPU's page tables); nil without an RSP.
+  public static func stackWordCommand(_ position: VcpuPosition) -> String? {
+    guard let rsp = position.registers["RSP"], UInt64(rsp, radix: 16) != nil else { return nil }
+    return "x /1gx 0x\(rsp)"
+  }
+
+  /// The value in the human monitor's `x /1gx` reply
+  /// (`0000000000152de0: 0x0000000000109abc`); nil when there is none.
+  public static func parseMemoryWord(_ text: String) -> UInt64? {
+    guard let colon = text.firstIndex(of: ":") else { return nil }
+    var value = text[text.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+    guard value.hasPrefix("0x") else { return nil }
+    value.removeFirst(2)
+    return UInt64(value.prefix { $0.isHexDigit }, radix: 16)
   }
 
   /// The positions in the human monitor's `info registers -a` output.
@@ -111,6 +151,11 @@ public enum VcpuTriage {
         }
         if line.hasPrefix("Prefix") || line.hasPrefix("prefix"), let value = line.split(separator: " ").last {
           current?.registers["prefix"] = String(value)
+        }
+        // R14 holds a leaf function's return address (BRASL 14 / BR 14).
+        if let r14 = fields["R14"], let value = UInt64(r14, radix: 16) {
+          current?.returnAddress = value
+          current?.registers["R14"] = r14
         }
       }
     }

@@ -380,9 +380,12 @@ public enum HTMLReport {
       html += "<tr><th>CPU</th><th>PC</th><th>where</th><th>registers</th></tr>\n"
       for position in result.vcpuPositions {
         let frame = position.frames.first
-        let place =
+        var place =
           frame.map { "<code>\(e($0.function))</code> at <code>\(e($0.sourceReference))</code>" }
           ?? position.symbol.map { "<code>\(e($0))</code>" } ?? "not symbolized"
+        if frame == nil, let caller = position.caller.first {
+          place += ", called from <code>\(e(caller.function))</code> at <code>\(e(caller.sourceReference))</code>"
+        }
         let registers = position.registers.keys.sorted().map { "\($0)=\(position.registers[$0]!)" }
         html += "<tr><td>\(position.cpu)</td><td><code>0x\(String(position.pc, radix: 16))</code></td>"
         html += "<td>\(place)</td><td><code>\(e(registers.joined(separator: " ")))</code></td></tr>\n"

@@ -130,8 +130,11 @@
 ///     prefix), `location` (a frame as in `crash`, or null when not
 ///     symbolized), `frames` (every inlined frame, innermost first),
 ///     `symbol` (string or null: the function when there is no line
-///     information) and `summary` (string: `CPU 1 stuck at file:line in
-///     function`). Absent when no positions were read.
+///     information), `caller` (array of frames, optional: for a `pc` in an
+///     assembly helper, its caller through the return address — s390x R14,
+///     x86_64 the word at RSP) and `summary` (string: `CPU 1 stuck at
+///     file:line in function`, with `(in helper)` when it is the caller's
+///     line). Absent when no positions were read.
 import Foundation
 
 /// Writes the results JSON documented above.
@@ -379,6 +382,10 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var frames: [Frame]
     /// The function at `pc` when it has no line information.
     public var symbol: String?
+    /// For `pc` in code without line information (an assembly helper):
+    /// the frames of its caller, found through the return address
+    /// (s390x R14, x86_64 the word at RSP), innermost first; nil otherwise.
+    public var caller: [Frame]?
     /// `CPU n stuck at file:line in function` (or the address).
     public var summary: String
 
@@ -389,11 +396,12 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       frames = position.frames.map(Frame.init)
       location = frames.first
       symbol = position.symbol
+      caller = position.caller.isEmpty ? nil : position.caller.map(Frame.init)
       summary = position.summary
     }
 
     enum CodingKeys: String, CodingKey {
-      case cpu, pc, registers, location, frames, symbol, summary
+      case cpu, pc, registers, location, frames, symbol, caller, summary
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -404,6 +412,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(location, forKey: .location)  // null when not symbolized
       try c.encode(frames, forKey: .frames)
       try c.encode(symbol, forKey: .symbol)  // null when absent
+      try c.encodeIfPresent(caller, forKey: .caller)
       try c.encode(summary, forKey: .summary)
     }
   }
