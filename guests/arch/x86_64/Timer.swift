@@ -5,27 +5,62 @@ import GuestLib
 public enum Timer {
   nonisolated(unsafe) public internal(set) static var ticksPerMicrosecond: UInt64 = 0
 
-  /// The calibration interval: every boot waits for it once (it was 10 ms).
-  /// Over 2 ms (2386 PIT ticks) the rate comes out at most a few percent
-  /// high — the last poll of port 0x61 overshoots the end, by one VM exit
-  /// under KVM — never low, so delays only get longer. Measured against a
-  /// 50 ms calibration: +0.8 % under TCG, +0.6 to +2.8 % under this host's
-  /// nested KVM (10 ms: +0.2 %).
+  /// The calibration interval: every boot waits for it once.
   static let calibrationMicroseconds: UInt64 = 2000
+  /// PIT input clock, Hz.
+  static let pitHz: UInt64 = 1_193_182
 
-  /// Measures the TSC over a `calibrationMicroseconds` PIT interval.
+  /// Reads PIT channel 2's counter (latched: the value at the latch
+  /// command, 8254 "counter latch") with the TSC read around it: the
+  /// midpoint of the narrowest bracket of a few tries. A vCPU preempted
+  /// inside a bracket only widens that try, never shifts the result.
+  static func sample() -> (tsc: UInt64, count: UInt16) {
+    var best = (tsc: UInt64(0), count: UInt16(0), width: UInt64.max)
+    var tries = 0
+    while tries < 8 {
+      let t0 = x86_rdtsc()
+      x86_outb(0x43, 0x80)  // channel 2, counter latch
+      let low = UInt16(x86_inb(0x42))
+      let high = UInt16(x86_inb(0x42))
+      let t1 = x86_rdtsc()
+      if t1 &- t0 < best.width { best = (t0 &+ (t1 &- t0) / 2, high << 8 | low, t1 &- t0) }
+      tries += 1
+    }
+    return (best.tsc, best.count)
+  }
+
+  /// Measures the TSC against PIT channel 2 counting down over about
+  /// `calibrationMicroseconds`: both ends are (TSC, counter) samples, so
+  /// a vCPU that was descheduled in between (a loaded host) measures the
+  /// same rate. (The former method timed the countdown to its terminal
+  /// count; a preemption before the last poll read 4-11 GHz for 2.6.)
   static func calibrate() {
-    let count = UInt16(calibrationMicroseconds * 1_193_182 / 1_000_000)
-    // Gate channel 2 on, speaker off.
+    // Gate channel 2 on, speaker off; mode 0 from the largest count: it
+    // counts down for 55 ms, longer than the interval.
     x86_outb(0x61, (x86_inb(0x61) & 0xFC) | 0x01)
     x86_outb(0x43, 0xB0)  // channel 2, lobyte/hibyte, mode 0
-    x86_outb(0x42, UInt8(truncatingIfNeeded: count))
-    x86_outb(0x42, UInt8(truncatingIfNeeded: count >> 8))
-    let start = x86_rdtsc()
+    x86_outb(0x42, 0xFF)
+    x86_outb(0x42, 0xFF)
+    let span = UInt16(calibrationMicroseconds * pitHz / 1_000_000)
+    var first = sample()
+    // The counter starts one input clock after it is written: wait for it.
     var spins: UInt64 = 0
-    while x86_inb(0x61) & 0x20 == 0 && spins < 100_000_000 { spins &+= 1 }
-    let elapsed = x86_rdtsc() &- start
-    ticksPerMicrosecond = max(elapsed / calibrationMicroseconds, 1)
+    while first.count == 0 || first.count == 0xFFFF, spins < 1_000_000 {
+      first = sample()
+      spins &+= 1
+    }
+    var last = first
+    spins = 0
+    while first.count &- last.count < span && spins < 100_000_000 {
+      last = sample()
+      spins &+= 1
+    }
+    let counted = UInt64(first.count &- last.count)
+    guard counted > 0 else {
+      ticksPerMicrosecond = 1
+      return
+    }
+    ticksPerMicrosecond = max((last.tsc &- first.tsc) &* pitHz / (counted &* 1_000_000), 1)
   }
 
   /// Nanoseconds for a TSC difference.

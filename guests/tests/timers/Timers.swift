@@ -260,6 +260,11 @@ func referenceClock() throws(TestStop) {
   let first = tscHz
   calibrate()
   expect(tscHz, in: first * 95 / 100...first * 105 / 100, "TSC rate against the PM timer is stable (±5 %)")
+  // The runtime's own boot calibration (against the PIT, in 2 ms) gives
+  // the same rate: the guests' times and delays depend on it.
+  expect(
+    Timer.ticksPerMicrosecond * 1_000_000, in: first * 90 / 100...first * 110 / 100,
+    "the runtime's PIT calibration agrees with the PM timer (±10 %)")
 }
 
 func apicTimerDivide() {
