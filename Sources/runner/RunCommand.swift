@@ -697,7 +697,7 @@ struct RunDirectory: Sendable {
     write(result.serialLog, to: base + ".log")
     write(result.timeline.timedText(result.serialLog), to: base + ".timed.log")
     if !result.command.isEmpty {
-      write(ReportText.shellLine(result.command) + "\n", to: base + ".cmdline")
+      write(ReportText.shellLine(ReportText.reproducer(result.command)) + "\n", to: base + ".cmdline")
       write(result.qemuStderr, to: base + ".stderr")
     }
     return problems

@@ -401,6 +401,20 @@ struct ReportTests {
     }
   }
 
+  /// The command a user re-runs leaves out the harness's own monitor
+  /// (its socket directory is gone once the runner exits), nothing else.
+  @Test func theReproducerDropsOnlyTheHarnesssMonitor() {
+    let argv = [
+      "qemu-system-x86_64", "-m", "256", "-qmp", "unix:/tmp/swiftguest-qmp-0-42/qmp-1.sock,server=on,wait=off",
+      "-qmp", "unix:/home/me/my.sock,server=on", "-append", "harness.smp=1",
+    ]
+    #expect(
+      ReportText.reproducer(argv) == [
+        "qemu-system-x86_64", "-m", "256", "-qmp", "unix:/home/me/my.sock,server=on", "-append", "harness.smp=1",
+      ])
+    #expect(ReportText.reproducer(["-qmp"]) == ["-qmp"])
+  }
+
   @Test func jsonIsStable() throws {
     #expect(try JSONReport.render(F.cells) == JSONReport.render(F.cells))
   }

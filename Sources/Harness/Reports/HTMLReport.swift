@@ -444,7 +444,7 @@ public enum HTMLReport {
     }
 
     if !result.command.isEmpty {
-      html += "<h4>QEMU command</h4>\n<pre class=\"command\">\(e(ReportText.shellLine(result.command)))</pre>\n"
+      html += "<h4>QEMU command</h4>\n<pre class=\"command\">\(e(ReportText.shellLine(ReportText.reproducer(result.command))))</pre>\n"
     }
 
     if result.verdict.isFailure {

@@ -178,7 +178,7 @@ public enum JUnitReport {
     ] + xfailProperties(cell) + (result.crash?.location.map { [("crashLocation", $0.description)] } ?? [])
       + result.vcpuPositions.map { ("vcpu.\($0.cpu)", $0.summary) } + [
       ("qemuExitCode", result.qemuExitCode.map(String.init) ?? "signal"),
-      ("command", ReportText.shellLine(result.command)),
+      ("command", ReportText.shellLine(ReportText.reproducer(result.command))),
       ("log", layout.logPath(of: cell)),
     ]
     if let metadata = cell.metadata {

@@ -559,6 +559,26 @@ public enum ReportText {
     argv.map(shellQuote).joined(separator: " ")
   }
 
+  /// QEMU's argv as a user re-runs it (`.cmdline`, the reports' command):
+  /// without the harness's private monitor (`-qmp unix:…`), whose
+  /// directory is gone once the runner has exited (QEMU would refuse to
+  /// start), and which nobody but the harness talks to.
+  public static func reproducer(_ argv: [String]) -> [String] {
+    var words: [String] = []
+    var index = 0
+    while index < argv.count {
+      if argv[index] == "-qmp", index + 1 < argv.count, argv[index + 1].hasPrefix("unix:"),
+        argv[index + 1].contains("/swiftguest-qmp-")
+      {
+        index += 2
+        continue
+      }
+      words.append(argv[index])
+      index += 1
+    }
+    return words
+  }
+
   /// One argument quoted for a POSIX shell when it needs it.
   public static func shellQuote(_ argument: String) -> String {
     let plain = !argument.isEmpty && argument.unicodeScalars.allSatisfy {
