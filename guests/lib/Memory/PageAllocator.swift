@@ -661,42 +661,50 @@ public struct PageAllocator: @unchecked Sendable {
     let span = record.pointee.topPfn &- usable
     let origin = metadataOrigin(area)
     var start = pfn
-    var k = order
-    var wanted = PageAllocator.freeHead(k)
+    // Loop state: the buddy's expected byte (whose low bits are the order)
+    // and the block size; the merged block's start is `start & buddy`.
+    var wanted = PageAllocator.freeHead(order)
+    var size: UInt = 1 &<< UInt(truncatingIfNeeded: order)
     let limit = record.pointee.mergeLimit
     merging: do {
       if order == 0 && limit >= 3 {
         let levels = PageAllocator.mergeInGroupOfEight(origin, pfn)
         if levels == 0 { break merging }
-        start = pfn & ~((1 &<< UInt(truncatingIfNeeded: levels)) &- 1)
-        k = levels
-        wanted = PageAllocator.freeHead(levels)
+        if levels == 3 {
+          size = 8
+          start = pfn & ~7
+          wanted = PageAllocator.freeHead(3)
+        } else {
+          size = 2
+          start = pfn & ~1
+          wanted = PageAllocator.freeHead(1)
+        }
       }
       // Below `mergeLimit` every buddy's byte is inside the metadata.
-      while k < limit {
-        let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
+      let unchecked = PageAllocator.freeHead(limit)
+      while wanted < unchecked {
         let buddy = start ^ size
         if PageAllocator.meta(origin, buddy) != wanted { break merging }
         PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
-        start &= ~size
-        k &+= 1
+        start &= buddy
+        size &+= size
         wanted &+= 1
       }
-      while k < PageAllocator.maxOrder {
-        let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
+      let end = PageAllocator.freeHead(PageAllocator.maxOrder)
+      while wanted < end {
         let buddy = start ^ size
         // A buddy below the usable range or at/after the top is not a block
         // of this area; a free head inside it is a whole block of the area.
         if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
         PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
-        start &= ~size
-        k &+= 1
+        start &= buddy
+        size &+= size
         wanted &+= 1
       }
     }
     if start != pfn { PageAllocator.setMeta(origin, pfn, 0) }
     PageAllocator.setMeta(origin, start, wanted)
-    return (start, k, start != pfn)
+    return (start, Int(truncatingIfNeeded: wanted & PageAllocator.orderBits), start != pfn)
   }
 
   /// Merges the single page `pfn` with its free buddies of orders 0, 1 and
