@@ -724,7 +724,7 @@ public struct PageAllocator: @unchecked Sendable {
     // Byte i of the word is the byte of page `group + i` on either endianness.
     let word = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
     let position = pfn & 7
-    let buddyShift = (position ^ 1) &<< 3
+    let buddyShift = UInt64(truncatingIfNeeded: (position ^ 1) &<< 3)
     if UInt8(truncatingIfNeeded: word &>> buddyShift) != freeHead(0) { return 0 }
     let pattern = groupPattern(position)
     if word & pattern.mask == pattern.expected {
