@@ -78,17 +78,38 @@ extension PageAllocator {
   func unreservePage(_ pfn: UInt) -> PageAllocatorError? {
     // Pending merges change only free pages, never a reserved one, so
     // neither the check nor queueing the page behind them needs to settle.
+    // (No `defer`: a full batch is merged by a tail call, so the common
+    // path makes no call and saves no registers.)
     lock.lock()
-    defer { lock.unlock() }
-    guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
+    guard let area = areaIndex(containingPfn: pfn) else {
+      lock.unlock()
+      return .outsideAreas
+    }
     let record = records + area
-    if pfn < record.pointee.usablePfn { return .metadataPage }
+    if pfn < record.pointee.usablePfn {
+      lock.unlock()
+      return .metadataPage
+    }
     if meta(area, pfn) != PageAllocator.headBit | PageAllocator.stateReserved {
+      lock.unlock()
       return .rangeNotReserved
     }
     record.pointee.reservedPages &-= 1
     record.pointee.freePages &+= 1
+    let count = header.pointee.pendingCount
+    if count == PageAllocator.pendingCapacity { return flushThenAddPendingAndUnlock(area, pfn) }
+    PageAllocator.setMeta(metadataOrigin(area), pfn, PageAllocator.pendingByte)
+    pendingEntries[count] = pfn &<< 2 | UInt(truncatingIfNeeded: area)
+    header.pointee.pendingCount = count &+ 1
+    lock.unlock()
+    return nil
+  }
+
+  /// `addPending` when the batch is full, then releases the lock. Lock held.
+  @inline(never)
+  func flushThenAddPendingAndUnlock(_ area: Int, _ pfn: UInt) -> PageAllocatorError? {
     addPending(area, pfn)
+    lock.unlock()
     return nil
   }
 

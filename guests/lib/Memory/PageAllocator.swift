@@ -457,11 +457,35 @@ public struct PageAllocator: @unchecked Sendable {
     guard address & (PageAllocator.pageSize &- 1) == 0 else { return .misaligned }
     let pfn = address &>> PageAllocator.pageShift
     lock.lock()
-    defer { lock.unlock() }
     // An allocated block head is one whatever merges are pending (they only
     // change free pages), so the success path need not settle; a refusal is
     // classified on the merged state, as if every merge had been done.
-    var checked = checkAllocatedHead(pfn)
+    let checked = checkAllocatedHead(pfn)
+    // The common case, a single page joining a batch that is not full,
+    // returns before any call (the compiler then saves registers only on
+    // the other paths); everything else is `freeRest`.
+    let count = header.pointee.pendingCount
+    if checked.error == nil && checked.order == 0 && count != PageAllocator.pendingCapacity {
+      let record = records + checked.area
+      record.pointee.allocatedPages &-= 1
+      record.pointee.freePages &+= 1
+      PageAllocator.setMeta(metadataOrigin(checked.area), pfn, PageAllocator.pendingByte)
+      pendingEntries[count] = pfn &<< 2 | UInt(truncatingIfNeeded: checked.area)
+      header.pointee.pendingCount = count &+ 1
+      lock.unlock()
+      return nil
+    }
+    return freeRest(pfn, checked)
+  }
+
+  /// The rest of `free` (lock held; releases it): refusals, blocks of more
+  /// than one page, and a single page when the batch is full.
+  @inline(__always)
+  func freeRest(
+    _ pfn: UInt, _ firstCheck: (area: Int, order: Int, error: PageAllocatorError?)
+  ) -> PageAllocatorError? {
+    defer { lock.unlock() }
+    var checked = firstCheck
     if checked.error != nil && header.pointee.pendingCount != 0 {
       settle()
       checked = checkAllocatedHead(pfn)
