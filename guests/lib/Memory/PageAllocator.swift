@@ -695,9 +695,29 @@ public struct PageAllocator: @unchecked Sendable {
         let levels = PageAllocator.mergeInGroupOfEight(origin, pfn)
         if levels == 0 { break merging }
         if levels == 3 {
-          size = 8
           start = pfn & ~7
           wanted = PageAllocator.freeHead(3)
+          if limit >= 6 {
+            // Orders 3, 4 and 5 unrolled (constant sizes and bytes).
+            var buddy = start ^ 8
+            if PageAllocator.meta(origin, buddy) != wanted { break merging }
+            PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
+            start &= buddy
+            wanted = PageAllocator.freeHead(4)
+            buddy = start ^ 16
+            if PageAllocator.meta(origin, buddy) != wanted { break merging }
+            PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
+            start &= buddy
+            wanted = PageAllocator.freeHead(5)
+            buddy = start ^ 32
+            if PageAllocator.meta(origin, buddy) != wanted { break merging }
+            PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
+            start &= buddy
+            wanted = PageAllocator.freeHead(6)
+            size = 64
+          } else {
+            size = 8
+          }
         } else {
           size = 2
           start = pfn & ~1
