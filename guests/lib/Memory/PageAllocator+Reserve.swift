@@ -63,26 +63,64 @@ extension PageAllocator {
   /// returns the reason and changes nothing. Returns `nil` on success.
   @discardableResult
   public func unreserve(address: UInt, pages: UInt) -> PageAllocatorError? {
+    // One page (any page but the very last of the address space, which
+    // `pageRange` refuses): one area lookup for the check and the update,
+    // and none of the range path's work.
+    let pfn = address &>> PageAllocator.pageShift
+    if pages == 1 && address & (PageAllocator.pageSize &- 1) == 0 && pfn < UInt.max &>> PageAllocator.pageShift {
+      return unreservePage(pfn)
+    }
+    return unreserveRange(address: address, pages: pages)
+  }
+
+  /// `unreserve` of the single page `pfn`.
+  @inline(__always)
+  func unreservePage(_ pfn: UInt) -> PageAllocatorError? {
+    // Pending merges change only free pages, never a reserved one, so
+    // neither the check nor queueing the page behind them needs to settle.
+    // (No `defer`: a full batch is merged by a tail call, so the common
+    // path makes no call and saves no registers.)
+    lock.lock()
+    guard let area = areaIndex(containingPfn: pfn) else {
+      lock.unlock()
+      return .outsideAreas
+    }
+    let record = records + area
+    if pfn < record.pointee.usablePfn {
+      lock.unlock()
+      return .metadataPage
+    }
+    if meta(area, pfn) != PageAllocator.headBit | PageAllocator.stateReserved {
+      lock.unlock()
+      return .rangeNotReserved
+    }
+    record.pointee.reservedPages &-= 1
+    record.pointee.freePages &+= 1
+    let count = header.pointee.pendingCount
+    if count == PageAllocator.pendingCapacity { return flushThenAddPendingAndUnlock(area, pfn) }
+    PageAllocator.setMeta(metadataOrigin(area), pfn, PageAllocator.pendingByte)
+    pendingEntries[count] = pfn &<< 2 | UInt(truncatingIfNeeded: area)
+    header.pointee.pendingCount = count &+ 1
+    lock.unlock()
+    return nil
+  }
+
+  /// `addPending` when the batch is full, then releases the lock. Lock held.
+  @inline(never)
+  func flushThenAddPendingAndUnlock(_ area: Int, _ pfn: UInt) -> PageAllocatorError? {
+    addPending(area, pfn)
+    lock.unlock()
+    return nil
+  }
+
+  /// `unreserve` of any range (checked and refused as a whole).
+  @inline(never)
+  func unreserveRange(address: UInt, pages: UInt) -> PageAllocatorError? {
     guard let (start, end) = PageAllocator.pageRange(address: address, pages: pages) else {
       return address & (PageAllocator.pageSize - 1) != 0 ? .misaligned : .invalidArgument
     }
-    // Pending merges change only free pages, never a reserved one, so
-    // neither the check nor queueing the pages behind them needs to settle.
     lock.lock()
     defer { lock.unlock() }
-    if end == start &+ 1 {
-      // One page: one area lookup for the check and the update.
-      guard let area = areaIndex(containingPfn: start) else { return .outsideAreas }
-      let record = records + area
-      if start < record.pointee.usablePfn { return .metadataPage }
-      if meta(area, start) != PageAllocator.headBit | PageAllocator.stateReserved {
-        return .rangeNotReserved
-      }
-      record.pointee.reservedPages &-= 1
-      record.pointee.freePages &+= 1
-      addPending(area, start)
-      return nil
-    }
     for pfn in start..<end {
       guard let area = areaIndex(containingPfn: pfn) else { return .outsideAreas }
       if pfn < records[area].usablePfn { return .metadataPage }

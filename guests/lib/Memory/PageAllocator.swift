@@ -8,11 +8,17 @@ struct PageAreaRecord {
   var freePages: UInt
   var allocatedPages: UInt
   var reservedPages: UInt
+  /// Largest `m` (at most `maxOrder`) with `basePfn` and `topPfn` both
+  /// multiples of 2^m: every naturally aligned block of order `m` or less
+  /// that holds a page of the area lies inside `[basePfn, topPfn)`, so a
+  /// merge below that order needs no range check for its buddy's byte
+  /// (the bytes of metadata pages never match a free head).
+  var mergeLimit: Int
 
   static var empty: PageAreaRecord {
     PageAreaRecord(
       present: false, basePfn: 0, usablePfn: 0, topPfn: 0, metadata: nil,
-      freePages: 0, allocatedPages: 0, reservedPages: 0)
+      freePages: 0, allocatedPages: 0, reservedPages: 0, mergeLimit: 0)
   }
 }
 
@@ -26,6 +32,8 @@ struct PageAllocatorHeader {
   /// long as nothing else changed the free lists or metadata since (0:
   /// none): freeing it again and taking it back needs no new check.
   var verifiedPfn: UInt
+  /// Bit `i` set: area `i` is present (initialised).
+  var presentAreas: UInt
 }
 
 /// A buddy page allocator over up to four physical memory areas.
@@ -141,7 +149,8 @@ public struct PageAllocator: @unchecked Sendable {
     state = stateMemory
     let header = (stateMemory + PageAllocator.headerOffset)
       .bindMemory(to: PageAllocatorHeader.self, capacity: 1)
-    header.initialize(to: PageAllocatorHeader(layout: layout, pendingCount: 0, verifiedPfn: 0))
+    header.initialize(
+      to: PageAllocatorHeader(layout: layout, pendingCount: 0, verifiedPfn: 0, presentAreas: 0))
     records = (stateMemory + PageAllocator.recordsOffset)
       .bindMemory(to: PageAreaRecord.self, capacity: PageAllocator.maxAreas)
     records.initialize(repeating: .empty, count: PageAllocator.maxAreas)
@@ -267,7 +276,9 @@ public struct PageAllocator: @unchecked Sendable {
     }
     records[area] = PageAreaRecord(
       present: true, basePfn: base, usablePfn: usable, topPfn: topPfn, metadata: metadata,
-      freePages: pageCount - metadataPages, allocatedPages: 0, reservedPages: 0)
+      freePages: pageCount - metadataPages, allocatedPages: 0, reservedPages: 0,
+      mergeLimit: min(PageAllocator.maxOrder, (base | topPfn).trailingZeroBitCount))
+    header.pointee.presentAreas |= 1 << UInt(area)
     // Cover the usable range with maximal naturally aligned blocks that hold
     // no excluded page; excluded pages become reserved single pages.
     var pfn = usable
@@ -357,6 +368,7 @@ public struct PageAllocator: @unchecked Sendable {
     return order <= maxOrder ? order : nil
   }
 
+  @inline(__always)
   func allocateBlock(
     order: Int, searchOrder: Int, areas: AreaMask, flags: PageAllocationFlags
   ) -> UnsafeMutableRawPointer? {
@@ -367,15 +379,15 @@ public struct PageAllocator: @unchecked Sendable {
       if pendingCount == 1 && searchOrder == 0 { found = takePending(areas: areas) }
       if found == nil { flushPending() }
     }
-    var area = found == nil ? PageAllocator.maxAreas - 1 : -1
-    while area >= 0 {
-      if areas.contains(area: area) && records[area].present,
-        let pfn = takeBlock(area, order: order, searchOrder: searchOrder)
-      {
+    // The allowed present areas, highest first.
+    var candidates = found == nil ? UInt(areas.rawValue) & header.pointee.presentAreas : 0
+    while candidates != 0 {
+      let area = UInt.bitWidth &- 1 &- candidates.leadingZeroBitCount
+      if let pfn = takeBlock(area, order: order, searchOrder: searchOrder) {
         found = pfn
         break
       }
-      area -= 1
+      candidates &= ~(1 &<< UInt(truncatingIfNeeded: area))
     }
     lock.unlock()
     guard let pfn = found else { return nil }
@@ -388,6 +400,7 @@ public struct PageAllocator: @unchecked Sendable {
 
   /// Takes a free block of order >= `searchOrder` from `area`, splits it
   /// down to `order` keeping the first part and marks it allocated.
+  @inline(__always)
   func takeBlock(_ area: Int, order: Int, searchOrder: Int) -> UInt? {
     let origin = metadataOrigin(area)
     var k = searchOrder
@@ -444,11 +457,35 @@ public struct PageAllocator: @unchecked Sendable {
     guard address & (PageAllocator.pageSize &- 1) == 0 else { return .misaligned }
     let pfn = address &>> PageAllocator.pageShift
     lock.lock()
-    defer { lock.unlock() }
     // An allocated block head is one whatever merges are pending (they only
     // change free pages), so the success path need not settle; a refusal is
     // classified on the merged state, as if every merge had been done.
-    var checked = checkAllocatedHead(pfn)
+    let checked = checkAllocatedHead(pfn)
+    // The common case, a single page joining a batch that is not full,
+    // returns before any call (the compiler then saves registers only on
+    // the other paths); everything else is `freeRest`.
+    let count = header.pointee.pendingCount
+    if checked.error == nil && checked.order == 0 && count != PageAllocator.pendingCapacity {
+      let record = records + checked.area
+      record.pointee.allocatedPages &-= 1
+      record.pointee.freePages &+= 1
+      PageAllocator.setMeta(metadataOrigin(checked.area), pfn, PageAllocator.pendingByte)
+      pendingEntries[count] = pfn &<< 2 | UInt(truncatingIfNeeded: checked.area)
+      header.pointee.pendingCount = count &+ 1
+      lock.unlock()
+      return nil
+    }
+    return freeRest(pfn, checked)
+  }
+
+  /// The rest of `free` (lock held; releases it): refusals, blocks of more
+  /// than one page, and a single page when the batch is full.
+  @inline(__always)
+  func freeRest(
+    _ pfn: UInt, _ firstCheck: (area: Int, order: Int, error: PageAllocatorError?)
+  ) -> PageAllocatorError? {
+    defer { lock.unlock() }
+    var checked = firstCheck
     if checked.error != nil && header.pointee.pendingCount != 0 {
       settle()
       checked = checkAllocatedHead(pfn)
@@ -549,6 +586,11 @@ public struct PageAllocator: @unchecked Sendable {
       let entry = entries[index]
       let area = Int(truncatingIfNeeded: entry & 3)
       let merged = mergeMetadata(area, entry &>> 2, 0)
+      if count == 1 {
+        // Nothing to overlap: link at once.
+        link(area, merged.start, merged.order, hasMask: merged.hasMask)
+        return
+      }
       entries[index] = merged.start &<< 8 | UInt(truncatingIfNeeded: area) &<< 6
         | UInt(truncatingIfNeeded: merged.order) &<< 1 | (merged.hasMask ? 1 : 0)
       index &+= 1
@@ -578,13 +620,12 @@ public struct PageAllocator: @unchecked Sendable {
     let pfn = entry &>> 2
     let area = Int(truncatingIfNeeded: entry & 3)
     guard areas.contains(area: area) else { return nil }
-    var higher = area &+ 1
-    while higher < PageAllocator.maxAreas {
-      let other = records + higher
-      if areas.contains(area: higher) && other.pointee.present && other.pointee.freePages != 0 {
-        return nil
-      }
-      higher &+= 1
+    // An allowed present area above it with a free page would be taken first.
+    var higher = UInt(areas.rawValue) & header.pointee.presentAreas
+      & ~((2 &<< UInt(truncatingIfNeeded: area)) &- 1)
+    while higher != 0 {
+      if records[higher.trailingZeroBitCount].freePages != 0 { return nil }
+      higher &= higher &- 1
     }
     let record = records + area
     let usable = record.pointee.usablePfn
@@ -617,6 +658,7 @@ public struct PageAllocator: @unchecked Sendable {
   /// Puts the block `[pfn, pfn + 2^order)` (handed-out pages: no linked
   /// node) on the free lists, merging it with its buddies as far as
   /// possible. Counters are the caller's job.
+  @inline(__always)
   func insertCoalescing(_ area: Int, _ pfn: UInt, _ order: Int) {
     header.pointee.verifiedPfn = 0
     let merged = mergeMetadata(area, pfn, order)
@@ -630,6 +672,12 @@ public struct PageAllocator: @unchecked Sendable {
   /// goes stale (see PageAllocator+FreeLists.swift), so merging reads and
   /// writes metadata bytes only. `hasMask`: whether the merged block's page
   /// has a link mask (it is an absorbed buddy's, not the inserted block's).
+  ///
+  /// Every absorbed buddy head becomes `dirtyByte` (it keeps its mask), the
+  /// inserted block's page becomes 0 unless it stays the head, and the
+  /// merged head gets its free-head byte. A single page whose three
+  /// smallest buddies are all free is merged to order 3 with one 8-byte
+  /// read and write of its group's metadata (`mergeGroupOfEight`).
   @inline(__always)
   func mergeMetadata(_ area: Int, _ pfn: UInt, _ order: Int) -> (start: UInt, order: Int, hasMask: Bool) {
     let record = records + area
@@ -637,27 +685,118 @@ public struct PageAllocator: @unchecked Sendable {
     let span = record.pointee.topPfn &- usable
     let origin = metadataOrigin(area)
     var start = pfn
-    var startHasMask = false
-    var k = order
-    var wanted = PageAllocator.freeHead(k)
-    while k < PageAllocator.maxOrder {
-      let size: UInt = 1 &<< UInt(truncatingIfNeeded: k)
-      let buddy = start ^ size
-      // A buddy below the usable range or at/after the top is not a block
-      // of this area; a free head inside it is a whole block of the area.
-      if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
-      // The upper page of the two stops being a head: an absorbed free
-      // head keeps its mask (`dirtyByte`), the inserted block's page has none.
-      let upper = start | size
-      PageAllocator.setMeta(
-        origin, upper, buddy > start || startHasMask ? PageAllocator.dirtyByte : 0)
-      startHasMask = startHasMask || buddy < start
-      start = start & ~size
-      k &+= 1
-      wanted &+= 1
+    // Loop state: the buddy's expected byte (whose low bits are the order)
+    // and the block size; the merged block's start is `start & buddy`.
+    var wanted = PageAllocator.freeHead(order)
+    var size: UInt = 1 &<< UInt(truncatingIfNeeded: order)
+    let limit = record.pointee.mergeLimit
+    merging: do {
+      if order == 0 && limit >= 3 {
+        let levels = PageAllocator.mergeInGroupOfEight(origin, pfn)
+        if levels == 0 { break merging }
+        if levels == 3 {
+          start = pfn & ~7
+          wanted = PageAllocator.freeHead(3)
+          if limit >= 6 {
+            // Orders 3, 4 and 5 unrolled (constant sizes and bytes).
+            var buddy = start ^ 8
+            if PageAllocator.meta(origin, buddy) != wanted { break merging }
+            PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
+            start &= buddy
+            wanted = PageAllocator.freeHead(4)
+            buddy = start ^ 16
+            if PageAllocator.meta(origin, buddy) != wanted { break merging }
+            PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
+            start &= buddy
+            wanted = PageAllocator.freeHead(5)
+            buddy = start ^ 32
+            if PageAllocator.meta(origin, buddy) != wanted { break merging }
+            PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
+            start &= buddy
+            wanted = PageAllocator.freeHead(6)
+            size = 64
+          } else {
+            size = 8
+          }
+        } else {
+          size = 2
+          start = pfn & ~1
+          wanted = PageAllocator.freeHead(1)
+        }
+      }
+      // Below `mergeLimit` every buddy's byte is inside the metadata.
+      let unchecked = PageAllocator.freeHead(limit)
+      while wanted < unchecked {
+        let buddy = start ^ size
+        if PageAllocator.meta(origin, buddy) != wanted { break merging }
+        PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
+        start &= buddy
+        size &+= size
+        wanted &+= 1
+      }
+      let end = PageAllocator.freeHead(PageAllocator.maxOrder)
+      while wanted < end {
+        let buddy = start ^ size
+        // A buddy below the usable range or at/after the top is not a block
+        // of this area; a free head inside it is a whole block of the area.
+        if buddy &- usable >= span || PageAllocator.meta(origin, buddy) != wanted { break }
+        PageAllocator.setMeta(origin, buddy, PageAllocator.dirtyByte)
+        start &= buddy
+        size &+= size
+        wanted &+= 1
+      }
     }
+    if start != pfn { PageAllocator.setMeta(origin, pfn, 0) }
     PageAllocator.setMeta(origin, start, wanted)
-    return (start, k, startHasMask)
+    return (start, Int(truncatingIfNeeded: wanted & PageAllocator.orderBits), start != pfn)
+  }
+
+  /// Merges the single page `pfn` with its free buddies of orders 0, 1 and
+  /// 2 using one read of its aligned group of eight metadata bytes, and
+  /// returns the number of levels merged: 0 (the order-0 buddy is not
+  /// free: nothing changed), 3 (all three are free: the group's word is
+  /// written once, the buddy heads become `dirtyByte` and the page's own
+  /// byte 0; the caller writes the head byte of the group's first page) or
+  /// 1 (otherwise: only the order-0 buddy becomes `dirtyByte`; the caller
+  /// goes on from order 1). The group must lie inside the area's metadata
+  /// (`mergeLimit` at least 3; bytes of metadata pages never match a free
+  /// head).
+  @inline(__always)
+  static func mergeInGroupOfEight(_ origin: UInt, _ pfn: UInt) -> Int {
+    let group = pfn & ~7
+    let bytes = UnsafeMutableRawPointer(bitPattern: origin &+ group).unsafelyUnwrapped
+    // Byte i of the word is the byte of page `group + i` on either endianness.
+    let word = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+    let position = pfn & 7
+    let buddyShift = UInt64(truncatingIfNeeded: (position ^ 1) &<< 3)
+    if UInt8(truncatingIfNeeded: word &>> buddyShift) != freeHead(0) { return 0 }
+    let pattern = groupPattern(position)
+    if word & pattern.mask == pattern.expected {
+      bytes.storeBytes(of: (word & pattern.keep).littleEndian, as: UInt64.self)
+      return 3
+    }
+    setMeta(origin, pfn ^ 1, dirtyByte)
+    return 1
+  }
+
+  /// For a page at position `position` (0...7) of its group of eight: the
+  /// bytes of its buddies of orders 0, 1 and 2 (`mask`), their values when
+  /// they are free heads of those orders (`expected`), and the mask that
+  /// turns those three bytes into `dirtyByte` and the page's own into 0
+  /// (`keep`). Byte i is page `group + i`. (A switch of constants: the
+  /// compiler makes it a table lookup.)
+  @inline(__always)
+  static func groupPattern(_ position: UInt) -> (mask: UInt64, expected: UInt64, keep: UInt64) {
+    switch position {
+    case 0: return (0x0000_00FF_00FF_FF00, 0x0000_00A2_00A1_A000, 0xFFFF_FF20_FF20_2000)
+    case 1: return (0x0000_00FF_00FF_00FF, 0x0000_00A2_00A1_00A0, 0xFFFF_FF20_FF20_0020)
+    case 2: return (0x0000_00FF_FF00_00FF, 0x0000_00A2_A000_00A1, 0xFFFF_FF20_2000_FF20)
+    case 3: return (0x0000_00FF_00FF_00FF, 0x0000_00A2_00A0_00A1, 0xFFFF_FF20_0020_FF20)
+    case 4: return (0x00FF_FF00_0000_00FF, 0x00A1_A000_0000_00A2, 0xFF20_2000_FFFF_FF20)
+    case 5: return (0x00FF_00FF_0000_00FF, 0x00A1_00A0_0000_00A2, 0xFF20_0020_FFFF_FF20)
+    case 6: return (0xFF00_00FF_0000_00FF, 0xA000_00A1_0000_00A2, 0x2000_FF20_FFFF_FF20)
+    default: return (0x00FF_00FF_0000_00FF, 0x00A0_00A1_0000_00A2, 0x0020_FF20_FFFF_FF20)
+    }
   }
 
   // MARK: Helpers (lock held)
