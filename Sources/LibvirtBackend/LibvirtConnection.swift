@@ -28,7 +28,15 @@ public final class LibvirtConnection: @unchecked Sendable {
   /// volumes, as with a remote host.
   public let sharesFiles: Bool
   /// Lifecycle watches by domain name, and the id of the one C callback.
-  private let watches = Mutex<(byName: [String: LifecycleWatch], callbackID: Int32)>(([:], -1))
+  private let watches = Mutex<(byName: [String: LifecycleWatch], callbackID: Int32, closeWatched: Bool)>(
+    ([:], -1, false))
+
+  /// libvirt's close callback (a lost daemon, a keepalive timeout): every
+  /// watched domain learns that its connection is gone. Event-driven; no
+  /// machine polls the connection.
+  private static let closeCallback: virConnectCloseFunc = { _, _, opaque in
+    Unmanaged<LibvirtConnection>.fromOpaque(opaque!).takeUnretainedValue().closed()
+  }
 
   /// Opens `uri` (e.g. `qemu:///session`, `qemu+tcp://10.0.0.2/system`,
   /// `test:///default`). Starts the event loop first, as libvirt requires.
@@ -49,8 +57,9 @@ public final class LibvirtConnection: @unchecked Sendable {
   }
 
   deinit {
-    let id = watches.withLock { $0.callbackID }
+    let (id, closeWatched) = watches.withLock { ($0.callbackID, $0.closeWatched) }
     if id >= 0 { virConnectDomainEventDeregisterAny(pointer, id) }
+    if closeWatched { virConnectUnregisterCloseCallback(pointer, Self.closeCallback) }
     virConnectClose(pointer)
   }
 
@@ -79,7 +88,14 @@ public final class LibvirtConnection: @unchecked Sendable {
         throw LibvirtError.last("virConnectDomainEventRegisterAny")
       }
       state.callbackID = id
+      // Unretained too: unregistered before the connection goes.
+      state.closeWatched = virConnectRegisterCloseCallback(pointer, Self.closeCallback, opaque, nil) == 0
     }
+  }
+
+  /// The connection closed: every watched domain hears it once.
+  private func closed() {
+    for watch in watches.withLock({ Array($0.byName.values) }) { watch.connectionLost() }
   }
 
   func removeWatch(_ watch: LifecycleWatch) {

@@ -65,7 +65,6 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
   private let domain: LibvirtDomain
   private let state = Mutex<(console: LibvirtStream?, start: ContinuousClock.Instant?, gone: Bool)>(
     (nil, nil, false))
-  private let probe = Mutex<Task<Void, Never>?>(nil)
 
   init(connection: LibvirtConnection, request: MachineRequest) throws {
     let (events, feed) = AsyncStream.makeStream(of: MachineEvent.self)
@@ -84,9 +83,13 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
     xml = DomainXML.make(
       name: name, kernel: request.bootImage, settings: request.settings, consoleLog: logPath)
     // Events may arrive before the create call returns: watch first.
-    watch = try LifecycleWatch(connection: connection, domainName: name) { event in
-      if let stop = LifecycleWatch.stop(event) { feed.yield(.stopped(stop)) }
-    }
+    watch = try LifecycleWatch(
+      connection: connection, domainName: name,
+      onEvent: { event in
+        if let stop = LifecycleWatch.stop(event) { feed.yield(.stopped(stop)) }
+      },
+      // The daemon went away (or stopped answering its keepalive).
+      onLost: { feed.yield(.stopped(.connectionLost)) })
     do {
       domain = try connection.createPausedTransientDomain(xml)
     } catch {
@@ -114,29 +117,9 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
     state.withLock { $0.start = .now }
     let domain = domain
     try await BlockingWork.run { try domain.resume() }
-    // A fallback for a stop whose event never comes (a lost connection):
-    // ask libvirt every 250 ms.
-    let (connection, feed, watch) = (connection, feed, watch)
-    probe.withLock {
-      $0 = Task.detached {
-        while !Task.isCancelled {
-          try? await Task.sleep(for: .milliseconds(250))
-          if Task.isCancelled { return }
-          if !connection.isAlive {
-            feed.yield(.stopped(.connectionLost))
-            return
-          }
-          if domain.isCertainlyInactive {
-            // Its lifecycle events may still be on their way: give them a
-            // moment, then report what they said (the first stop counts).
-            try? await Task.sleep(for: .milliseconds(100))
-            if watch.events.contains(where: { LifecycleWatch.stop($0) != nil }) { return }
-            feed.yield(.stopped(.stoppedWithoutEnd(detail: watch.stopDetail)))
-            return
-          }
-        }
-      }
-    }
+    // A connection lost before the watch was in place has no callback to
+    // come: ask once. (Stops and losses are events from here on.)
+    if !connection.isAlive { feed.yield(.stopped(.connectionLost)) }
     return nil
   }
 
@@ -147,7 +130,6 @@ final class LibvirtMachine: BackendMachine, @unchecked Sendable {
       return state.console
     }
     guard let console else { return }
-    probe.withLock { $0?.cancel() }
     let (domain, watch) = (domain, watch)
     await BlockingWork.run {
       if watch.machineEnd != nil {

@@ -31,15 +31,28 @@ final class LifecycleWatch: @unchecked Sendable {
   private let connection: LibvirtConnection
 
   private let onEvent: @Sendable (LifecycleEvent) -> Void
+  private let onLost: @Sendable () -> Void
+  private let lost = Mutex(false)
 
   init(
     connection: LibvirtConnection, domainName: String,
-    onEvent: @escaping @Sendable (LifecycleEvent) -> Void = { _ in }
+    onEvent: @escaping @Sendable (LifecycleEvent) -> Void = { _ in },
+    onLost: @escaping @Sendable () -> Void = {}
   ) throws {
     self.connection = connection
     self.domainName = domainName
     self.onEvent = onEvent
+    self.onLost = onLost
     try connection.addWatch(self)
+  }
+
+  /// The connection closed (libvirt's close callback); `onLost` runs once.
+  func connectionLost() {
+    let first = lost.withLock { was in
+      defer { was = true }
+      return !was
+    }
+    if first { onLost() }
   }
 
   func record(_ event: Int32, _ detail: Int32) {
