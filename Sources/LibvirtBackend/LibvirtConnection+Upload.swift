@@ -34,7 +34,11 @@ extension LibvirtConnection {
   /// a transient directory pool, which the daemon labels for its QEMU.
   public func payloadPath(localPath: String, name: String) throws -> String {
     if sharesFiles { return localPath }
-    let pool = try payloadPool()
+    return try storage.withLock { _ in try uploadLocked(localPath: localPath, name: name) }
+  }
+
+  private func uploadLocked(localPath: String, name: String) throws -> String {
+    let pool = try payloadPoolLocked()
     defer { virStoragePoolFree(pool) }
     if let existing = virStorageVolLookupByName(pool, name) {
       defer { virStorageVolFree(existing) }
@@ -48,7 +52,14 @@ extension LibvirtConnection {
       <capacity unit='bytes'>\(data.count)</capacity><target><format type='raw'/></target></volume>
       """
     guard let volume = virStorageVolCreateXML(pool, xml, 0) else {
-      throw LibvirtError.last("virStorageVolCreateXML(\(name))")
+      let error = LibvirtError.last("virStorageVolCreateXML(\(name))")
+      // Another process made it since the lookup: use that one.
+      virStoragePoolRefresh(pool, 0)
+      if let existing = virStorageVolLookupByName(pool, name) {
+        defer { virStorageVolFree(existing) }
+        return try volumePath(existing)
+      }
+      throw error
     }
     defer { virStorageVolFree(volume) }
     guard let stream = virStreamNew(pointer, 0) else { throw LibvirtError.last("virStreamNew") }
@@ -85,18 +96,32 @@ extension LibvirtConnection {
     return String(cString: path)
   }
 
+  /// The harness's pool on this daemon, created (transient) when missing.
   func payloadPool() throws -> virStoragePoolPtr {
-    if let pool = virStoragePoolLookupByName(pointer, Self.poolName) {
-      if virStoragePoolIsActive(pool) != 1 { virStoragePoolCreate(pool, 0) }
-      virStoragePoolRefresh(pool, 0)
-      return pool
-    }
+    try storage.withLock { _ in try payloadPoolLocked() }
+  }
+
+  private func payloadPoolLocked() throws -> virStoragePoolPtr {
+    if let pool = lookUpPayloadPool() { return pool }
     let xml = """
       <pool type='dir'><name>\(Self.poolName)</name>\
       <target><path>\(DomainXML.escape(payloadDirectory))</path></target></pool>
       """
     guard let pool = virStoragePoolCreateXML(pointer, xml, UInt32(VIR_STORAGE_POOL_CREATE_WITH_BUILD.rawValue))
-    else { throw LibvirtError.last("virStoragePoolCreateXML(\(Self.poolName))") }
+    else {
+      let error = LibvirtError.last("virStoragePoolCreateXML(\(Self.poolName))")
+      // Another client of the daemon (a second runner, another test process)
+      // created it since the lookup.
+      if let pool = lookUpPayloadPool() { return pool }
+      throw error
+    }
+    return pool
+  }
+
+  private func lookUpPayloadPool() -> virStoragePoolPtr? {
+    guard let pool = virStoragePoolLookupByName(pointer, Self.poolName) else { return nil }
+    if virStoragePoolIsActive(pool) != 1 { virStoragePoolCreate(pool, 0) }
+    virStoragePoolRefresh(pool, 0)
     return pool
   }
 }

@@ -28,6 +28,11 @@ public final class LibvirtConnection: @unchecked Sendable {
   /// volumes, as with a remote host.
   public let sharesFiles: Bool
   /// Lifecycle watches by domain name, and the id of the one C callback.
+  /// Serializes this connection's storage work (the pool's creation, a
+  /// payload's lookup, creation and upload): two cells starting at once
+  /// both found no pool and both created it, and the second failed (CI,
+  /// stop 21); a cell could also find a volume another was still uploading.
+  let storage = Mutex(())
   private let watches = Mutex<(byName: [String: LifecycleWatch], callbackID: Int32, closeWatched: Bool)>(
     ([:], -1, false))
 

@@ -51,6 +51,43 @@ struct LibvirtPoolTests {
     try await runner.builder.build(try runner.builder.workspace.program(named: guest), for: .x86_64)
   }
 
+  /// A daemon without the harness's pool, and many cells uploading at once
+  /// from two clients: every upload succeeds, and one payload is one volume.
+  /// (Before the storage lock two first cells both created the pool and the
+  /// second failed with "pool 'swiftguest-payloads' already exists": CI, stop 21.)
+  @Test func concurrentFirstUploadsToAFreshDaemonAllSucceed() async throws {
+    let uri = try await Self.secondHost("start")
+    // Stopped before the next test starts it again (not in a detached task).
+    var failure: (any Error)?
+    do { try await Self.uploadFromManyCellsAtOnce(uri: uri) } catch { failure = error }
+    try await Self.secondHost("stop")
+    if let failure { throw failure }
+  }
+
+  static func uploadFromManyCellsAtOnce(uri: String) async throws {
+    let clients = [try LibvirtConnection(uri: uri), try LibvirtConnection(uri: uri)]
+    #expect(clients.allSatisfy { !$0.sharesFiles }, "a remote daemon gets uploads")
+    let image = try await Self.payload("selftest").bootImage
+    let names = (0..<4).map { "race-\($0)-\(UUID().uuidString).elf" }
+    let paths = try await withThrowingTaskGroup(of: (String, String).self) { group in
+      for attempt in 0..<12 {
+        let client = clients[attempt % 2]
+        let name = names[attempt % names.count]
+        group.addTask {
+          (name, try await BlockingWork.run { try client.payloadPath(localPath: image, name: name) })
+        }
+      }
+      var paths: [(String, String)] = []
+      for try await path in group { paths.append(path) }
+      return paths
+    }
+    #expect(paths.count == 12)
+    for name in names {
+      let forName = Set(paths.filter { $0.0 == name }.map(\.1))
+      #expect(forName == ["/var/lib/libvirt/swiftguest-payloads/" + name], "\(name): \(forName)")
+    }
+  }
+
   @Test func cellsSpreadOverTwoDaemonsThenOneDropsOut() async throws {
     let second = try await Self.secondHost("start")
     #expect(second.hasPrefix("qemu+tcp://"))
