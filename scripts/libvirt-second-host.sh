@@ -4,7 +4,8 @@
 # mount namespace with private /run/libvirt, /run/lock (pty locks), /var/lib/libvirt,
 # /var/cache/libvirt, /var/log/libvirt and /etc/libvirt (a bind mount of its
 # own config in $state/etc; nothing of the system's libvirt is touched), listening on TCP
-# 16509 without auth (test only, reachable only from this machine).
+# 16509 without auth (test only, reachable only from this machine), with a host
+# UUID of its own (libvirt migrates only between hosts whose UUIDs differ).
 #   libvirt-second-host.sh start   -> prints the URI
 #   libvirt-second-host.sh stop    -> kills its daemon and QEMUs, removes it
 set -euo pipefail
@@ -45,6 +46,7 @@ listen_tcp = 1
 listen_addr = "$ns_ip"
 auth_tcp = "none"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
 CONF
   ip netns add "$ns"
   ip link add sgh0 type veth peer name sgh1

@@ -57,7 +57,8 @@ public struct GuestRunner: Sendable {
       return GuestResult(
         guest: payload.program.name, architecture: settings.architecture,
         accelerator: settings.accelerator, verdict: .skipped,
-        reason: "this backend cannot live-migrate a machine yet (migrate = yes)", sections: [],
+        reason:
+          "this backend cannot live-migrate a machine (migrate = yes; libvirt migrates between two daemons: --connect twice)", sections: [],
         crash: nil, protocolErrors: [], serialLog: "", qemuStderr: "", command: [],
         qemuExitCode: nil, duration: .zero, processID: nil)
     }

@@ -99,7 +99,7 @@ public enum QemuGuard {
 
   /// The read end of this process's lifeline pipe (created on first use).
   /// Give it to a guard as its standard input; never close it.
-  static func lifelineReadEnd() throws -> Int32 {
+  public static func lifelineReadEnd() throws -> Int32 {
     try lifeline.withLock { ends in
       if let ends { return ends.read }
       var fds: [Int32] = [-1, -1]

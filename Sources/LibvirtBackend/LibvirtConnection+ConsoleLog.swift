@@ -8,21 +8,25 @@ import Foundation
 /// reads this file, which lives in the harness's storage pool directory so
 /// that a remote daemon can hand it back through a volume download.
 extension LibvirtConnection {
-  /// File name of domain `domain`'s console log.
-  static func consoleLogName(domain: String) -> String { "\(domain).console.log" }
+  /// File name of domain `domain`'s console log; after live migration
+  /// `hop` N, the destination's own (`<domain>.hopN.console.log`).
+  static func consoleLogName(domain: String, hop: Int = 0) -> String {
+    hop == 0 ? "\(domain).console.log" : "\(domain).hop\(hop).console.log"
+  }
 
-  /// Where the daemon's QEMU should write `domain`'s console log.
-  public func consoleLogPath(domain: String) throws -> String {
+  /// Where the daemon's QEMU should write `domain`'s console log (after
+  /// migration `hop`: the destination's part).
+  public func consoleLogPath(domain: String, hop: Int = 0) throws -> String {
     let pool = try payloadPool()
     defer { virStoragePoolFree(pool) }
-    return try poolDirectory(pool) + "/" + Self.consoleLogName(domain: domain)
+    return try poolDirectory(pool) + "/" + Self.consoleLogName(domain: domain, hop: hop)
   }
 
   /// Reads and deletes `domain`'s console log (at `path`, from
   /// `consoleLogPath`): from the file system when the daemon shares this
   /// machine's files, otherwise as a volume download. Nil when QEMU wrote
   /// none.
-  public func takeConsoleLog(domain: String, path: String) throws -> [UInt8]? {
+  public func takeConsoleLog(domain: String, hop: Int = 0, path: String) throws -> [UInt8]? {
     if sharesFiles {
       guard let data = FileManager.default.contents(atPath: path) else { return nil }
       try? FileManager.default.removeItem(atPath: path)
@@ -30,7 +34,7 @@ extension LibvirtConnection {
     }
     let pool = try payloadPool()
     defer { virStoragePoolFree(pool) }
-    guard let volume = virStorageVolLookupByName(pool, Self.consoleLogName(domain: domain)) else {
+    guard let volume = virStorageVolLookupByName(pool, Self.consoleLogName(domain: domain, hop: hop)) else {
       return nil
     }
     defer { virStorageVolFree(volume) }

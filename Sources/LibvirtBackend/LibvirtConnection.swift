@@ -168,10 +168,14 @@ public final class LibvirtConnection: @unchecked Sendable {
     return nil
   }
 
-  /// Starts a transient domain from `xml`, paused, destroyed automatically
-  /// when this connection closes (a killed runner leaves nothing running).
-  public func createPausedTransientDomain(_ xml: String) throws -> LibvirtDomain {
-    let flags = VIR_DOMAIN_START_PAUSED.rawValue | VIR_DOMAIN_START_AUTODESTROY.rawValue
+  /// Starts a transient domain from `xml`, paused, with `autodestroy`
+  /// destroyed automatically when this connection closes (a killed runner
+  /// leaves nothing running; libvirt refuses to migrate such a domain).
+  public func createPausedTransientDomain(_ xml: String, autodestroy: Bool = true) throws
+    -> LibvirtDomain
+  {
+    var flags = VIR_DOMAIN_START_PAUSED.rawValue
+    if autodestroy { flags |= VIR_DOMAIN_START_AUTODESTROY.rawValue }
     guard let domain = virDomainCreateXML(pointer, xml, flags) else {
       throw LibvirtError.last("virDomainCreateXML")
     }

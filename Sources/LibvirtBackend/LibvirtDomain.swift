@@ -66,6 +66,67 @@ public final class LibvirtDomain: @unchecked Sendable {
   }
 }
 
+/// Live migration (`virDomainMigrate3`).
+extension LibvirtDomain {
+  /// The domain's XML as a destination must receive it
+  /// (`VIR_DOMAIN_XML_MIGRATABLE`).
+  public func migratableXML() throws -> String {
+    guard let text = virDomainGetXMLDesc(pointer, UInt32(VIR_DOMAIN_XML_MIGRATABLE.rawValue)) else {
+      throw LibvirtError.last("virDomainGetXMLDesc")
+    }
+    defer { free(text) }
+    return String(cString: text)
+  }
+
+  /// Live-migrates the domain to `destination`'s daemon and leaves it
+  /// paused there (`VIR_MIGRATE_LIVE | VIR_MIGRATE_PAUSED`), over QEMU's
+  /// migration `uri` (e.g. `tcp:127.0.0.1`), with `xml` as the
+  /// destination's definition when given (paths that differ on that host).
+  /// The source domain, transient, is gone afterwards. Blocks until libvirt
+  /// finished or failed.
+  public func migrate(to destination: LibvirtConnection, uri: String?, xml: String?) throws
+    -> LibvirtDomain
+  {
+    var parameters: virTypedParameterPtr?
+    var count: Int32 = 0
+    var capacity: Int32 = 0
+    defer { virTypedParamsFree(parameters, count) }
+    if let uri {
+      guard virTypedParamsAddString(&parameters, &count, &capacity, VIR_MIGRATE_PARAM_URI, uri) == 0
+      else { throw LibvirtError.last("virTypedParamsAddString") }
+    }
+    if let xml {
+      guard virTypedParamsAddString(&parameters, &count, &capacity, VIR_MIGRATE_PARAM_DEST_XML, xml) == 0
+      else { throw LibvirtError.last("virTypedParamsAddString") }
+    }
+    let flags = VIR_MIGRATE_LIVE.rawValue | VIR_MIGRATE_PAUSED.rawValue
+    guard let moved = virDomainMigrate3(pointer, destination.pointer, parameters, UInt32(count), flags)
+    else { throw LibvirtError.last("virDomainMigrate3") }
+    return LibvirtDomain(pointer: moved, connection: destination)
+  }
+
+  /// Figures of the domain's last completed job (on a migration's
+  /// destination: that migration), as libvirt reports them.
+  public func completedJobStatistics() -> (downtime: Int?, elapsed: Int?, transferred: Int?) {
+    var type: Int32 = 0
+    var parameters: virTypedParameterPtr?
+    var count: Int32 = 0
+    guard
+      virDomainGetJobStats(
+        pointer, &type, &parameters, &count, UInt32(VIR_DOMAIN_JOB_STATS_COMPLETED.rawValue)) == 0
+    else { return (nil, nil, nil) }
+    defer { virTypedParamsFree(parameters, count) }
+    func value(_ name: String) -> Int? {
+      var result: UInt64 = 0
+      return virTypedParamsGetULLong(parameters, count, name, &result) == 1 ? Int(result) : nil
+    }
+    return (
+      value(VIR_DOMAIN_JOB_DOWNTIME), value(VIR_DOMAIN_JOB_TIME_ELAPSED),
+      value(VIR_DOMAIN_JOB_MEMORY_PROCESSED) ?? value(VIR_DOMAIN_JOB_DATA_PROCESSED)
+    )
+  }
+}
+
 /// A non-blocking libvirt stream read through the event loop.
 public final class LibvirtStream: @unchecked Sendable {
   let pointer: virStreamPtr
@@ -144,6 +205,25 @@ public final class LibvirtStream: @unchecked Sendable {
       return was
     }
     if watching { virStreamEventRemoveCallback(pointer) }
+  }
+
+  /// Writes `bytes` to the stream (the console's input), waiting while
+  /// the non-blocking stream is full; throws when it is closed or fails.
+  public func send(_ bytes: [UInt8], timeout: Duration = .seconds(5)) throws {
+    let deadline = ContinuousClock.now + timeout
+    var offset = 0
+    while offset < bytes.count {
+      let count = bytes[offset...].withUnsafeBytes { raw in
+        virStreamSend(pointer, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
+      }
+      if count > 0 {
+        offset += Int(count)
+      } else if count == -2, ContinuousClock.now < deadline {
+        usleep(1_000)  // would block: the daemon has not taken the last bytes yet
+      } else {
+        throw LibvirtError.last("virStreamSend")
+      }
+    }
   }
 
   /// Stops reading and aborts the stream.

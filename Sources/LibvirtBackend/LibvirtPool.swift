@@ -16,6 +16,10 @@ public final class LibvirtPool: @unchecked Sendable {
 
   /// The hosts, in the order given.
   public let hosts: [Host]
+  /// Daemons used only as destinations of live migrations (a private
+  /// daemon's `migrationPeer`): no cell starts there, and their budget is
+  /// not counted (the migrating cell's slot stays on the host it started on).
+  public let migrationTargets: [LibvirtConnection]
   private let state: Mutex<(usedCPUs: [Int], usedMemory: [Int], lost: Set<Int>)>
 
   /// Connects to every URI; fails naming the first that cannot be reached.
@@ -23,8 +27,10 @@ public final class LibvirtPool: @unchecked Sendable {
     try self.init(connections: uris.map { try LibvirtConnection(uri: $0) })
   }
 
-  /// A pool of open connections (e.g. one to a `PrivateLibvirtd`).
-  public init(connections: [LibvirtConnection]) throws {
+  /// A pool of open connections (e.g. one to a `PrivateLibvirtd`), with
+  /// `migrationTargets` as further destinations of live migrations.
+  public init(connections: [LibvirtConnection], migrationTargets: [LibvirtConnection] = []) throws {
+    self.migrationTargets = migrationTargets
     var hosts: [Host] = []
     for connection in connections {
       hosts.append(Host(connection: connection, capacity: try connection.capacity()))
@@ -162,6 +168,11 @@ public final class LibvirtPool: @unchecked Sendable {
 extension LibvirtPool: GuestLauncher {
   public var checksAcceleratorAvailability: Bool { true }
 
+  /// Cells live-migrate between the pool's daemons (hosts and migration
+  /// targets): there must be two of them. libvirt does not migrate within
+  /// one daemon.
+  public var canMigrate: Bool { hosts.count + migrationTargets.count >= 2 }
+
   /// The pool places cells on its hosts and admits them itself.
   public var host: HostKey? { nil }
 
@@ -193,8 +204,13 @@ extension LibvirtPool: GuestLauncher {
       let connection = hosts[host].connection
       do {
         let path = try connection.payloadPath(localPath: payload.bootImage, name: volumeName(payload))
+        let peers = hosts.map(\.connection) + migrationTargets
+        let name = volumeName(payload)
+        let backend = LibvirtHostBackend(
+          connection: connection, peers: settings.migrate ? peers : [],
+          stage: { destination in try destination.payloadPath(localPath: payload.bootImage, name: name) })
         var run = try await RunEngine().run(
-          LibvirtHostBackend(connection: connection),
+          backend,
           request: MachineRequest(guest: payload.program.name, bootImage: path, settings: settings),
           onStart: onStart)
         if checkLost(host) {

@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 
 #if canImport(Glibc)
   import Glibc
@@ -128,14 +129,40 @@ public struct PrivateLibvirtd: Sendable {
 
     """
 
-  static let libvirtdConf = """
+  /// The daemon's libvirtd.conf. `host_uuid` is the daemon's own (derived
+  /// from its state directory): libvirt refuses to migrate a domain between
+  /// two daemons with the same host UUID, and both would otherwise read
+  /// this machine's SMBIOS UUID.
+  static func libvirtdConf(hostUUID: String) -> String {
+    """
     # Written by swift-guest-harness for its private libvirtd (PrivateLibvirtd).
     unix_sock_rw_perms = "0700"
     unix_sock_ro_perms = "0700"
     unix_sock_admin_perms = "0700"
     log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+    host_uuid = "\(hostUUID)"
 
     """
+  }
+
+  /// This daemon's host UUID: a version-4-shaped UUID from the SHA-256 of
+  /// its state directory (stable across restarts, distinct per directory).
+  public var hostUUID: String {
+    var hash = SHA256()
+    hash.update(Array("swiftguest-libvirtd:\(stateDirectory)".utf8))
+    var hex = Array(hash.finalizeHex().prefix(32))
+    hex[12] = "4"  // version 4
+    hex[16] = Array("89ab")[Int(String(hex[16]), radix: 16)! & 3]  // RFC 4122 variant
+    let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }
+    return parts.joined(separator: "-")
+  }
+
+  /// A second private daemon beside this one (state in `<dir>-peer`, its
+  /// own host UUID): the destination of live migrations on this machine,
+  /// since libvirt does not migrate a domain within one daemon.
+  public var migrationPeer: PrivateLibvirtd {
+    PrivateLibvirtd(stateDirectory: stateDirectory + "-peer", securityModel: securityModel)
+  }
 
   /// Why this machine cannot run the daemon, or nil.
   public static func unavailableReason() -> String? {
@@ -179,7 +206,7 @@ public struct PrivateLibvirtd: Sendable {
       ? Self.qemuConf(user: user, group: group) : Self.standardQemuConf
     try conf.write(
       toFile: stateDirectory + "/etc/qemu.conf", atomically: true, encoding: .utf8)
-    try Self.libvirtdConf.write(
+    try Self.libvirtdConf(hostUUID: hostUUID).write(
       toFile: stateDirectory + "/etc/libvirtd.conf", atomically: true, encoding: .utf8)
     try? files.removeItem(atPath: socketPath)
 

@@ -39,6 +39,23 @@ struct BackendOptions: ParsableArguments {
     }
   }
 
+  /// `pool` ready for `cells`: when one of them live-migrates and the pool
+  /// is the default private daemon alone, that daemon's migration peer (a
+  /// second private libvirtd with its own host UUID; libvirt migrates only
+  /// between daemons) is started and added as a migration destination.
+  /// With `--connect` the named daemons migrate to each other.
+  func readying(_ pool: LibvirtPool, for cells: [MatrixCell]) throws -> LibvirtPool {
+    guard connect.isEmpty, geteuid() == 0, pool.migrationTargets.isEmpty,
+      cells.contains(where: \.settings.migrate)
+    else { return pool }
+    do {
+      let peer = try PrivateLibvirtd().migrationPeer.start().connect()
+      return try LibvirtPool(connections: pool.hosts.map(\.connection), migrationTargets: [peer])
+    } catch {
+      throw ValidationError("the private libvirtd's migration peer: \(error)")
+    }
+  }
+
   /// The local daemon used without `--connect`: one that needs no change
   /// to the system's libvirt. `qemu:///session` auto-spawns a user's own
   /// daemon; for root that URI is the system daemon, so root gets the

@@ -52,7 +52,7 @@ extension Runner {
       }
       let pool = try backend.pool()
       var (runner, cells) = try selection.cells(on: pool)
-      if let pool { runner.launcher = pool }
+      if let pool { runner.launcher = try backend.readying(pool, for: cells) }
       guard !cells.isEmpty else { throw ValidationError("no matrix cell matches the selection") }
       if matrix {
         try await runMatrix(runner, cells, repeats: repeats ?? 3)

@@ -94,7 +94,8 @@ extension Runner {
       let pool = try backend.pool()
       var (runner, cells) = try selection.cells(on: pool)
       var budget = HostResources.available()
-      if let pool {
+      if var pool {
+        pool = try backend.readying(pool, for: cells)
         runner.launcher = pool
         budget = HostResources(
           cpus: pool.hosts.map(\.capacity.cpus).reduce(0, +),

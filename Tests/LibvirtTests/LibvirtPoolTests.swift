@@ -88,6 +88,38 @@ struct LibvirtPoolTests {
     }
   }
 
+  /// A hop to a daemon on another (network and mount namespace) host: the
+  /// payload is uploaded into its pool and the destination's definition
+  /// names that copy and a console log of its own, which comes back by
+  /// volume download and continues the one log.
+  @Test func aCellMigratesToARemoteHostThatGetsThePayloadUploaded() async throws {
+    let uri = try await Self.secondHost("start")
+    var failure: (any Error)?
+    do { try await Self.migrateOnce(to: uri) } catch { failure = error }
+    try await Self.secondHost("stop")
+    if let failure { throw failure }
+  }
+
+  static func migrateOnce(to uri: String) async throws {
+    let pool = try LibvirtPool(
+      connections: [try await LibvirtTestDaemon.connect()], migrationTargets: [try LibvirtConnection(uri: uri)])
+    var runner = Self.runner
+    runner.launcher = pool
+    var settings = Self.settings()
+    settings.migrate = true
+    settings.guestArguments = ["harness.tests=1"]  // memory: one hop
+    let result = try await runner.run(try runner.builder.workspace.program(named: "migration"), settings: settings)
+    #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
+    #expect(result.migrations.map(\.number) == [1])
+    #expect(result.qemuStderr.contains("migrated to: hop1 \(uri)"), "\(result.qemuStderr)")
+    let lines = result.serialLog.split(separator: "\n")
+    let request = try #require(lines.firstIndex { $0.hasSuffix("# harness: migrate") })
+    #expect(
+      lines[request...].contains { $0.hasPrefix("ok ") && $0.contains(" memory") },
+      "the destination's part is in the log")
+    #expect(lines.filter { $0.hasPrefix("# EXIT:") }.count == 1)
+  }
+
   @Test func cellsSpreadOverTwoDaemonsThenOneDropsOut() async throws {
     let second = try await Self.secondHost("start")
     #expect(second.hasPrefix("qemu+tcp://"))

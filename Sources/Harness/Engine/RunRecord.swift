@@ -111,6 +111,10 @@ public struct RunRecord: Sendable {
     }
     if let details = libvirt, let ending = details.ending {
       lines.append("events: \(details.eventSummary)")
+      if let hops = details.migratedTo, !hops.isEmpty {
+        lines.append(
+          "migrated to: " + hops.enumerated().map { "hop\($0.offset + 1) \($0.element)" }.joined(separator: ", "))
+      }
       lines.append("libvirt: \(ending.description)")
     }
     if lines.isEmpty { return text }
@@ -164,17 +168,21 @@ public struct LibvirtDetails: Sendable, Hashable, Codable {
   public var events: [LifecycleRecord]
   /// Who ended the domain.
   public var ending: LibvirtEnding?
+  /// After live migrations: the URI of each hop's destination daemon, in
+  /// order (the events of hop N are named `hopN:EVENT/detail`).
+  public var migratedTo: [String]?
 
   /// Details of one domain.
   public init(
     uri: String, domain: String, domainXML: String, events: [LifecycleRecord] = [],
-    ending: LibvirtEnding? = nil
+    ending: LibvirtEnding? = nil, migratedTo: [String]? = nil
   ) {
     self.uri = uri
     self.domain = domain
     self.domainXML = domainXML
     self.events = events
     self.ending = ending
+    self.migratedTo = migratedTo
   }
 
   /// `NAME/detail@12ms …`.
