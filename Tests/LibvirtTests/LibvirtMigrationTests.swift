@@ -93,6 +93,16 @@ extension LibvirtDaemonSuites {
       #expect(result.migrations.count >= 3, "\(result.qemuStderr)")
     }
 
+    /// One daemon cannot migrate a domain to itself: a migrating cell on a
+    /// pool of one is SKIP with the reason, never booted.
+    @Test func aPoolOfOneDaemonSkipsMigratingCells() async throws {
+      let pool = try LibvirtPool(connections: [try await LibvirtTestDaemon.connect()])
+      #expect(!pool.canMigrate)
+      let result = try await boot(.x86_64, tests: "0", pool: pool)
+      #expect(result.verdict == .skipped, "\(result.reason)")
+      #expect(result.reason.contains("libvirt migrates between two daemons"), "\(result.reason)")
+    }
+
     /// A migration libvirt refuses (here: to the same daemon, whose host
     /// UUID is the source's) ends the run at once with its own reason, and
     /// the domain is gone.
