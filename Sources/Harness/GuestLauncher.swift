@@ -10,10 +10,11 @@ public protocol GuestLauncher: Sendable {
   /// places guests on hosts and admits them itself (a libvirt pool).
   var host: HostKey? { get }
 
-  /// Boots `payload` with `settings` and waits until the machine is gone;
-  /// `.skipped` when the launcher cannot run it anywhere.
   /// Whether its machines live-migrate on request (default: no).
   var canMigrate: Bool { get }
+
+  /// Boots `payload` with `settings` and waits until the machine is gone;
+  /// `.skipped` when the launcher cannot run it anywhere.
   func launch(_ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?)
     async throws -> LaunchOutcome
 }

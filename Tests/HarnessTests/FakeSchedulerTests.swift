@@ -163,6 +163,51 @@ struct FakeSchedulerTests {
   }
 }
 
+extension FakeSchedulerTests {
+  /// A launcher that places cells on hosts and admits them itself, as a
+  /// libvirt pool does (`host == nil`): here one host of three CPUs.
+  struct SelfAdmittingLauncher: GuestLauncher {
+    var inner: EngineLauncher
+    var hostPool = ResourcePool(capacity: HostResources(cpus: 3, memoryMiB: 1 << 16))
+    var checksAcceleratorAvailability: Bool { false }
+    var host: HostKey? { nil }
+    var canMigrate: Bool { false }
+    func launch(
+      _ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?
+    ) async throws -> LaunchOutcome {
+      let need = HostResources(cpus: settings.cpus, memoryMiB: settings.memoryMiB)
+      guard await hostPool.acquire(need) else { throw CancellationError() }
+      do {
+        let outcome = try await inner.launch(payload, settings: settings, onStart: onStart)
+        await hostPool.release(need)
+        return outcome
+      } catch {
+        await hostPool.release(need)
+        throw error
+      }
+    }
+  }
+
+  /// One scheduler, a pool per host: cells of a launcher that admits on
+  /// its own hosts are bounded by those hosts (3 CPUs), not by this
+  /// machine's budget (1 CPU), and `-j` still caps them.
+  @Test func aSelfAdmittingLaunchersCellsUseItsHostsNotThisMachinesBudget() async {
+    let backend = Self.backend()
+    var scheduler = Self.scheduler(backend, cpus: 1)
+    scheduler.runner.launcher = SelfAdmittingLauncher(inner: EngineLauncher(backend))
+    let cells = (0..<6).map { Self.cell("slow").renamed("r\($0)") }
+    let outcomes = await scheduler.run(cells)
+    #expect(outcomes.allSatisfy { $0.label == "PASS" })
+    #expect(backend.ledger.snapshot.peak == 3, "the launcher's host admits three at once")
+
+    let capped = Self.backend()
+    var jobs = Self.scheduler(capped, cpus: 1, jobs: 2)
+    jobs.runner.launcher = SelfAdmittingLauncher(inner: EngineLauncher(capped))
+    _ = await jobs.run(cells)
+    #expect(capped.ledger.snapshot.peak == 2, "-j 2 holds over every host")
+  }
+}
+
 extension MatrixCell {
   /// The cell with the guest's name given a prefix for the fake ledger.
   fileprivate func renamed(_ prefix: String) -> MatrixCell {

@@ -87,7 +87,8 @@ public enum SchedulerEvent: Sendable {
 public struct MatrixScheduler: Sendable {
   /// Settings of a scheduled run.
   public struct Options: Sendable {
-    /// Resources the cells may use together.
+    /// This machine's resources the cells booted here may use together
+    /// (the budget of its pool; hosts of a libvirt pool keep their own).
     public var budget: HostResources
     /// `-j`: at most this many cells at once (nil: only resources limit).
     public var maxConcurrentCells: Int?
@@ -127,17 +128,28 @@ public struct MatrixScheduler: Sendable {
   }
 
   /// Runs `cells` and returns their outcomes in the order of `cells`.
+  ///
+  /// Admission is per host (`HostPools`): this machine's pool has
+  /// `options.budget`; a launcher that places cells on its hosts itself
+  /// (a libvirt pool, `GuestLauncher.host == nil`) admits them in each
+  /// host's own budget, so the run adds no second budget over them. `-j`
+  /// caps the cells running at once over every host.
   public func run(
     _ cells: [MatrixCell], events: @escaping @Sendable (SchedulerEvent) -> Void = { _ in }
   ) async -> [CellOutcome] {
-    let pool = ResourcePool(
-      capacity: options.budget, maxConcurrent: options.maxConcurrentCells ?? .max)
+    let admission = Admission(
+      pools: HostPools(local: options.budget, maxConcurrent: .max),
+      jobs: ResourcePool(
+        capacity: HostResources(cpus: .max / 2, memoryMiB: .max / 2),
+        maxConcurrent: options.maxConcurrentCells ?? .max),
+      host: runner.launcher.host)
     let builds = PayloadBuilds(
       build: buildPayload, slots: Slots(options.maxConcurrentBuilds), events: events)
     return await withTaskGroup(of: CellOutcome.self) { group in
       for (index, cell) in cells.enumerated() {
         group.addTask {
-          let outcome = await runCell(cell, index: index, pool: pool, builds: builds, events: events)
+          let outcome = await runCell(
+            cell, index: index, admission: admission, builds: builds, events: events)
           events(.cellFinished(outcome))
           return outcome
         }
@@ -148,8 +160,33 @@ public struct MatrixScheduler: Sendable {
     }
   }
 
+  /// A run's admission: a `-j` slot, then the cell's resources in the pool
+  /// of the launcher's host (none when the launcher admits on its hosts).
+  struct Admission: Sendable {
+    var pools: HostPools
+    var jobs: ResourcePool
+    var host: HostKey?
+
+    /// Waits for both, in matrix order (`priority`); false (holding
+    /// nothing) when cancelled meanwhile.
+    func acquire(_ need: HostResources, priority: Int) async -> Bool {
+      guard await jobs.acquire(need, priority: priority) else { return false }
+      guard let host else { return true }
+      guard await pools.pool(for: host).acquire(need, priority: priority) else {
+        await jobs.release(need)
+        return false
+      }
+      return true
+    }
+
+    func release(_ need: HostResources) async {
+      if let host { await pools.pool(for: host).release(need) }
+      await jobs.release(need)
+    }
+  }
+
   private func runCell(
-    _ cell: MatrixCell, index: Int, pool: ResourcePool, builds: PayloadBuilds,
+    _ cell: MatrixCell, index: Int, admission: Admission, builds: PayloadBuilds,
     events: @Sendable (SchedulerEvent) -> Void
   ) async -> CellOutcome {
     var outcome = CellOutcome(index: index, cell: cell, state: .notRun)
@@ -163,9 +200,9 @@ public struct MatrixScheduler: Sendable {
     }
     outcome.payload = payload
     let need = HostResources(cell: cell)
-    guard await pool.acquire(need, priority: index) else { return outcome }
+    guard await admission.acquire(need, priority: index) else { return outcome }
     if Task.isCancelled {
-      await pool.release(need)
+      await admission.release(need)
       return outcome
     }
     for attempt in 1...(options.retries + 1) {
@@ -192,7 +229,7 @@ public struct MatrixScheduler: Sendable {
       guard result.verdict.isFailure, attempt <= options.retries, !Task.isCancelled else { break }
       events(.attemptFailed(index: index, cell: cell, attempt: attempt, result: result))
     }
-    await pool.release(need)
+    await admission.release(need)
     return outcome
   }
 }

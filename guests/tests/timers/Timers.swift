@@ -511,8 +511,13 @@ func rtcPeriodic() {
     IOAPIC.mask(irq8.gsi)
     let n = count(rtcVector)
     note("RTC interrupts", UInt64(n))
-    let ideal = UInt32(interval * hertz / 1_000_000)
-    expect(n, in: 2...ideal + 1, "RTC periodic: repeats, at most one per period over 50 ms")
+    // At most one interrupt per period boundary in the window (the
+    // window's fraction of a period can hold one more: the ceiling), plus
+    // one at once when PIE is set: PF latches at every boundary whether or
+    // not PIE is set, and one may have passed since register C was read.
+    // (CI saw 14 at 256 Hz, over the old bound of floor + 1 = 13.)
+    let most = UInt32((interval * hertz + 999_999) / 1_000_000) + 1
+    expect(n, in: 2...most, "RTC periodic: repeats, at most one per period over 50 ms")
     // Register C: IRQF (7) and PF (6) set for a periodic interrupt.
     expectBits(rtcFlags, set: 0xC0, "RTC register C shows IRQF and PF in the handler")
     if n >= 2 {
