@@ -39,6 +39,13 @@ public enum S390xPlatform: GuestPlatform {
   /// The command line QEMU copied into the image (`-append`).
   public static var arguments: BootArguments { BootInfo.arguments }
 
+  /// The reset record page: 0xF000, the page below the image (0x10000).
+  /// QEMU's `-kernel` IPL loads the image at 0x10000 and writes nothing
+  /// between the 8 KiB lowcore of CPU 0 (0x0-0x1FFF) and the image; the
+  /// allocators only manage RAM above the image, and secondary CPUs'
+  /// lowcores come from them.
+  public static var resetRecordAddress: UInt? { 0xF000 }
+
   /// The CPUs SCLP READ SCP INFO reported (`BootInfo.cpuCount`), at least 1.
   public static var cpuCount: Int { max(BootInfo.cpuCount, 1) }
 
