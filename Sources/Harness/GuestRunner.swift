@@ -107,6 +107,7 @@ public struct GuestRunner: Sendable {
     result.notes = record.notes
     result.vcpuPositions = record.vcpuPositions
     result.migrations = record.migrations
+    result.resets = record.resets
     GuestSourceText.annotate(&result, sources: payload.sources)
     return result
   }
