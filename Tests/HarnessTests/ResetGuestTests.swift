@@ -1,0 +1,72 @@
+import Foundation
+import Harness
+import Testing
+
+/// Forwards a machine but hides its reset: a backend that cannot reset.
+final class UnresettableMachine: BackendMachine {
+  let inner: any BackendMachine
+  init(_ inner: any BackendMachine) { self.inner = inner }
+  var events: AsyncStream<MachineEvent> { inner.events }
+  var control: (any MachineControl)? { inner.control }
+  var drainAfterStop: Duration { inner.drainAfterStop }
+  func start() async throws -> Int32? { try await inner.start() }
+  func destroy() async { await inner.destroy() }
+  func finish(_ run: EngineSummary) async -> MachineReport { await inner.finish(run) }
+}
+
+/// Bare QEMU whose machines cannot reset.
+struct UnresettableQemuBackend: MachineBackend {
+  var host: HostKey { .local }
+  func create(_ request: MachineRequest) async throws -> any BackendMachine {
+    UnresettableMachine(try await QemuProcessBackend().create(request))
+  }
+}
+
+/// Machine resets on bare QEMU with the real `reset` guest: the run spans
+/// the reset (the first document's test, the resumed test's checks from
+/// both boots, the test after it), the guest sees a warm reset, the
+/// harness records exactly one; a backend that cannot reset ends the run
+/// with its reason, never a pass.
+@Suite("Machine reset (real QEMU)", .serialized)
+struct ResetGuestTests {
+  func boot(architecture: Architecture, runner: GuestRunner = TestSupport.runner) async throws
+    -> GuestResult
+  {
+    let program = try runner.builder.workspace.program(named: "reset")
+    let settings = LaunchSettings(
+      architecture: architecture, accelerator: .tcg, cpus: 1, timeout: .seconds(120))
+    return try await runner.run(program, settings: settings)
+  }
+
+  @Test(arguments: Architecture.allCases)
+  func theGuestSeesAWarmResetAndTheRunSpansIt(architecture: Architecture) async throws {
+    let result = try await boot(architecture: architecture)
+    #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
+    #expect(result.resets.map(\.number) == [1], "\(result.qemuStderr)")
+    #expect(result.sections.map(\.name) == ["before", "warm reset", "after"])
+    // The resumed test has its checks from before the reset (3) and after
+    // it (6; its `require` runs on both boots).
+    let resumed = try #require(result.sections.first { $0.name == "warm reset" })
+    #expect(resumed.checks.count == 9, "\(resumed.checks.map(\.name))")
+    #expect(resumed.checks.allSatisfy { $0.outcome == .passed })
+    let lines = result.serialLog.split(separator: "\n")
+    #expect(lines.filter { $0.hasSuffix("# harness: reset") }.count == 1)
+    #expect(lines.filter { $0 == "KTAP version 1" }.count == 2, "one document before the reset, one after")
+    #expect(lines.filter { $0.hasPrefix("# EXIT:") }.count == 1)
+    #expect(result.qemuStderr.contains("reset 1: at"), "\(result.qemuStderr)")
+  }
+
+  @Test func aBackendThatCannotResetEndsTheRunWithItsReason() async throws {
+    var runner = TestSupport.runner
+    runner.launcher = EngineLauncher(UnresettableQemuBackend())
+    let result = try await boot(architecture: .x86_64, runner: runner)
+    #expect(result.verdict == .crashed, "\(result.reason)")
+    #expect(
+      result.reason.hasPrefix(
+        "reset 1 failed: the guest asked for a reset, and this backend cannot reset a machine"),
+      "\(result.reason)")
+    #expect(result.resets.isEmpty)
+    // Ended at once, not after the guest's 20 s wait.
+    #expect(result.duration < .seconds(15), "\(result.duration)")
+  }
+}
