@@ -29,10 +29,10 @@ struct UnresettableQemuBackend: MachineBackend {
 /// with its reason, never a pass.
 @Suite("Machine reset (real QEMU)", .serialized)
 struct ResetGuestTests {
-  func boot(architecture: Architecture, runner: GuestRunner = TestSupport.runner) async throws
-    -> GuestResult
-  {
-    let program = try runner.builder.workspace.program(named: "reset")
+  func boot(
+    _ name: String = "reset", architecture: Architecture, runner: GuestRunner = TestSupport.runner
+  ) async throws -> GuestResult {
+    let program = try runner.builder.workspace.program(named: name)
     let settings = LaunchSettings(
       architecture: architecture, accelerator: .tcg, cpus: 1, timeout: .seconds(120))
     return try await runner.run(program, settings: settings)
@@ -67,6 +67,23 @@ struct ResetGuestTests {
       "\(result.reason)")
     #expect(result.resets.isEmpty)
     // Ended at once, not after the guest's 20 s wait.
+    #expect(result.duration < .seconds(15), "\(result.duration)")
+  }
+
+  @Test(arguments: Architecture.allCases)
+  func aResetTheGuestMakesByItselfAfterAnAskedOneEndsQEMU(architecture: Architecture)
+    async throws
+  {
+    // guests/negative/reset_unasked: asks, is reset, then resets unasked.
+    let result = try await boot("reset_unasked", architecture: architecture)
+    #expect(result.verdict == .crashed, "\(result.reason)\n\(result.serialLog)")
+    #expect(
+      result.reason.hasPrefix("guest stopped without an exit line (triple fault, reset or early exit); QEMU exited with 0"),
+      "\(result.reason)")
+    #expect(result.resets.map(\.number) == [1])
+    // Two documents: the one that asked and the resumed one; no third.
+    let lines = result.serialLog.split(separator: "\n")
+    #expect(lines.filter { $0 == "KTAP version 1" }.count == 2, "\(result.serialLog)")
     #expect(result.duration < .seconds(15), "\(result.duration)")
   }
 }
