@@ -30,24 +30,27 @@ struct UnresettableQemuBackend: MachineBackend {
 @Suite("Machine reset (real QEMU)", .serialized)
 struct ResetGuestTests {
   func boot(
-    _ name: String = "reset", architecture: Architecture, runner: GuestRunner = TestSupport.runner
+    _ name: String = "reset", architecture: Architecture, cpus: Int = 1,
+    runner: GuestRunner = TestSupport.runner
   ) async throws -> GuestResult {
     let program = try runner.builder.workspace.program(named: name)
     let settings = LaunchSettings(
-      architecture: architecture, accelerator: .tcg, cpus: 1, timeout: .seconds(120))
+      architecture: architecture, accelerator: .tcg, cpus: cpus, timeout: .seconds(120))
     return try await runner.run(program, settings: settings)
   }
 
   @Test(arguments: Architecture.allCases)
   func theGuestSeesAWarmResetAndTheRunSpansIt(architecture: Architecture) async throws {
-    let result = try await boot(architecture: architecture)
+    // x86_64 with two CPUs: the second CPU also runs before and after.
+    let cpus = architecture == .x86_64 ? 2 : 1
+    let result = try await boot(architecture: architecture, cpus: cpus)
     #expect(result.verdict == .passed, "\(result.reason)\n\(result.serialLog)")
     #expect(result.resets.map(\.number) == [1], "\(result.qemuStderr)")
     #expect(result.sections.map(\.name) == ["before", "warm reset", "after"])
-    // The resumed test has its checks from before the reset (3) and after
-    // it (6; its `require` runs on both boots).
+    // The resumed test has its checks from before the reset (3, x86_64: 5)
+    // and after it (6, x86_64: 8; its `require` runs on both boots).
     let resumed = try #require(result.sections.first { $0.name == "warm reset" })
-    #expect(resumed.checks.count == 9, "\(resumed.checks.map(\.name))")
+    #expect(resumed.checks.count == (cpus == 2 ? 13 : 9), "\(resumed.checks.map(\.name))")
     #expect(resumed.checks.allSatisfy { $0.outcome == .passed })
     let lines = result.serialLog.split(separator: "\n")
     #expect(lines.filter { $0.hasSuffix("# harness: reset") }.count == 1)

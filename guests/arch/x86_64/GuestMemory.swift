@@ -15,7 +15,9 @@ public enum GuestMemory {
   /// image, away from the real-mode IVT and BIOS data area (page 0), the
   /// SMP trampoline (the first free page below 1 MiB, page 1) and the
   /// Multiboot information QEMU's option ROM writes at 0x9000. The page
-  /// allocator never hands it out.
+  /// allocator never hands it out. Measured under QEMU 7.2 with qboot, on
+  /// `pc` and `q35`: the page keeps the reset record and the 3840 bytes
+  /// after it across a QMP `system_reset`.
   public static let resetRecordPage: UInt = 0x8000
 
   /// Start of the virtual allocator's range: above the 64 GiB identity map.

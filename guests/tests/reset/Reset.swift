@@ -6,7 +6,9 @@
 // reset the runtime finds its reset record, resumes this test, and the
 // test checks that it was a warm reset: the pattern survived (RAM is
 // kept) while the globals have their initial values again (the image was
-// reloaded and the guest started over from its entry).
+// reloaded and the guest started over from its entry). On x86_64 with two
+// CPUs the second CPU runs work before the reset and, reset with the
+// machine, starts again (INIT-SIPI-SIPI) and runs work after it.
 
 import GuestArch
 import GuestLib
@@ -31,6 +33,20 @@ func keptPattern(_ index: Int) -> UInt64 {
   return z
 }
 
+#if arch(x86_64)
+  /// The CPU that ran the last work posted to CPU 1.
+  nonisolated(unsafe) var ranOn = -1
+
+  /// Starts the other CPUs and runs work on CPU 1 (two CPUs or more).
+  func otherCPUWorks(_ started: StaticString, _ ran: StaticString) {
+    guard Platform.cpuCount >= 2 else { return }
+    expect(SMP.startAll(), .greaterOrEqual, 2, started)
+    ranOn = -1
+    SMP.onCPU(1, { _ in ranOn = SMP.currentIndex })
+    expectEqual(ranOn, 1, ran)
+  }
+#endif
+
 /// Runs before the reset only: its result stays in the first document.
 func before() throws(TestStop) {
   expectEqual(GuestReset.count, 0, "no reset before the test that asks")
@@ -49,6 +65,9 @@ func warmReset() throws(TestStop) {
       words[index] = keptPattern(index)
       index &+= 1
     }
+    #if arch(x86_64)
+      otherCPUWorks("a second CPU starts before the reset", "CPU 1 runs work before the reset")
+    #endif
     initialisedWord = 0xFEED_FACE_CAFE_BEEF
     zeroedWord = 0x5EED
     note("reset record page words written", UInt64(count))
@@ -68,6 +87,9 @@ func warmReset() throws(TestStop) {
   expectEqual(wrong, 0, "every word written to the reset record page before the reset is kept (warm: RAM survives)")
   expectEqual(initialisedWord, 0x0123_4567_89AB_CDEF, "an initialised global changed before the reset has its initial value again (the image was reloaded)")
   expectEqual(zeroedWord, 0, "a zeroed global changed before the reset is zero again")
+  #if arch(x86_64)
+    otherCPUWorks("a second CPU starts again after the reset", "CPU 1 runs work after the reset")
+  #endif
 }
 
 /// Runs after the resumed test, on the boot after the reset.
