@@ -10,10 +10,12 @@ public protocol GuestLauncher: Sendable {
   /// places guests on hosts and admits them itself (a libvirt pool).
   var host: HostKey? { get }
 
-  /// Boots `payload` with `settings` and waits until the machine is gone;
-  /// `.skipped` when the launcher cannot run it anywhere.
   /// Whether its machines live-migrate on request (default: no).
   var canMigrate: Bool { get }
+  /// Whether its machines reset on request (default: no).
+  var canReset: Bool { get }
+  /// Boots `payload` with `settings` and waits until the machine is gone;
+  /// `.skipped` when the launcher cannot run it anywhere.
   func launch(_ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?)
     async throws -> LaunchOutcome
 }
@@ -33,6 +35,8 @@ public struct EngineLauncher: GuestLauncher {
   public var host: HostKey? { backend.host }
 
   public var canMigrate: Bool { backend.canMigrate }
+
+  public var canReset: Bool { backend.canReset }
 
   public func launch(
     _ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?

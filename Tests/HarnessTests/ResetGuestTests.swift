@@ -14,9 +14,12 @@ final class UnresettableMachine: BackendMachine {
   func finish(_ run: EngineSummary) async -> MachineReport { await inner.finish(run) }
 }
 
-/// Bare QEMU whose machines cannot reset.
+/// Bare QEMU whose machines cannot reset; `claimsReset`: the backend says
+/// it can all the same (the engine must still refuse).
 struct UnresettableQemuBackend: MachineBackend {
+  var claimsReset: Bool
   var host: HostKey { .local }
+  var canReset: Bool { claimsReset }
   func create(_ request: MachineRequest) async throws -> any BackendMachine {
     UnresettableMachine(try await QemuProcessBackend().create(request))
   }
@@ -25,17 +28,20 @@ struct UnresettableQemuBackend: MachineBackend {
 /// Machine resets on bare QEMU with the real `reset` guest: the run spans
 /// the reset (the first document's test, the resumed test's checks from
 /// both boots, the test after it), the guest sees a warm reset, the
-/// harness records exactly one; a backend that cannot reset ends the run
-/// with its reason, never a pass.
+/// harness records exactly one; a cell on a backend that cannot reset is
+/// SKIP, a machine that cannot ends the run with its reason, a cell that
+/// does not reset never asks, and a reset the guest makes by itself after
+/// an asked one ends QEMU: never a pass.
 @Suite("Machine reset (real QEMU)", .serialized)
 struct ResetGuestTests {
   func boot(
     _ name: String = "reset", architecture: Architecture, cpus: Int = 1,
-    runner: GuestRunner = TestSupport.runner
+    runner: GuestRunner = TestSupport.runner, reset: Bool = true
   ) async throws -> GuestResult {
     let program = try runner.builder.workspace.program(named: name)
-    let settings = LaunchSettings(
+    var settings = LaunchSettings(
       architecture: architecture, accelerator: .tcg, cpus: cpus, timeout: .seconds(120))
+    settings.reset = reset
     return try await runner.run(program, settings: settings)
   }
 
@@ -59,9 +65,29 @@ struct ResetGuestTests {
     #expect(result.qemuStderr.contains("reset 1: at"), "\(result.qemuStderr)")
   }
 
-  @Test func aBackendThatCannotResetEndsTheRunWithItsReason() async throws {
+  @Test func aCellOnABackendThatCannotResetIsSkippedWithItsReason() async throws {
     var runner = TestSupport.runner
-    runner.launcher = EngineLauncher(UnresettableQemuBackend())
+    runner.launcher = EngineLauncher(UnresettableQemuBackend(claimsReset: false))
+    let result = try await boot(architecture: .x86_64, runner: runner)
+    #expect(result.verdict == .skipped, "\(result.reason)")
+    #expect(result.reason == "this backend cannot reset a machine yet (reset = yes)")
+    #expect(result.sections.isEmpty && result.command.isEmpty, "nothing ran")
+  }
+
+  @Test func aCellThatDoesNotResetNeverAsks() async throws {
+    // reset = no: requestReset() returns at once and both tests that need
+    // the reset skip; the harness resets nothing.
+    let result = try await boot(architecture: .x86_64, reset: false)
+    #expect(result.verdict == .passed, "\(result.reason)")
+    #expect(result.resets.isEmpty)
+    #expect(result.sections.map(\.status) == [.passed, .skipped, .skipped])
+    #expect(!result.serialLog.contains("# harness: reset"))
+  }
+
+  @Test func aBackendThatCannotResetEndsTheRunWithItsReason() async throws {
+    // The backend claims it can, its machine cannot: the engine refuses.
+    var runner = TestSupport.runner
+    runner.launcher = EngineLauncher(UnresettableQemuBackend(claimsReset: true))
     let result = try await boot(architecture: .x86_64, runner: runner)
     #expect(result.verdict == .crashed, "\(result.reason)")
     #expect(

@@ -106,9 +106,12 @@ struct RunEngineResetTests {
       + "# Totals: pass:4 fail:0 skip:0\n# EXIT: STATUS=0\n"
   }
 
-  static func run(_ machine: any BackendMachine) async throws -> (RunRecord, Judgment) {
-    let settings = LaunchSettings(
+  static func run(_ machine: any BackendMachine, reset: Bool = true) async throws -> (
+    RunRecord, Judgment
+  ) {
+    var settings = LaunchSettings(
       architecture: .x86_64, accelerator: .tcg, timeout: .seconds(600), silenceTimeout: .seconds(600))
+    settings.reset = reset
     let record = try await RunEngine().run(
       ResettingFakeBackend(machine: machine),
       request: MachineRequest(guest: "fake", bootImage: "/nonexistent", settings: settings))
@@ -149,6 +152,18 @@ struct RunEngineResetTests {
       "\(judgment.reason)")
     #expect(record.resets.isEmpty)
     #expect(record.timeout == nil)
+  }
+
+  @Test func aRequestInACellThatDoesNotResetFailsAtOnce() async throws {
+    let machine = ResettingFakeMachine(parts: [Self.beforeReset, Self.afterReset()])
+    let (record, judgment) = try await Self.run(machine, reset: false)
+    #expect(judgment.verdict == .crashed)
+    #expect(
+      judgment.reason
+        == "reset 1 failed: the guest asked for a reset in a cell that does not reset (no harness.reset=yes); the machine was destroyed",
+      "\(judgment.reason)")
+    #expect(machine.state.withLock { $0.resets } == 0)
+    #expect(record.resets.isEmpty)
   }
 
   @Test func aResetThatFailsIsItsOwnReason() async throws {

@@ -1,3 +1,15 @@
+extension MachineBackend {
+  /// Whether the backend's machines reset on the guest's request
+  /// (`ResettableMachine`); a cell with `reset = yes` on a backend that
+  /// cannot is SKIP, never run.
+  public var canReset: Bool { false }
+}
+
+extension GuestLauncher {
+  /// Whether the launcher's machines reset on request (default: no).
+  public var canReset: Bool { false }
+}
+
 /// A machine that can reset itself on the guest's request (`# harness:
 /// reset`, guests/lib/Protocol/KTAPGrammar.swift). The reset is the
 /// answer: nothing is written to the console input. A machine that is no

@@ -234,9 +234,12 @@ public struct RunEngine: Sendable {
     /// reset that fails, ends the run with a `ResetFailure`.
     func resetMachine() async {
       let number = state.resets.count + 1
-      guard let resettable = machine as? any ResettableMachine else {
+      guard settings.reset, let resettable = machine as? any ResettableMachine else {
         let failure = ResetFailure(
-          number: number, reason: "the guest asked for a reset, and this backend cannot reset a machine")
+          number: number,
+          reason: settings.reset
+            ? "the guest asked for a reset, and this backend cannot reset a machine"
+            : "the guest asked for a reset in a cell that does not reset (no harness.reset=yes)")
         state.resetFailure = failure
         await destroy(.resetFailed(failure))
         return

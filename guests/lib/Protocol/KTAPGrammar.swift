@@ -888,16 +888,17 @@ extension KTAP {
 ///
 ///     # harness: reset
 ///
-/// The harness resets the machine (bare QEMU: QMP `system_reset`) and
-/// writes nothing back: the reset is the answer. The machine's RAM
+/// In cells that allow it (`harness.reset=yes`) the harness resets the
+/// machine (bare QEMU: QMP `system_reset`) and writes nothing back: the
+/// reset is the answer. The machine's RAM
 /// survives; the firmware or loader reloads the image, and the guest
 /// starts over from its entry. A guest that finds the record it left
 /// before asking (`requestReset()`) writes a new `KTAP version 1`
 /// document that continues the run: the same `# guest:` line and plan,
 /// then the test that asked reopened under its own name with its check
 /// numbers going on, then the tests after it. Only a request line allows
-/// a second header; a backend that cannot reset ends the run with its own
-/// reason.
+/// a second header; a request in a cell that does not reset, or on a
+/// backend that cannot, ends the run with its own reason.
 public enum HarnessRequest: UInt8, Sendable {
   /// Live-migrate the machine (`migrate`).
   case migrate
@@ -930,6 +931,9 @@ extension KTAP {
   public static let requestDone: UInt8 = 0x06
   /// The command-line word that says a cell migrates (`harness.migrate=yes`).
   public static let migrateArgument: StaticString = "harness.migrate"
+  /// The command-line word that says a cell resets on request
+  /// (`harness.reset=yes`).
+  public static let resetArgument: StaticString = "harness.reset"
 
   /// Writes the request line `# harness: WORD` at `depth`.
   public static func writeRequest(_ request: HarnessRequest, depth: Int) {

@@ -72,6 +72,9 @@ public struct GuestRunState {
   /// Whether the harness migrates the machine on request
   /// (`harness.migrate=yes`).
   public var migrates = false
+  /// Whether the harness resets the machine on request
+  /// (`harness.reset=yes`).
+  public var resets = false
 
   /// A fresh state.
   public init() {}
@@ -142,6 +145,7 @@ public func runGuestTests<P: GuestPlatform>(
   guestRunState = GuestRunState()
   guestRunState.allowXPass = arguments.value(of: "harness.xpass", hasItem: "allow")
   guestRunState.migrates = arguments.value(of: KTAP.migrateArgument, hasItem: "yes")
+  guestRunState.resets = arguments.value(of: KTAP.resetArgument, hasItem: "yes")
   var selectedCount = 0
   for index in 0..<tests.count where isSelected(index, arguments) { selectedCount &+= 1 }
   guestRunState.plannedTests = selectedCount

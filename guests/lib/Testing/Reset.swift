@@ -33,6 +33,8 @@ public enum GuestReset {
 
 /// Why `requestReset()` returned (it returns only when no reset came).
 public enum ResetRefusal: Equatable {
+  /// The cell does not reset (no `harness.reset=yes`): nothing was asked.
+  case notAllowed
   /// The platform keeps no reset record (`resetRecordAddress` is nil).
   case noRecordPage
   /// Only a running test can ask (the run resumes in that test).
@@ -43,6 +45,7 @@ public enum ResetRefusal: Equatable {
   /// The reason in words.
   public var reason: StaticString {
     switch self {
+    case .notAllowed: "the cell does not reset (reset = no)"
     case .noRecordPage: "this platform keeps no reset record"
     case .outsideTest: "a reset can only be asked for inside a test"
     case .noReset: "the harness did not reset the machine within 20 s"
@@ -57,10 +60,12 @@ let resetWait: UInt64 = 20_000_000_000
 /// Asks the harness to reset the machine. On a reset this never returns:
 /// the guest boots again and resumes the calling test from its start with
 /// `GuestReset.resumed` set (see the top of this file). Returns only when
-/// no reset came, with the reason. Call it from the test's own CPU while
-/// no other CPU reports.
+/// no reset came, with the reason: at once in a cell that does not reset
+/// (no `harness.reset=yes`), so a test can skip instead of asking in vain.
+/// Call it from the test's own CPU while no other CPU reports.
 @inline(never)
 public func requestReset() -> ResetRefusal {
+  guard guestRunState.resets else { return .notAllowed }
   guard let address = PlatformHooks.resetRecordAddress,
     let record = UnsafeMutablePointer<UInt64>(bitPattern: address)
   else { return .noRecordPage }
