@@ -176,7 +176,9 @@ public enum VerdictJudge {
   /// itself, or wrote a header without a reset, never passes).
   static func resetProblem(_ stream: ParsedStream, resets: Int) -> String? {
     guard stream.resumes != resets else { return nil }
-    return "the guest continued its run in \(stream.resumes) document\(stream.resumes == 1 ? "" : "s") after a reset request, but the harness reset the machine \(resets) time\(resets == 1 ? "" : "s")"
+    let documents = "\(stream.resumes) document\(stream.resumes == 1 ? "" : "s")"
+    let times = "\(resets) time\(resets == 1 ? "" : "s")"
+    return "the guest continued its run in \(documents) after a reset request, but the harness reset the machine \(times)"
   }
 
   /// `a, b, c` (with `, …` past `limit` names).

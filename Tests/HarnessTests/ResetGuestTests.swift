@@ -60,7 +60,9 @@ struct ResetGuestTests {
     #expect(resumed.checks.allSatisfy { $0.outcome == .passed })
     let lines = result.serialLog.split(separator: "\n")
     #expect(lines.filter { $0.hasSuffix("# harness: reset") }.count == 1)
-    #expect(lines.filter { $0 == "KTAP version 1" }.count == 2, "one document before the reset, one after")
+    #expect(
+      lines.filter { $0 == "KTAP version 1" }.count == 2, "one document before the reset, one after"
+    )
     #expect(lines.filter { $0.hasPrefix("# EXIT:") }.count == 1)
     #expect(result.qemuStderr.contains("reset 1: at"), "\(result.qemuStderr)")
   }
@@ -107,7 +109,9 @@ struct ResetGuestTests {
     let result = try await boot("reset_unasked", architecture: architecture)
     #expect(result.verdict == .crashed, "\(result.reason)\n\(result.serialLog)")
     #expect(
-      result.reason.hasPrefix("guest stopped without an exit line (triple fault, reset or early exit); QEMU exited with 0"),
+      result.reason.hasPrefix(
+        "guest stopped without an exit line (triple fault, reset or early exit); QEMU exited with 0"
+      ),
       "\(result.reason)")
     #expect(result.resets.map(\.number) == [1])
     // Two documents: the one that asked and the resumed one; no third.

@@ -110,7 +110,8 @@ struct RunEngineResetTests {
     RunRecord, Judgment
   ) {
     var settings = LaunchSettings(
-      architecture: .x86_64, accelerator: .tcg, timeout: .seconds(600), silenceTimeout: .seconds(600))
+      architecture: .x86_64, accelerator: .tcg, timeout: .seconds(600),
+      silenceTimeout: .seconds(600))
     settings.reset = reset
     let record = try await RunEngine().run(
       ResettingFakeBackend(machine: machine),
@@ -134,9 +135,10 @@ struct RunEngineResetTests {
     #expect(record.stream.resetRequests == 1)
     #expect(record.stream.sections.map(\.name) == ["one", "reset", "three"])
     // Checks of both boots: one before, the resumed test's two, one after.
-    #expect(record.stream.sections.map { $0.checks.map(\.name) } == [
-      ["first"], ["before the reset", "after the reset"], ["last"],
-    ])
+    #expect(
+      record.stream.sections.map { $0.checks.map(\.name) } == [
+        ["first"], ["before the reset", "after the reset"], ["last"],
+      ])
     #expect(record.stream.preamble.contains("firmware says hello"))
   }
 
@@ -189,7 +191,8 @@ struct RunEngineResetTests {
     }
     let settings = LaunchSettings(architecture: .x86_64, accelerator: .tcg)
     let record = try await RunEngine().run(
-      backend, request: MachineRequest(guest: "fake", bootImage: "/nonexistent", settings: settings))
+      backend, request: MachineRequest(guest: "fake", bootImage: "/nonexistent", settings: settings)
+    )
     let judgment = VerdictJudge.judge(record, CellExpectations(settings: settings))
     #expect(judgment.verdict == .protocolError)
     #expect(judgment.reason.contains("second KTAP header"), "\(judgment.reason)")
@@ -209,10 +212,12 @@ struct RunEngineResetTests {
     #expect(judgment.verdict == .protocolError)
     #expect(
       judgment.reason.contains(
-        "the guest continued its run in 1 document after a reset request, but the harness reset the machine 0 times"),
+        "the guest continued its run in 1 document after a reset request, but the harness reset the machine 0 times"
+      ),
       "\(judgment.reason)")
     record.resets = [MachineReset(number: 1, atMilliseconds: 10, milliseconds: 1)]
-    #expect(VerdictJudge.judge(record, CellExpectations(architecture: .x86_64)) == Judgment(.passed, ""))
+    #expect(
+      VerdictJudge.judge(record, CellExpectations(architecture: .x86_64)) == Judgment(.passed, ""))
   }
 
   @Test func theResumedDocumentMustContinueTheTestThatAsked() {

@@ -43,7 +43,9 @@ public struct MachineReset: Sendable, Hashable, Codable {
   }
 
   /// `reset 1: at 812 ms (took 3 ms)`.
-  public var summary: String { "reset \(number): at \(atMilliseconds) ms (took \(milliseconds) ms)" }
+  public var summary: String {
+    "reset \(number): at \(atMilliseconds) ms (took \(milliseconds) ms)"
+  }
 }
 
 /// Why a reset the guest asked for did not happen.

@@ -10,7 +10,7 @@ import GuestLib
 
 /// The tests of this guest, in run order.
 let guestTests = [
-  Test("reset unasked", resetUnasked),
+  Test("reset unasked", resetUnasked)
 ]
 
 #if arch(s390x)

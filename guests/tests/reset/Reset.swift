@@ -58,7 +58,8 @@ func warmReset() throws(TestStop) {
   let count = kept.count / 8
   let words = kept.baseAddress!.bindMemory(to: UInt64.self, capacity: count)
   if !GuestReset.resumed {
-    expectEqual(initialisedWord, 0x0123_4567_89AB_CDEF, "an initialised global has its initial value")
+    expectEqual(
+      initialisedWord, 0x0123_4567_89AB_CDEF, "an initialised global has its initial value")
     expectEqual(zeroedWord, 0, "a zeroed global is zero")
     var index = 0
     while index < count {
@@ -85,8 +86,13 @@ func warmReset() throws(TestStop) {
     if words[index] != keptPattern(index) { wrong &+= 1 }
     index &+= 1
   }
-  expectEqual(wrong, 0, "every word written to the reset record page before the reset is kept (warm: RAM survives)")
-  expectEqual(initialisedWord, 0x0123_4567_89AB_CDEF, "an initialised global changed before the reset has its initial value again (the image was reloaded)")
+  expectEqual(
+    wrong, 0,
+    "every word written to the reset record page before the reset is kept (warm: RAM survives)")
+  expectEqual(
+    initialisedWord, 0x0123_4567_89AB_CDEF,
+    "an initialised global changed before the reset has its initial value again (the image was reloaded)"
+  )
   expectEqual(zeroedWord, 0, "a zeroed global changed before the reset is zero again")
   #if arch(x86_64)
     otherCPUWorks("a second CPU starts again after the reset", "CPU 1 runs work after the reset")
