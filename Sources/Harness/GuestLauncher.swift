@@ -12,6 +12,8 @@ public protocol GuestLauncher: Sendable {
 
   /// Whether its machines live-migrate on request (default: no).
   var canMigrate: Bool { get }
+  /// Whether its machines reset on request (default: no).
+  var canReset: Bool { get }
 
   /// Boots `payload` with `settings` and waits until the machine is gone;
   /// `.skipped` when the launcher cannot run it anywhere.
@@ -34,6 +36,8 @@ public struct EngineLauncher: GuestLauncher {
   public var host: HostKey? { backend.host }
 
   public var canMigrate: Bool { backend.canMigrate }
+
+  public var canReset: Bool { backend.canReset }
 
   public func launch(
     _ payload: Payload, settings: LaunchSettings, onStart: (@Sendable (Int32) -> Void)?

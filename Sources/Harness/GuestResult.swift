@@ -273,6 +273,8 @@ public struct GuestResult: Sendable, Codable {
   public var vcpuPositions: [VcpuPosition] = []
   /// The live migrations of the run, in order (a migrating cell).
   public var migrations: [MigrationHop] = []
+  /// The resets the harness made on the guest's request, in order.
+  public var resets: [MachineReset] = []
 
   /// A result.
   public init(

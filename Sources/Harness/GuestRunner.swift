@@ -62,6 +62,14 @@ public struct GuestRunner: Sendable {
         crash: nil, protocolErrors: [], serialLog: "", qemuStderr: "", command: [],
         qemuExitCode: nil, duration: .zero, processID: nil)
     }
+    if settings.reset, !launcher.canReset {
+      return GuestResult(
+        guest: payload.program.name, architecture: settings.architecture,
+        accelerator: settings.accelerator, verdict: .skipped,
+        reason: "this backend cannot reset a machine yet (reset = yes)", sections: [],
+        crash: nil, protocolErrors: [], serialLog: "", qemuStderr: "", command: [],
+        qemuExitCode: nil, duration: .zero, processID: nil)
+    }
     let launcher = self.launcher
     let launch = { try await launcher.launch(payload, settings: settings, onStart: onStart) }
     let launched: LaunchOutcome?
@@ -107,6 +115,7 @@ public struct GuestRunner: Sendable {
     result.notes = record.notes
     result.vcpuPositions = record.vcpuPositions
     result.migrations = record.migrations
+    result.resets = record.resets
     GuestSourceText.annotate(&result, sources: payload.sources)
     return result
   }

@@ -27,6 +27,13 @@ public struct ParsedStream: Sendable {
   public var requests: [HarnessRequest] = []
   /// Migration requests among `requests`.
   public var migrationRequests: Int { requests.filter { $0 == .migrate }.count }
+  /// Reset requests among `requests`.
+  public var resetRequests: Int { requests.filter { $0 == .reset }.count }
+  /// Documents that continued the run after a reset: a `KTAP version 1`
+  /// header after a `# harness: reset` line (guests/lib/Protocol/
+  /// KTAPGrammar.swift). The judge holds it against the resets the harness
+  /// made.
+  public var resumes = 0
 }
 
 /// The protocol's rule for test names (guests/lib/Protocol/KTAPGrammar.swift,
@@ -116,6 +123,18 @@ public struct KTAPParser: Sendable {
   private var lineCut = 0
   /// Checks recorded so far.
   private var checkCount = 0
+  /// A reset request line came and no header since: the next top-level
+  /// header continues the run, and lines that are no protocol line are
+  /// the reboot's firmware noise.
+  private var awaitingResume = false
+  /// Where a continuing document is: its header seen, and its plan line.
+  private var resuming: ResumeState = .none
+
+  private enum ResumeState: Sendable {
+    case none
+    /// Header seen; the guest name, the plan and the reopened test follow.
+    case header(planSeen: Bool)
+  }
 
   /// Most checks one run may report: past it the parser stops recording
   /// (memory and reports stay bounded) and the harness stops the guest.
@@ -215,6 +234,11 @@ public struct KTAPParser: Sendable {
       let request = KTAP.request(in: base, line.text.lowerBound, line.text.upperBound)
     {
       stream.requests.append(request)
+      if request == .reset { awaitingResume = true }
+    }
+    if awaitingResume && line.kind == .unknown {
+      stream.preamble.append(shown)
+      return
     }
     switch line.kind {
     case .blank:
@@ -222,7 +246,13 @@ public struct KTAPParser: Sendable {
     case .diagnostic, .subtestHeader, .guestName, .totals, .exit, .crash:
       handleDiagnostic(line, text: text, shown: shown)
     case .version:
-      if line.indent == 0 { error("second KTAP header") }
+      if line.indent == 0 && awaitingResume {
+        awaitingResume = false
+        stream.resumes += 1
+        resuming = .header(planSeen: false)
+      } else if line.indent == 0 {
+        error("second KTAP header")
+      }
     case .result:
       let result = ResultLine(line, text: text)
       if result.nameHasHash {
@@ -235,11 +265,23 @@ public struct KTAPParser: Sendable {
         }
         crashMarker = .closed
       } else if line.indent >= 2 {
+        if case .header = resuming, let open = openSection {
+          error("check '\(result.description)' after reset \(stream.resumes) before test '\(open.name)' was reopened")
+        }
+        resuming = .none
         handleCheck(result)
       } else {
+        resuming = .none
         handleSectionResult(result)
       }
     case .plan where line.indent == 0:
+      if case .header(planSeen: false) = resuming {
+        resuming = .header(planSeen: true)
+        if stream.plannedSections != line.count {
+          error("plan \(shown) after reset \(stream.resumes), where the run planned \(stream.plannedSections.map(String.init) ?? "nothing")")
+        }
+        return
+      }
       if stream.plannedSections != nil { error("second plan line") }
       stream.plannedSections = line.count
     case .plan where line.indent >= 2:
@@ -281,6 +323,16 @@ public struct KTAPParser: Sendable {
         crashMarker = .open(name: name)
         return
       }
+      if case .header = resuming {
+        resuming = .none
+        if let open = openSection {
+          // The test that asked for the reset, reopened: its checks go on.
+          if name != open.name {
+            error("after reset \(stream.resumes) the guest opened test '\(name)' where '\(open.name)' was open")
+          }
+          return
+        }
+      }
       if openSection != nil { error("subtest started inside another subtest") }
       openSection = GuestSection(
         number: stream.sections.count + 1, name: name, checks: [], reportedOK: nil)
@@ -289,7 +341,11 @@ public struct KTAPParser: Sendable {
       pendingDiagnostics = []
       topDiagnostics = []
     case .guestName:
-      stream.guestName = text(line.name)
+      let name = text(line.name)
+      if case .header = resuming, let first = stream.guestName, first != name {
+        error("guest '\(name)' after reset \(stream.resumes), where the run is guest '\(first)'")
+      }
+      stream.guestName = name
     case .totals:
       break
     default:

@@ -47,6 +47,9 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// Whether the cell live-migrates the guest when it asks
   /// (`migrate = yes`; the guest gets `harness.migrate=yes`).
   public var migrate = false
+  /// Whether the cell resets the machine when the guest asks (`reset =
+  /// yes`; the guest gets `harness.reset=yes`).
+  public var reset = false
   /// Whether the cell's expected outcome is a guest panic (`expect =
   /// panic`; the guest gets `harness.expect=panic`; x86_64 gets a pvpanic
   /// device whose panic shuts QEMU down with exit code 0, which no
@@ -85,7 +88,7 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
   /// `harness.machine` when a machine type is set,
   /// `harness.accel=tcg|kvm`, `harness.qemu=MAJOR.MINOR.MICRO` when the
   /// QEMU version is known, `harness.xpass=allow` when XPASS is allowed, `harness.migrate=yes` in a
-  /// migrating cell),
+  /// migrating cell, `harness.reset=yes` in a cell that resets on request),
   /// then the cell's own arguments.
   public var commandLine: String {
     var words = ["harness.mem=\(memoryMiB)", "harness.smp=\(cpus)"]
@@ -95,6 +98,7 @@ public struct LaunchSettings: Sendable, Hashable, Codable {
     if let qemuVersion { words.append("harness.qemu=\(qemuVersion)") }
     if xpassAllowed { words.append("harness.xpass=allow") }
     if migrate { words.append("harness.migrate=yes") }
+    if reset { words.append("harness.reset=yes") }
     if expectPanic { words.append("harness.expect=panic") }
     return (words + guestArguments).joined(separator: " ")
   }

@@ -5,10 +5,12 @@ extension VerdictJudge {
   /// isa-debug-exit status gives 0), bare s390x QEMU with 1 (a disabled
   /// wait under `-action panic=exit-failure`), libvirt reports CRASHED —
   /// with no crash record, no exit line and no failed check. The limits,
-  /// a migration failure and timeouts read as in any cell.
+  /// a migration or reset failure and timeouts read as in any cell.
   public static func judgePanic(_ run: RunRecord, architecture: Architecture) -> (Verdict, String) {
     let stream = run.stream
-    if run.outputLimitReached != nil || run.timeout != nil || run.migrationFailure != nil {
+    if run.outputLimitReached != nil || run.timeout != nil || run.migrationFailure != nil
+      || run.resetFailure != nil
+    {
       let (verdict, reason) = judge(run, architecture: architecture)
       return (verdict, reason + " (the cell expected a guest panic)")
     }

@@ -36,6 +36,11 @@ public enum VerdictJudge {
       // never got its answer, so nothing after the request says anything.
       return (.crashed, "\(failure); the machine was destroyed")
     }
+    if let failure = run.resetFailure {
+      // A reset the guest asked for did not happen: the guest waits for a
+      // reset that never comes.
+      return (.crashed, "\(failure); the machine was destroyed")
+    }
     if let timeout = run.timeout {
       switch timeout {
       case .deadline:
@@ -76,6 +81,7 @@ public enum VerdictJudge {
     }
     var problems = stream.protocolErrors
     if !stream.sawHeader { problems.append("no KTAP version line") }
+    if let problem = resetProblem(stream, resets: run.resets.count) { problems.append(problem) }
     if let planned = stream.plannedSections {
       let finished = stream.sections.filter { $0.reportedOK != nil }.count
       if planned != finished {
@@ -162,6 +168,17 @@ public enum VerdictJudge {
       }
     }
     return nil
+  }
+
+  /// Where the guest's documents disagree with the resets the harness
+  /// made, or nil: every document after the first must follow a reset the
+  /// guest asked for and the harness made (a guest that started over by
+  /// itself, or wrote a header without a reset, never passes).
+  static func resetProblem(_ stream: ParsedStream, resets: Int) -> String? {
+    guard stream.resumes != resets else { return nil }
+    let documents = "\(stream.resumes) document\(stream.resumes == 1 ? "" : "s")"
+    let times = "\(resets) time\(resets == 1 ? "" : "s")"
+    return "the guest continued its run in \(documents) after a reset request, but the harness reset the machine \(times)"
   }
 
   /// `a, b, c` (with `, …` past `limit` names).

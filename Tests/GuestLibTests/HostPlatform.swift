@@ -7,6 +7,10 @@ enum HostPlatform: GuestPlatform {
   nonisolated(unsafe) static var commandLine: [UInt8] = []
   nonisolated(unsafe) static var cpus = 1
   nonisolated(unsafe) static var clock: UInt64 = 0
+  /// The reset record page, when a test gives the platform one.
+  nonisolated(unsafe) static var resetPage: UnsafeMutableRawPointer? = nil
+  /// Called on every clock reading (a test watches the guest wait).
+  nonisolated(unsafe) static var onClock: (() -> Void)? = nil
 
   static func boot() {}
 
@@ -21,8 +25,11 @@ enum HostPlatform: GuestPlatform {
 
   static func nanoseconds() -> UInt64 {
     clock += 1000
+    onClock?()
     return clock
   }
+
+  static var resetRecordAddress: UInt? { resetPage.map { UInt(bitPattern: $0) } }
 
   static func hasFeature(_ feature: CPUFeature) -> Bool { feature.name.description == "x2apic" }
 

@@ -9,6 +9,8 @@ public protocol MachineBackend: Sendable {
   var host: HostKey { get }
   /// Whether its machines live-migrate on request (default: no).
   var canMigrate: Bool { get }
+  /// Whether its machines reset on request (default: no).
+  var canReset: Bool { get }
 
   /// Creates the machine for `request` without running guest code: no
   /// console byte can be lost before the engine listens.

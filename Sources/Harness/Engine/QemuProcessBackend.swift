@@ -21,6 +21,9 @@ public struct QemuProcessBackend: MachineBackend {
   /// Bare QEMU migrates to a fresh QEMU on this host.
   public var canMigrate: Bool { true }
 
+  /// Bare QEMU resets on request (QMP `system_reset`).
+  public var canReset: Bool { true }
+
   /// Prepares the command line; the process starts with `start()`, its
   /// console pipe existing from the first instruction on. A migrating cell
   /// (`settings.migrate`) also gets a console input (a FIFO next to the QMP

@@ -110,6 +110,9 @@ public struct RunEngine: Sendable {
     /// NMIs injected on request, and pokes that failed.
     var nmis = 0
     var pokeFailures: [String] = []
+    /// Resets made on request, and the one that failed.
+    var resets: [MachineReset] = []
+    var resetFailure: ResetFailure?
   }
 
   private func loop(
@@ -200,8 +203,9 @@ public struct RunEngine: Sendable {
       }
     }
 
-    /// Serves the guest's requests in order: an NMI at once, a migration
-    /// one at a time (the next request waits until the hop is done).
+    /// Serves the guest's requests in order: an NMI and a reset at once, a
+    /// migration one at a time (the next request waits until the hop is
+    /// done).
     func takeRequests() async {
       let requests = state.capture.parser.result.requests
       while !state.migrating, state.kill == nil, state.stop == nil,
@@ -220,8 +224,41 @@ public struct RunEngine: Sendable {
           }
         case .migrate:
           await startMigration()
+        case .reset:
+          await resetMachine()
         }
       }
+    }
+
+    /// Resets the machine as the guest asked; a backend that cannot, or a
+    /// reset that fails, ends the run with a `ResetFailure`.
+    func resetMachine() async {
+      let number = state.resets.count + 1
+      guard settings.reset, let resettable = machine as? any ResettableMachine else {
+        let failure = ResetFailure(
+          number: number,
+          reason: settings.reset
+            ? "the guest asked for a reset, and this backend cannot reset a machine"
+            : "the guest asked for a reset in a cell that does not reset (no harness.reset=yes)")
+        state.resetFailure = failure
+        await destroy(.resetFailed(failure))
+        return
+      }
+      let began = ContinuousClock.now
+      do {
+        try await resettable.reset()
+      } catch {
+        let failure = ResetFailure(number: number, reason: "\(error)")
+        state.resetFailure = failure
+        await destroy(.resetFailed(failure))
+        return
+      }
+      state.resets.append(
+        MachineReset(
+          number: number, atMilliseconds: QemuMachine.milliseconds(began - start),
+          milliseconds: QemuMachine.milliseconds(.now - began)))
+      // The guest starts over: its silence counts from the reset on.
+      state.capture.lastOutputAt = .now
     }
 
     /// Starts the migration the guest asked for.
@@ -322,6 +359,7 @@ public struct RunEngine: Sendable {
     if state.nmis > 0 || !state.pokeFailures.isEmpty {
       notes.append(.pokes(nmis: state.nmis, failures: state.pokeFailures))
     }
+    if !state.resets.isEmpty { notes.append(.resets(state.resets)) }
     var output = state.capture.finalLog
     var stream = state.capture.parser.finish()
     if var logged = report.consoleLog {
@@ -350,6 +388,8 @@ public struct RunEngine: Sendable {
     record.notes = notes
     record.migrations = state.migrations
     record.migrationFailure = state.migrationFailure
+    record.resets = state.resets
+    record.resetFailure = state.resetFailure
     return record
   }
 }

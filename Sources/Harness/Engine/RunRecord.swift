@@ -34,6 +34,11 @@ public struct RunRecord: Sendable {
   public var migrations: [MigrationHop] = []
   /// The migration that failed (the harness destroyed the machine then).
   public var migrationFailure: MigrationFailure? = nil
+  /// Every reset the harness made on the guest's request, in order.
+  public var resets: [MachineReset] = []
+  /// The reset that failed or that the backend cannot make (the harness
+  /// destroyed the machine then).
+  public var resetFailure: ResetFailure? = nil
   /// The backend's own details.
   public var backend: BackendDetails
 
@@ -244,13 +249,15 @@ public enum HarnessKill: Sendable, Hashable, Codable, CustomStringConvertible {
   case exitGrace(Duration)
   /// A live migration the guest asked for failed or took too long.
   case migrationFailed(MigrationFailure)
+  /// A reset the guest asked for failed, or the backend cannot reset.
+  case resetFailed(ResetFailure)
 
   /// Whether the vCPUs' positions are read before this kill: the guest
   /// would not end by itself (not for Ctrl-C, nor a failed migration).
   public var triaged: Bool {
     switch self {
     case .timeout, .outputLimit, .exitGrace: true
-    case .interrupted, .migrationFailed: false
+    case .interrupted, .migrationFailed, .resetFailed: false
     }
   }
 
@@ -263,6 +270,7 @@ public enum HarnessKill: Sendable, Hashable, Codable, CustomStringConvertible {
     case .exitGrace(let grace):
       "exit grace (no power-off or panic \(RunNote.milliseconds(grace)) after the exit line)"
     case .migrationFailed(let failure): failure.description
+    case .resetFailed(let failure): failure.description
     }
   }
 }
@@ -290,6 +298,8 @@ public enum RunNote: Sendable, Hashable, Codable, CustomStringConvertible {
   case migrations([MigrationHop])
   /// Machine pokes the guest asked for: NMIs injected, pokes that failed.
   case pokes(nmis: Int, failures: [String])
+  /// The resets the harness made on the guest's request.
+  case resets([MachineReset])
 
   /// Notes that are part of the verdict's reason (where the cell ran).
   public var belongsInReason: Bool {
@@ -321,6 +331,7 @@ public enum RunNote: Sendable, Hashable, Codable, CustomStringConvertible {
     case .migrations(let hops): hops.map(\.summary).joined(separator: "\n")
     case .pokes(let nmis, let failures):
       (["NMIs injected on request: \(nmis)"] + failures.map { "failed: \($0)" }).joined(separator: "\n")
+    case .resets(let resets): resets.map(\.summary).joined(separator: "\n")
     }
   }
 

@@ -79,6 +79,7 @@ public enum Matrix {
                 settings.machine = machine
                 settings.xpassAllowed = axes.xpassAllowed
                 settings.migrate = axes.migrate
+                settings.reset = axes.reset
                 settings.expectPanic = axes.expectPanic
                 var cell = MatrixCell(
                   guest: declaration.guest, settings: settings, groups: declaration.groups)

@@ -57,6 +57,9 @@ public struct ArchitectureSettings: Sendable, Hashable {
   /// Whether the guest is live-migrated when it asks (`migrate = yes`;
   /// default `no`). Cell ids end in `.migrate`.
   public var migrate = false
+  /// Whether the machine is reset when the guest asks (`reset = yes`;
+  /// default `no`).
+  public var reset = false
   /// Whether the expected outcome is a guest panic (`expect = panic`;
   /// default `exit`).
   public var expectPanic = false
@@ -107,11 +110,11 @@ public enum MatrixConfig {
   static let keys: Set<String> = [
     "arch", "accel", "smp", "memory", "cpu", "machine", "groups", "timeout", "silence",
     "qemu_args", "guest_args", "exclude", "tcg_factor", "kvm_factor", "output_limit", "qemu",
-    "qemu_builds", "xpass", "migrate", "expect",
+    "qemu_builds", "xpass", "migrate", "reset", "expect",
   ]
   static let overridable: Set<String> = [
     "accel", "smp", "memory", "cpu", "machine", "timeout", "silence", "qemu_args", "guest_args",
-    "tcg_factor", "kvm_factor", "output_limit", "qemu", "xpass", "migrate", "expect",
+    "tcg_factor", "kvm_factor", "output_limit", "qemu", "xpass", "migrate", "reset", "expect",
   ]
   /// Keys of earlier versions, refused with what replaced them.
   static let removed: [String: String] = [
@@ -556,6 +559,19 @@ struct ConfigReader {
     }
   }
 
+  /// `reset = yes|no`: whether the cell resets the machine on the guest's
+  /// request.
+  func resets(_ architecture: Architecture?) throws -> Bool {
+    try single("reset", architecture, default: false, noun: "value") { text throws(ValueProblem) in
+      switch text {
+      case "no": return false
+      case "yes": return true
+      default:
+        throw ValueProblem("'\(ConfigValue.shown(text))' is not yes or no (whether the cell resets the machine on request)")
+      }
+    }
+  }
+
   /// `expect = exit|panic`: the cell's expected outcome.
   func expectsPanic(_ architecture: Architecture?) throws -> Bool {
     try single("expect", architecture, default: false, noun: "value") { text throws(ValueProblem) in
@@ -597,6 +613,7 @@ struct ConfigReader {
     case "silence": _ = try seconds("silence", architecture, default: 30)
     case "xpass": _ = try xpassAllowed(architecture)
     case "migrate": _ = try migrates(architecture)
+    case "reset": _ = try resets(architecture)
     case "expect": _ = try expectsPanic(architecture)
     case "tcg_factor": _ = try factor(.tcg, architecture)
     case "kvm_factor": _ = try factor(.kvm, architecture)
@@ -640,6 +657,7 @@ struct ConfigReader {
     settings.xpassAllowed = try xpassAllowed(architecture)
     settings.machines = try machines(architecture)
     settings.migrate = try migrates(architecture)
+    settings.reset = try resets(architecture)
     settings.expectPanic = try expectsPanic(architecture)
     settings.qemuBuilds = try qemuBuilds(architecture)
     settings.qemuLocations = try qemuLocations()
@@ -651,6 +669,7 @@ struct ConfigReader {
         cpuModel: settings.cpuModels.max { ($0?.utf8.count ?? 0) < ($1?.utf8.count ?? 0) } ?? nil)
       longest.xpassAllowed = settings.xpassAllowed
       longest.migrate = settings.migrate
+      longest.reset = settings.reset
       longest.expectPanic = settings.expectPanic
       longest.guestArguments.append("")
       let bytes =

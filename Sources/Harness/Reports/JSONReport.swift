@@ -122,6 +122,11 @@
 ///     `query-migrate`), `wallMilliseconds` (int, request line to the
 ///     destination running), `transferredBytes` (int or absent). Absent
 ///     when the cell did not migrate.
+///   - `resets` (array of object, optional, added in v1): the resets the
+///     harness made on the guest's request (`# harness: reset`), in order:
+///     `number` (int, from 1), `atMilliseconds` (int, from the run's start
+///     to the reset), `milliseconds` (int, how long the backend took).
+///     Absent when the guest asked for none.
 ///   - `vcpus` (array of object, optional, added in v1): hang triage, where
 ///     every vCPU stood when a timeout ended the run (read through the QEMU
 ///     monitor before the kill), in CPU order: `cpu` (int), `pc` (string,
@@ -297,6 +302,10 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     /// running, as the harness saw it), `transferredBytes` (or null). Absent
     /// for a cell that did not migrate.
     public var migrations: [MigrationHop]?
+    /// The resets the harness made on the guest's request, in order:
+    /// `number`, `atMilliseconds` (from the run's start), `milliseconds`
+    /// (the backend's time). Absent when the guest asked for none.
+    public var resets: [MachineReset]?
     /// Where every vCPU stood when a timeout ended the run; nil when no
     /// positions were read.
     public var vcpus: [Vcpu]?
@@ -304,7 +313,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
       case id, guest, arch, accel, cpus, memoryMiB, cpuModel, machine, qemu, verdict, reason, durationSeconds
       case attempts, flaky, interrupted, qemuExitCode, command, crash, protocolErrors, tests, checks
-      case logPath, migrations, vcpus
+      case logPath, migrations, resets, vcpus
     }
 
     init(_ cell: ReportCell, logPath: String) {
@@ -336,6 +345,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       }
       self.logPath = logPath
       migrations = result.migrations.isEmpty ? nil : result.migrations
+      resets = result.resets.isEmpty ? nil : result.resets
       vcpus = result.vcpuPositions.isEmpty ? nil : result.vcpuPositions.map(Vcpu.init)
     }
 
@@ -364,6 +374,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
       try c.encode(checks, forKey: .checks)
       try c.encode(logPath, forKey: .logPath)
       try c.encodeIfPresent(migrations, forKey: .migrations)
+      try c.encodeIfPresent(resets, forKey: .resets)
       try c.encodeIfPresent(vcpus, forKey: .vcpus)
     }
   }

@@ -39,6 +39,14 @@ public enum S390xPlatform: GuestPlatform {
   /// The command line QEMU copied into the image (`-append`).
   public static var arguments: BootArguments { BootInfo.arguments }
 
+  /// The reset record page: 0xF000, the page below the image (0x10000),
+  /// above CPU 0's 8 KiB lowcore. The allocators only manage RAM above the
+  /// image (secondary CPUs' lowcores come from them), so nothing of the
+  /// runtime writes it. Measured under QEMU 7.2 TCG (`-kernel`): a QMP
+  /// `system_reset` re-IPLs the image and keeps every word of 0x400-0xEFFF
+  /// (lowcore above the runtime's offsets, and the pages below the image).
+  public static var resetRecordAddress: UInt? { 0xF000 }
+
   /// The CPUs SCLP READ SCP INFO reported (`BootInfo.cpuCount`), at least 1.
   public static var cpuCount: Int { max(BootInfo.cpuCount, 1) }
 

@@ -10,6 +10,16 @@ public enum GuestMemory {
   nonisolated(unsafe) public internal(set) static var pages: PageAllocator?
   nonisolated(unsafe) public internal(set) static var early: EarlyAllocator?
 
+  /// The page that keeps the reset record across a machine reset
+  /// (`GuestPlatform.resetRecordAddress`): conventional memory below the
+  /// image, away from the real-mode IVT and BIOS data area (page 0), the
+  /// SMP trampoline (the first free page below 1 MiB, page 1) and the
+  /// Multiboot information QEMU's option ROM writes at 0x9000. The page
+  /// allocator never hands it out. Measured under QEMU 7.2 with qboot, on
+  /// `pc` and `q35`: the page keeps the reset record and the 3840 bytes
+  /// after it across a QMP `system_reset`.
+  public static let resetRecordPage: UInt = 0x8000
+
   /// Start of the virtual allocator's range: above the 64 GiB identity map.
   public static let virtualBase: UInt = 0x100_0000_0000
   /// Size of the virtual allocator's range.
@@ -45,6 +55,7 @@ public enum GuestMemory {
     _ = pages.initialiseArea(0, basePfn: 1, topPfn: lowestTop) { pfn in
       let address = pfn << 12
       if address >= imageStart && pfn < remaining.basePfn { return true }
+      if address == resetRecordPage { return true }
       return !isUsable(address)
     }
     let lowestEnd = lowestTop << 12

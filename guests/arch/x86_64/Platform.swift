@@ -33,6 +33,9 @@ public enum X86_64Platform: GuestPlatform {
   /// The Multiboot command line.
   public static var arguments: BootArguments { BootInfo.arguments }
 
+  /// The reset record page: `GuestMemory.resetRecordPage`.
+  public static var resetRecordAddress: UInt? { GuestMemory.resetRecordPage }
+
   /// The enabled processors of the ACPI MADT (the CPUs `SMP.startAll()`
   /// starts); 1 without ACPI tables.
   public static var cpuCount: Int { max(SMP.discoverProcessors(), 1) }

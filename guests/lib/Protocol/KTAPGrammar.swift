@@ -885,17 +885,34 @@ extension KTAP {
 /// The harness injects an NMI (QMP `inject-nmi`) and writes nothing back:
 /// the NMI is the answer (the guest waits for its handler, with a bound).
 /// Any cell with a control channel serves it.
+///
+///     # harness: reset
+///
+/// In cells that allow it (`harness.reset=yes`) the harness resets the
+/// machine (bare QEMU: QMP `system_reset`) and writes nothing back: the
+/// reset is the answer. The machine's RAM
+/// survives; the firmware or loader reloads the image, and the guest
+/// starts over from its entry. A guest that finds the record it left
+/// before asking (`requestReset()`) writes a new `KTAP version 1`
+/// document that continues the run: the same `# guest:` line and plan,
+/// then the test that asked reopened under its own name with its check
+/// numbers going on, then the tests after it. Only a request line allows
+/// a second header; a request in a cell that does not reset, or on a
+/// backend that cannot, ends the run with its own reason.
 public enum HarnessRequest: UInt8, Sendable {
   /// Live-migrate the machine (`migrate`).
   case migrate
   /// Inject an NMI (`nmi`).
   case nmi
+  /// Reset the machine (`reset`).
+  case reset
 
   /// The request's word on the wire.
   public var word: StaticString {
     switch self {
     case .migrate: return KTAP.migrateWord
     case .nmi: return KTAP.nmiWord
+    case .reset: return KTAP.resetWord
     }
   }
 }
@@ -907,11 +924,16 @@ extension KTAP {
   public static let migrateWord: StaticString = "migrate"
   /// The word of an NMI request.
   public static let nmiWord: StaticString = "nmi"
+  /// The word of a reset request.
+  public static let resetWord: StaticString = "reset"
   /// The byte the harness writes to the guest's console input once a
   /// request is done (ASCII ACK).
   public static let requestDone: UInt8 = 0x06
   /// The command-line word that says a cell migrates (`harness.migrate=yes`).
   public static let migrateArgument: StaticString = "harness.migrate"
+  /// The command-line word that says a cell resets on request
+  /// (`harness.reset=yes`).
+  public static let resetArgument: StaticString = "harness.reset"
 
   /// Writes the request line `# harness: WORD` at `depth`.
   public static func writeRequest(_ request: HarnessRequest, depth: Int) {
@@ -936,6 +958,8 @@ extension KTAP {
     if last &- index == migrate.utf8CodeUnitCount && hasPrefix(text, index, last, migrate) { return .migrate }
     let nmi = nmiWord
     if last &- index == nmi.utf8CodeUnitCount && hasPrefix(text, index, last, nmi) { return .nmi }
+    let reset = resetWord
+    if last &- index == reset.utf8CodeUnitCount && hasPrefix(text, index, last, reset) { return .reset }
     return nil
   }
 }

@@ -51,6 +51,17 @@ public protocol GuestPlatform {
 
   /// Stops the machine; the protocol's exit line has been written.
   static func exit(_ status: GuestStatus) -> Never
+
+  /// The physical address of the page that keeps the reset record across
+  /// a machine reset (`requestReset()`): RAM the firmware, the loader and
+  /// the runtime's boot leave alone, and the allocators never hand out.
+  /// Nil: the platform has none (a reset request is refused).
+  static var resetRecordAddress: UInt? { get }
+}
+
+extension GuestPlatform {
+  /// No reset record page (platforms that do not survive a reset).
+  public static var resetRecordAddress: UInt? { nil }
 }
 
 /// A CPU feature a test may require: a CPUID bit on x86_64, a facility bit

@@ -22,6 +22,8 @@ public enum GuestStatus: UInt32 {
 public enum PlatformHooks {
   /// Nanoseconds since boot.
   nonisolated(unsafe) public static var nanoseconds: () -> UInt64 = { 0 }
+  /// The platform's reset record page (`GuestPlatform.resetRecordAddress`).
+  nonisolated(unsafe) public static var resetRecordAddress: UInt? = nil
   /// Index of the calling CPU.
   nonisolated(unsafe) public static var currentCPU: () -> Int = { 0 }
   /// The platform's exception hook (`GuestPlatform.catchException`).
@@ -41,6 +43,8 @@ public struct GuestRunState {
   public var finishedTests = 0
   /// Whether a test's subtest block is open.
   public var inTest = false
+  /// The open test's index in the guest's test list.
+  public var testIndex = 0
   /// The open test's name (to close it after a crash).
   public var testName: StaticString = ""
   /// The open test's active known-failure reason, if any.
@@ -68,6 +72,9 @@ public struct GuestRunState {
   /// Whether the harness migrates the machine on request
   /// (`harness.migrate=yes`).
   public var migrates = false
+  /// Whether the harness resets the machine on request
+  /// (`harness.reset=yes`).
+  public var resets = false
 
   /// A fresh state.
   public init() {}
@@ -132,19 +139,45 @@ public func runGuestTests<P: GuestPlatform>(
   PlatformHooks.nanoseconds = { P.nanoseconds() }
   PlatformHooks.currentCPU = { P.currentCPU }
   PlatformHooks.catchException = { body, context in P.catchException(body, context: context) }
+  PlatformHooks.resetRecordAddress = P.resetRecordAddress
   prepareExceptionSlots(cpus: P.cpuCount)
   let arguments = P.arguments
   guestRunState = GuestRunState()
   guestRunState.allowXPass = arguments.value(of: "harness.xpass", hasItem: "allow")
   guestRunState.migrates = arguments.value(of: KTAP.migrateArgument, hasItem: "yes")
+  guestRunState.resets = arguments.value(of: KTAP.resetArgument, hasItem: "yes")
   var selectedCount = 0
   for index in 0..<tests.count where isSelected(index, arguments) { selectedCount &+= 1 }
   guestRunState.plannedTests = selectedCount
+  // After a reset the guest asked for: the run goes on in the test that
+  // asked (a record of another plan or test list is stale: ignored).
+  var resume = ResetRecord.take(at: P.resetRecordAddress)
+  if let record = resume,
+    record.state.plannedTests != selectedCount || record.testIndex >= tests.count
+      || !isSelected(record.testIndex, arguments)
+  {
+    resume = nil
+  }
+  GuestReset.count = resume?.resets ?? 0
+  GuestReset.requestedAt = resume?.requestedAt ?? 0
+  if let record = resume {
+    guestRunState.finishedTests = record.state.finishedTests
+    guestRunState.passed = record.state.passed
+    guestRunState.failed = record.state.failed
+    guestRunState.skipped = record.state.skipped
+    guestRunState.xfailed = record.state.xfailed
+    guestRunState.xpassed = record.state.xpassed
+    guestRunState.testFailures = record.state.testFailures
+  }
   KTAP.writeVersion(depth: 0)
   KTAP.writeGuestName(name)
   KTAP.writePlan(depth: 0, count: selectedCount)
   for index in 0..<tests.count where isSelected(index, arguments) {
-    run(tests[index], platform, arguments, mutated: isMutated(index, arguments))
+    if let record = resume, index < record.testIndex { continue }
+    let resumed = resume.map { $0.testIndex == index } ?? false
+    run(
+      tests[index], index: index, platform, arguments, mutated: isMutated(index, arguments),
+      resuming: resumed ? resume : nil)
   }
   return finishRun()
 }
@@ -230,8 +263,13 @@ func activeXFail(_ test: Test, _ arguments: BootArguments) -> StaticString? {
   return nil
 }
 
+/// Runs one test and writes its result line. With `resuming` (the record
+/// of the reset this test asked for) its subtest block is reopened with
+/// the counters and check number it had when it asked, and its body runs
+/// again from its start with `GuestReset.resumed` set.
 private func run<P: GuestPlatform>(
-  _ test: Test, _ platform: P.Type, _ arguments: BootArguments, mutated: Bool
+  _ test: Test, index: Int, _ platform: P.Type, _ arguments: BootArguments, mutated: Bool,
+  resuming: ResetRecord?
 ) {
   let start = PlatformHooks.nanoseconds()
   if let reason = unmetRequirement(test, platform, arguments) {
@@ -247,15 +285,18 @@ private func run<P: GuestPlatform>(
   }
   withReportLock {
     guestRunState.inTest = true
+    guestRunState.testIndex = index
     guestRunState.testName = test.name
     // A mutated test's failures are the point: never known failures.
     guestRunState.xfailReason = mutated ? nil : activeXFail(test, arguments)
     guestRunState.mutating = mutated
-    guestRunState.checkNumber = 0
-    guestRunState.testPassed = 0
-    guestRunState.testFailed = 0
-    guestRunState.testSkipped = 0
-    guestRunState.testXFailed = 0
+    let kept = resuming?.state ?? GuestRunState()
+    guestRunState.checkNumber = resuming == nil ? 0 : kept.checkNumber
+    guestRunState.testPassed = resuming == nil ? 0 : kept.testPassed
+    guestRunState.testFailed = resuming == nil ? 0 : kept.testFailed
+    guestRunState.testSkipped = resuming == nil ? 0 : kept.testSkipped
+    guestRunState.testXFailed = resuming == nil ? 0 : kept.testXFailed
+    GuestReset.resumed = resuming != nil
     KTAP.writeVersion(depth: 1)
     KTAP.writeSubtestHeader(depth: 1, name: test.name)
   }
@@ -270,6 +311,7 @@ private func run<P: GuestPlatform>(
     }
   }
   let end = PlatformHooks.nanoseconds()
+  GuestReset.resumed = false
   withReportLock {
     var state = guestRunState
     state.inTest = false
