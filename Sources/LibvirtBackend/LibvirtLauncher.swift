@@ -37,6 +37,8 @@ public struct LibvirtHostBackend: MachineBackend {
 
   public var canMigrate: Bool { peers.contains { $0.uri != connection.uri } }
 
+  public var canReset: Bool { true }
+
   public func create(_ request: MachineRequest) async throws -> any BackendMachine {
     // libvirt's calls block until the daemon answered (a domain's creation
     // takes a second or more on a loaded host): off the cooperative pool.
@@ -137,7 +139,7 @@ final class LibvirtMachine: MigratableMachine, @unchecked Sendable {
   private var setupNotes: [RunNote] = []
   /// For a domain without AUTODESTROY (a migrating cell's).
   private let domainGuard: DomainGuard?
-  private let state: Mutex<(current: Segment, retired: [Segment], start: ContinuousClock.Instant?, gone: Bool)>
+  let state: Mutex<(current: Segment, retired: [Segment], start: ContinuousClock.Instant?, gone: Bool)>
 
   init(backend: LibvirtHostBackend, request: MachineRequest) throws {
     let (events, feed) = AsyncStream.makeStream(of: MachineEvent.self)
@@ -405,5 +407,20 @@ final class LibvirtMachine: MigratableMachine, @unchecked Sendable {
   func writeConsoleInput(_ bytes: [UInt8]) async throws {
     guard let console = current.console else { throw LibvirtError(operation: "console input", message: "no console", code: 0) }
     try await BlockingWork.run { try console.send(bytes) }
+  }
+}
+
+/// A reset the guest asked for, through libvirt's monitor passthrough: the
+/// same `ResetConversation` as bare QEMU, so a reset the guest causes by
+/// itself still ends the domain (QEMU's reboot action `shutdown`; libvirt
+/// then destroys it, `on_poweroff` destroy).
+extension LibvirtMachine: ResettableMachine {
+  func reset() async throws {
+    let (domain, gone) = state.withLock { ($0.current.domain, $0.gone) }
+    guard !gone else { throw LibvirtError(operation: "reset", message: "the machine is gone", code: 0) }
+    let control = LibvirtMonitorControl(domain: domain)
+    for (command, arguments) in ResetConversation.commands {
+      _ = try await control.execute(command, arguments: arguments)
+    }
   }
 }

@@ -173,6 +173,9 @@ extension LibvirtPool: GuestLauncher {
   /// one daemon.
   public var canMigrate: Bool { hosts.count + migrationTargets.count >= 2 }
 
+  /// Domains reset on request (`LibvirtMachine.reset`).
+  public var canReset: Bool { true }
+
   /// The pool places cells on its hosts and admits them itself.
   public var host: HostKey? { nil }
 

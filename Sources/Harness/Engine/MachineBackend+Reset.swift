@@ -63,3 +63,26 @@ public struct ResetFailure: Error, Sendable, Hashable, Codable, CustomStringConv
 
   public var description: String { "reset \(number) failed: \(reason)" }
 }
+
+/// The monitor conversation of one reset the guest asked for, the same on
+/// every backend (bare QEMU's QMP, libvirt's passthrough). The machine runs
+/// with "a reset ends it" (`-no-reboot`, or libvirt's `on_reboot` destroy),
+/// under which `system_reset` would end it too, so the reboot action is
+/// `reset` for this one request (`set-action`, QEMU 6.0 and later) and
+/// `shutdown` again before the guest runs: the vCPUs are stopped around it
+/// (`stop` ... `cont`; after a reset while stopped QEMU is in `prelaunch`,
+/// which `cont` leaves). Without the stop, a guest that resets itself at
+/// once after the asked reset had the restored action come too late: seen
+/// through libvirt, where the conversation takes 100 ms, as a second
+/// request. QEMU decides between reset and shutdown when the request is
+/// made, so the asked reset stays a reset.
+public enum ResetConversation {
+  /// The commands with their JSON arguments, in order.
+  public static let commands: [(command: String, arguments: String?)] = [
+    ("stop", nil),
+    ("set-action", "{\"reboot\": \"reset\"}"),
+    ("system_reset", nil),
+    ("set-action", "{\"reboot\": \"shutdown\"}"),
+    ("cont", nil),
+  ]
+}
