@@ -40,21 +40,8 @@ final class DomainGuard: @unchecked Sendable {
     let input = try lifeline ?? QemuGuard.lifelineReadEnd()
     // bash: dash stops at `exec 10>&-` (one-digit descriptors only).
     let arguments = ["/bin/bash", "-c", Self.script, "swiftguest-domain-guard", name] + uris
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, input, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var argv = arguments.map { strdup($0) } + [nil]
-    defer { for argument in argv { free(argument) } }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-    guard spawned == 0 else {
-      throw LibvirtError(
-        operation: "domain guard", message: "posix_spawn: \(String(cString: strerror(spawned)))",
-        code: 0)
-    }
+    let pid = try ProcessSpawn.spawn(
+      arguments, input: .descriptor(input), output: nil, operation: "domain guard")
     processID = pid
   }
 

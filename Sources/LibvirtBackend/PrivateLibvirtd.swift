@@ -235,21 +235,7 @@ public struct PrivateLibvirtd: Sendable {
       "/usr/bin/setsid", "--fork", "/usr/bin/unshare", "--mount", "--propagation", "private",
       "/bin/bash", "-c", script,
     ]
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    var argv = arguments.map { strdup($0) } + [nil]
-    defer { for argument in argv { free(argument) } }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-    guard spawned == 0 else {
-      throw LibvirtError(
-        operation: "private libvirtd", message: "posix_spawn setsid: \(String(cString: strerror(spawned)))",
-        code: 0)
-    }
+    let pid = try ProcessSpawn.spawn(arguments, input: .null, output: output, operation: "private libvirtd")
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
 
