@@ -34,11 +34,13 @@ let package = Package(
         .product(name: "Subprocess", package: "swift-subprocess"),
       ]
     ),
-    // libvirt's C API; every call goes through LibvirtBackend.
-    .systemLibrary(
+    // libvirt's C API (its headers: libvirt-dev); every call goes through
+    // LibvirtBackend. libvirt itself is loaded on first use
+    // (Sources/CLibvirt/LibvirtLoader.c), not linked: a run without the
+    // libvirt backend does not pay for loading it.
+    .target(
       name: "CLibvirt",
-      pkgConfig: "libvirt",
-      providers: [.apt(["libvirt-dev"])]
+      linkerSettings: [.linkedLibrary("dl")]
     ),
     .target(
       name: "LibvirtBackend",

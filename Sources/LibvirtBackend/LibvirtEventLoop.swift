@@ -8,10 +8,18 @@ import Synchronization
 public enum LibvirtEventLoop {
   private static let started = Mutex(false)
 
-  /// Registers the default implementation and starts its thread (once).
+  /// Loads libvirt (the runner does not link it: `CLibvirt`), registers
+  /// the default implementation and starts its thread (once). Throws when
+  /// libvirt is not installed, naming the library and the package.
   public static func start() throws {
     try started.withLock { started in
       if started { return }
+      var message: UnsafePointer<CChar>?
+      guard swiftguest_libvirt_load(&message) == 0 else {
+        throw LibvirtError(
+          operation: "loading libvirt", message: message.map { String(cString: $0) } ?? "unknown error",
+          code: 0)
+      }
       // Errors are read through virGetLastError; keep libvirt from also
       // printing every one of them to stderr.
       virSetErrorFunc(nil) { _, _ in }

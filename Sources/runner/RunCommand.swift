@@ -115,6 +115,8 @@ extension Runner {
       let knownFailures = try loadBaseline(root: root)
       // Every QEMU build must be a QEMU before any cell runs (through
       // libvirt the daemon's host runs the system's QEMU, not this one's).
+      // Answers of earlier runs hold while the binary is the same file.
+      QemuVersions.shared.persist(in: runner.builder.cacheDirectory)
       let versions = try await QemuBuilds.verify(
         pool == nil ? cells : cells.filter { $0.settings.qemuPath != nil })
       let metadata = RunMetadata.collect(cells: cells, versions: versions, workspaceRoot: root)

@@ -293,6 +293,41 @@ struct MatrixConfigTests {
     #expect(cache.version(of: binary) == nil)
   }
 
+  @Test func qemuVersionsPersistAcrossProcessesUntilTheBinaryChanges() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("qemu-versions-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let binary = directory.appendingPathComponent("qemu-system-s390x").path
+    try Data("#!/bin/sh\n".utf8).write(to: URL(fileURLWithPath: binary))
+    let cacheDirectory = directory.appendingPathComponent("cache").path
+
+    let first = QemuVersions()
+    first.persist(in: cacheDirectory)
+    first.record("QEMU emulator version 9.1.2", for: binary)
+    #expect(FileManager.default.fileExists(atPath: cacheDirectory + "/" + QemuVersions.fileName))
+    // Another process (a new cache on the same directory) knows the answer.
+    let second = QemuVersions()
+    #expect(second.version(of: binary) == nil, "not persisted: not known")
+    second.persist(in: cacheDirectory)
+    #expect(second.version(of: binary) == "9.1.2")
+    // The same size, but rewritten (a new modification/change time): asked again.
+    usleep(10_000)
+    try Data("#!/bin/ksh".utf8).write(to: URL(fileURLWithPath: binary))
+    let third = QemuVersions()
+    third.persist(in: cacheDirectory)
+    #expect(third.version(of: binary) == nil)
+    // A malformed file is ignored, and rewritten by the next answer.
+    try Data("{not json".utf8).write(to: URL(fileURLWithPath: cacheDirectory + "/" + QemuVersions.fileName))
+    let fourth = QemuVersions()
+    fourth.persist(in: cacheDirectory)
+    #expect(fourth.version(of: binary) == nil)
+    fourth.record("QEMU emulator version 10.0.0", for: binary)
+    let fifth = QemuVersions()
+    fifth.persist(in: cacheDirectory)
+    #expect(fifth.version(of: binary) == "10.0.0")
+  }
+
   @Test func outputLimitIsParsedAndCarriedIntoEveryCell() throws {
     let plain = Matrix.cells(try MatrixConfig.parse("[a]\narch = x86_64 s390x\n", file: "t"))
     #expect(plain.allSatisfy { $0.settings.outputLimitBytes == LaunchSettings.defaultOutputLimitBytes })

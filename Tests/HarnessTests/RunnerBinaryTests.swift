@@ -213,6 +213,40 @@ struct RunnerBinaryTests {
     #expect(shell.standardOutput.contains("# EXIT: STATUS=0"))
   }
 
+  /// A bare-QEMU run neither loads libvirt (it is loaded on first use:
+  /// Sources/CLibvirt) nor asks a QEMU for its version that an earlier run
+  /// asked (the answers persist in .build/guests/qemu-versions.json).
+  @Test func aBareQemuRunLoadsNoLibvirtAndReusesQemuVersions() async throws {
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    func run() async throws -> (status: Int32, stderr: String) {
+      let result = try await Subprocess.run(
+        .path(FilePath(try RunnerBinary.path())),
+        arguments: ["--config", dir + "/guests.cfg", "--report-dir", dir + "/run"],
+        environment: .inherit.updating(["LD_DEBUG": "libs"]),
+        workingDirectory: FilePath(RunnerBinary.root),
+        output: .discarded, error: .string(limit: 8 << 20))
+      return (RunnerBinary.status(result.terminationStatus), result.standardError)
+    }
+    let first = try await run()
+    #expect(first.status == 0, "\(first.stderr.suffix(2000))")
+    // The dynamic loader lists every library it looks up (LD_DEBUG=libs).
+    #expect(first.stderr.contains("find library=libc.so.6"), "LD_DEBUG works here")
+    #expect(!first.stderr.contains("libvirt"), "a bare-QEMU run loaded libvirt")
+    let cache = RunnerBinary.root + "/.build/guests/" + QemuVersions.fileName
+    let stored = try String(contentsOfFile: cache, encoding: .utf8)
+    #expect(stored.contains("qemu-system-x86_64"))
+    // A second run finds the answer: it asks no QEMU, so it records
+    // nothing and the file stays as it was.
+    func modified() throws -> Date? {
+      try FileManager.default.attributesOfItem(atPath: cache)[.modificationDate] as? Date
+    }
+    let before = try modified()
+    let second = try await run()
+    #expect(second.status == 0)
+    #expect(try modified() == before, "the second run asked a QEMU for its version again")
+  }
+
   @Test func exitStatusOneWhenACellFails() async throws {
     let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n[failing]\n")
     defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -92,19 +92,41 @@ public enum QemuBuilds {
 
 /// The versions of QEMU binaries as their `--version` reported them
 /// (`QemuBuilds.verify`), by resolved path; an entry holds while the
-/// binary's size and modification time are those it had when it answered
-/// (a rebuilt QEMU is asked again).
+/// binary is the same file (device, inode, size, modification and change
+/// times: a rebuilt or replaced QEMU is asked again).
+///
+/// With `persist(in:)` the answers are also kept in a file
+/// (`qemu-versions.json` in the guest cache, `.build/guests`), so that a
+/// runner does not start every binary once per process: `--version` costs
+/// 15-20 ms, a sixth of a whole TCG run of the selftest.
 public final class QemuVersions: Sendable {
   /// The process-wide cache.
   public static let shared = QemuVersions()
 
-  private struct Entry {
-    var size: UInt64
-    var modified: Date
+  /// The file name of the persisted cache in its directory.
+  public static let fileName = "qemu-versions.json"
+
+  /// What identifies one version of a binary's file.
+  struct Stamp: Codable, Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modifiedNanoseconds: Int64
+    var changedNanoseconds: Int64
+  }
+
+  /// One answer and the file it came from.
+  struct Entry: Codable, Equatable {
+    var stamp: Stamp
     var firstLine: String
   }
 
-  private let entries = Mutex<[String: Entry]>([:])
+  private struct State {
+    var entries: [String: Entry] = [:]
+    var file: String?
+  }
+
+  private let state = Mutex(State())
 
   /// An empty cache.
   public init() {}
@@ -123,27 +145,56 @@ public final class QemuVersions: Sendable {
     return (parts.map(String.init) + (parts.count == 2 ? ["0"] : [])).joined(separator: ".")
   }
 
-  /// The size and modification time of the file at `path`.
-  private static func stamp(_ path: String) -> (UInt64, Date)? {
-    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-      let size = (attributes[.size] as? NSNumber)?.uint64Value,
-      let modified = attributes[.modificationDate] as? Date
-    else { return nil }
-    return (size, modified)
+  /// The identity of the file at `path` now (following symbolic links).
+  static func stamp(_ path: String) -> Stamp? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    func nanoseconds(_ time: timespec) -> Int64 { Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec) }
+    return Stamp(
+      device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+      modifiedNanoseconds: nanoseconds(info.st_mtim), changedNanoseconds: nanoseconds(info.st_ctim))
+  }
+
+  /// Keeps the answers in `directory`/`fileName` from now on, after taking
+  /// in what the file holds (an unreadable or malformed file is ignored:
+  /// its binaries are asked again, and it is rewritten on the next answer).
+  public func persist(in directory: String) {
+    let file = directory + "/" + Self.fileName
+    let stored =
+      (try? Data(contentsOf: URL(fileURLWithPath: file))).flatMap {
+        try? JSONDecoder().decode([String: Entry].self, from: $0)
+      } ?? [:]
+    state.withLock { state in
+      state.file = file
+      state.entries.merge(stored) { current, _ in current }
+    }
   }
 
   /// Keeps `firstLine` as the `--version` answer of the binary at `path`
-  /// (as it is now).
+  /// (as it is now), and in the persisted file if there is one (written
+  /// whole to a temporary file and renamed over it: a concurrent runner
+  /// reads the old or the new file, never a torn one; the last writer's
+  /// entries win).
   public func record(_ firstLine: String, for path: String) {
-    guard let (size, modified) = Self.stamp(path) else { return }
-    entries.withLock { $0[path] = Entry(size: size, modified: modified, firstLine: firstLine) }
+    guard let stamp = Self.stamp(path) else { return }
+    let (file, entries) = state.withLock { state in
+      state.entries[path] = Entry(stamp: stamp, firstLine: firstLine)
+      return (state.file, state.entries)
+    }
+    guard let file else { return }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    guard let data = try? encoder.encode(entries) else { return }
+    let directory = (file as NSString).deletingLastPathComponent
+    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try? data.write(to: URL(fileURLWithPath: file), options: .atomic)
   }
 
   /// The `--version` first line recorded for the binary at `path`, when it
-  /// is still the same file (size and modification time).
+  /// is still the same file.
   public func firstLine(of path: String) -> String? {
-    guard let entry = entries.withLock({ $0[path] }), let (size, modified) = Self.stamp(path),
-      entry.size == size, entry.modified == modified
+    guard let entry = state.withLock({ $0.entries[path] }), let stamp = Self.stamp(path),
+      entry.stamp == stamp
     else { return nil }
     return entry.firstLine
   }
