@@ -38,13 +38,6 @@ public final class LibvirtDomain: @unchecked Sendable {
     if !isCertainlyInactive { _ = virDomainDestroy(pointer) }
   }
 
-  /// Destroys it on a thread of its own, for a domain libvirt is already
-  /// taking down (libvirt polls for QEMU's end every 200 ms; nobody needs to
-  /// wait for that).
-  public func destroyDetached() {
-    Thread.detachNewThread { [self] in destroy() }
-  }
-
   /// Opens the domain's console (its first serial/SCLP console, a pty) as a
   /// non-blocking stream whose data goes to `onData`; `onEnd` runs when the
   /// console closes. Both run on the libvirt event thread.

@@ -246,9 +246,10 @@ final class LibvirtMachine: MigratableMachine, @unchecked Sendable {
     }
     guard let segment else { return }
     await BlockingWork.run {
-      if segment.watch.machineEnd != nil {
-        // libvirt is taking the domain down already.
-        segment.domain.destroyDetached()
+      if segment.watch.stopped {
+        // Gone already.
+      } else if segment.watch.machineEnd != nil {
+        Self.destroyUnlessItStops(segment)
       } else {
         segment.domain.destroy()
       }
@@ -257,10 +258,36 @@ final class LibvirtMachine: MigratableMachine, @unchecked Sendable {
     router.feed.finish()
   }
 
+  /// How long libvirt gets to take down a domain whose guest powered off
+  /// or panicked before the harness destroys it itself.
+  static let stopGrace: Duration = .seconds(10)
+
+  /// For a domain libvirt is taking down already (the guest powered off or
+  /// panicked; `on_poweroff` and `on_crash` are destroy): destroys it only
+  /// if its STOPPED event does not come within `stopGrace`, on a thread of
+  /// its own, and then stops watching it.
+  ///
+  /// Not at once: libvirt 9.0 holds the domain while it waits for QEMU's
+  /// end (it polls every 200 ms), and any call on the domain meanwhile,
+  /// even `virDomainIsActive`, waits for it while holding the daemon's
+  /// domain list, so that every other domain's creation on that daemon
+  /// waited too: the next cell's `virDomainCreateXML` started 150 ms late
+  /// (the daemon's debug log, 3 runs in a row of the s390x selftest).
+  static func destroyUnlessItStops(_ segment: Segment) {
+    let (domain, watch) = (segment.domain, segment.watch)
+    Thread.detachNewThread {
+      if !watch.waitUntilStopped(timeout: stopGrace) { domain.destroy() }
+      watch.cancel()
+    }
+  }
+
   func finish(_ run: EngineSummary) async -> MachineReport {
     await destroy()
     let (segments, started) = state.withLock { ($0.retired + [$0.current], $0.start) }
-    for segment in segments { segment.watch.cancel() }
+    // A watch handed to `destroyUnlessItStops` is cancelled there.
+    for segment in segments where segment.watch.stopped || segment.watch.machineEnd == nil {
+      segment.watch.cancel()
+    }
     if let domainGuard { await BlockingWork.run { domainGuard.release() } }
     let last = segments[segments.count - 1]
     let ending: LibvirtEnding

@@ -1,4 +1,5 @@
 import CLibvirt
+import Dispatch
 import Harness
 import Synchronization
 
@@ -33,6 +34,8 @@ final class LifecycleWatch: @unchecked Sendable {
   private let onEvent: @Sendable (LifecycleEvent) -> Void
   private let onLost: @Sendable () -> Void
   private let lost = Mutex(false)
+  /// Signalled by the STOPPED event (`waitUntilStopped`).
+  private let stoppedSignal = DispatchSemaphore(value: 0)
 
   init(
     connection: LibvirtConnection, domainName: String,
@@ -59,6 +62,16 @@ final class LifecycleWatch: @unchecked Sendable {
     let event = LifecycleEvent(event: event, detail: detail, at: .now)
     state.withLock { $0.append(event) }
     onEvent(event)
+    if event.is(VIR_DOMAIN_EVENT_STOPPED) { stoppedSignal.signal() }
+  }
+
+  /// Blocks until the STOPPED event has come, for at most `timeout`;
+  /// whether it came. For one waiting thread (not the event loop's).
+  func waitUntilStopped(timeout: Duration) -> Bool {
+    if stopped { return true }
+    let (seconds, attoseconds) = timeout.components
+    let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+    return stoppedSignal.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success || stopped
   }
 
   /// How the machine stopped, if `event` says it did: a guest power-off,
