@@ -29,7 +29,7 @@ import Synchronization
 /// time (`measured`): four times that, at least 2 s. What a hop costs in
 /// guest time depends on the backend, not on the architecture: 80-500 ms
 /// on bare QEMU (both clocks stand still while the machine is stopped, but
-/// run while the destination is made ready), about 2 s through libvirt,
+/// run while the destination is made ready), 0.8-2 s through libvirt,
 /// which starts the destination QEMU while the source runs (measured). A
 /// second hop four times slower than the first fails the test ("had not
 /// fired by the end of the hop"); it is not skipped.
