@@ -42,6 +42,24 @@ public enum APIC {
   /// Signals end of interrupt.
   public static func endOfInterrupt() { write(0xB0, 0) }
 
+  /// The first of the eight 32-bit registers (16 bytes apart) of the
+  /// 256-bit in-service register (SDM vol. 3 10.8.4, Figure 10-20).
+  public static let inService: UInt32 = 0x100
+  /// The first register of the 256-bit interrupt request register.
+  public static let requested: UInt32 = 0x200
+
+  /// The bit of `vector` (0 or 1) in the 256-bit register whose first
+  /// 32-bit register is at `base` (ISR 100h, TMR 180h, IRR 200h).
+  public static func vectorBit(_ base: UInt32, _ vector: UInt32) -> UInt32 {
+    read(base + 0x10 * (vector >> 5)) >> (vector & 31) & 1
+  }
+
+  /// Sends `vector` to this CPU as a fixed, edge-triggered IPI through the
+  /// ICR's self shorthand (SDM vol. 3 10.6.1: shorthand 01b, assert).
+  public static func sendSelf(_ vector: UInt32) {
+    sendIPI(to: 0, 0x4_0000 | 0x4000 | (vector & 0xFF))
+  }
+
   /// Sends an interprocessor interrupt (`low` = ICR bits 0-19) to `apicID`.
   public static func sendIPI(to apicID: UInt32, _ low: UInt32) {
     if x2 {

@@ -266,6 +266,17 @@ public enum Interrupts {
     table?[Int(vector & 0xFF)] = handler
   }
 
+  /// Takes interrupts on this CPU (IF=1 between short spins without PAUSE,
+  /// `Timer.spinBriefly`) until the TSC reaches `end` or `done()` holds;
+  /// returns with IF=0.
+  public static func window(untilTSC end: UInt64, stopWhen done: () -> Bool) {
+    while !done() && x86_rdtsc() < end {
+      x86_sti()
+      Timer.spinBriefly()
+      x86_cli()
+    }
+  }
+
   /// Runs the handler of `vector`; false when none is installed.
   static func dispatch(_ vector: UInt64) -> Bool {
     guard let handler = table?[Int(vector & 0xFF)] else { return false }

@@ -69,6 +69,39 @@ public enum Timer {
     return ticks &* 1000 / ticksPerMicrosecond
   }
 
+  /// A short busy wait without PAUSE (100 TSC reads): under TCG each PAUSE
+  /// leaves the translated code and takes QEMU's global lock, and a vCPU
+  /// doing that in a tight loop starves the main loop that runs the device
+  /// timers (measured by the timers guest: the APIC timer never fired, the
+  /// PIT and RTC delivered a tenth of their ticks while the boot CPU spun
+  /// on PAUSE).
+  public static func spinBriefly() {
+    var i = 0
+    while i < 100 {
+      _ = x86_rdtsc()
+      i += 1
+    }
+  }
+
+  /// Reads `read()` between two TSC reads: the midpoint TSC and the value,
+  /// from the narrowest bracket of up to 20 tries (stopping at the first
+  /// narrower than `width` TSC ticks). A vCPU descheduled in the middle of
+  /// a read only widens that try (measured under this host's nested KVM: a
+  /// single unbracketed read put milliseconds of error into a 10 ms rate).
+  public static func bracketed(within width: UInt64, _ read: () -> UInt64) -> (tsc: UInt64, value: UInt64) {
+    var best = (tsc: UInt64(0), value: UInt64(0), width: UInt64.max)
+    var tries = 0
+    while tries < 20 {
+      let t0 = x86_rdtsc()
+      let value = read()
+      let t1 = x86_rdtsc()
+      if t1 &- t0 < best.width { best = ((t0 &+ t1) / 2, value, t1 &- t0) }
+      if best.width < width { break }
+      tries += 1
+    }
+    return (best.tsc, best.value)
+  }
+
   /// Busy-waits at least `microseconds`.
   public static func delay(microseconds: UInt64) {
     if ticksPerMicrosecond == 0 { calibrate() }

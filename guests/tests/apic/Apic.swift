@@ -128,8 +128,8 @@ let countingHandler: Interrupts.Handler = { vector in
   let cpu = SMP.currentIndex
   hits[cpu * 256 + Int(vector)].add(1, ordering: .releasing)
   guard cpu == 0 else { return }
-  isrAtEntry[Int(vector)] = UInt8(vectorBit(regISR, UInt32(vector)))
-  irrAtEntry[Int(vector)] = UInt8(vectorBit(regIRR, UInt32(vector)))
+  isrAtEntry[Int(vector)] = UInt8(APIC.vectorBit(regISR, UInt32(vector)))
+  irrAtEntry[Int(vector)] = UInt8(APIC.vectorBit(regIRR, UInt32(vector)))
   pprAtEntry[Int(vector)] = APIC.read(regPPR)
   if orderCount < 64 {
     order[orderCount] = UInt32(vector)
@@ -137,9 +137,9 @@ let countingHandler: Interrupts.Handler = { vector in
   }
   if vector == resendVector {
     resendVector = 0
-    sendSelf(UInt32(vector))
-    resendISR = vectorBit(regISR, UInt32(vector))
-    resendIRR = vectorBit(regIRR, UInt32(vector))
+    APIC.sendSelf(UInt32(vector))
+    resendISR = APIC.vectorBit(regISR, UInt32(vector))
+    resendIRR = APIC.vectorBit(regIRR, UInt32(vector))
   }
   if vector == pprProbeVector {
     pprProbeVector = 0
@@ -180,17 +180,6 @@ func resetCounts() {
   irrAtEntry.initialize(repeating: 2, count: 256)
   pprAtEntry.initialize(repeating: 0xFFFF, count: 256)
   orderCount = 0
-}
-
-/// The bit of `vector` in the 256-bit register starting at `base` (ISR,
-/// TMR, IRR: eight 32-bit registers 16 bytes apart).
-func vectorBit(_ base: UInt32, _ vector: UInt32) -> UInt32 {
-  APIC.read(base + 0x10 * (vector >> 5)) >> (vector & 31) & 1
-}
-
-/// A fixed, edge self-IPI through the ICR shorthand (SDM 10.6.1).
-func sendSelf(_ vector: UInt32) {
-  APIC.sendIPI(to: 0, icrSelf | icrAssert | vector)
 }
 
 /// Lets this CPU take interrupts for `microseconds` (IF=1, spinning).
@@ -373,7 +362,7 @@ func pprInService() {
   // In service 0x6x: TPR FAh (class F >= 6): PPR = FAh; TPR 25h (class 2 <
   // 6): PPR = 60h; TPR 67h (same class): PPR = 67h.
   pprProbeVector = 0x6B
-  sendSelf(0x6B)
+  APIC.sendSelf(0x6B)
   waitHits(0, 0x6B, 1)
   expectEqual(hitCount(0, 0x6B), 1, "probe vector 6Bh taken")
   expectEqual(pprAtEntry[0x6B], 0x60, "PPR in the handler of 6Bh with TPR 0 is 60h")
@@ -391,14 +380,14 @@ func tprMasking() {
   // An interrupt is delivered only when its class (vector[7:4]) is above
   // the PPR's class (SDM 10.8.3.1).
   APIC.write(regTPR, 0x50)
-  sendSelf(0x45)
-  sendSelf(0x55)
+  APIC.sendSelf(0x45)
+  APIC.sendSelf(0x55)
   openWindow(microseconds: 3000)
   expectEqual(hitCount(0, 0x45), 0, "TPR 50h holds back vector 45h (class 4)")
   expectEqual(hitCount(0, 0x55), 0, "TPR 50h holds back vector 55h (same class 5)")
-  expectEqual(vectorBit(regIRR, 0x45), 1, "held-back 45h is pending in the IRR")
-  expectEqual(vectorBit(regIRR, 0x55), 1, "held-back 55h is pending in the IRR")
-  sendSelf(0x65)
+  expectEqual(APIC.vectorBit(regIRR, 0x45), 1, "held-back 45h is pending in the IRR")
+  expectEqual(APIC.vectorBit(regIRR, 0x55), 1, "held-back 55h is pending in the IRR")
+  APIC.sendSelf(0x65)
   waitHits(0, 0x65, 1)
   expectEqual(hitCount(0, 0x65), 1, "TPR 50h lets vector 65h (class 6) through")
   APIC.write(regTPR, 0x4F)
@@ -409,7 +398,7 @@ func tprMasking() {
   APIC.write(regTPR, 0)
   waitHits(0, 0x45, 1)
   expectEqual(hitCount(0, 0x45), 1, "TPR 0 releases 45h")
-  expectEqual(vectorBit(regIRR, 0x45) | vectorBit(regIRR, 0x55), 0, "IRR clear after delivery")
+  expectEqual(APIC.vectorBit(regIRR, 0x45) | APIC.vectorBit(regIRR, 0x55), 0, "IRR clear after delivery")
   APIC.write(regTPR, saved)
 }
 
@@ -419,10 +408,10 @@ func priorityOrder() {
   // Four vectors made pending with IF=0 are delivered highest first, each
   // handler finishing (EOI) before the next (SDM 10.8.3).
   let vectors: [UInt32] = [0x52, 0xB1, 0x73, 0x9C]
-  for v in vectors { sendSelf(v) }
+  for v in vectors { APIC.sendSelf(v) }
   for v in vectors {
-    expectEqual(vectorBit(regIRR, v), 1, "pending vector is in the IRR while IF=0")
-    expectEqual(vectorBit(regISR, v), 0, "pending vector is not in the ISR before delivery")
+    expectEqual(APIC.vectorBit(regIRR, v), 1, "pending vector is in the IRR while IF=0")
+    expectEqual(APIC.vectorBit(regISR, v), 0, "pending vector is not in the ISR before delivery")
   }
   for v in vectors { waitHits(0, v, 1) }
   expectEqual(orderCount, 4, "four interrupts taken")
@@ -441,7 +430,7 @@ func isrIrrAndEOI() {
   // second one of the same vector sent there waits in the IRR (one pending
   // and one in service per vector) and is taken after the EOI.
   resendVector = 0x8D
-  sendSelf(0x8D)
+  APIC.sendSelf(0x8D)
   waitHits(0, 0x8D, 2)
   expectEqual(hitCount(0, 0x8D), 2, "the vector resent while in service is taken again after the EOI")
   expectEqual(irrAtEntry[0x8D], 0, "IRR bit clear in the handler (second delivery)")
@@ -465,13 +454,13 @@ func isrInHandler() {
   // set after the handler sends itself once more (SDM 10.8.4).
   var v: UInt32 = 0x3D
   while v <= 0xED {
-    sendSelf(v)
+    APIC.sendSelf(v)
     waitHits(0, v, 1)
     expectEqual(isrAtEntry[Int(v)], 1, "the vector is in service (ISR) in its handler")
     v += 0x10
   }
   resendVector = 0x8E
-  sendSelf(0x8E)
+  APIC.sendSelf(0x8E)
   waitHits(0, 0x8E, 2)
   expectEqual(resendISR, 1, "ISR bit still set after resending in the handler")
 }
@@ -483,7 +472,7 @@ func selfIPI() {
   // with its ISR bit set in the handler.
   var v: UInt32 = 0x37
   while v <= 0xE7 {
-    sendSelf(v)
+    APIC.sendSelf(v)
     waitHits(0, v, 1)
     openWindow(microseconds: 200)
     expectEqual(hitCount(0, v), 1, "self-IPI taken exactly once")

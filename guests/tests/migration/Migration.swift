@@ -2,8 +2,10 @@
 // machine (`migrate()`, `# harness: migrate` on the wire) and checks that
 // what a machine's state is survived the hop: memory contents, the other
 // CPU still running, the clock (TSC / TOD) monotonic, the page allocator's
-// state, and several hops in one run. In a cell without `migrate = yes`
-// `migrate()` returns `.notMigrated` at once and every test skips.
+// state, several hops in one run, an interrupt pending across the hop and
+// timers running across it (MigrationInterrupts.swift). In a cell without
+// `migrate = yes` `migrate()` returns `.notMigrated` at once and every test
+// skips.
 
 import GuestArch
 import GuestLib
@@ -17,7 +19,24 @@ let guestTests = [
   Test("allocator", allocator),
   Test("other cpu", otherCPU, .requires(cpus: 2)),
   Test("several hops", severalHops),
+  Test("pending interrupt", pendingInterrupt),
+  Test(
+    "timer counts across the hop", timerCountsAcrossHop,
+    .xfail("measured: under KVM the one-shot APIC timer fires at once on the destination (current count 0, its vector pending in the IRR): QEMU 7.2 hands KVM the local APIC's registers without the current count, and KVM restarts a one-shot timer with no count left", when: .kvm)),
+  Test(
+    "timer fires after the hop", timerFiresAfterHop,
+    .xfail("measured: QEMU 7.2 TCG does not re-arm the s390x CPU timer on the migration destination (its CPU post-load re-arms only the clock comparator): the timer keeps decrementing but its interruption never comes; s390x runs only under TCG here", when: .architecture(.s390x)),
+    .xfail("measured: under KVM the one-shot APIC timer fires at once on the destination (current count 0, its vector pending in the IRR): QEMU 7.2 hands KVM the local APIC's registers without the current count, and KVM restarts a one-shot timer with no count left", when: .kvm)),
 ]
+
+/// Skips the test in a cell that does not migrate, before it changes
+/// anything (a test that leaves an interrupt pending or a timer armed
+/// cannot skip at the hop).
+func skipUnlessMigrating() throws(TestStop) {
+  if !Platform.arguments.value(of: "harness.migrate", hasItem: "yes") {
+    try skipTest("the cell does not migrate (migrate = no)")
+  }
+}
 
 /// One migration, or a skip in a cell that does not migrate.
 func hopOrSkip() throws(TestStop) {
@@ -201,9 +220,7 @@ func hopWhileCounting() {
 
 #if arch(x86_64)
   func otherCPU() throws(TestStop) {
-    if !Platform.arguments.value(of: "harness.migrate", hasItem: "yes") {
-      try skipTest("the cell does not migrate (migrate = no)")
-    }
+    try skipUnlessMigrating()
     let online = SMP.startAll()
     try require(online >= 2, "a second CPU came online")
     otherCount.store(0, ordering: .relaxed)
@@ -218,9 +235,7 @@ func hopWhileCounting() {
   }
 #elseif arch(s390x)
   func otherCPU() throws(TestStop) {
-    if !Platform.arguments.value(of: "harness.migrate", hasItem: "yes") {
-      try skipTest("the cell does not migrate (migrate = no)")
-    }
+    try skipUnlessMigrating()
     let pages = try require(GuestMemory.pages, "the page allocator is up")
     let me = s390_cpu_address()
     var other: UInt16?

@@ -179,36 +179,17 @@ func ticks(_ microseconds: UInt64) -> UInt64 { microseconds &* tscHz / 1_000_000
 /// Nanoseconds for a TSC difference.
 func nanoseconds(_ ticks: UInt64) -> UInt64 { ticks &* 1000 / max(tscHz / 1_000_000, 1) }
 
-/// A short busy wait without PAUSE: under TCG each PAUSE leaves the
-/// translated code and takes QEMU's global lock, and a vCPU doing that in a
-/// tight loop starves the main loop that runs the device timers (measured:
-/// the APIC timer never fired, the PIT and RTC delivered a tenth of their
-/// ticks while the boot CPU spun on PAUSE).
-func spinBriefly() {
-  var i = 0
-  while i < 100 {
-    _ = x86_rdtsc()
-    i += 1
-  }
-}
+/// A short busy wait without PAUSE (`Timer.spinBriefly`).
+func spinBriefly() { Timer.spinBriefly() }
 
 /// Takes interrupts (IF=1) until the TSC reaches `end`.
 func window(until end: UInt64) {
-  while x86_rdtsc() < end {
-    x86_sti()
-    spinBriefly()
-    x86_cli()
-  }
+  Interrupts.window(untilTSC: end) { false }
 }
 
 /// Takes interrupts until `vector` was taken `n` times or `microseconds` passed.
 func waitFor(_ vector: UInt32, _ n: UInt32, microseconds: UInt64) {
-  let end = x86_rdtsc() &+ ticks(microseconds)
-  while count(vector) < n && x86_rdtsc() < end {
-    x86_sti()
-    spinBriefly()
-    x86_cli()
-  }
+  Interrupts.window(untilTSC: x86_rdtsc() &+ ticks(microseconds)) { count(vector) >= n }
 }
 
 /// Divide configuration encodings (DCR bits 3, 1:0) and their divisors.
@@ -233,23 +214,12 @@ func measureRate(code: UInt32, microseconds: UInt64) -> UInt64 {
   return ((a.value &- b.value) << 20) / max(b.tsc &- a.tsc, 1)
 }
 
-/// Reads `read()` between two TSC reads: the midpoint TSC and the value,
-/// from the narrowest bracket of up to 20 tries (stopping at one under
-/// 20 µs). A vCPU descheduled in the middle of a read would otherwise put
-/// milliseconds of error into a 10 ms rate measurement (measured under
-/// this host's nested KVM: a divide-16 rate off by 2×).
+/// Reads `read()` between two TSC reads (`Timer.bracketed`), stopping at a
+/// bracket under 20 µs. A vCPU descheduled in the middle of a read would
+/// otherwise put milliseconds of error into a 10 ms rate measurement
+/// (measured under this host's nested KVM: a divide-16 rate off by 2×).
 func bracketed(_ read: () -> UInt64) -> (tsc: UInt64, value: UInt64) {
-  var best = (tsc: UInt64(0), value: UInt64(0), width: UInt64.max)
-  var tries = 0
-  while tries < 20 {
-    let t0 = x86_rdtsc()
-    let value = read()
-    let t1 = x86_rdtsc()
-    if t1 &- t0 < best.width { best = ((t0 &+ t1) / 2, value, t1 &- t0) }
-    if best.width < ticks(20) { break }
-    tries += 1
-  }
-  return (best.tsc, best.value)
+  Timer.bracketed(within: ticks(20), read)
 }
 
 func divideCode(_ divisor: UInt64) -> UInt32 {
