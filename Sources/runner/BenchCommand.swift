@@ -18,6 +18,11 @@ extension Runner {
         through libvirt (transient domain, console stream, console log), against the \
         same cell as a bare qemu-system command.
 
+        --process runs this runner as a whole process (`runner run -j 1` on the selection) \
+        against the same cells as bare qemu-system commands one after another, and prints \
+        the child's phases (start-up, arguments, matrix, baseline and QEMU versions, \
+        metadata and run directory, cells, summary, reports, exit) as medians.
+
         `bench edit` measures the edit → build → boot → verdict loop of a guest writer.
         """,
       subcommands: [Edit.self])
@@ -32,6 +37,14 @@ extension Runner {
 
     @Flag(
       help: """
+        Run this runner as a whole process (`runner run -j 1` on the selection) against \
+        the same cells as bare qemu-system commands, and print where the difference goes \
+        (the child's start-up, arguments, matrix, checks, cells, reports, exit).
+        """)
+    var process = false
+
+    @Flag(
+      help: """
         Run the runner itself on the 'flood' negative guest (check lines, and one endless \
         line) on both arches and print its peak RSS, the time to the verdict and the report \
         sizes (--output-limit applies).
@@ -40,6 +53,9 @@ extension Runner {
 
     func validate() throws {
       if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+      if process && (matrix || flood || backend.backend == .libvirt) {
+        throw ValidationError("--process measures the runner against bare QEMU: not with --matrix, --flood or --backend libvirt")
+      }
       if matrix && backend.backend == .libvirt {
         throw ValidationError("--matrix measures QEMU processes; use it without --backend libvirt")
       }
@@ -54,7 +70,9 @@ extension Runner {
       var (runner, cells) = try selection.cells(on: pool)
       if let pool { runner.launcher = try backend.readying(pool, for: cells) }
       guard !cells.isEmpty else { throw ValidationError("no matrix cell matches the selection") }
-      if matrix {
+      if process {
+        try await ProcessBenchmark.run(selection: selection, runner: runner, cells: cells, repeats: repeats ?? 10)
+      } else if matrix {
         try await runMatrix(runner, cells, repeats: repeats ?? 3)
       } else {
         try await runPerCell(runner, cells, repeats: repeats ?? 10)

@@ -91,9 +91,11 @@ extension Runner {
     }
 
     func run() async throws {
+      PhaseTrace.mark("arguments")
       let pool = try backend.pool()
       var (runner, cells) = try selection.cells(on: pool)
       var budget = HostResources.available()
+      PhaseTrace.mark("matrix")
       if var pool {
         pool = try backend.readying(pool, for: cells)
         runner.launcher = pool
@@ -119,6 +121,7 @@ extension Runner {
       QemuVersions.shared.persist(in: runner.builder.cacheDirectory)
       let versions = try await QemuBuilds.verify(
         pool == nil ? cells : cells.filter { $0.settings.qemuPath != nil })
+      PhaseTrace.mark("baseline+versions")
       let metadata = RunMetadata.collect(cells: cells, versions: versions, workspaceRoot: root)
       let directory = try await RunDirectory.open(reportDir, wait: !noWait) { message in
         FileHandle.standardError.write(Data((TerminalText.sanitized(message) + "\n").utf8))
@@ -140,6 +143,7 @@ extension Runner {
           + (jobs.map { ", at most \($0) at once" } ?? "")
           + (retry > 0 ? ", up to \(retry) retr\(retry == 1 ? "y" : "ies")" : ""))
       console.startTicking()
+      PhaseTrace.mark("metadata+directory")
 
       let runTask = Mutex<Task<[CellOutcome], Never>?>(nil)
       Interrupts.install { signal in
@@ -160,6 +164,7 @@ extension Runner {
       if Interrupts.signal != 0 { task.cancel() }
       let outcomes = await task.value
       let wall = ContinuousClock.now - start
+      PhaseTrace.mark("cells")
       console.stop()
       let interrupted = Interrupts.signal != 0
 
@@ -193,6 +198,7 @@ extension Runner {
             }.joined(separator: "\n"))
       }
       var reportsWritten = true
+      PhaseTrace.mark("summary")
       do {
         try directory.writeReports(reportCells, baseline: baselineReport)
         Output.write("reports: \(directory.path)/index.html, junit.xml, results.json, results-<arch>.ktap, logs/")
@@ -201,6 +207,7 @@ extension Runner {
         FileHandle.standardError.write(
           Data((TerminalText.sanitized("error: the reports were not all written: \(error)", keepingNewlines: true) + "\n").utf8))
       }
+      PhaseTrace.mark("reports")
       if interrupted { throw ExitCode(128 + Interrupts.signal) }
       // With a baseline only new failures (and cells that did not run to
       // a verdict) fail the run; --fail-on-fixed adds fixed entries.

@@ -32,6 +32,7 @@ struct Runner: AsyncParsableCommand {
   /// Parses, runs, and maps errors to the documented exit statuses
   /// (ArgumentParser would use 64 for usage errors).
   static func main() async {
+    PhaseTrace.mark("start-up")
     if ProcessInfo.processInfo.environment["SWIFTGUEST_PRINT_PEAK_RSS"] != nil {
       // For `bench --flood`: the runner's own peak memory, measured at exit.
       atexit { FileHandle.standardError.write(Data("peak RSS: \(PeakMemory.kibibytes()) KiB\n".utf8)) }
@@ -214,8 +215,10 @@ struct Selection: ParsableArguments {
       return value
     }
     let runner = try GuestRunner.forCurrentPackage()
+    // The selected cells' plans are derived below (GuestTestSelection).
     let matrix = try TestMatrix.load(
-      workspace: runner.builder.workspace, configPath: config, includeNegative: includeNegative)
+      workspace: runner.builder.workspace, configPath: config, includeNegative: includeNegative,
+      derivingTests: false)
     for guest in guests where !matrix.cells.contains(where: { $0.guest == guest }) {
       throw ValidationError("--guest: '\(guest)' is not in \(matrix.configPath)")
     }

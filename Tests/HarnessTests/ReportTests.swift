@@ -162,6 +162,42 @@ enum ReportFixtures {
 
 @Suite("Report writers")
 struct ReportTests {
+  /// The hand-made fixed-point text is what `%.Nf` prints.
+  @Test func fixedDecimalsMatchPrintf() {
+    var generator = SystemRandomNumberGenerator()
+    for places in 0...6 {
+      for _ in 0..<5_000 {
+        let magnitude = [1e-3, 1.0, 1e3, 1e6][Int.random(in: 0..<4, using: &generator)]
+        let value = Double.random(in: -magnitude...magnitude, using: &generator)
+        #expect(ReportText.fixed(value, places: places) == String(format: "%.\(places)f", value))
+      }
+    }
+    #expect(ReportText.fixed(0, places: 3) == "0.000")
+    #expect(ReportText.fixed(1.2345, places: 2) == "1.23")
+    #expect(ReportText.fixed(0.0996, places: 3) == "0.100")
+    #expect(ReportText.fixed(59.96, places: 1) == "60.0")
+    #expect(ReportText.fixed(-2.5, places: 0) == "-3")
+    #expect(ReportText.fixed(7, places: 6) == "7.000000")
+    #expect(ReportText.fixed(.nan, places: 2) == "nan")
+    #expect(ReportText.fixed(1e30, places: 1) == String(format: "%.1f", 1e30))
+  }
+
+  /// The hand-made UTC timestamps are what `ISO8601DateFormatter` makes.
+  @Test func utcTimestampsMatchISO8601DateFormatter() {
+    let withZone = ISO8601DateFormatter()
+    let withoutZone = ISO8601DateFormatter()
+    withoutZone.timeZone = TimeZone(identifier: "UTC")
+    withoutZone.formatOptions = [.withFullDate, .withTime, .withDashSeparatorInDate, .withColonSeparatorInTime]
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<2_000 {
+      let date = Date(timeIntervalSince1970: Double.random(in: 0..<4_102_444_800, using: &generator))
+      #expect(ReportText.utcTimestamp(date) == withZone.string(from: date))
+      #expect(ReportText.utcTimestamp(date, zoneDesignator: false) == withoutZone.string(from: date))
+    }
+    #expect(ReportText.utcTimestamp(Date(timeIntervalSince1970: 1_796_220_000.9)) == "2026-12-02T14:00:00Z")
+    #expect(ReportText.utcTimestamp(Date(timeIntervalSince1970: 0.2), zoneDesignator: false) == "1970-01-01T00:00:00")
+  }
+
   typealias F = ReportFixtures
 
   @Test func writesEveryFileAndLog() throws {

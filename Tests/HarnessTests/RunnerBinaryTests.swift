@@ -247,6 +247,36 @@ struct RunnerBinaryTests {
     #expect(try modified() == before, "the second run asked a QEMU for its version again")
   }
 
+  /// `bench --process` runs the runner as a child and prints every phase
+  /// the child marked, the total, the bare QEMU time and their ratio.
+  @Test func processBenchmarkPrintsTheChildsPhases() async throws {
+    let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try await RunnerBinary.run([
+      "bench", "--process", "--config", dir + "/guests.cfg", "--repeats", "1",
+    ])
+    #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+    var figures: [String: Double] = [:]
+    for line in run.stdout.split(separator: "\n") {
+      let fields = line.split(separator: " ")
+      if fields.count >= 2, let value = Double(fields[fields.count - 1]) {
+        figures[fields.dropLast().joined(separator: " ")] = value
+      }
+    }
+    for phase in [
+      "start-up", "arguments", "matrix", "baseline+versions", "metadata+directory", "cells",
+      "summary", "reports", "exit", "total", "bare QEMU, all cells",
+    ] {
+      #expect((figures[phase] ?? -1) >= 0, "no figure for \(phase) in:\n\(run.stdout)")
+    }
+    // The phases add up to the total; the cells took longer than nothing.
+    let parts = ["start-up", "arguments", "matrix", "baseline+versions", "metadata+directory", "cells", "summary", "reports", "exit"]
+      .compactMap { figures[$0] }.reduce(0, +)
+    #expect(abs(parts - (figures["total"] ?? 0)) < 1, "phases \(parts) ms vs total \(figures["total"] ?? 0) ms")
+    #expect((figures["cells"] ?? 0) > 1)
+    #expect(run.stdout.contains("ratio") && run.stdout.contains("exited(0)"), "\(run.stdout)")
+  }
+
   @Test func exitStatusOneWhenACellFails() async throws {
     let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n[failing]\n")
     defer { try? FileManager.default.removeItem(atPath: dir) }

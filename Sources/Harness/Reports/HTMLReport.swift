@@ -555,7 +555,7 @@ public enum HTMLReport {
 
   /// `42.5%` (POSIX decimal point).
   private static func percent(_ value: Double) -> String {
-    String(format: "%.1f%%", locale: Locale(identifier: "en_US_POSIX"), min(max(value, 0), 100))
+    ReportText.fixed(min(max(value, 0), 100), places: 1) + "%"
   }
 
   private static let stylesheet = """

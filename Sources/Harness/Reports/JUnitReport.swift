@@ -305,10 +305,23 @@ extension ReportText {
   /// `date` as the JUnit schema's timestamp: ISO 8601, UTC, to the second,
   /// without a zone designator (`2026-12-01T21:41:39`).
   static func junitTimestamp(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    formatter.formatOptions = [.withFullDate, .withTime, .withDashSeparatorInDate, .withColonSeparatorInTime]
-    return formatter.string(from: date)
+    utcTimestamp(date, zoneDesignator: false)
+  }
+
+  /// `date` in ISO 8601, UTC, to the second (as Foundation's formatter
+  /// does: rounded to the millisecond, then truncated): `2026-12-01T21:41:39Z`,
+  /// or without the `Z`. Made with `gmtime_r`: `ISO8601DateFormatter` builds
+  /// an ICU formatter (about 1 ms) every time.
+  public static func utcTimestamp(_ date: Date, zoneDesignator: Bool = true) -> String {
+    let milliseconds = (date.timeIntervalSinceReferenceDate * 1000).rounded()
+    var seconds = time_t((milliseconds / 1000).rounded(.down)) + 978_307_200
+    var parts = tm()
+    guard gmtime_r(&seconds, &parts) != nil else { return "1970-01-01T00:00:00" + (zoneDesignator ? "Z" : "") }
+    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    var year = String(parts.tm_year + 1900)
+    if year.count < 4 { year = String(repeating: "0", count: 4 - year.count) + year }
+    return "\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+      + (zoneDesignator ? "Z" : "")
   }
 
   /// This host's name (`gethostname`), or `localhost` when it has none.

@@ -498,7 +498,29 @@ extension Duration {
 public enum ReportText {
   /// Seconds with three decimals, as JUnit wants them (`1.234`).
   static func junitSeconds(_ seconds: Double) -> String {
-    String(format: "%.3f", locale: Locale(identifier: "en_US_POSIX"), seconds)
+    fixed(seconds, places: 3)
+  }
+
+  /// `value` with `places` decimals (0-9) and a POSIX decimal point,
+  /// rounded half away from zero: what `%.Nf` prints, made by hand because
+  /// `String(format:locale:)` builds an ICU number formatter on every call
+  /// (about 0.2 ms each: most of the time the reports of a small run took
+  /// to write).
+  public static func fixed(_ value: Double, places: Int) -> String {
+    precondition((0...9).contains(places), "places must be 0-9")
+    guard value.isFinite else { return value.isNaN ? "nan" : value < 0 ? "-inf" : "inf" }
+    var scale: UInt64 = 1
+    for _ in 0..<places { scale *= 10 }
+    let scaled = (abs(value) * Double(scale)).rounded(.toNearestOrAwayFromZero)
+    // Beyond 2^63: the C library's own formatting (no locale involved).
+    guard scaled < 9.2e18 else { return String(format: "%.\(places)f", value) }
+    let units = UInt64(scaled)
+    var text = (value.sign == .minus ? "-" : "") + String(units / scale)
+    if places > 0 {
+      let fraction = String(units % scale)
+      text += "." + String(repeating: "0", count: places - fraction.count) + fraction
+    }
+    return text
   }
 
   /// A duration for people: `850 ms`, `4.2 s`, `2 min 05 s`.
@@ -508,29 +530,28 @@ public enum ReportText {
   }
 
   static func humanDuration(_ seconds: Double) -> String {
-    let posix = Locale(identifier: "en_US_POSIX")
     if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
-    if seconds < 10 { return String(format: "%.2f s", locale: posix, seconds) }
-    if seconds < 60 { return String(format: "%.1f s", locale: posix, seconds) }
+    if seconds < 10 { return fixed(seconds, places: 2) + " s" }
+    if seconds < 60 { return fixed(seconds, places: 1) + " s" }
     let whole = Int(seconds.rounded())
-    if whole < 3600 { return String(format: "%d min %02d s", locale: posix, whole / 60, whole % 60) }
-    return String(format: "%d h %02d min", locale: posix, whole / 3600, (whole % 3600) / 60)
+    func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    if whole < 3600 { return "\(whole / 60) min \(twoDigits(whole % 60)) s" }
+    return "\(whole / 3600) h \(twoDigits((whole % 3600) / 60)) min"
   }
 
   /// A guest-clock duration in nanoseconds for people: `850 ns`, `12.3 µs`,
   /// then as `humanDuration`.
   static func guestDuration(_ nanoseconds: UInt64) -> String {
-    let posix = Locale(identifier: "en_US_POSIX")
     if nanoseconds < 1_000 { return "\(nanoseconds) ns" }
-    if nanoseconds < 1_000_000 { return String(format: "%.1f µs", locale: posix, Double(nanoseconds) / 1e3) }
-    if nanoseconds < 1_000_000_000 { return String(format: "%.2f ms", locale: posix, Double(nanoseconds) / 1e6) }
+    if nanoseconds < 1_000_000 { return fixed(Double(nanoseconds) / 1e3, places: 1) + " µs" }
+    if nanoseconds < 1_000_000_000 { return fixed(Double(nanoseconds) / 1e6, places: 2) + " ms" }
     return humanDuration(Double(nanoseconds) / 1e9)
   }
 
   /// A guest clock reading (nanoseconds since boot) as seconds:
   /// `1.203400 s`.
   static func guestTime(_ nanoseconds: UInt64) -> String {
-    String(format: "%.6f s", locale: Locale(identifier: "en_US_POSIX"), Double(nanoseconds) / 1e9)
+    fixed(Double(nanoseconds) / 1e9, places: 6) + " s"
   }
 
   /// The last `count` lines of `text` (without a trailing empty line).

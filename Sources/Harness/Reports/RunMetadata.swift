@@ -56,7 +56,7 @@ public struct RunMetadata: Codable, Sendable, Equatable {
           version: versions[executable] ?? ""))
     }
     return RunMetadata(
-      started: ISO8601DateFormatter().string(from: Date()),
+      started: ReportText.utcTimestamp(Date()),
       hostname: ProcessInfo.processInfo.hostName, kernel: kernel, kvmModules: modules,
       commit: workspaceRoot.flatMap(Self.gitHead), qemu: qemu)
   }
