@@ -695,7 +695,7 @@ struct RunDirectory: Sendable {
     var problems: [FileProblem] = []
     func write(_ text: String, to file: String) {
       do {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+        try ReportFile.write(text, to: file)
       } catch {
         problems.append(FileProblem(path: file, error: error))
       }

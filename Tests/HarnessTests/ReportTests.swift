@@ -182,6 +182,31 @@ struct ReportTests {
     #expect(ReportText.fixed(1e30, places: 1) == String(format: "%.1f", 1e30))
   }
 
+  /// A run-directory file is replaced whole, leaves no temporary file, and
+  /// a failure names the errno and leaves the old file as it was.
+  @Test func reportFilesAreReplacedWholeWithoutLeftovers() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("report-file-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/results.json"
+    try ReportFile.write("first", to: path)
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == "first")
+    let large = String(repeating: "0123456789abcdef", count: 1 << 16)
+    try ReportFile.write(large, to: path)
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == large)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["results.json"])
+    let attributes = try FileManager.default.attributesOfItem(atPath: path)
+    #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o644 & ~Int(umask(umask(0))))
+    // Into a missing directory: ENOENT, nothing created.
+    #expect(throws: POSIXError(.ENOENT)) { try ReportFile.write("x", to: directory + "/no/such/file") }
+    // Over a directory: the rename fails, the temporary file is removed.
+    try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: false)
+    #expect(throws: POSIXError.self) { try ReportFile.write("x", to: directory + "/logs") }
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["logs", "results.json"])
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == large)
+  }
+
   /// The hand-made UTC timestamps are what `ISO8601DateFormatter` makes.
   @Test func utcTimestampsMatchISO8601DateFormatter() {
     let withZone = ISO8601DateFormatter()

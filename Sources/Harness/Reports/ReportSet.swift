@@ -214,7 +214,7 @@ public enum ReportSet {
       do {
         try fileManager.createDirectory(
           at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(file.contents.utf8).write(to: url, options: .atomic)
+        try ReportFile.write(file.contents, to: url.path)
         written.append(path)
       } catch {
         problems.append(FileProblem(path: path, error: error))
