@@ -66,6 +66,20 @@ extension BootBenchmark {
     public var cellTimes: [String: [Duration]]
     /// Final verdict label of each cell (`PASS`, `FLAKY`, ...), by cell id.
     public var labels: [String: String]
+    /// CPU time (user + system) of this process, the runner, during the
+    /// run: every thread of it, no child.
+    public var runnerCPUSeconds: Double = 0
+    /// CPU time of the children reaped during the run: the QEMU guards and
+    /// their QEMUs (every QEMU thread).
+    public var childCPUSeconds: Double = 0
+  }
+
+  /// User + system CPU seconds of `who` (`RUSAGE_SELF`, `RUSAGE_CHILDREN`).
+  public static func cpuSeconds(_ who: Int32) -> Double {
+    var usage = rusage()
+    guard getrusage(__rusage_who_t(who), &usage) == 0 else { return 0 }
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
   }
 
   /// Runs `cells` once through the parallel scheduler (payloads are
@@ -75,9 +89,11 @@ extension BootBenchmark {
   ) async -> ScheduledRun {
     let scheduler = MatrixScheduler(
       runner: runner, options: MatrixScheduler.Options(maxConcurrentCells: jobs))
+    let (runnerBefore, childrenBefore) = (cpuSeconds(RUSAGE_SELF.rawValue), cpuSeconds(RUSAGE_CHILDREN.rawValue))
     let start = ContinuousClock.now
     let outcomes = await scheduler.run(cells)
     let end = ContinuousClock.now
+    let (runnerAfter, childrenAfter) = (cpuSeconds(RUSAGE_SELF.rawValue), cpuSeconds(RUSAGE_CHILDREN.rawValue))
     var times: [String: [Duration]] = [:]
     var labels: [String: String] = [:]
     for outcome in outcomes {
@@ -86,7 +102,8 @@ extension BootBenchmark {
     }
     return ScheduledRun(
       jobs: jobs, timeline: RunTimeline(outcomes: outcomes, start: start, end: end),
-      cellTimes: times, labels: labels)
+      cellTimes: times, labels: labels, runnerCPUSeconds: runnerAfter - runnerBefore,
+      childCPUSeconds: childrenAfter - childrenBefore)
   }
 
   /// Boots `cell` once as a bare `qemu-system-*` command with the argv the

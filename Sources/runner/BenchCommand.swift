@@ -158,17 +158,33 @@ extension Runner {
         scheduled matrix wall median \(Self.s(wallMedian)); ratio scheduled/bare-sequential \(String(format: "%.2f", wallMedian / max(bareTotal, 1e-9)))
         """)
 
-      // 3. -j 1 vs -j 2.
-      var j1: [Double] = []
-      var j2: [Double] = []
+      // 3. -j 1 vs -j 2, with where the CPUs went.
+      var j1: [BootBenchmark.ScheduledRun] = []
+      var j2: [BootBenchmark.ScheduledRun] = []
       for _ in 0..<repeats {
-        j1.append(await BootBenchmark.scheduledRun(cells, runner: runner, jobs: 1).timeline.wallSeconds)
-        j2.append(await BootBenchmark.scheduledRun(cells, runner: runner, jobs: 2).timeline.wallSeconds)
+        j1.append(await BootBenchmark.scheduledRun(cells, runner: runner, jobs: 1))
+        j2.append(await BootBenchmark.scheduledRun(cells, runner: runner, jobs: 2))
       }
-      let m1 = Self.median(j1.sorted())
-      let m2 = Self.median(j2.sorted())
+      func medianOf(_ runs: [BootBenchmark.ScheduledRun], _ value: (BootBenchmark.ScheduledRun) -> Double) -> Double {
+        Self.median(runs.map(value).sorted())
+      }
+      let m1 = medianOf(j1) { $0.timeline.wallSeconds }
+      let m2 = medianOf(j2) { $0.timeline.wallSeconds }
+      // A cell that needs more than half of the host's CPUs never shares it
+      // with another cell, whatever -j says: its time is a floor of any run.
+      let alone = cells.filter { $0.settings.cpus * 2 > budget.cpus }
+      let aloneSeconds = alone.map { cell in
+        BootBenchmark.median(j1.flatMap { $0.cellTimes[cell.id] ?? [] }).seconds
+      }.reduce(0, +)
       Output.write(
-        "\n-j 1 vs -j 2 (median wall over \(repeats)): \(Self.s(m1)) vs \(Self.s(m2)); speed-up \(String(format: "%.2f", m1 / max(m2, 1e-9)))×")
+        """
+
+        -j 1 vs -j 2 (medians over \(repeats)): wall \(Self.s(m1)) vs \(Self.s(m2)); speed-up \(String(format: "%.2f", m1 / max(m2, 1e-9)))×
+          CPU time, -j 1: runner \(Self.s(medianOf(j1) { $0.runnerCPUSeconds })), QEMU (and guards) \(Self.s(medianOf(j1) { $0.childCPUSeconds }))
+          CPU time, -j 2: runner \(Self.s(medianOf(j2) { $0.runnerCPUSeconds })), QEMU (and guards) \(Self.s(medianOf(j2) { $0.childCPUSeconds }))
+          -j 2 wall × \(budget.cpus) CPUs = \(Self.s(m2 * Double(budget.cpus))) of CPU capacity, of which used \(Self.s(medianOf(j2) { $0.runnerCPUSeconds + $0.childCPUSeconds }))
+          \(alone.count) of \(cells.count) cells need more than half of the \(budget.cpus) CPUs and run alone at any -j: \(Self.s(aloneSeconds)) (at -j 1)
+        """)
     }
 
     static func median(_ sorted: [Double]) -> Double {

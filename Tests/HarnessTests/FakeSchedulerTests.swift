@@ -80,16 +80,48 @@ struct FakeSchedulerTests {
     #expect(outcomes[0].attempts == 1)
   }
 
-  /// One CPU of budget: the cells run one at a time, in matrix order.
-  @Test func aOneCPUBudgetRunsCellsOneAtATimeInOrder() async {
+  /// One CPU of budget: the cells run one at a time; the first to reach
+  /// admission runs at once (the cells' tasks start concurrently, so that
+  /// may be any of them), the waiting ones follow in matrix order.
+  @Test func aOneCPUBudgetRunsCellsOneAtATimeWaitersInOrder() async {
     let backend = Self.backend()
     let cells = ["a", "b", "c", "d"].map { Self.cell("slow", cpus: 1).renamed($0) }
     let outcomes = await Self.scheduler(backend, cpus: 1).run(cells)
     #expect(outcomes.map(\.label) == ["PASS", "PASS", "PASS", "PASS"])
     #expect(backend.ledger.snapshot.peak == 1)
+    let started = backend.ledger.snapshot.started.map { String($0.split(separator: "|")[1].prefix(1)) }
+    #expect(Set(started) == ["a", "b", "c", "d"])
+    #expect(Array(started.dropFirst()) == ["a", "b", "c", "d"].filter { $0 != started.first }, "\(started)")
+  }
+
+  /// Cells that need more than half of the CPUs are admitted first, most
+  /// CPUs first; the small ones then run two at a time on 2 CPUs, in matrix
+  /// order. Outcomes stay in matrix order.
+  @Test func largeCellsGoFirstAndSmallOnesPackTheCPUs() async {
+    let backend = Self.backend()
+    let cells = [
+      Self.cell("slow").renamed("a"), Self.cell("slow", cpus: 2).renamed("B"),
+      Self.cell("slow").renamed("c"), Self.cell("slow", cpus: 4).renamed("D"),
+      Self.cell("slow").renamed("e"), Self.cell("slow").renamed("f"),
+    ]
+    let outcomes = await Self.scheduler(backend, cpus: 2, jobs: 2).run(cells)
+    #expect(outcomes.map(\.cell.id) == cells.map(\.id))
+    #expect(outcomes.allSatisfy { $0.label == "PASS" })
+    // (The first cell to reach admission may be any whose payload came
+    // first; admission keeps the order among those that wait.)
+    let started = backend.ledger.snapshot.started.map { String($0.split(separator: "|")[1].prefix(1)) }
+    #expect(Set(started) == ["a", "B", "c", "D", "e", "f"])
+    // Both large cells before c, e and f (in matrix order c came before D,
+    // and D, waiting at the head, then held e and f back while c ran).
+    for large in ["B", "D"] {
+      for small in ["c", "e", "f"] {
+        #expect(started.firstIndex(of: large)! < started.firstIndex(of: small)!, "\(started)")
+      }
+    }
+    #expect(backend.ledger.snapshot.peak == 2, "small cells ran two at a time")
     #expect(
-      backend.ledger.snapshot.started.map { String($0.split(separator: "|")[1].prefix(1)) }
-        == ["a", "b", "c", "d"])
+      MatrixScheduler.admissionPriorities(cells, budget: HostResources(cpus: 8, memoryMiB: 1 << 16))
+        == [0, 1, 2, 3, 4, 5], "on 8 CPUs no cell is large: matrix order")
   }
 
   @Test func jobsCapTheCellsRunningAtOnce() async {
@@ -105,14 +137,17 @@ struct FakeSchedulerTests {
   @Test func anInterruptEndsRunningCellsAndSkipsWaitingOnes() async throws {
     let backend = Self.backend()
     let scheduler = Self.scheduler(backend, cpus: 1)
-    let cells = [Self.cell("hang"), Self.cell("pass"), Self.cell("pass")]
+    // Three hanging cells on one CPU: whichever reaches admission first
+    // runs (hangs) and the other two wait.
+    let cells = ["a", "b", "c"].map { Self.cell("hang").renamed($0) }
     let task = Task { await scheduler.run(cells) }
     while backend.ledger.snapshot.started.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
     task.cancel()
     let outcomes = await task.value
-    #expect(outcomes.map(\.label) == ["INTERRUPTED", "NOT-RUN", "NOT-RUN"])
-    #expect(outcomes[0].result?.verdict == .skipped)
-    #expect(outcomes[0].result?.reason == "interrupted while running; the machine was destroyed")
+    #expect(outcomes.map(\.label).sorted() == ["INTERRUPTED", "NOT-RUN", "NOT-RUN"])
+    let interrupted = try #require(outcomes.first { $0.label == "INTERRUPTED" })
+    #expect(interrupted.result?.verdict == .skipped)
+    #expect(interrupted.result?.reason == "interrupted while running; the machine was destroyed")
     #expect(outcomes.allSatisfy { !$0.isFailure })
     #expect(backend.ledger.snapshot.destroyed.count == 1)
     #expect(backend.ledger.snapshot.running == 0, "no machine outlives the run")
