@@ -51,8 +51,9 @@ struct PageAllocatorHeader {
 /// * Free blocks are on per-area, per-order intrusive circular
 ///   doubly-linked lists whose nodes (the addresses of the next and previous
 ///   nodes) live in the free blocks themselves: a page has one 16-byte node
-///   per order (at byte 16 + 16 x order) and a mask of its linked nodes (its
-///   first word); each list's head node lives in the allocator's state
+///   per order (at byte 32 + 16 x order) and a flag byte per order saying
+///   whether that node is linked (its first 24 bytes); each list's head
+///   node lives in the allocator's state
 ///   memory. Merged buddies are not unlinked at once: their nodes stay
 ///   linked but stale until met at the front of a list, or until their page
 ///   is handed out or linked again at that order (see
@@ -436,12 +437,13 @@ public struct PageAllocator: @unchecked Sendable {
     header.pointee.verifiedPfn = 0
     PageAllocator.unlink(PageAllocator.slot(pfn, k))
     // The page is handed out: its other (stale) nodes are unlinked below.
-    let staleMask = PageAllocator.linkMask(pfn) & ~(1 &<< UInt(truncatingIfNeeded: k))
+    let staleMask = PageAllocator.hasOtherLinkFlags(pfn, k)
+      ? PageAllocator.linkMask(pfn) & ~(1 &<< UInt(truncatingIfNeeded: k)) : 0
     while k > order {
       k &-= 1
       head &-= PageAllocator.nodeSize
       let half = pfn &+ (1 &<< UInt(truncatingIfNeeded: k))
-      // An interior page of the block: 0, or `dirtyByte` with a link mask.
+      // An interior page of the block: 0, or `dirtyByte` with link flags.
       PageAllocator.link(head, half, k, hasMask: PageAllocator.meta(origin, half) != 0)
       PageAllocator.setMeta(origin, half, PageAllocator.freeHead(k))
     }
@@ -553,10 +555,10 @@ public struct PageAllocator: @unchecked Sendable {
   // identical split that would undo it. The pattern "free a page, allocate
   // a page" (alloc-bench row (a)) is the common case.
   //
-  // Why batches: merging touches metadata only, but linking each merged
-  // block reads its page's link mask (a cold line, usually a TLB miss on a
-  // large area). A batch merges every page first, then links them all, so
-  // those loads do not wait for one another (see `flushPending()`).
+  // Why batches: a full batch is merged by one call, in one loop whose
+  // merges touch metadata only and whose links store into the merged
+  // blocks' pages without reading them (`linkMerged`), so the stores to
+  // cold pages do not hold up the next merges.
 
   /// Completes the pending single-page merges. Lock held.
   @inline(__always)
@@ -580,14 +582,10 @@ public struct PageAllocator: @unchecked Sendable {
 
   /// Merges every pending page, in the order they were freed. Lock held.
   ///
-  /// Two passes: the first merges every page in the metadata (which is all
-  /// merging reads and writes, see `mergeMetadata`) and keeps each merged
-  /// block's page, order and whether its page has a link mask; the second
-  /// links the blocks, in the same order. Linking reads only the pages being
-  /// linked and the lists, which the first pass does not touch, so the
-  /// result is that of merging and linking each page in turn; but the
-  /// second pass's loads of cold pages (link masks) do not wait for one
-  /// another or for the metadata walks.
+  /// Each page is merged in the metadata (which is all merging reads and
+  /// writes, see `mergeMetadata`) and its merged block linked at once
+  /// (`linkMerged`), which writes the block's page and the list but reads
+  /// no cold page; so the merges do not wait for those stores.
   func flushPending() {
     let count = header.pointee.pendingCount
     let entries = pendingEntries
@@ -598,21 +596,7 @@ public struct PageAllocator: @unchecked Sendable {
       let entry = entries[index]
       let area = Int(truncatingIfNeeded: entry & 3)
       let merged = mergeMetadata(area, entry &>> 2, 0)
-      if count == 1 {
-        // Nothing to overlap: link at once.
-        link(area, merged.start, merged.order, hasMask: merged.hasMask)
-        return
-      }
-      entries[index] = merged.start &<< 8 | UInt(truncatingIfNeeded: area) &<< 6
-        | UInt(truncatingIfNeeded: merged.order) &<< 1 | (merged.hasMask ? 1 : 0)
-      index &+= 1
-    }
-    index = 0
-    while index < count {
-      let entry = entries[index]
-      link(
-        Int(truncatingIfNeeded: (entry &>> 6) & 3), entry &>> 8,
-        Int(truncatingIfNeeded: (entry &>> 1) & 31), hasMask: entry & 1 != 0)
+      linkMerged(area, merged.start, merged.order, hasMask: merged.hasMask)
       index &+= 1
     }
   }
@@ -674,7 +658,7 @@ public struct PageAllocator: @unchecked Sendable {
   func insertCoalescing(_ area: Int, _ pfn: UInt, _ order: Int) {
     header.pointee.verifiedPfn = 0
     let merged = mergeMetadata(area, pfn, order)
-    link(area, merged.start, merged.order, hasMask: merged.hasMask)
+    linkMerged(area, merged.start, merged.order, hasMask: merged.hasMask)
   }
 
   /// Merges the block `[pfn, pfn + 2^order)` (handed-out pages: no linked
@@ -683,9 +667,9 @@ public struct PageAllocator: @unchecked Sendable {
   /// `link(_:_:_:hasMask:)`. An absorbed buddy is not unlinked: its node
   /// goes stale (see PageAllocator+FreeLists.swift), so merging reads and
   /// writes metadata bytes only. `hasMask`: whether the merged block's page
-  /// has a link mask (it is an absorbed buddy's, not the inserted block's).
+  /// has link flags (it is an absorbed buddy's, not the inserted block's).
   ///
-  /// Every absorbed buddy head becomes `dirtyByte` (it keeps its mask), the
+  /// Every absorbed buddy head becomes `dirtyByte` (it keeps its flags), the
   /// inserted block's page becomes 0 unless it stays the head, and the
   /// merged head gets its free-head byte. A single page whose three
   /// smallest buddies are all free is merged to order 3 with one 8-byte
