@@ -34,6 +34,9 @@ struct PageAllocatorHeader {
   var verifiedPfn: UInt
   /// Bit `i` set: area `i` is present (initialised).
   var presentAreas: UInt
+  /// The single page a split left for list 0 without linking it, as
+  /// `pfn << 2 | area` (0: none). See `takeSplitHalf(areas:)`.
+  var splitHalf: UInt
 }
 
 /// A buddy page allocator over up to four physical memory areas.
@@ -70,7 +73,10 @@ struct PageAllocatorHeader {
 ///   needs the merged state, so every caller sees exactly what merging each
 ///   page at once would give. A single-page allocation that would get the
 ///   only pending page back from the merged state takes it without merging
-///   and splitting again (see `takePending(areas:)`).
+///   and splitting again (see `takePending(areas:)`). Likewise the single
+///   page a single-page allocation splits off last is linked only when a
+///   call needs it linked; the next single-page allocation takes it
+///   unlinked (see `takeSplitHalf(areas:)`).
 ///
 /// `PageAllocator` is a small copyable handle (a few pointers); copies refer
 /// to the same allocator and every method is non-mutating and protected by
@@ -156,7 +162,8 @@ public struct PageAllocator: @unchecked Sendable {
     let header = (stateMemory + PageAllocator.headerOffset)
       .bindMemory(to: PageAllocatorHeader.self, capacity: 1)
     header.initialize(
-      to: PageAllocatorHeader(layout: layout, pendingCount: 0, verifiedPfn: 0, presentAreas: 0))
+      to: PageAllocatorHeader(
+        layout: layout, pendingCount: 0, verifiedPfn: 0, presentAreas: 0, splitHalf: 0))
     records = (stateMemory + PageAllocator.recordsOffset)
       .bindMemory(to: PageAreaRecord.self, capacity: PageAllocator.maxAreas)
     records.initialize(repeating: .empty, count: PageAllocator.maxAreas)
@@ -388,6 +395,10 @@ public struct PageAllocator: @unchecked Sendable {
     lock.lock()
     var found: UInt? = nil
     let pendingCount = header.pointee.pendingCount
+    if header.pointee.splitHalf != 0 {
+      if searchOrder == 0 && pendingCount == 0 { found = takeSplitHalf(areas: areas) }
+      if found == nil { linkSplitHalf() }
+    }
     if pendingCount != 0 {
       if pendingCount == 1 && searchOrder == 0 { found = takePending(areas: areas) }
       if found == nil { flushPending() }
@@ -444,7 +455,14 @@ public struct PageAllocator: @unchecked Sendable {
       head &-= PageAllocator.nodeSize
       let half = pfn &+ (1 &<< UInt(truncatingIfNeeded: k))
       // An interior page of the block: 0, or `dirtyByte` with link flags.
-      PageAllocator.link(head, half, k, hasMask: PageAllocator.meta(origin, half) != 0)
+      let hasFlags = PageAllocator.meta(origin, half) != 0
+      if k == 0 && !hasFlags {
+        // The single page next to a single page handed out: left unlinked
+        // (nothing written into it) for the next call (`takeSplitHalf`).
+        header.pointee.splitHalf = half &<< 2 | UInt(truncatingIfNeeded: area)
+      } else {
+        PageAllocator.link(head, half, k, hasMask: hasFlags)
+      }
       PageAllocator.setMeta(origin, half, PageAllocator.freeHead(k))
     }
     if staleMask != 0 { PageAllocator.unlinkNodes(pfn, staleMask) }
@@ -560,10 +578,62 @@ public struct PageAllocator: @unchecked Sendable {
   // blocks' pages without reading them (`linkMerged`), so the stores to
   // cold pages do not hold up the next merges.
 
-  /// Completes the pending single-page merges. Lock held.
+  /// Completes the pending single-page merges (and links the split half).
+  /// Lock held.
   @inline(__always)
   func settle() {
+    if header.pointee.splitHalf != 0 { linkSplitHalf() }
     if header.pointee.pendingCount != 0 { flushPending() }
+  }
+
+  // MARK: The split half
+  //
+  // When an allocation of a single page splits a larger block, the last
+  // half it splits off is a single page, which eager splitting links at the
+  // front of list 0, where the next single-page allocation takes it at
+  // once. That page is instead left unlinked (`splitHalf`; its metadata
+  // byte already says free head of order 0, so counters and merges see it
+  // as free): the next allocation that would take it takes it without a
+  // list operation (`takeSplitHalf`), and every other call that reads or
+  // changes the lists first links it (`linkSplitHalf`, from `settle()`,
+  // `flushPending()` and the allocation path), at the front of list 0, as
+  // eager splitting would have. A page never linked is never written by the
+  // allocator, so allocating pages in a row does not write into (and wait
+  // for) every other page. Only a page without link flags (metadata byte 0)
+  // is left unlinked, so taking it needs no purge.
+
+  /// Links the split half at the front of its list 0. Lock held.
+  func linkSplitHalf() {
+    let entry = header.pointee.splitHalf
+    header.pointee.splitHalf = 0
+    header.pointee.verifiedPfn = 0
+    link(Int(truncatingIfNeeded: entry & 3), entry &>> 2, 0, hasMask: false)
+  }
+
+  /// Returns the split half as a single-page allocation from `areas` if that
+  /// is what linking it and then allocating would return: its area is
+  /// allowed and no allowed area above it has a free page (the allocation
+  /// takes the highest allowed area with a free page, there the front of
+  /// list 0, where the half would be). No merge may be pending. Otherwise
+  /// returns `nil` and changes nothing. Lock held.
+  func takeSplitHalf(areas: AreaMask) -> UInt? {
+    let entry = header.pointee.splitHalf
+    let area = Int(truncatingIfNeeded: entry & 3)
+    guard areas.contains(area: area) else { return nil }
+    var higher = UInt(areas.rawValue) & header.pointee.presentAreas
+      & ~((2 &<< UInt(truncatingIfNeeded: area)) &- 1)
+    while higher != 0 {
+      if records[higher.trailingZeroBitCount].freePages != 0 { return nil }
+      higher &= higher &- 1
+    }
+    let pfn = entry &>> 2
+    header.pointee.splitHalf = 0
+    header.pointee.verifiedPfn = 0
+    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateAllocated)
+    let record = records + area
+    record.pointee.freePages &-= 1
+    record.pointee.allocatedPages &+= 1
+    return pfn
   }
 
   /// Marks the single page `pfn` of `area` pending (its counters are the
@@ -587,6 +657,8 @@ public struct PageAllocator: @unchecked Sendable {
   /// (`linkMerged`), which writes the block's page and the list but reads
   /// no cold page; so the merges do not wait for those stores.
   func flushPending() {
+    // The split half is older than every pending page and may be merged.
+    if header.pointee.splitHalf != 0 { linkSplitHalf() }
     let count = header.pointee.pendingCount
     let entries = pendingEntries
     header.pointee.pendingCount = 0
