@@ -178,6 +178,94 @@ struct PageAllocatorStaleNodeTests {
     }, "maximal blocks again")
   }
 
+  /// A single-page allocation that splits a block leaves the single page
+  /// split off last unlinked until the next call that needs it linked (the
+  /// split half): single-page allocations, larger ones, frees (of its buddy
+  /// too), list queries, reservations and unreservations in any order must
+  /// see exactly what linking it at once gives.
+  @Test(arguments: [61, 62] as [UInt64])
+  func singlePagesSplitOffMatchEagerSplitting(seed: UInt64) throws {
+    let heap = TestHeap(megabytes: 4)
+    let a = heap.allocator
+    let bounds = try #require(a.bounds(area: 0))
+    var model = EagerModel(usable: bounds.usablePfn, top: bounds.topPfn)
+    var rng = SplitMix64(seed: seed)
+    var live: [(pfn: UInt, order: Int)] = []
+    var reserved: [UInt] = []
+    for step in 0..<6000 {
+      let choice = rng.below(100)
+      if choice < 55 {
+        let order = choice < 45 ? 0 : 1 + rng.below(3)
+        let p = a.allocate(order: order).map { UInt(bitPattern: $0) >> 12 }
+        #expect(p == model.allocate(order), "step \(step): allocate(order: \(order))")
+        if let p {
+          scribble(p, pages: UInt(1) << UInt(order), UInt(step))
+          live.append((p, order))
+        }
+      } else if choice < 83 {
+        guard !live.isEmpty else { continue }
+        // Often the newest block: the split half's buddy, or the half.
+        let index = rng.below(2) == 0 ? live.count - 1 : rng.below(live.count)
+        let block = live.remove(at: index)
+        #expect(a.free(UnsafeMutableRawPointer(bitPattern: block.pfn << 12)!) == nil)
+        model.insert(block.pfn, block.order)
+      } else if choice < 91 {
+        let order = rng.below(3)
+        #expect(
+          a.freeBlockCount(area: 0, order: order) == UInt(model.lists[order].count),
+          "step \(step): list \(order)")
+      } else if choice < 96 {
+        // Often the page after the newest block: the split half.
+        let anywhere = bounds.usablePfn + UInt(rng.below(Int(bounds.topPfn - bounds.usablePfn)))
+        let pfn = rng.below(2) == 0 && !live.isEmpty ? live[live.count - 1].pfn + 1 : anywhere
+        let refused = a.reserve(address: pfn << 12, pages: 1) != nil
+        #expect(refused == !model.reserve(pfn), "step \(step): reserve")
+        if !refused { reserved.append(pfn) }
+      } else {
+        guard !reserved.isEmpty else { continue }
+        let pfn = reserved.remove(at: rng.below(reserved.count))
+        #expect(a.unreserve(address: pfn << 12, pages: 1) == nil)
+        model.heads[pfn] = nil
+        model.insert(pfn, 0)
+      }
+      if step % 200 == 0 { expectValid(a) }
+    }
+    expectValid(a)
+  }
+
+  /// The split half is taken only where the allocation would take a page:
+  /// not by an allocation restricted to other areas, nor while an allowed
+  /// area above it has free pages; a double free of it is refused.
+  @Test func theSplitHalfIsTakenOnlyFromItsAreaWhenThatIsTheHighestWithFreePages() throws {
+    let heap = TestHeap.fourAreas()
+    let a = heap.allocator
+    // Each area begins (after its metadata page) with a single page, then
+    // blocks of orders 1, 2, ...: take the single pages of areas 3 and 2,
+    // so that the next allocation in each splits an order-1 block.
+    let single3 = try #require(a.allocate(order: 0))
+    let single2 = try #require(a.allocate(order: 0, areas: .area(2)))
+    let first = try #require(a.allocate(order: 0))
+    #expect(a.area(containing: address(first)) == 3, "allocations start in the highest area")
+    #expect(address(first) == address(single3) + 4096)
+    // The page after `first` is now the split half, in area 3: an
+    // allocation from area 2 only must not take it.
+    let lower = try #require(a.allocate(order: 0, areas: .area(2)))
+    #expect(address(lower) == address(single2) + 4096)
+    // Area 2 now has the split half; with area 3 allowed and free, the
+    // allocation comes from area 3 (the front of its list 0: its half).
+    let again = try #require(a.allocate(order: 0, areas: .area(2) | .area(3)))
+    #expect(address(again) == address(first) + 4096)
+    let fromTwo = try #require(a.allocate(order: 0, areas: .area(2)))
+    #expect(address(fromTwo) == address(lower) + 4096)
+    // A new split half is free: freeing it is a double free.
+    let next = try #require(a.allocate(order: 0))
+    #expect(a.free(UnsafeMutableRawPointer(bitPattern: address(next) + 4096)!) == .doubleFree)
+    #expect(address(try #require(a.allocate(order: 0))) == address(next) + 4096)
+    expectValid(a)
+    #expect(a.counts(area: 3)?.allocated == 5)
+    #expect(a.counts(area: 2)?.allocated == 3)
+  }
+
   /// After a random full free (every merge leaves a stale node), allocating
   /// every page meets and purges them all: it hands out every usable page
   /// but the reserved ones exactly once, with no node left in them, and

@@ -1,14 +1,16 @@
 // Free lists with lazy removal of absorbed blocks.
 //
 // A free block of order k is on list k through a node of 16 bytes (next and
-// previous node address) at byte `16 + 16 * k` of its first page: every page
-// has a separate node per order (`slot(_:_:)`), and the page's first word is
-// the mask of the orders whose node of this page is linked (`linkMask`).
+// previous node address) at byte `32 + 16 * k` of its first page: every page
+// has a separate node per order (`slot(_:_:)`), and the page's first 24
+// bytes are its link flags: byte k is 1 if the page's node of order k is
+// linked, 0 if not (`linkFlag`, `linkMask`). One byte per order lets a
+// node be marked linked with a single store, without reading the page.
 //
 // When two buddies merge, neither is unlinked from its list: the absorbed
 // block's node stays linked but is *stale*, because its page's metadata byte
 // no longer says "free head of this list's order" (it now says "interior of
-// a free block with a link mask" (`dirtyByte`), or "free head of a larger
+// a free block with link flags" (`dirtyByte`), or "free head of a larger
 // order"). Merging therefore reads and writes metadata bytes only, never the
 // absorbed blocks' pages or their list neighbours' pages (cold cache lines
 // and, on a large area, TLB misses). Stale nodes are removed when they are
@@ -28,10 +30,17 @@
 //
 // Invariants: a page with a linked node is a free block head
 // (`freeHead(k)`) or a non-head page of a free block marked `dirtyByte`; both
-// have a valid link mask. Every other page (allocated, reserved, pending,
-// non-head marked 0) has no linked node and its first word is not ours.
+// have valid link flags. Every other page (allocated, reserved, pending,
+// non-head marked 0) has no linked node and its first bytes are not ours.
+// Every linked node of a page has an order no larger than the free block
+// containing the page, and only a free head's own order is equal to it: a
+// page linked at order k was a head of order k, and it stops being one only
+// by merging into a larger block (nodes up to k) or by a split that links
+// it again at a smaller order (which first unlinks a stale node of that
+// order). So the head of a block that merging just made has no node of the
+// block's order, and `linkMerged` marks it linked without reading the page.
 extension PageAllocator {
-  /// Metadata byte of a non-head page of a free block whose link mask is
+  /// Metadata byte of a non-head page of a free block whose link flags are
   /// valid (it may have stale nodes linked). Head bit clear, so every
   /// head-bit check treats it as an interior page like 0.
   static var dirtyByte: UInt8 { stateFree }
@@ -42,27 +51,82 @@ extension PageAllocator {
     headBit | stateFree | UInt8(truncatingIfNeeded: order)
   }
 
-  /// Address of page `pfn`'s list node for `order`.
+  /// Address of page `pfn`'s list node for `order` (after its link flags).
   @inline(__always)
   static func slot(_ pfn: UInt, _ order: Int) -> UInt {
-    (pfn &<< pageShift) &+ 16 &+ (UInt(truncatingIfNeeded: order) &<< 4)
+    (pfn &<< pageShift) &+ 32 &+ (UInt(truncatingIfNeeded: order) &<< 4)
   }
 
   /// Mask of the orders whose node of page `pfn` is linked (valid for free
-  /// heads and `dirtyByte` pages only).
+  /// heads and `dirtyByte` pages only), gathered from its 24 flag bytes.
   @inline(__always)
   static func linkMask(_ pfn: UInt) -> UInt {
-    UnsafeRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped.load(as: UInt.self)
+    let page = UnsafeRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+    let low = UInt64(littleEndian: page.load(as: UInt64.self))
+    let middle = UInt64(littleEndian: page.load(fromByteOffset: 8, as: UInt64.self))
+    let high = UInt64(littleEndian: page.load(fromByteOffset: 16, as: UInt64.self))
+    let flags = gatherFlags(low) | gatherFlags(middle) &<< 8 | gatherFlags(high) &<< 16
+    return UInt(truncatingIfNeeded: flags)
   }
 
+  /// The eight flag bytes (each 0 or 1) of `word` (byte i at bits 8i...8i+7)
+  /// as the bits 0...7 of the result: the product adds flag i at bit 56 + i,
+  /// and no two terms meet below bit 64.
   @inline(__always)
-  static func setLinkMask(_ pfn: UInt, _ value: UInt) {
+  static func gatherFlags(_ word: UInt64) -> UInt64 {
+    (word &* 0x0102_0408_1020_4080) &>> 56
+  }
+
+  /// Whether the link flag bytes of page `pfn` (flags valid) are 0 or 1,
+  /// and 0 beyond order `maxOrder` (what `linkMask` relies on).
+  static func linkFlagsWellFormed(_ pfn: UInt) -> Bool {
+    let page = UnsafeRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+    for offset in 0..<24 {
+      let flag = page.load(fromByteOffset: offset, as: UInt8.self)
+      if flag > 1 || (flag != 0 && offset > maxOrder) { return false }
+    }
+    return true
+  }
+
+  /// Whether page `pfn`'s node of `order` is linked (flags valid).
+  @inline(__always)
+  static func linkFlag(_ pfn: UInt, _ order: Int) -> Bool {
+    UnsafeRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+      .load(fromByteOffset: order, as: UInt8.self) != 0
+  }
+
+  /// Marks page `pfn`'s node of `order` linked or not (flags valid).
+  @inline(__always)
+  static func setLinkFlag(_ pfn: UInt, _ order: Int, _ linked: Bool) {
     UnsafeMutableRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
-      .storeBytes(of: value, as: UInt.self)
+      .storeBytes(of: linked ? 1 : 0, toByteOffset: order, as: UInt8.self)
+  }
+
+  /// Writes the link flags of a page that had none (its bytes were not
+  /// ours): only the node of `order` linked.
+  @inline(__always)
+  static func initialiseLinkFlags(_ pfn: UInt, _ order: Int) {
+    let page = UnsafeMutableRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+    page.storeBytes(of: 0, as: UInt64.self)
+    page.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
+    page.storeBytes(of: 0, toByteOffset: 16, as: UInt64.self)
+    page.storeBytes(of: 1, toByteOffset: order, as: UInt8.self)
+  }
+
+  /// Whether page `pfn` (flags valid) has a linked node other than its
+  /// node of `order`, which is linked: the three flag words added bytewise
+  /// (no byte can carry: each is at most 3) equal that one flag alone.
+  @inline(__always)
+  static func hasOtherLinkFlags(_ pfn: UInt, _ order: Int) -> Bool {
+    let page = UnsafeRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+    let sum = UInt64(littleEndian: page.load(as: UInt64.self))
+      &+ UInt64(littleEndian: page.load(fromByteOffset: 8, as: UInt64.self))
+      &+ UInt64(littleEndian: page.load(fromByteOffset: 16, as: UInt64.self))
+    return sum != UInt64(1) &<< UInt64(truncatingIfNeeded: (order & 7) &<< 3)
   }
 
   /// Links the block at `pfn` at the front of list `order` of `area` (the
-  /// caller writes its metadata byte). `hasMask`: the page's link mask is
+  /// caller writes its metadata byte). `hasMask`: the page's link flags are
   /// valid (a free head or a `dirtyByte` page); otherwise the page has no
   /// linked node. A stale node of the same order is unlinked first.
   @inline(__always)
@@ -73,22 +137,36 @@ extension PageAllocator {
   /// `link(_:_:_:hasMask:)` given the list's head node.
   @inline(__always)
   static func link(_ head: UInt, _ pfn: UInt, _ order: Int, hasMask: Bool) {
-    let bit: UInt = 1 &<< UInt(truncatingIfNeeded: order)
-    var mask: UInt = 0
     if hasMask {
-      mask = linkMask(pfn)
-      if mask & bit != 0 { unlink(slot(pfn, order)) }
+      if linkFlag(pfn, order) { unlink(slot(pfn, order)) }
+      setLinkFlag(pfn, order, true)
+    } else {
+      initialiseLinkFlags(pfn, order)
     }
     push(head, slot(pfn, order))
-    setLinkMask(pfn, mask | bit)
+  }
+
+  /// Links the block that `mergeMetadata` just made (`start`, `order`,
+  /// `hasMask` as it returned them). Its page has no node of `order` (see
+  /// the invariants above), so marking the node linked is a store only:
+  /// linking reads no cold page, and merges can be linked as they are made.
+  @inline(__always)
+  func linkMerged(_ area: Int, _ pfn: UInt, _ order: Int, hasMask: Bool) {
+    if hasMask {
+      assert(!PageAllocator.linkFlag(pfn, order), "merged head already linked at its order")
+      PageAllocator.setLinkFlag(pfn, order, true)
+    } else {
+      PageAllocator.initialiseLinkFlags(pfn, order)
+    }
+    PageAllocator.push(headNode(area, order), PageAllocator.slot(pfn, order))
   }
 
   /// Unlinks the valid node of the free block head `pfn` of `order` and
-  /// clears its bit (metadata unchanged).
+  /// clears its flag (metadata unchanged).
   @inline(__always)
   func unlinkFree(_ pfn: UInt, _ order: Int) {
     PageAllocator.unlink(PageAllocator.slot(pfn, order))
-    PageAllocator.setLinkMask(pfn, PageAllocator.linkMask(pfn) & ~(1 &<< UInt(truncatingIfNeeded: order)))
+    PageAllocator.setLinkFlag(pfn, order, false)
   }
 
   /// Unlinks every node of page `pfn` whose order is in `mask`.
@@ -102,8 +180,8 @@ extension PageAllocator {
   }
 
   /// Before the pages `[pfn, pfn + 2^order)` are handed out: unlinks every
-  /// node they hold. `pfn` was a free head (valid mask, its own node already
-  /// unlinked); interior pages with a mask are marked `dirtyByte` and are
+  /// node they hold. `pfn` was a free head (valid flags, its own node already
+  /// unlinked); interior pages with flags are marked `dirtyByte` and are
   /// reset to 0 (the caller then writes the head byte).
   func purgeBlock(_ origin: UInt, _ pfn: UInt, _ order: Int) {
     let headMask = PageAllocator.linkMask(pfn)
@@ -173,9 +251,9 @@ extension PageAllocator {
       let byte = PageAllocator.meta(origin, pfn)
       if byte == wanted { break }
       let following = PageAllocator.next(node)
-      let mask = PageAllocator.linkMask(pfn) & ~bit
-      PageAllocator.setLinkMask(pfn, mask)
-      if mask == 0 && byte == PageAllocator.dirtyByte { PageAllocator.setMeta(origin, pfn, 0) }
+      let rest = PageAllocator.linkMask(pfn) & ~bit
+      PageAllocator.setLinkFlag(pfn, order, false)
+      if rest == 0 && byte == PageAllocator.dirtyByte { PageAllocator.setMeta(origin, pfn, 0) }
       node = following
     }
     PageAllocator.setNext(head, node)

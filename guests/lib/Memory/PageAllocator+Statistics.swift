@@ -99,10 +99,11 @@ extension PageAllocator {
   /// reserved blocks are single pages; no two free buddies of the same order
   /// are left unmerged; lists are well linked and acyclic; every list node
   /// lies in free memory of that area at its order's slot, its page's link
-  /// mask has its order and every mask bit has its node (so no node is left
-  /// in handed-out memory); the valid entries (free heads of the list's
-  /// order) together are every free block exactly once; counters match
-  /// (free + allocated + reserved = total).
+  /// flags (bytes 0...20 each 0 or 1, bytes 21...23 0) mark its order and
+  /// every flag set has its node (so no node is left in handed-out
+  /// memory); the valid entries (free heads of the list's order) together
+  /// are every free block exactly once; counters match (free + allocated +
+  /// reserved = total).
   public func validate() -> StaticString? {
     lockSettled()
     defer { lock.unlock() }
@@ -123,7 +124,7 @@ extension PageAllocator {
     var allocated: UInt = 0
     var reserved: UInt = 0
     var freeBlocks: UInt = 0
-    // Nodes the link masks of free pages claim are linked.
+    // Nodes the link flags of free pages claim are linked.
     var linkedNodes: UInt = 0
     var pfn = r.usablePfn
     while pfn < r.topPfn {
@@ -139,15 +140,19 @@ extension PageAllocator {
         let inner = meta(area, pfn + offset)
         if inner & PageAllocator.headBit != 0 { return "head bit inside a block" }
         if inner == PageAllocator.dirtyByte && isFree {
+          guard PageAllocator.linkFlagsWellFormed(pfn + offset) else {
+            return "bad link flag bytes"
+          }
           linkedNodes += UInt(PageAllocator.linkMask(pfn + offset).nonzeroBitCount)
         } else if inner != 0 {
-          return "bad byte inside a block (or a link mask outside free memory)"
+          return "bad byte inside a block (or link flags outside free memory)"
         }
       }
       switch byte & PageAllocator.stateBits {
       case PageAllocator.stateFree:
         free += size
         freeBlocks += 1
+        guard PageAllocator.linkFlagsWellFormed(pfn) else { return "bad link flag bytes" }
         linkedNodes += UInt(PageAllocator.linkMask(pfn).nonzeroBitCount)
         if order < PageAllocator.maxOrder {
           let buddy = pfn ^ size
@@ -194,14 +199,16 @@ extension PageAllocator {
           // A stale node is only allowed in free memory.
           return "free-list entry not in a free block"
         }
-        guard PageAllocator.linkMask(pfn) & bit != 0 else { return "linked node missing from its page's mask" }
+        guard PageAllocator.linkMask(pfn) & bit != 0 else {
+          return "linked node missing from its page's link flags"
+        }
         guard PageAllocator.previous(node) == previous else { return "free-list back link broken" }
         previous = node
         node = PageAllocator.next(node)
       }
       guard PageAllocator.previous(head) == previous else { return "free-list back link broken" }
     }
-    guard nodes == linkedNodes else { return "link mask claims a node no list holds" }
+    guard nodes == linkedNodes else { return "link flags claim a node no list holds" }
     guard listed == freeBlocks else { return "free block missing from free lists" }
     return nil
   }

@@ -34,6 +34,9 @@ struct PageAllocatorHeader {
   var verifiedPfn: UInt
   /// Bit `i` set: area `i` is present (initialised).
   var presentAreas: UInt
+  /// The single page a split left for list 0 without linking it, as
+  /// `pfn << 2 | area` (0: none). See `takeSplitHalf(areas:)`.
+  var splitHalf: UInt
 }
 
 /// A buddy page allocator over up to four physical memory areas.
@@ -51,8 +54,9 @@ struct PageAllocatorHeader {
 /// * Free blocks are on per-area, per-order intrusive circular
 ///   doubly-linked lists whose nodes (the addresses of the next and previous
 ///   nodes) live in the free blocks themselves: a page has one 16-byte node
-///   per order (at byte 16 + 16 x order) and a mask of its linked nodes (its
-///   first word); each list's head node lives in the allocator's state
+///   per order (at byte 32 + 16 x order) and a flag byte per order saying
+///   whether that node is linked (its first 24 bytes); each list's head
+///   node lives in the allocator's state
 ///   memory. Merged buddies are not unlinked at once: their nodes stay
 ///   linked but stale until met at the front of a list, or until their page
 ///   is handed out or linked again at that order (see
@@ -69,7 +73,10 @@ struct PageAllocatorHeader {
 ///   needs the merged state, so every caller sees exactly what merging each
 ///   page at once would give. A single-page allocation that would get the
 ///   only pending page back from the merged state takes it without merging
-///   and splitting again (see `takePending(areas:)`).
+///   and splitting again (see `takePending(areas:)`). Likewise the single
+///   page a single-page allocation splits off last is linked only when a
+///   call needs it linked; the next single-page allocation takes it
+///   unlinked (see `takeSplitHalf(areas:)`).
 ///
 /// `PageAllocator` is a small copyable handle (a few pointers); copies refer
 /// to the same allocator and every method is non-mutating and protected by
@@ -128,10 +135,15 @@ public struct PageAllocator: @unchecked Sendable {
   /// cache and TLB misses overlap instead of following one another.
   static var pendingCapacity: Int { 32 }
 
+  /// The table of `groupPattern(_:)` (three words per position 0...7),
+  /// written by `init` so that a merge finds its pattern with three loads
+  /// and no branch (see `mergeInGroupOfEight`).
+  static var patternsOffset: Int { pendingOffset + pendingCapacity * MemoryLayout<UInt>.stride }
+
   /// Bytes of state memory `init(stateMemory:layout:)` needs (well under
   /// one page).
   public static var stateByteCount: Int {
-    pendingOffset + pendingCapacity * MemoryLayout<UInt>.stride
+    patternsOffset + 8 * 3 * MemoryLayout<UInt64>.stride
   }
   /// Required alignment of the state memory.
   public static var stateAlignment: Int { 16 }
@@ -150,11 +162,19 @@ public struct PageAllocator: @unchecked Sendable {
     let header = (stateMemory + PageAllocator.headerOffset)
       .bindMemory(to: PageAllocatorHeader.self, capacity: 1)
     header.initialize(
-      to: PageAllocatorHeader(layout: layout, pendingCount: 0, verifiedPfn: 0, presentAreas: 0))
+      to: PageAllocatorHeader(
+        layout: layout, pendingCount: 0, verifiedPfn: 0, presentAreas: 0, splitHalf: 0))
     records = (stateMemory + PageAllocator.recordsOffset)
       .bindMemory(to: PageAreaRecord.self, capacity: PageAllocator.maxAreas)
     records.initialize(repeating: .empty, count: PageAllocator.maxAreas)
     heads = stateMemory + PageAllocator.headsOffset
+    for position in 0..<8 {
+      let pattern = PageAllocator.groupPattern(UInt(position))
+      let entry = stateMemory + PageAllocator.patternsOffset + position * 24
+      entry.storeBytes(of: pattern.mask, as: UInt64.self)
+      entry.storeBytes(of: pattern.expected, toByteOffset: 8, as: UInt64.self)
+      entry.storeBytes(of: pattern.keep, toByteOffset: 16, as: UInt64.self)
+    }
     let headCount = PageAllocator.maxAreas * PageAllocator.orderCount
     for index in 0..<headCount {
       // An empty list is a head node linked to itself.
@@ -375,6 +395,10 @@ public struct PageAllocator: @unchecked Sendable {
     lock.lock()
     var found: UInt? = nil
     let pendingCount = header.pointee.pendingCount
+    if header.pointee.splitHalf != 0 {
+      if searchOrder == 0 && pendingCount == 0 { found = takeSplitHalf(areas: areas) }
+      if found == nil { linkSplitHalf() }
+    }
     if pendingCount != 0 {
       if pendingCount == 1 && searchOrder == 0 { found = takePending(areas: areas) }
       if found == nil { flushPending() }
@@ -424,13 +448,21 @@ public struct PageAllocator: @unchecked Sendable {
     header.pointee.verifiedPfn = 0
     PageAllocator.unlink(PageAllocator.slot(pfn, k))
     // The page is handed out: its other (stale) nodes are unlinked below.
-    let staleMask = PageAllocator.linkMask(pfn) & ~(1 &<< UInt(truncatingIfNeeded: k))
+    let staleMask = PageAllocator.hasOtherLinkFlags(pfn, k)
+      ? PageAllocator.linkMask(pfn) & ~(1 &<< UInt(truncatingIfNeeded: k)) : 0
     while k > order {
       k &-= 1
       head &-= PageAllocator.nodeSize
       let half = pfn &+ (1 &<< UInt(truncatingIfNeeded: k))
-      // An interior page of the block: 0, or `dirtyByte` with a link mask.
-      PageAllocator.link(head, half, k, hasMask: PageAllocator.meta(origin, half) != 0)
+      // An interior page of the block: 0, or `dirtyByte` with link flags.
+      let hasFlags = PageAllocator.meta(origin, half) != 0
+      if k == 0 && !hasFlags {
+        // The single page next to a single page handed out: left unlinked
+        // (nothing written into it) for the next call (`takeSplitHalf`).
+        header.pointee.splitHalf = half &<< 2 | UInt(truncatingIfNeeded: area)
+      } else {
+        PageAllocator.link(head, half, k, hasMask: hasFlags)
+      }
       PageAllocator.setMeta(origin, half, PageAllocator.freeHead(k))
     }
     if staleMask != 0 { PageAllocator.unlinkNodes(pfn, staleMask) }
@@ -541,15 +573,67 @@ public struct PageAllocator: @unchecked Sendable {
   // identical split that would undo it. The pattern "free a page, allocate
   // a page" (alloc-bench row (a)) is the common case.
   //
-  // Why batches: merging touches metadata only, but linking each merged
-  // block reads its page's link mask (a cold line, usually a TLB miss on a
-  // large area). A batch merges every page first, then links them all, so
-  // those loads do not wait for one another (see `flushPending()`).
+  // Why batches: a full batch is merged by one call, in one loop whose
+  // merges touch metadata only and whose links store into the merged
+  // blocks' pages without reading them (`linkMerged`), so the stores to
+  // cold pages do not hold up the next merges.
 
-  /// Completes the pending single-page merges. Lock held.
+  /// Completes the pending single-page merges (and links the split half).
+  /// Lock held.
   @inline(__always)
   func settle() {
+    if header.pointee.splitHalf != 0 { linkSplitHalf() }
     if header.pointee.pendingCount != 0 { flushPending() }
+  }
+
+  // MARK: The split half
+  //
+  // When an allocation of a single page splits a larger block, the last
+  // half it splits off is a single page, which eager splitting links at the
+  // front of list 0, where the next single-page allocation takes it at
+  // once. That page is instead left unlinked (`splitHalf`; its metadata
+  // byte already says free head of order 0, so counters and merges see it
+  // as free): the next allocation that would take it takes it without a
+  // list operation (`takeSplitHalf`), and every other call that reads or
+  // changes the lists first links it (`linkSplitHalf`, from `settle()`,
+  // `flushPending()` and the allocation path), at the front of list 0, as
+  // eager splitting would have. A page never linked is never written by the
+  // allocator, so allocating pages in a row does not write into (and wait
+  // for) every other page. Only a page without link flags (metadata byte 0)
+  // is left unlinked, so taking it needs no purge.
+
+  /// Links the split half at the front of its list 0. Lock held.
+  func linkSplitHalf() {
+    let entry = header.pointee.splitHalf
+    header.pointee.splitHalf = 0
+    header.pointee.verifiedPfn = 0
+    link(Int(truncatingIfNeeded: entry & 3), entry &>> 2, 0, hasMask: false)
+  }
+
+  /// Returns the split half as a single-page allocation from `areas` if that
+  /// is what linking it and then allocating would return: its area is
+  /// allowed and no allowed area above it has a free page (the allocation
+  /// takes the highest allowed area with a free page, there the front of
+  /// list 0, where the half would be). No merge may be pending. Otherwise
+  /// returns `nil` and changes nothing. Lock held.
+  func takeSplitHalf(areas: AreaMask) -> UInt? {
+    let entry = header.pointee.splitHalf
+    let area = Int(truncatingIfNeeded: entry & 3)
+    guard areas.contains(area: area) else { return nil }
+    var higher = UInt(areas.rawValue) & header.pointee.presentAreas
+      & ~((2 &<< UInt(truncatingIfNeeded: area)) &- 1)
+    while higher != 0 {
+      if records[higher.trailingZeroBitCount].freePages != 0 { return nil }
+      higher &= higher &- 1
+    }
+    let pfn = entry &>> 2
+    header.pointee.splitHalf = 0
+    header.pointee.verifiedPfn = 0
+    setMeta(area, pfn, PageAllocator.headBit | PageAllocator.stateAllocated)
+    let record = records + area
+    record.pointee.freePages &-= 1
+    record.pointee.allocatedPages &+= 1
+    return pfn
   }
 
   /// Marks the single page `pfn` of `area` pending (its counters are the
@@ -568,15 +652,13 @@ public struct PageAllocator: @unchecked Sendable {
 
   /// Merges every pending page, in the order they were freed. Lock held.
   ///
-  /// Two passes: the first merges every page in the metadata (which is all
-  /// merging reads and writes, see `mergeMetadata`) and keeps each merged
-  /// block's page, order and whether its page has a link mask; the second
-  /// links the blocks, in the same order. Linking reads only the pages being
-  /// linked and the lists, which the first pass does not touch, so the
-  /// result is that of merging and linking each page in turn; but the
-  /// second pass's loads of cold pages (link masks) do not wait for one
-  /// another or for the metadata walks.
+  /// Each page is merged in the metadata (which is all merging reads and
+  /// writes, see `mergeMetadata`) and its merged block linked at once
+  /// (`linkMerged`), which writes the block's page and the list but reads
+  /// no cold page; so the merges do not wait for those stores.
   func flushPending() {
+    // The split half is older than every pending page and may be merged.
+    if header.pointee.splitHalf != 0 { linkSplitHalf() }
     let count = header.pointee.pendingCount
     let entries = pendingEntries
     header.pointee.pendingCount = 0
@@ -586,21 +668,7 @@ public struct PageAllocator: @unchecked Sendable {
       let entry = entries[index]
       let area = Int(truncatingIfNeeded: entry & 3)
       let merged = mergeMetadata(area, entry &>> 2, 0)
-      if count == 1 {
-        // Nothing to overlap: link at once.
-        link(area, merged.start, merged.order, hasMask: merged.hasMask)
-        return
-      }
-      entries[index] = merged.start &<< 8 | UInt(truncatingIfNeeded: area) &<< 6
-        | UInt(truncatingIfNeeded: merged.order) &<< 1 | (merged.hasMask ? 1 : 0)
-      index &+= 1
-    }
-    index = 0
-    while index < count {
-      let entry = entries[index]
-      link(
-        Int(truncatingIfNeeded: (entry &>> 6) & 3), entry &>> 8,
-        Int(truncatingIfNeeded: (entry &>> 1) & 31), hasMask: entry & 1 != 0)
+      linkMerged(area, merged.start, merged.order, hasMask: merged.hasMask)
       index &+= 1
     }
   }
@@ -662,7 +730,7 @@ public struct PageAllocator: @unchecked Sendable {
   func insertCoalescing(_ area: Int, _ pfn: UInt, _ order: Int) {
     header.pointee.verifiedPfn = 0
     let merged = mergeMetadata(area, pfn, order)
-    link(area, merged.start, merged.order, hasMask: merged.hasMask)
+    linkMerged(area, merged.start, merged.order, hasMask: merged.hasMask)
   }
 
   /// Merges the block `[pfn, pfn + 2^order)` (handed-out pages: no linked
@@ -671,9 +739,9 @@ public struct PageAllocator: @unchecked Sendable {
   /// `link(_:_:_:hasMask:)`. An absorbed buddy is not unlinked: its node
   /// goes stale (see PageAllocator+FreeLists.swift), so merging reads and
   /// writes metadata bytes only. `hasMask`: whether the merged block's page
-  /// has a link mask (it is an absorbed buddy's, not the inserted block's).
+  /// has link flags (it is an absorbed buddy's, not the inserted block's).
   ///
-  /// Every absorbed buddy head becomes `dirtyByte` (it keeps its mask), the
+  /// Every absorbed buddy head becomes `dirtyByte` (it keeps its flags), the
   /// inserted block's page becomes 0 unless it stays the head, and the
   /// merged head gets its free-head byte. A single page whose three
   /// smallest buddies are all free is merged to order 3 with one 8-byte
@@ -692,7 +760,7 @@ public struct PageAllocator: @unchecked Sendable {
     let limit = record.pointee.mergeLimit
     merging: do {
       if order == 0 && limit >= 3 {
-        let levels = PageAllocator.mergeInGroupOfEight(origin, pfn)
+        let levels = PageAllocator.mergeInGroupOfEight(origin, pfn, groupPatterns)
         if levels == 0 { break merging }
         if levels == 3 {
           start = pfn & ~7
@@ -760,9 +828,10 @@ public struct PageAllocator: @unchecked Sendable {
   /// 1 (otherwise: only the order-0 buddy becomes `dirtyByte`; the caller
   /// goes on from order 1). The group must lie inside the area's metadata
   /// (`mergeLimit` at least 3; bytes of metadata pages never match a free
-  /// head).
+  /// head). `patterns`: the table of `groupPattern(_:)` in the state memory
+  /// (`groupPatterns`).
   @inline(__always)
-  static func mergeInGroupOfEight(_ origin: UInt, _ pfn: UInt) -> Int {
+  static func mergeInGroupOfEight(_ origin: UInt, _ pfn: UInt, _ patterns: UnsafeRawPointer) -> Int {
     let group = pfn & ~7
     let bytes = UnsafeMutableRawPointer(bitPattern: origin &+ group).unsafelyUnwrapped
     // Byte i of the word is the byte of page `group + i` on either endianness.
@@ -770,9 +839,15 @@ public struct PageAllocator: @unchecked Sendable {
     let position = pfn & 7
     let buddyShift = UInt64(truncatingIfNeeded: (position ^ 1) &<< 3)
     if UInt8(truncatingIfNeeded: word &>> buddyShift) != freeHead(0) { return 0 }
-    let pattern = groupPattern(position)
-    if word & pattern.mask == pattern.expected {
-      bytes.storeBytes(of: (word & pattern.keep).littleEndian, as: UInt64.self)
+    // A table lookup, not the switch: its jump table's indirect branch,
+    // taken on the page's position in its group, mispredicted most of the
+    // time (callgrind's branch simulation: 0.87 per unreserved page).
+    let entry = patterns + Int(truncatingIfNeeded: position &* 24)
+    let mask = entry.load(as: UInt64.self)
+    let expected = entry.load(fromByteOffset: 8, as: UInt64.self)
+    if word & mask == expected {
+      let keep = entry.load(fromByteOffset: 16, as: UInt64.self)
+      bytes.storeBytes(of: (word & keep).littleEndian, as: UInt64.self)
       return 3
     }
     setMeta(origin, pfn ^ 1, dirtyByte)
@@ -783,9 +858,8 @@ public struct PageAllocator: @unchecked Sendable {
   /// bytes of its buddies of orders 0, 1 and 2 (`mask`), their values when
   /// they are free heads of those orders (`expected`), and the mask that
   /// turns those three bytes into `dirtyByte` and the page's own into 0
-  /// (`keep`). Byte i is page `group + i`. (A switch of constants: the
-  /// compiler makes it a table lookup.)
-  @inline(__always)
+  /// (`keep`). Byte i is page `group + i`. `init` copies these into the
+  /// state memory (`groupPatterns`), where merges look them up.
   static func groupPattern(_ position: UInt) -> (mask: UInt64, expected: UInt64, keep: UInt64) {
     switch position {
     case 0: return (0x0000_00FF_00FF_FF00, 0x0000_00A2_00A1_A000, 0xFFFF_FF20_FF20_2000)
@@ -804,6 +878,13 @@ public struct PageAllocator: @unchecked Sendable {
   @inline(__always)
   static func pointer(pfn: UInt) -> UnsafeMutableRawPointer {
     UnsafeMutableRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+  }
+
+  /// The table of `groupPattern(_:)` for positions 0...7 (mask, expected,
+  /// keep; 24 bytes per position) in the state memory.
+  @inline(__always)
+  var groupPatterns: UnsafeRawPointer {
+    UnsafeRawPointer(state + PageAllocator.patternsOffset)
   }
 
   /// Address of the head node of the free list of `order` in `area`.
@@ -847,8 +928,10 @@ public struct PageAllocator: @unchecked Sendable {
   func areaIndex(containingPfn pfn: UInt) -> Int? {
     let area = layout.area(containingPfn: pfn)
     let record = records + area
-    guard record.pointee.present, pfn >= record.pointee.basePfn, pfn < record.pointee.topPfn
-    else { return nil }
+    // One unsigned comparison checks both bounds, and presence too: an
+    // absent area's record has `basePfn == topPfn` (both 0), an empty range.
+    let base = record.pointee.basePfn
+    guard pfn &- base < record.pointee.topPfn &- base else { return nil }
     return area
   }
 
