@@ -108,13 +108,17 @@ extension BootBenchmark {
 
   /// Boots `cell` once as a bare `qemu-system-*` command with the argv the
   /// harness uses (output collected, nothing parsed) and returns its wall
-  /// time; skipped (nil) for a KVM cell where KVM is unavailable.
+  /// time; skipped (nil) for a KVM cell where KVM is unavailable and for a
+  /// cell that migrates or resets its machine.
   public static func bareRun(_ cell: MatrixCell, payload: Payload) async throws -> Duration? {
     if cell.settings.accelerator == .kvm,
       KVMAvailability.unavailableReason(for: cell.settings.architecture) != nil
     {
       return nil
     }
+    // A guest that asks to be migrated or reset waits for the harness's
+    // answer on its console: no bare command runs it to the end.
+    if cell.settings.migrate || cell.settings.reset { return nil }
     var settings = cell.settings
     settings.guestArguments.append("harness.attempt=1")
     let argv = QemuCommand.arguments(bootImage: payload.bootImage, settings: settings)
