@@ -34,6 +34,51 @@ public enum APIC {
     }
   }
 
+  /// Register offsets in the xAPIC MMIO page (SDM vol. 3 Table 10-1); in
+  /// x2APIC mode `read` and `write` use MSR 800h + offset >> 4.
+  public enum Register {
+    /// Local APIC ID.
+    public static let id: UInt32 = 0x20
+    /// Local APIC version.
+    public static let version: UInt32 = 0x30
+    /// Task priority (TPR).
+    public static let taskPriority: UInt32 = 0x80
+    /// Processor priority (PPR).
+    public static let processorPriority: UInt32 = 0xA0
+    /// Logical destination (LDR).
+    public static let logicalDestination: UInt32 = 0xD0
+    /// Destination format (DFR; xAPIC only).
+    public static let destinationFormat: UInt32 = 0xE0
+    /// Spurious interrupt vector (SVR).
+    public static let spuriousVector: UInt32 = 0xF0
+    /// First of the eight registers of the 256-bit in-service register (ISR).
+    public static let inService: UInt32 = 0x100
+    /// First of the eight registers of the 256-bit interrupt request register (IRR).
+    public static let interruptRequest: UInt32 = 0x200
+    /// Error status (ESR).
+    public static let errorStatus: UInt32 = 0x280
+    /// Interrupt command, low half (ICR).
+    public static let interruptCommand: UInt32 = 0x300
+    /// LVT timer.
+    public static let lvtTimer: UInt32 = 0x320
+    /// LVT thermal sensor.
+    public static let lvtThermal: UInt32 = 0x330
+    /// LVT performance monitoring counters.
+    public static let lvtPerformance: UInt32 = 0x340
+    /// LVT LINT0.
+    public static let lvtLINT0: UInt32 = 0x350
+    /// LVT LINT1.
+    public static let lvtLINT1: UInt32 = 0x360
+    /// LVT error.
+    public static let lvtError: UInt32 = 0x370
+    /// Timer initial count.
+    public static let initialCount: UInt32 = 0x380
+    /// Timer current count.
+    public static let currentCount: UInt32 = 0x390
+    /// Timer divide configuration.
+    public static let divideConfiguration: UInt32 = 0x3E0
+  }
+
   /// This CPU's APIC id.
   public static var id: UInt32 {
     x2 ? read(0x20) : read(0x20) >> 24
@@ -42,14 +87,9 @@ public enum APIC {
   /// Signals end of interrupt.
   public static func endOfInterrupt() { write(0xB0, 0) }
 
-  /// The first of the eight 32-bit registers (16 bytes apart) of the
-  /// 256-bit in-service register (SDM vol. 3 10.8.4, Figure 10-20).
-  public static let inService: UInt32 = 0x100
-  /// The first register of the 256-bit interrupt request register.
-  public static let requested: UInt32 = 0x200
-
   /// The bit of `vector` (0 or 1) in the 256-bit register whose first
-  /// 32-bit register is at `base` (ISR 100h, TMR 180h, IRR 200h).
+  /// 32-bit register is at `base`, its eight registers 16 bytes apart (ISR
+  /// 100h, TMR 180h, IRR 200h; SDM vol. 3 10.8.4, Figure 10-20).
   public static func vectorBit(_ base: UInt32, _ vector: UInt32) -> UInt32 {
     read(base + 0x10 * (vector >> 5)) >> (vector & 31) & 1
   }

@@ -53,25 +53,6 @@ let guestTests = [
 
 @_extern(c, "apic_install_nmi") func apic_install_nmi()
 
-// Register offsets (xAPIC MMIO; x2APIC MSR = 800h + offset >> 4).
-let regID: UInt32 = 0x20
-let regVersion: UInt32 = 0x30
-let regTPR: UInt32 = 0x80
-let regPPR: UInt32 = 0xA0
-let regLDR: UInt32 = 0xD0
-let regDFR: UInt32 = 0xE0
-let regSVR: UInt32 = 0xF0
-let regISR: UInt32 = 0x100
-let regIRR: UInt32 = 0x200
-let regESR: UInt32 = 0x280
-let regICR: UInt32 = 0x300
-let regLVTTimer: UInt32 = 0x320
-let regLVTThermal: UInt32 = 0x330
-let regLVTPerf: UInt32 = 0x340
-let regLINT0: UInt32 = 0x350
-let regLINT1: UInt32 = 0x360
-let regLVTError: UInt32 = 0x370
-
 /// ICR fields (SDM Figure 10-12).
 let icrNMI: UInt32 = 0x400
 let icrLogical: UInt32 = 0x800
@@ -128,9 +109,9 @@ let countingHandler: Interrupts.Handler = { vector in
   let cpu = SMP.currentIndex
   hits[cpu * 256 + Int(vector)].add(1, ordering: .releasing)
   guard cpu == 0 else { return }
-  isrAtEntry[Int(vector)] = UInt8(APIC.vectorBit(regISR, UInt32(vector)))
-  irrAtEntry[Int(vector)] = UInt8(APIC.vectorBit(regIRR, UInt32(vector)))
-  pprAtEntry[Int(vector)] = APIC.read(regPPR)
+  isrAtEntry[Int(vector)] = UInt8(APIC.vectorBit(APIC.Register.inService, UInt32(vector)))
+  irrAtEntry[Int(vector)] = UInt8(APIC.vectorBit(APIC.Register.interruptRequest, UInt32(vector)))
+  pprAtEntry[Int(vector)] = APIC.read(APIC.Register.processorPriority)
   if orderCount < 64 {
     order[orderCount] = UInt32(vector)
     orderCount += 1
@@ -138,21 +119,21 @@ let countingHandler: Interrupts.Handler = { vector in
   if vector == resendVector {
     resendVector = 0
     APIC.sendSelf(UInt32(vector))
-    resendISR = APIC.vectorBit(regISR, UInt32(vector))
-    resendIRR = APIC.vectorBit(regIRR, UInt32(vector))
+    resendISR = APIC.vectorBit(APIC.Register.inService, UInt32(vector))
+    resendIRR = APIC.vectorBit(APIC.Register.interruptRequest, UInt32(vector))
   }
   if vector == pprProbeVector {
     pprProbeVector = 0
-    let saved = APIC.read(regTPR)
+    let saved = APIC.read(APIC.Register.taskPriority)
     // TPR class above the in-service class: PPR = TPR; below: PPR =
     // ISRV[7:4] << 4 (SDM 10.8.3.1).
-    APIC.write(regTPR, 0xFA)
-    pprProbe[0] = APIC.read(regPPR)
-    APIC.write(regTPR, 0x25)
-    pprProbe[1] = APIC.read(regPPR)
-    APIC.write(regTPR, UInt32(vector & 0xF0) | 0x7)
-    pprProbe[2] = APIC.read(regPPR)
-    APIC.write(regTPR, saved)
+    APIC.write(APIC.Register.taskPriority, 0xFA)
+    pprProbe[0] = APIC.read(APIC.Register.processorPriority)
+    APIC.write(APIC.Register.taskPriority, 0x25)
+    pprProbe[1] = APIC.read(APIC.Register.processorPriority)
+    APIC.write(APIC.Register.taskPriority, UInt32(vector & 0xF0) | 0x7)
+    pprProbe[2] = APIC.read(APIC.Register.processorPriority)
+    APIC.write(APIC.Register.taskPriority, saved)
   }
 }
 
@@ -221,7 +202,7 @@ func physical(_ cpu: Int) -> UInt32 { SMP.apicID(of: cpu) }
 /// CPUID.1:ECX[24]: TSC-deadline timer mode.
 func hasTSCDeadline() -> Bool { cpuid(1).ecx & 1 << 24 != 0 }
 
-func maxLVT() -> UInt32 { APIC.read(regVersion) >> 16 & 0xFF }
+func maxLVT() -> UInt32 { APIC.read(APIC.Register.version) >> 16 & 0xFF }
 
 // MARK: - Tests
 
@@ -230,8 +211,8 @@ func idAndVersion() {
   slots.initialize(repeating: .max, count: 4 * SMP.maxCPUs)
   SMP.onCPUs({ _ in
     let s = slots + 4 * SMP.currentIndex
-    s[0] = UInt64(APIC.read(regID))
-    s[1] = UInt64(APIC.read(regVersion))
+    s[0] = UInt64(APIC.read(APIC.Register.id))
+    s[1] = UInt64(APIC.read(APIC.Register.version))
     s[2] = UInt64(cpuid(1).ebx >> 24)
     s[3] = cpuid(0).eax >= 0xB ? UInt64(cpuid(0xB).edx) : .max
   })
@@ -273,12 +254,12 @@ func lvtRegisters() {
   prepare()
   let timerBits: UInt32 = hasTSCDeadline() ? 0x7_00FF : 0x3_00FF
   let table = [
-    LVT(register: regLVTTimer, writable: timerBits, index: 0),
-    LVT(register: regLVTThermal, writable: 0x1_07FF, index: 5),
-    LVT(register: regLVTPerf, writable: 0x1_07FF, index: 4),
-    LVT(register: regLINT0, writable: 0x1_A7FF, index: 1),
-    LVT(register: regLINT1, writable: 0x1_A7FF, index: 2),
-    LVT(register: regLVTError, writable: 0x1_00FF, index: 3),
+    LVT(register: APIC.Register.lvtTimer, writable: timerBits, index: 0),
+    LVT(register: APIC.Register.lvtThermal, writable: 0x1_07FF, index: 5),
+    LVT(register: APIC.Register.lvtPerformance, writable: 0x1_07FF, index: 4),
+    LVT(register: APIC.Register.lvtLINT0, writable: 0x1_A7FF, index: 1),
+    LVT(register: APIC.Register.lvtLINT1, writable: 0x1_A7FF, index: 2),
+    LVT(register: APIC.Register.lvtError, writable: 0x1_00FF, index: 3),
   ]
   let most = maxLVT()
   for lvt in table {
@@ -303,62 +284,62 @@ func lvtRegisters() {
 
 func softwareDisable() {
   prepare()
-  let svr = APIC.read(regSVR)
-  let savedError = APIC.read(regLVTError)
-  let savedPerf = APIC.read(regLVTPerf)
-  APIC.write(regLVTError, 0xE3)  // unmasked
-  APIC.write(regLVTPerf, 0xE4)
-  expectBits(APIC.read(regLVTError), clear: 1 << 16, "LVT error unmasked while enabled")
+  let svr = APIC.read(APIC.Register.spuriousVector)
+  let savedError = APIC.read(APIC.Register.lvtError)
+  let savedPerf = APIC.read(APIC.Register.lvtPerformance)
+  APIC.write(APIC.Register.lvtError, 0xE3)  // unmasked
+  APIC.write(APIC.Register.lvtPerformance, 0xE4)
+  expectBits(APIC.read(APIC.Register.lvtError), clear: 1 << 16, "LVT error unmasked while enabled")
   // SVR bit 8 clear: every LVT mask bit set, clearing it is ignored
   // (SDM 10.4.7.2).
-  APIC.write(regSVR, svr & ~0x100)
-  expectBits(APIC.read(regSVR), clear: 0x100, "SVR.APIC enable reads back clear")
-  expectBits(APIC.read(regLVTError), set: 1 << 16, "disabling the APIC masks LVT error")
-  expectBits(APIC.read(regLVTPerf), set: 1 << 16, "disabling the APIC masks LVT performance")
-  expectBits(APIC.read(regLVTTimer), set: 1 << 16, "disabling the APIC masks LVT timer")
-  APIC.write(regLVTError, 0xE3)
-  expectBits(APIC.read(regLVTError), set: 1 << 16, "an unmasking write is ignored while disabled")
-  APIC.write(regSVR, svr)
-  expectBits(APIC.read(regSVR), set: 0x100, "SVR.APIC enable reads back set")
-  expectBits(APIC.read(regLVTError), set: 1 << 16, "LVT error stays masked after re-enabling")
-  APIC.write(regLVTError, savedError)
-  APIC.write(regLVTPerf, savedPerf)
-  expectEqual(APIC.read(regLVTError), savedError, "LVT error restored")
+  APIC.write(APIC.Register.spuriousVector, svr & ~0x100)
+  expectBits(APIC.read(APIC.Register.spuriousVector), clear: 0x100, "SVR.APIC enable reads back clear")
+  expectBits(APIC.read(APIC.Register.lvtError), set: 1 << 16, "disabling the APIC masks LVT error")
+  expectBits(APIC.read(APIC.Register.lvtPerformance), set: 1 << 16, "disabling the APIC masks LVT performance")
+  expectBits(APIC.read(APIC.Register.lvtTimer), set: 1 << 16, "disabling the APIC masks LVT timer")
+  APIC.write(APIC.Register.lvtError, 0xE3)
+  expectBits(APIC.read(APIC.Register.lvtError), set: 1 << 16, "an unmasking write is ignored while disabled")
+  APIC.write(APIC.Register.spuriousVector, svr)
+  expectBits(APIC.read(APIC.Register.spuriousVector), set: 0x100, "SVR.APIC enable reads back set")
+  expectBits(APIC.read(APIC.Register.lvtError), set: 1 << 16, "LVT error stays masked after re-enabling")
+  APIC.write(APIC.Register.lvtError, savedError)
+  APIC.write(APIC.Register.lvtPerformance, savedPerf)
+  expectEqual(APIC.read(APIC.Register.lvtError), savedError, "LVT error restored")
 }
 
 func spuriousVectorRegister() {
   prepare()
-  let svr = APIC.read(regSVR)
+  let svr = APIC.read(APIC.Register.spuriousVector)
   expectEqual(svr & 0x1FF, 0x1FF, "SVR as the runtime set it: enabled, vector FFh")
   // Bits 7:0 are the spurious vector, all writable on P6 family and later.
   for vector: UInt32 in [0xEF, 0x3F, 0x80] {
-    APIC.write(regSVR, (svr & ~0xFF) | vector)
-    expectEqual(APIC.read(regSVR) & 0xFF, vector, "SVR spurious vector reads back")
+    APIC.write(APIC.Register.spuriousVector, (svr & ~0xFF) | vector)
+    expectEqual(APIC.read(APIC.Register.spuriousVector) & 0xFF, vector, "SVR spurious vector reads back")
   }
-  APIC.write(regSVR, svr)
-  expectEqual(APIC.read(regSVR), svr, "SVR restored")
+  APIC.write(APIC.Register.spuriousVector, svr)
+  expectEqual(APIC.read(APIC.Register.spuriousVector), svr, "SVR restored")
 }
 
 func tprAndPPR() {
   prepare()
   resetCounts()
-  let saved = APIC.read(regTPR)
+  let saved = APIC.read(APIC.Register.taskPriority)
   // With nothing in service, PPR = TPR for every value (SDM 10.8.3.1).
   var tpr: UInt32 = 0
   while tpr < 0x100 {
-    APIC.write(regTPR, tpr)
-    expectEqual(APIC.read(regTPR), tpr, "TPR reads back (bits 7:0)")
-    expectEqual(APIC.read(regPPR), tpr, "PPR equals TPR with nothing in service")
+    APIC.write(APIC.Register.taskPriority, tpr)
+    expectEqual(APIC.read(APIC.Register.taskPriority), tpr, "TPR reads back (bits 7:0)")
+    expectEqual(APIC.read(APIC.Register.processorPriority), tpr, "PPR equals TPR with nothing in service")
     tpr += 0x11
   }
-  APIC.write(regTPR, saved)
+  APIC.write(APIC.Register.taskPriority, saved)
 }
 
 func pprInService() {
   prepare()
   resetCounts()
-  let saved = APIC.read(regTPR)
-  APIC.write(regTPR, 0)
+  let saved = APIC.read(APIC.Register.taskPriority)
+  APIC.write(APIC.Register.taskPriority, 0)
   // In service 0x6x: TPR FAh (class F >= 6): PPR = FAh; TPR 25h (class 2 <
   // 6): PPR = 60h; TPR 67h (same class): PPR = 67h.
   pprProbeVector = 0x6B
@@ -369,37 +350,37 @@ func pprInService() {
   expectEqual(pprProbe[0], 0xFA, "PPR = TPR when TPR's class is above the in-service class")
   expectEqual(pprProbe[1], 0x60, "PPR = ISRV[7:4]:0 when TPR's class is below it")
   expectEqual(pprProbe[2], 0x67, "PPR = TPR when TPR's class equals the in-service class")
-  expectEqual(APIC.read(regPPR), 0, "PPR is 0 again after the EOI")
-  APIC.write(regTPR, saved)
+  expectEqual(APIC.read(APIC.Register.processorPriority), 0, "PPR is 0 again after the EOI")
+  APIC.write(APIC.Register.taskPriority, saved)
 }
 
 func tprMasking() {
   prepare()
   resetCounts()
-  let saved = APIC.read(regTPR)
+  let saved = APIC.read(APIC.Register.taskPriority)
   // An interrupt is delivered only when its class (vector[7:4]) is above
   // the PPR's class (SDM 10.8.3.1).
-  APIC.write(regTPR, 0x50)
+  APIC.write(APIC.Register.taskPriority, 0x50)
   APIC.sendSelf(0x45)
   APIC.sendSelf(0x55)
   openWindow(microseconds: 3000)
   expectEqual(hitCount(0, 0x45), 0, "TPR 50h holds back vector 45h (class 4)")
   expectEqual(hitCount(0, 0x55), 0, "TPR 50h holds back vector 55h (same class 5)")
-  expectEqual(APIC.vectorBit(regIRR, 0x45), 1, "held-back 45h is pending in the IRR")
-  expectEqual(APIC.vectorBit(regIRR, 0x55), 1, "held-back 55h is pending in the IRR")
+  expectEqual(APIC.vectorBit(APIC.Register.interruptRequest, 0x45), 1, "held-back 45h is pending in the IRR")
+  expectEqual(APIC.vectorBit(APIC.Register.interruptRequest, 0x55), 1, "held-back 55h is pending in the IRR")
   APIC.sendSelf(0x65)
   waitHits(0, 0x65, 1)
   expectEqual(hitCount(0, 0x65), 1, "TPR 50h lets vector 65h (class 6) through")
-  APIC.write(regTPR, 0x4F)
+  APIC.write(APIC.Register.taskPriority, 0x4F)
   waitHits(0, 0x55, 1)
   openWindow(microseconds: 1000)
   expectEqual(hitCount(0, 0x55), 1, "TPR 4Fh releases 55h")
   expectEqual(hitCount(0, 0x45), 0, "TPR 4Fh still holds back 45h")
-  APIC.write(regTPR, 0)
+  APIC.write(APIC.Register.taskPriority, 0)
   waitHits(0, 0x45, 1)
   expectEqual(hitCount(0, 0x45), 1, "TPR 0 releases 45h")
-  expectEqual(APIC.vectorBit(regIRR, 0x45) | APIC.vectorBit(regIRR, 0x55), 0, "IRR clear after delivery")
-  APIC.write(regTPR, saved)
+  expectEqual(APIC.vectorBit(APIC.Register.interruptRequest, 0x45) | APIC.vectorBit(APIC.Register.interruptRequest, 0x55), 0, "IRR clear after delivery")
+  APIC.write(APIC.Register.taskPriority, saved)
 }
 
 func priorityOrder() {
@@ -410,8 +391,8 @@ func priorityOrder() {
   let vectors: [UInt32] = [0x52, 0xB1, 0x73, 0x9C]
   for v in vectors { APIC.sendSelf(v) }
   for v in vectors {
-    expectEqual(APIC.vectorBit(regIRR, v), 1, "pending vector is in the IRR while IF=0")
-    expectEqual(APIC.vectorBit(regISR, v), 0, "pending vector is not in the ISR before delivery")
+    expectEqual(APIC.vectorBit(APIC.Register.interruptRequest, v), 1, "pending vector is in the IRR while IF=0")
+    expectEqual(APIC.vectorBit(APIC.Register.inService, v), 0, "pending vector is not in the ISR before delivery")
   }
   for v in vectors { waitHits(0, v, 1) }
   expectEqual(orderCount, 4, "four interrupts taken")
@@ -438,13 +419,13 @@ func isrIrrAndEOI() {
   // After every EOI: nothing in service, nothing pending among our vectors.
   var word: UInt32 = 0
   while word < 8 {
-    expectEqual(APIC.read(regISR + 0x10 * word), 0, "ISR word empty after the EOIs")
-    expectEqual(APIC.read(regIRR + 0x10 * word), 0, "IRR word empty after the EOIs")
+    expectEqual(APIC.read(APIC.Register.inService + 0x10 * word), 0, "ISR word empty after the EOIs")
+    expectEqual(APIC.read(APIC.Register.interruptRequest + 0x10 * word), 0, "IRR word empty after the EOIs")
     word += 1
   }
   // An EOI with nothing in service is harmless.
   expectNoException("EOI with an empty ISR raises nothing") { APIC.endOfInterrupt() }
-  expectEqual(APIC.read(regPPR), APIC.read(regTPR), "PPR = TPR after the spare EOI")
+  expectEqual(APIC.read(APIC.Register.processorPriority), APIC.read(APIC.Register.taskPriority), "PPR = TPR after the spare EOI")
 }
 
 func isrInHandler() {
@@ -484,7 +465,7 @@ func selfIPI() {
   expectEqual(hitCount(0, 0x5E), 1, "an IPI to the own APIC id is taken")
   if !APIC.x2 {
     // xAPIC: the ICR delivery status reads idle once the IPI is sent.
-    expectBits(APIC.read(regICR), clear: 1 << 12, "ICR delivery status idle after the send")
+    expectBits(APIC.read(APIC.Register.interruptCommand), clear: 1 << 12, "ICR delivery status idle after the send")
   }
 }
 
@@ -601,10 +582,10 @@ func logicalDestinations() {
   if !APIC.x2 {
     // Flat model (DFR[31:28] = 1111b), LDR[31:24] = one bit per CPU.
     SMP.onCPUs({ _ in
-      APIC.write(regDFR, 0xFFFF_FFFF)
-      APIC.write(regLDR, (1 << UInt32(SMP.currentIndex)) << 24)
-      slots[4 * SMP.currentIndex] = UInt64(APIC.read(regLDR))
-      slots[4 * SMP.currentIndex + 1] = UInt64(APIC.read(regDFR))
+      APIC.write(APIC.Register.destinationFormat, 0xFFFF_FFFF)
+      APIC.write(APIC.Register.logicalDestination, (1 << UInt32(SMP.currentIndex)) << 24)
+      slots[4 * SMP.currentIndex] = UInt64(APIC.read(APIC.Register.logicalDestination))
+      slots[4 * SMP.currentIndex + 1] = UInt64(APIC.read(APIC.Register.destinationFormat))
     })
     var cpu = 0
     while cpu < SMP.count {
@@ -652,10 +633,10 @@ func logicalDestinations() {
     SMP.onCPUs({ _ in
       let cpu = UInt32(SMP.currentIndex)
       let cluster: UInt32 = cpu < 2 ? 1 : 2
-      APIC.write(regDFR, 0x0FFF_FFFF)
-      APIC.write(regLDR, (cluster << 4 | 1 << (cpu & 1)) << 24)
+      APIC.write(APIC.Register.destinationFormat, 0x0FFF_FFFF)
+      APIC.write(APIC.Register.logicalDestination, (cluster << 4 | 1 << (cpu & 1)) << 24)
     })
-    expectEqual(APIC.read(regDFR) >> 28, 0, "DFR reads back the cluster model")
+    expectEqual(APIC.read(APIC.Register.destinationFormat) >> 28, 0, "DFR reads back the cluster model")
     APIC.sendIPI(to: 0x13, icrLogical | icrAssert | 0xD5)  // cluster 1, both members
     APIC.sendIPI(to: 0x22, icrLogical | icrAssert | 0xD6)  // cluster 2, member 2 (CPU 3)
     waitHits(0, 0xD5, 1)
@@ -669,8 +650,8 @@ func logicalDestinations() {
       cpu += 1
     }
     SMP.onCPUs({ _ in
-      APIC.write(regLDR, 0)
-      APIC.write(regDFR, 0xFFFF_FFFF)
+      APIC.write(APIC.Register.logicalDestination, 0)
+      APIC.write(APIC.Register.destinationFormat, 0xFFFF_FFFF)
     })
   }
 }
@@ -682,21 +663,21 @@ func errorStatus() {
   // 10.5.3). A fixed IPI with vector 0-15 is an illegal vector: "send
   // illegal vector" (bit 5) for the sender; sent to self also "receive
   // illegal vector" (bit 6); it is not delivered.
-  let savedError = APIC.read(regLVTError)
-  APIC.write(regLVTError, 0x1_0000 | 0xEE)  // masked: no error interrupt
-  APIC.write(regESR, 0)
-  expectEqual(APIC.read(regESR) & 0xEF, 0, "ESR empty with no error")
+  let savedError = APIC.read(APIC.Register.lvtError)
+  APIC.write(APIC.Register.lvtError, 0x1_0000 | 0xEE)  // masked: no error interrupt
+  APIC.write(APIC.Register.errorStatus, 0)
+  expectEqual(APIC.read(APIC.Register.errorStatus) & 0xEF, 0, "ESR empty with no error")
   APIC.sendIPI(to: physical(0), icrAssert | 0x05)
   // Were it delivered anyway, it would arrive through IDT entry 5 (#BR).
   expectNoException("the illegal-vector IPI is not delivered") { openWindow(microseconds: 1000) }
   x86_cli()
-  APIC.write(regESR, 0)
-  let esr = APIC.read(regESR)
+  APIC.write(APIC.Register.errorStatus, 0)
+  let esr = APIC.read(APIC.Register.errorStatus)
   expectBits(esr, set: 1 << 5, "an IPI with vector 5 sets ESR send illegal vector")
   expectBits(esr, set: 1 << 6, "an IPI with vector 5 to self sets ESR receive illegal vector")
-  APIC.write(regESR, 0)
-  expectEqual(APIC.read(regESR) & 0xEF, 0, "ESR empty again after the next write")
-  APIC.write(regLVTError, savedError)
+  APIC.write(APIC.Register.errorStatus, 0)
+  expectEqual(APIC.read(APIC.Register.errorStatus) & 0xEF, 0, "ESR empty again after the next write")
+  APIC.write(APIC.Register.lvtError, savedError)
 }
 
 func xapicModeMSRs() throws(TestStop) {
@@ -757,8 +738,8 @@ func x2apicMSRRules() throws(TestStop) {
   expectException(vector: 13, "WRMSR TPR with reserved bit 8 raises #GP") { _ = x86_wrmsr_swap(0x808, tpr | 0x100) }
   expectEqual(x86_rdmsr(0x808), tpr, "TPR unchanged")
   // MSR and register views agree.
-  expectEqual(UInt32(truncatingIfNeeded: x86_rdmsr(0x803)), APIC.read(regVersion), "MSR 803h is the version register")
-  expectEqual(UInt32(truncatingIfNeeded: x86_rdmsr(0x80F)), APIC.read(regSVR), "MSR 80Fh is the SVR")
+  expectEqual(UInt32(truncatingIfNeeded: x86_rdmsr(0x803)), APIC.read(APIC.Register.version), "MSR 803h is the version register")
+  expectEqual(UInt32(truncatingIfNeeded: x86_rdmsr(0x80F)), APIC.read(APIC.Register.spuriousVector), "MSR 80Fh is the SVR")
 }
 
 func x2apicICR() throws(TestStop) {

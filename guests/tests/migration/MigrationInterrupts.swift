@@ -51,14 +51,6 @@ let deliveryMicroseconds: UInt64 = 2_000_000
   let pendingVector: UInt32 = 0x5B
   let timerVector: UInt32 = 0x51
 
-  // Local APIC registers (SDM vol. 3 Table 10-1).
-  let regTPR: UInt32 = 0x80
-  let regPPR: UInt32 = 0xA0
-  let regLVTTimer: UInt32 = 0x320
-  let regInitialCount: UInt32 = 0x380
-  let regCurrentCount: UInt32 = 0x390
-  let regDivide: UInt32 = 0x3E0
-
   /// Interrupts taken per vector; the TSC at the first, and the vector's
   /// ISR bit at the handler's entry then (2: not taken).
   let hits: UnsafeMutablePointer<Atomic<UInt32>> = allocateCounters(256)
@@ -69,7 +61,7 @@ let deliveryMicroseconds: UInt64 = 2_000_000
     let v = Int(vector & 0xFF)
     if hits[v].load(ordering: .relaxed) == 0 {
       firstTSC[v] = x86_rdtsc()
-      inServiceAtEntry[v] = APIC.vectorBit(APIC.inService, UInt32(v))
+      inServiceAtEntry[v] = APIC.vectorBit(APIC.Register.inService, UInt32(v))
     }
     hits[v].add(1, ordering: .releasing)
   }
@@ -102,7 +94,7 @@ let deliveryMicroseconds: UInt64 = 2_000_000
 
   /// The current count between two TSC reads (`Timer.bracketed`).
   func currentCount() -> (tsc: UInt64, value: UInt64) {
-    Timer.bracketed(within: ticks(20)) { UInt64(APIC.read(regCurrentCount)) }
+    Timer.bracketed(within: ticks(20)) { UInt64(APIC.read(APIC.Register.currentCount)) }
   }
 
   /// Spins (IF=0, no PAUSE) until the TSC passes `microseconds` from now.
@@ -118,13 +110,13 @@ let deliveryMicroseconds: UInt64 = 2_000_000
   /// holds such a rate to ±10 % across divide settings, the tolerance used
   /// here.
   func measureAPICRate() -> UInt64 {
-    APIC.write(regLVTTimer, 1 << 16 | timerVector)
-    APIC.write(regDivide, 0b1011)
-    APIC.write(regInitialCount, 0xFFFF_FFFF)
+    APIC.write(APIC.Register.lvtTimer, 1 << 16 | timerVector)
+    APIC.write(APIC.Register.divideConfiguration, 0b1011)
+    APIC.write(APIC.Register.initialCount, 0xFFFF_FFFF)
     let a = currentCount()
     while x86_rdtsc() < a.tsc &+ ticks(10_000) { Timer.spinBriefly() }
     let b = currentCount()
-    APIC.write(regInitialCount, 0)
+    APIC.write(APIC.Register.initialCount, 0)
     return ((a.value &- b.value) << 20) / max(b.tsc &- a.tsc, 1)
   }
 
@@ -146,21 +138,21 @@ let deliveryMicroseconds: UInt64 = 2_000_000
     // A fixed interrupt the local APIC accepts while IF=0 stays in the IRR
     // until the processor can take it (SDM vol. 3 10.8.4).
     APIC.sendSelf(pendingVector)
-    let requestedBefore = APIC.vectorBit(APIC.requested, pendingVector)
-    let inServiceBefore = APIC.vectorBit(APIC.inService, pendingVector)
+    let requestedBefore = APIC.vectorBit(APIC.Register.interruptRequest, pendingVector)
+    let inServiceBefore = APIC.vectorBit(APIC.Register.inService, pendingVector)
     let result = migrate()
     let takenAcross = taken(pendingVector)
-    let requestedAfter = APIC.vectorBit(APIC.requested, pendingVector)
-    let inServiceAfter = APIC.vectorBit(APIC.inService, pendingVector)
+    let requestedAfter = APIC.vectorBit(APIC.Register.interruptRequest, pendingVector)
+    let inServiceAfter = APIC.vectorBit(APIC.Register.inService, pendingVector)
     takeInterrupts(pendingVector, until: 1, tsc: x86_rdtsc() &+ ticks(deliveryMicroseconds))
     // Room for a second delivery, which must not come: one IRR bit, one
     // interrupt.
     takeInterrupts(pendingVector, until: 2, tsc: x86_rdtsc() &+ ticks(2_000))
     let takenAfter = taken(pendingVector)
-    let requestedEnd = APIC.vectorBit(APIC.requested, pendingVector)
-    let inServiceEnd = APIC.vectorBit(APIC.inService, pendingVector)
-    let tpr = APIC.read(regTPR)
-    let ppr = APIC.read(regPPR)
+    let requestedEnd = APIC.vectorBit(APIC.Register.interruptRequest, pendingVector)
+    let inServiceEnd = APIC.vectorBit(APIC.Register.inService, pendingVector)
+    let tpr = APIC.read(APIC.Register.taskPriority)
+    let ppr = APIC.read(APIC.Register.processorPriority)
     expect(result == .migrated, "the machine migrated with the interrupt pending")
     expectEqual(requestedBefore, 1, "the self-IPI waits in the IRR while IF=0 (before the hop)")
     expectEqual(inServiceBefore, 0, "it is not in service before the hop")
@@ -184,7 +176,7 @@ let deliveryMicroseconds: UInt64 = 2_000_000
     try skipUnlessMigrating()
     prepare(timerVector)
     x86_cli()
-    let saved = (APIC.read(regLVTTimer), APIC.read(regDivide))
+    let saved = (APIC.read(APIC.Register.lvtTimer), APIC.read(APIC.Register.divideConfiguration))
     let rate = measureAPICRate()
     try require(rate > 0, "the APIC timer counts down at divide 1")
     note("APIC timer counts per 2^20 TSC ticks (divide 1)", rate)
@@ -193,25 +185,25 @@ let deliveryMicroseconds: UInt64 = 2_000_000
     // so it cannot run out here. It counts 20 ms first, so that a
     // destination that reloaded the initial count would read above the
     // count before the hop.
-    APIC.write(regDivide, 0b1010)
-    APIC.write(regLVTTimer, timerVector)
-    APIC.write(regInitialCount, 0xFFFF_FFFF)
+    APIC.write(APIC.Register.divideConfiguration, 0b1010)
+    APIC.write(APIC.Register.lvtTimer, timerVector)
+    APIC.write(APIC.Register.initialCount, 0xFFFF_FFFF)
     spin(microseconds: 20_000)
     let before = currentCount()
     let result = migrate()
     let after = currentCount()
     spin(microseconds: 1_000)
     let later = currentCount()
-    let lvt = APIC.read(regLVTTimer)
-    let initial = APIC.read(regInitialCount)
-    let divide = APIC.read(regDivide)
+    let lvt = APIC.read(APIC.Register.lvtTimer)
+    let initial = APIC.read(APIC.Register.initialCount)
+    let divide = APIC.read(APIC.Register.divideConfiguration)
     let takenAcross = taken(timerVector)
-    let requested = APIC.vectorBit(APIC.requested, timerVector)
+    let requested = APIC.vectorBit(APIC.Register.interruptRequest, timerVector)
     // A zero initial count stops the timer (SDM 10.5.4).
-    APIC.write(regInitialCount, 0)
-    let stopped = APIC.read(regCurrentCount)
-    APIC.write(regLVTTimer, saved.0)
-    APIC.write(regDivide, saved.1)
+    APIC.write(APIC.Register.initialCount, 0)
+    let stopped = APIC.read(APIC.Register.currentCount)
+    APIC.write(APIC.Register.lvtTimer, saved.0)
+    APIC.write(APIC.Register.divideConfiguration, saved.1)
     let elapsed = after.tsc &- before.tsc
     let consumed = ticks(counts: before.value &- after.value, divisor: 128, rate: rate)
     note("TSC ticks across the hop", elapsed)
@@ -242,7 +234,7 @@ let deliveryMicroseconds: UInt64 = 2_000_000
     try skipUnlessMigrating()
     prepare(timerVector)
     x86_cli()
-    let saved = (APIC.read(regLVTTimer), APIC.read(regDivide))
+    let saved = (APIC.read(APIC.Register.lvtTimer), APIC.read(APIC.Register.divideConfiguration))
     let rate = measureAPICRate()
     try require(rate > 0, "the APIC timer counts down at divide 1")
     // A first hop measures what a hop costs here.
@@ -259,26 +251,26 @@ let deliveryMicroseconds: UInt64 = 2_000_000
     let initial = UInt32(truncatingIfNeeded: min(countsAtDivide1 / choice.divisor, 0xFFFF_FFFF))
     note("APIC timer divisor", choice.divisor)
     note("APIC timer initial count", UInt64(initial))
-    APIC.write(regDivide, choice.code)
-    APIC.write(regLVTTimer, timerVector)
-    APIC.write(regInitialCount, initial)
+    APIC.write(APIC.Register.divideConfiguration, choice.code)
+    APIC.write(APIC.Register.lvtTimer, timerVector)
+    APIC.write(APIC.Register.initialCount, initial)
     let before = currentCount()
     let result = migrate()
     let after = currentCount()
     let takenAcross = taken(timerVector)
-    let requestedAcross = APIC.vectorBit(APIC.requested, timerVector)
+    let requestedAcross = APIC.vectorBit(APIC.Register.interruptRequest, timerVector)
     let remaining = ticks(counts: after.value, divisor: choice.divisor, rate: rate)
     takeInterrupts(
       timerVector, until: 1, tsc: after.tsc &+ remaining &+ remaining / 10 &+ ticks(deliveryMicroseconds))
     // Room for a second interrupt, which a one-shot timer never raises.
     takeInterrupts(timerVector, until: 2, tsc: x86_rdtsc() &+ ticks(2_000))
     let takenAfter = taken(timerVector)
-    let current = APIC.read(regCurrentCount)
-    let requestedEnd = APIC.vectorBit(APIC.requested, timerVector)
-    let inServiceEnd = APIC.vectorBit(APIC.inService, timerVector)
-    APIC.write(regInitialCount, 0)
-    APIC.write(regLVTTimer, saved.0)
-    APIC.write(regDivide, saved.1)
+    let current = APIC.read(APIC.Register.currentCount)
+    let requestedEnd = APIC.vectorBit(APIC.Register.interruptRequest, timerVector)
+    let inServiceEnd = APIC.vectorBit(APIC.Register.inService, timerVector)
+    APIC.write(APIC.Register.initialCount, 0)
+    APIC.write(APIC.Register.lvtTimer, saved.0)
+    APIC.write(APIC.Register.divideConfiguration, saved.1)
     let fired = firstTSC[Int(timerVector)]
     note("TSC ticks from the count after the hop to the interrupt", fired &- after.tsc)
     note("TSC ticks that count stood for", remaining)

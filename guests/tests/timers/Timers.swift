@@ -53,10 +53,6 @@ let guestTests = [
 
 @_extern(c, "timers_inl") func timers_inl(_ port: UInt16) -> UInt32
 
-let regLVTTimer: UInt32 = 0x320
-let regInitialCount: UInt32 = 0x380
-let regCurrentCount: UInt32 = 0x390
-let regDivide: UInt32 = 0x3E0
 let tscDeadlineMSR: UInt32 = 0x6E0
 
 let timerVector: UInt32 = 0x50
@@ -204,13 +200,13 @@ nonisolated(unsafe) var apicRate: UInt64 = 0
 /// Counts the current-count register loses over `microseconds`, per 2^20
 /// TSC ticks, with divide `code` (masked one-shot from 0xFFFFFFFF).
 func measureRate(code: UInt32, microseconds: UInt64) -> UInt64 {
-  APIC.write(regLVTTimer, 1 << 16 | timerVector)
-  APIC.write(regDivide, code)
-  APIC.write(regInitialCount, 0xFFFF_FFFF)
-  let a = bracketed { UInt64(APIC.read(regCurrentCount)) }
+  APIC.write(APIC.Register.lvtTimer, 1 << 16 | timerVector)
+  APIC.write(APIC.Register.divideConfiguration, code)
+  APIC.write(APIC.Register.initialCount, 0xFFFF_FFFF)
+  let a = bracketed { UInt64(APIC.read(APIC.Register.currentCount)) }
   while x86_rdtsc() < a.tsc &+ ticks(microseconds) { spinBriefly() }
-  let b = bracketed { UInt64(APIC.read(regCurrentCount)) }
-  APIC.write(regInitialCount, 0)
+  let b = bracketed { UInt64(APIC.read(APIC.Register.currentCount)) }
+  APIC.write(APIC.Register.initialCount, 0)
   return ((a.value &- b.value) << 20) / max(b.tsc &- a.tsc, 1)
 }
 
@@ -266,7 +262,7 @@ func referenceClock() throws(TestStop) {
 
 func apicTimerDivide() {
   prepare()
-  let saved = (APIC.read(regLVTTimer), APIC.read(regDivide))
+  let saved = (APIC.read(APIC.Register.lvtTimer), APIC.read(APIC.Register.divideConfiguration))
   apicRate = measureRate(code: 0b1011, microseconds: 10_000)
   // At least one count per TSC tick ×2^-20: a timer that counts at all.
   expect(apicRate, .greater, 0, "the APIC timer counts down at divide 1")
@@ -275,65 +271,65 @@ func apicTimerDivide() {
   // Each divide setting reads back (DCR bits 0, 1, 3) and divides the
   // rate by its divisor (SDM Figure 10-10).
   for d in divides {
-    APIC.write(regDivide, d.code)
-    expectEqual(APIC.read(regDivide) & 0xB, d.code, "DCR reads back the divide code")
+    APIC.write(APIC.Register.divideConfiguration, d.code)
+    expectEqual(APIC.read(APIC.Register.divideConfiguration) & 0xB, d.code, "DCR reads back the divide code")
     let rate = measureRate(code: d.code, microseconds: 10_000)
     let expected = apicRate / d.divisor
     expect(
       rate, in: expected * 9 / 10...expected * 11 / 10 + 1,
       "the timer counts at the divide-1 rate / divisor (±10 %)")
   }
-  APIC.write(regLVTTimer, saved.0)
-  APIC.write(regDivide, saved.1)
+  APIC.write(APIC.Register.lvtTimer, saved.0)
+  APIC.write(APIC.Register.divideConfiguration, saved.1)
 }
 
 func apicTimerOneShot() {
   prepare()
-  let saved = (APIC.read(regLVTTimer), APIC.read(regDivide))
+  let saved = (APIC.read(APIC.Register.lvtTimer), APIC.read(APIC.Register.divideConfiguration))
   // One-shot (LVT timer mode 00b): one interrupt after initial count ×
   // divisor clocks, then the current count stays 0 (SDM 10.5.4).
   for divisor: UInt64 in [1, 16, 128] {
     reset(timerVector)
     let period: UInt64 = 3000  // µs
     let initial = apicCounts(microseconds: period, divisor: divisor)
-    APIC.write(regDivide, divideCode(divisor))
-    APIC.write(regLVTTimer, timerVector)
+    APIC.write(APIC.Register.divideConfiguration, divideCode(divisor))
+    APIC.write(APIC.Register.lvtTimer, timerVector)
     let start = x86_rdtsc()
-    APIC.write(regInitialCount, initial)
-    expectEqual(APIC.read(regInitialCount), initial, "the initial count reads back")
+    APIC.write(APIC.Register.initialCount, initial)
+    expectEqual(APIC.read(APIC.Register.initialCount), initial, "the initial count reads back")
     waitFor(timerVector, 1, microseconds: 250_000)
     expectEqual(count(timerVector), 1, "one-shot: the timer interrupt arrives")
     let elapsed = firstTSC[Int(timerVector)] &- start
     expect(elapsed, .greaterOrEqual, ticks(period) * 98 / 100, "one-shot: not before the programmed time")
     expect(elapsed, .lessOrEqual, ticks(period + 250_000), "one-shot: within 250 ms of it")
-    expectEqual(APIC.read(regCurrentCount), 0, "one-shot: the current count stays 0 after firing")
+    expectEqual(APIC.read(APIC.Register.currentCount), 0, "one-shot: the current count stays 0 after firing")
     window(until: x86_rdtsc() &+ ticks(2 * period))
     expectEqual(count(timerVector), 1, "one-shot: no second interrupt")
   }
-  APIC.write(regInitialCount, 0)
-  APIC.write(regLVTTimer, saved.0)
-  APIC.write(regDivide, saved.1)
+  APIC.write(APIC.Register.initialCount, 0)
+  APIC.write(APIC.Register.lvtTimer, saved.0)
+  APIC.write(APIC.Register.divideConfiguration, saved.1)
 }
 
 func apicTimerPeriodic() {
   prepare()
-  let saved = (APIC.read(regLVTTimer), APIC.read(regDivide))
+  let saved = (APIC.read(APIC.Register.lvtTimer), APIC.read(APIC.Register.divideConfiguration))
   // Periodic (mode 01b): reloads from the initial count every period.
   for divisor: UInt64 in [2, 32] {
     reset(timerVector)
     let period: UInt64 = 1000  // µs
     let initial = apicCounts(microseconds: period, divisor: divisor)
-    APIC.write(regDivide, divideCode(divisor))
-    APIC.write(regLVTTimer, 1 << 17 | timerVector)
-    expectBits(APIC.read(regLVTTimer), set: 1 << 17, "LVT timer mode reads back periodic")
+    APIC.write(APIC.Register.divideConfiguration, divideCode(divisor))
+    APIC.write(APIC.Register.lvtTimer, 1 << 17 | timerVector)
+    expectBits(APIC.read(APIC.Register.lvtTimer), set: 1 << 17, "LVT timer mode reads back periodic")
     let start = x86_rdtsc()
-    APIC.write(regInitialCount, initial)
+    APIC.write(APIC.Register.initialCount, initial)
     let interval: UInt64 = 30_000
     window(until: start &+ ticks(interval))
     let n = count(timerVector)
     note("APIC timer periodic interrupts (of 30)", UInt64(n))
-    let current = APIC.read(regCurrentCount)
-    APIC.write(regInitialCount, 0)  // a zero initial count stops the timer
+    let current = APIC.read(APIC.Register.currentCount)
+    APIC.write(APIC.Register.initialCount, 0)  // a zero initial count stops the timer
     let stoppedAt = count(timerVector)
     let ideal = UInt32(interval / period)
     expect(n, in: 2...ideal + 1, "periodic: repeats, at most one interrupt per period over 30 ms")
@@ -348,27 +344,27 @@ func apicTimerPeriodic() {
     }
     window(until: x86_rdtsc() &+ ticks(3 * period))
     expect(count(timerVector), .lessOrEqual, stoppedAt + 1, "writing initial count 0 stops the timer")
-    expectEqual(APIC.read(regCurrentCount), 0, "stopped timer: current count 0")
+    expectEqual(APIC.read(APIC.Register.currentCount), 0, "stopped timer: current count 0")
   }
-  APIC.write(regLVTTimer, saved.0)
-  APIC.write(regDivide, saved.1)
+  APIC.write(APIC.Register.lvtTimer, saved.0)
+  APIC.write(APIC.Register.divideConfiguration, saved.1)
 }
 
 func apicTimerMasked() {
   prepare()
-  let saved = (APIC.read(regLVTTimer), APIC.read(regDivide))
+  let saved = (APIC.read(APIC.Register.lvtTimer), APIC.read(APIC.Register.divideConfiguration))
   reset(timerVector)
   // A masked timer counts down but delivers nothing (SDM 10.5.1).
   let initial = apicCounts(microseconds: 1000, divisor: 1)
-  APIC.write(regDivide, 0b1011)
-  APIC.write(regLVTTimer, 1 << 16 | timerVector)
-  APIC.write(regInitialCount, initial)
+  APIC.write(APIC.Register.divideConfiguration, 0b1011)
+  APIC.write(APIC.Register.lvtTimer, 1 << 16 | timerVector)
+  APIC.write(APIC.Register.initialCount, initial)
   window(until: x86_rdtsc() &+ ticks(5000))
   expectEqual(count(timerVector), 0, "masked timer: no interrupt")
-  expectEqual(APIC.read(regCurrentCount), 0, "masked timer: counted down to 0")
-  APIC.write(regInitialCount, 0)
-  APIC.write(regLVTTimer, saved.0)
-  APIC.write(regDivide, saved.1)
+  expectEqual(APIC.read(APIC.Register.currentCount), 0, "masked timer: counted down to 0")
+  APIC.write(APIC.Register.initialCount, 0)
+  APIC.write(APIC.Register.lvtTimer, saved.0)
+  APIC.write(APIC.Register.divideConfiguration, saved.1)
 }
 
 func tscDeadline() throws(TestStop) {
@@ -376,14 +372,14 @@ func tscDeadline() throws(TestStop) {
   guard cpuid(1).ecx & 1 << 24 != 0 else {
     try skipTest("no TSC-deadline mode (CPUID.1:ECX[24])")
   }
-  let saved = APIC.read(regLVTTimer)
+  let saved = APIC.read(APIC.Register.lvtTimer)
   // Mode 10b: the timer fires when the TSC reaches IA32_TSC_DEADLINE,
   // which then reads 0; the initial count is ignored and the current count
   // reads 0 (SDM 10.5.4.1).
-  APIC.write(regLVTTimer, 2 << 17 | timerVector)
-  expectEqual(APIC.read(regLVTTimer) >> 17 & 3, 2, "LVT timer mode reads back TSC-deadline")
-  APIC.write(regInitialCount, 0x1000_0000)
-  expectEqual(APIC.read(regCurrentCount), 0, "TSC-deadline mode: current count reads 0")
+  APIC.write(APIC.Register.lvtTimer, 2 << 17 | timerVector)
+  expectEqual(APIC.read(APIC.Register.lvtTimer) >> 17 & 3, 2, "LVT timer mode reads back TSC-deadline")
+  APIC.write(APIC.Register.initialCount, 0x1000_0000)
+  expectEqual(APIC.read(APIC.Register.currentCount), 0, "TSC-deadline mode: current count reads 0")
   for delay: UInt64 in [500, 3000, 10_000] {
     reset(timerVector)
     let deadline = x86_rdtsc() &+ ticks(delay)
@@ -405,7 +401,7 @@ func tscDeadline() throws(TestStop) {
   x86_wrmsr(tscDeadlineMSR, 0)
   window(until: x86_rdtsc() &+ ticks(6000))
   expectEqual(count(timerVector), 0, "writing 0 disarms the deadline")
-  APIC.write(regLVTTimer, saved)
+  APIC.write(APIC.Register.lvtTimer, saved)
 }
 
 func tscDeadlineAbsent() throws(TestStop) {
