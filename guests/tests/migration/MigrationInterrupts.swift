@@ -103,6 +103,26 @@ let deliveryMicroseconds: UInt64 = 2_000_000
     while x86_rdtsc() < end { Timer.spinBriefly() }
   }
 
+  /// The start of a timer test: skipped unless the cell migrates;
+  /// interrupts off, the timer vector's counters cleared; the LVT timer and
+  /// divide registers as they were (for `restoreTimer`), and the timer's
+  /// rate (`measureAPICRate`), which must be above 0.
+  func beginTimerTest() throws(TestStop) -> (saved: (UInt32, UInt32), rate: UInt64) {
+    try skipUnlessMigrating()
+    prepare(timerVector)
+    x86_cli()
+    let saved = (APIC.read(APIC.Register.lvtTimer), APIC.read(APIC.Register.divideConfiguration))
+    let rate = measureAPICRate()
+    try require(rate > 0, "the APIC timer counts down at divide 1")
+    return (saved, rate)
+  }
+
+  /// Puts back the LVT timer and divide registers `beginTimerTest` saved.
+  func restoreTimer(_ saved: (UInt32, UInt32)) {
+    APIC.write(APIC.Register.lvtTimer, saved.0)
+    APIC.write(APIC.Register.divideConfiguration, saved.1)
+  }
+
   /// APIC timer counts per 2^20 TSC ticks at divide 1: a masked one-shot
   /// from the largest count, read twice 10 ms apart. The timer's input
   /// clock is the bus or core crystal clock (SDM vol. 3 10.5.4), whose rate
@@ -173,12 +193,7 @@ let deliveryMicroseconds: UInt64 = 2_000_000
   }
 
   func timerCountsAcrossHop() throws(TestStop) {
-    try skipUnlessMigrating()
-    prepare(timerVector)
-    x86_cli()
-    let saved = (APIC.read(APIC.Register.lvtTimer), APIC.read(APIC.Register.divideConfiguration))
-    let rate = measureAPICRate()
-    try require(rate > 0, "the APIC timer counts down at divide 1")
+    let (saved, rate) = try beginTimerTest()
     note("APIC timer counts per 2^20 TSC ticks (divide 1)", rate)
     // One-shot (mode 00b), unmasked, divide 128, the largest initial count:
     // minutes at any clock QEMU or KVM give the timer (1 GHz at divide 1),
@@ -202,8 +217,7 @@ let deliveryMicroseconds: UInt64 = 2_000_000
     // A zero initial count stops the timer (SDM 10.5.4).
     APIC.write(APIC.Register.initialCount, 0)
     let stopped = APIC.read(APIC.Register.currentCount)
-    APIC.write(APIC.Register.lvtTimer, saved.0)
-    APIC.write(APIC.Register.divideConfiguration, saved.1)
+    restoreTimer(saved)
     let elapsed = after.tsc &- before.tsc
     let consumed = ticks(counts: before.value &- after.value, divisor: 128, rate: rate)
     note("TSC ticks across the hop", elapsed)
@@ -231,12 +245,7 @@ let deliveryMicroseconds: UInt64 = 2_000_000
   }
 
   func timerFiresAfterHop() throws(TestStop) {
-    try skipUnlessMigrating()
-    prepare(timerVector)
-    x86_cli()
-    let saved = (APIC.read(APIC.Register.lvtTimer), APIC.read(APIC.Register.divideConfiguration))
-    let rate = measureAPICRate()
-    try require(rate > 0, "the APIC timer counts down at divide 1")
+    let (saved, rate) = try beginTimerTest()
     // A first hop measures what a hop costs here.
     let hopStart = x86_rdtsc()
     let firstResult = migrate()
@@ -269,8 +278,7 @@ let deliveryMicroseconds: UInt64 = 2_000_000
     let requestedEnd = APIC.vectorBit(APIC.Register.interruptRequest, timerVector)
     let inServiceEnd = APIC.vectorBit(APIC.Register.inService, timerVector)
     APIC.write(APIC.Register.initialCount, 0)
-    APIC.write(APIC.Register.lvtTimer, saved.0)
-    APIC.write(APIC.Register.divideConfiguration, saved.1)
+    restoreTimer(saved)
     let fired = firstTSC[Int(timerVector)]
     note("TSC ticks from the count after the hop to the interrupt", fired &- after.tsc)
     note("TSC ticks that count stood for", remaining)
