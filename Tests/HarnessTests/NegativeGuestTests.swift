@@ -169,7 +169,8 @@ struct NegativeGuestTests {
 
   @Test(arguments: Architecture.allCases)
   func endlessLoopIsTimeoutAndQemuIsGone(architecture: Architecture) async throws {
-    let result = try await boot("hang", architecture: architecture, timeout: .seconds(3))
+    // Two CPUs: CPU 0 spins, CPU 1 waits for a flag that never comes.
+    let result = try await boot("hang", architecture: architecture, timeout: .seconds(3), cpus: 2)
     #expect(result.verdict == .timedOut)
     #expect(result.serialLog.contains("output before the hang"))
     #expect(result.qemuExitCode == nil)
@@ -180,8 +181,13 @@ struct NegativeGuestTests {
     // symbolized to the guest's spinning line.
     let program = try TestSupport.runner.builder.workspace.program(named: "hang")
     let spin = try #require(try TestSupport.lines(in: program.directory + "/Hang.swift", containing: "while true").first)
+    let wait = try #require(
+      try TestSupport.lines(in: program.directory + "/Hang.swift", containing: "CPU 1 is always on this line").first)
     #expect(
-      result.reason.contains("CPU 0 stuck at guests/negative/hang/Hang.swift:\(spin) in "),
+      result.reason.contains("CPU 0 stuck at guests/negative/hang/Hang.swift:\(spin) in spinLoop()"),
+      "\(result.reason)")
+    #expect(
+      result.reason.contains("CPU 1 stuck at guests/negative/hang/Hang.swift:\(wait) in waitsForTheOtherCPU()"),
       "\(result.reason)")
     // The same position is a field of the reports (JSON shown).
     let json = try JSONReport.render([ReportCell(id: "hang", result: result, cpus: 1, memoryMiB: 256)])

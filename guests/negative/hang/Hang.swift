@@ -1,5 +1,7 @@
 // A guest that never finishes: the harness must report TIMEOUT, name the
-// line it spins on (hang triage) and leave no QEMU process behind.
+// line each vCPU is stuck on (hang triage) and leave no QEMU process
+// behind. With two or more CPUs, CPU 0 spins in `spinLoop` while CPU 1
+// waits in `waitsForTheOtherCPU` for a flag that never comes.
 
 import GuestArch
 import GuestLib
@@ -11,7 +13,63 @@ let guestTests = [
 
 nonisolated(unsafe) var spins: UInt64 = 0
 
+/// The flag CPU 1 waits for; nothing ever sets it. (A plain variable: the
+/// loop over an `Atomic` global called its addressor, so that CPU 1 was
+/// found in the addressor instead of on its line.)
+nonisolated(unsafe) var released: UInt32 = 0
+
 func spinsForever() {
   expect(true, "output before the hang")
+  onBothCPUs()
+}
+
+/// CPU 0's side: spins.
+func spinLoop() -> Never {
   while true { spins &+= 1 }  // no call: the vCPU is always on this line
 }
+
+/// CPU 1's side: waits for `released`.
+func waitsForTheOtherCPU() {
+  while released == 0 {}  // CPU 1 is always on this line
+}
+
+#if arch(x86_64)
+  /// CPU 0 spins and, when there is one, CPU 1 waits.
+  func onBothCPUs() {
+    guard SMP.startAll() >= 2 else { spinLoop() }
+    SMP.onCPUs({ _ in
+      if SMP.currentIndex == 0 {
+        spinLoop()
+      } else if SMP.currentIndex == 1 {
+        waitsForTheOtherCPU()
+      }
+    })
+  }
+#elseif arch(s390x)
+  /// CPU 0 spins and, when there is another CPU, that one waits.
+  func onBothCPUs() {
+    startTheOtherCPU()
+    spinLoop()
+  }
+
+  /// Starts another CPU (when there is one) waiting.
+  func startTheOtherCPU() {
+    let me = s390_cpu_address()
+    var other: UInt16?
+    var index = 0
+    while index < BootInfo.cpuCount {
+      if BootInfo.cpuAddresses[index] != me { other = BootInfo.cpuAddresses[index] }
+      index &+= 1
+    }
+    guard let cpu = other, let pages = GuestMemory.pages, let lowcore = Processors.allocateLowcore(),
+      let stack = pages.allocate(order: 2, areas: .s390xLow, flags: .zero),
+      let checkStack = pages.allocate(order: 1, areas: .s390xLow),
+      let startPage = pages.allocate(order: 0, areas: .s390xLow, flags: .zero)
+    else { return }
+    let start = startPage.bindMemory(to: Processors.Start.self, capacity: 1)
+    start.initialize(to: Processors.Start(entry: { _ in waitsForTheOtherCPU() }, context: nil))
+    _ = Processors.start(
+      cpu, lowcore: lowcore, stackTop: UInt(bitPattern: stack) + 16384,
+      programCheckStackTop: UInt(bitPattern: checkStack) + 8192, start: start)
+  }
+#endif
