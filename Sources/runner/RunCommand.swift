@@ -10,8 +10,9 @@ extension Runner {
       abstract: "Run the selected matrix cells in parallel and write the reports.",
       discussion: """
         Cells run in parallel within the host's free CPUs and memory (a cell counts \
-        its vCPUs and its guest RAM; a cell larger than the host runs alone); -j caps \
-        the number of cells at once. Each payload is built once, while built ones boot.
+        its vCPUs and its guest RAM; a cell larger than the host runs alone); cells that \
+        need more than half of the CPUs go first, then the others, each in matrix order; \
+        -j caps the number of cells at once. Each payload is built once, while built ones boot.
 
         A cell's deadline is its timeout times the accelerator factor (tcg_factor, \
         kvm_factor in the config); the silence timeout applies as well.
