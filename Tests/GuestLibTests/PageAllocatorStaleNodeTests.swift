@@ -178,6 +178,43 @@ struct PageAllocatorStaleNodeTests {
     }, "maximal blocks again")
   }
 
+  /// A block of order 1 to 4 handed out whose one stale interior node is
+  /// its upper half's, at every aligned position of its group of sixteen
+  /// pages (the purge reads the group's metadata as two words and masks
+  /// the block's bytes, see `purgeInteriorInGroups`). Every other page is
+  /// in an allocated block of the same order, so the metadata bytes around
+  /// the block are 0 but for those blocks' heads: a mask at the wrong
+  /// place, or one missing the group's second word, misses the stale node,
+  /// which the overwrite then breaks (`validate`).
+  @Test(arguments: [1, 2, 3, 4])
+  func aBlocksStaleUpperHalfIsPurgedAtEveryPosition(order: Int) throws {
+    let heap = TestHeap(megabytes: 2)
+    let a = heap.allocator
+    let size = UInt(1) << UInt(order)
+    var count = 0
+    for k in stride(from: order, through: 0, by: -1) {
+      while a.allocate(order: k) != nil { count += 1 }
+    }
+    #expect(count > 16)
+    let bounds = try #require(a.bounds(area: 0))
+    let group = (bounds.usablePfn + 63) & ~15
+    func pointer(_ pfn: UInt) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: pfn << 12)! }
+    func pfn(_ pointer: UnsafeMutableRawPointer?) -> UInt? { pointer.map { UInt(bitPattern: $0) >> 12 } }
+    for block in stride(from: group, to: group + 16, by: Int(size)) {
+      // The block, the only free memory, as two allocated halves; the upper
+      // half freed (linked), then the lower one (absorbing it).
+      #expect(a.free(pointer(block)) == nil)
+      #expect(pfn(a.allocate(order: order - 1)) == block)
+      #expect(pfn(a.allocate(order: order - 1)) == block + size / 2)
+      #expect(a.free(pointer(block + size / 2)) == nil)
+      #expect(a.free(pointer(block)) == nil)
+      #expect(pfn(a.allocate(order: order)) == block, "order \(order) at group position \(block - group)")
+      scribble(block, pages: size, block)
+      expectValid(a)
+    }
+    #expect(a.allocate(order: 0) == nil, "every page is allocated again")
+  }
+
   /// A single-page allocation that splits a block leaves the single page
   /// split off last unlinked until the next call that needs it linked (the
   /// split half): single-page allocations, larger ones, frees (of its buddy

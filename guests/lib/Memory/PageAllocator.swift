@@ -140,10 +140,15 @@ public struct PageAllocator: @unchecked Sendable {
   /// and no branch (see `mergeInGroupOfEight`).
   static var patternsOffset: Int { pendingOffset + pendingCapacity * MemoryLayout<UInt>.stride }
 
+  /// The table of `interiorMasks(_:)` (two words per order 0...4), written
+  /// by `init` so that `purgeInteriorInGroups` finds its masks with loads
+  /// the compiler cannot turn back into branches on the order.
+  static var interiorMasksOffset: Int { patternsOffset + 8 * 3 * MemoryLayout<UInt64>.stride }
+
   /// Bytes of state memory `init(stateMemory:layout:)` needs (well under
   /// one page).
   public static var stateByteCount: Int {
-    patternsOffset + 8 * 3 * MemoryLayout<UInt64>.stride
+    interiorMasksOffset + 5 * 2 * MemoryLayout<UInt64>.stride
   }
   /// Required alignment of the state memory.
   public static var stateAlignment: Int { 16 }
@@ -174,6 +179,12 @@ public struct PageAllocator: @unchecked Sendable {
       entry.storeBytes(of: pattern.mask, as: UInt64.self)
       entry.storeBytes(of: pattern.expected, toByteOffset: 8, as: UInt64.self)
       entry.storeBytes(of: pattern.keep, toByteOffset: 16, as: UInt64.self)
+    }
+    for order in 0...4 {
+      let masks = PageAllocator.interiorMasks(order)
+      let entry = stateMemory + PageAllocator.interiorMasksOffset + order * 16
+      entry.storeBytes(of: masks.first, as: UInt64.self)
+      entry.storeBytes(of: masks.second, toByteOffset: 8, as: UInt64.self)
     }
     let headCount = PageAllocator.maxAreas * PageAllocator.orderCount
     for index in 0..<headCount {
@@ -466,10 +477,16 @@ public struct PageAllocator: @unchecked Sendable {
       PageAllocator.setMeta(origin, half, PageAllocator.freeHead(k))
     }
     if staleMask != 0 { PageAllocator.unlinkNodes(pfn, staleMask) }
-    if order != 0 { purgeInterior(origin, pfn, order) }
+    let record = records + area
+    if order != 0 {
+      if record.pointee.mergeLimit >= 4 {
+        purgeInteriorInGroups(origin, pfn, order)
+      } else {
+        purgeInterior(origin, pfn, order)
+      }
+    }
     PageAllocator.setMeta(origin, pfn, PageAllocator.headBit | PageAllocator.stateAllocated | UInt8(truncatingIfNeeded: order))
     let pages: UInt = 1 &<< UInt(truncatingIfNeeded: order)
-    let record = records + area
     record.pointee.freePages &-= pages
     record.pointee.allocatedPages &+= pages
     return pfn
@@ -878,6 +895,29 @@ public struct PageAllocator: @unchecked Sendable {
   @inline(__always)
   static func pointer(pfn: UInt) -> UnsafeMutableRawPointer {
     UnsafeMutableRawPointer(bitPattern: pfn &<< pageShift).unsafelyUnwrapped
+  }
+
+  /// For a block of order `order` (0...4; 4 stands for every larger
+  /// order too) in an aligned group of sixteen pages: the mask of the
+  /// block's non-head bytes in the word of its group of eight, for a block
+  /// starting that word (byte i is page `pfn + i`; `purgeInteriorInGroups`
+  /// shifts it to the block's position), and the mask of the block's bytes
+  /// in the group's second word (an order-4 block's all eight, else none).
+  static func interiorMasks(_ order: Int) -> (first: UInt64, second: UInt64) {
+    switch order {
+    case 0: return (0, 0)
+    case 1: return (0xFF00, 0)
+    case 2: return (0xFFFF_FF00, 0)
+    case 3: return (0xFFFF_FFFF_FFFF_FF00, 0)
+    default: return (0xFFFF_FFFF_FFFF_FF00, UInt64.max)
+    }
+  }
+
+  /// The table of `interiorMasks(_:)` for orders 0...4 (first, second;
+  /// 16 bytes per order) in the state memory.
+  @inline(__always)
+  var interiorMaskTable: UnsafeRawPointer {
+    UnsafeRawPointer(state + PageAllocator.interiorMasksOffset)
   }
 
   /// The table of `groupPattern(_:)` for positions 0...7 (mask, expected,
