@@ -67,6 +67,40 @@ public enum Processors {
   /// Why a start failed.
   public enum StartError: UInt8 {
     case notStopped, setPrefixRefused, restartRefused
+    /// No memory in the LOW area for its lowcore, stacks or start block.
+    case noMemory
+  }
+
+  /// A CPU other than this one (the last other one SCLP lists), or nil
+  /// when this is the only one.
+  public static var another: UInt16? {
+    let me = s390_cpu_address()
+    var other: UInt16?
+    var index = 0
+    while index < BootInfo.cpuCount {
+      if BootInfo.cpuAddresses[index] != me { other = BootInfo.cpuAddresses[index] }
+      index &+= 1
+    }
+    return other
+  }
+
+  /// Starts `cpu` running `entry(context)` on memory of its own from the
+  /// LOW area (an 8 KiB lowcore, a 16 KiB stack, an 8 KiB program-check
+  /// stack and the start block), which it keeps for the rest of the run.
+  public static func start(
+    _ cpu: UInt16, running entry: @convention(c) (UnsafeMutableRawPointer?) -> Void,
+    context: UnsafeMutableRawPointer? = nil
+  ) -> StartError? {
+    guard let pages = GuestMemory.pages, let lowcore = allocateLowcore(),
+      let stack = pages.allocate(order: 2, areas: .s390xLow, flags: .zero),
+      let checkStack = pages.allocate(order: 1, areas: .s390xLow),
+      let startPage = pages.allocate(order: 0, areas: .s390xLow, flags: .zero)
+    else { return .noMemory }
+    let block = startPage.bindMemory(to: Start.self, capacity: 1)
+    block.initialize(to: Start(entry: entry, context: context))
+    return start(
+      cpu, lowcore: lowcore, stackTop: UInt(bitPattern: stack) + 16384,
+      programCheckStackTop: UInt(bitPattern: checkStack) + 8192, start: block)
   }
 
   /// Starts `cpu` with `lowcore` (8 KiB, below 2 GiB), `stackTop`,

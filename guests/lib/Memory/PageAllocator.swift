@@ -633,16 +633,24 @@ public struct PageAllocator: @unchecked Sendable {
   /// takes the highest allowed area with a free page, there the front of
   /// list 0, where the half would be). No merge may be pending. Otherwise
   /// returns `nil` and changes nothing. Lock held.
-  func takeSplitHalf(areas: AreaMask) -> UInt? {
-    let entry = header.pointee.splitHalf
-    let area = Int(truncatingIfNeeded: entry & 3)
-    guard areas.contains(area: area) else { return nil }
+  /// Whether an area of `areas` above `area` (a higher index) is present
+  /// and has a free page: a single-page allocation would take it first.
+  /// Lock held.
+  @inline(__always)
+  func freePagesAbove(_ area: Int, in areas: AreaMask) -> Bool {
     var higher = UInt(areas.rawValue) & header.pointee.presentAreas
       & ~((2 &<< UInt(truncatingIfNeeded: area)) &- 1)
     while higher != 0 {
-      if records[higher.trailingZeroBitCount].freePages != 0 { return nil }
+      if records[higher.trailingZeroBitCount].freePages != 0 { return true }
       higher &= higher &- 1
     }
+    return false
+  }
+
+  func takeSplitHalf(areas: AreaMask) -> UInt? {
+    let entry = header.pointee.splitHalf
+    let area = Int(truncatingIfNeeded: entry & 3)
+    guard areas.contains(area: area), !freePagesAbove(area, in: areas) else { return nil }
     let pfn = entry &>> 2
     header.pointee.splitHalf = 0
     header.pointee.verifiedPfn = 0
@@ -706,12 +714,7 @@ public struct PageAllocator: @unchecked Sendable {
     let area = Int(truncatingIfNeeded: entry & 3)
     guard areas.contains(area: area) else { return nil }
     // An allowed present area above it with a free page would be taken first.
-    var higher = UInt(areas.rawValue) & header.pointee.presentAreas
-      & ~((2 &<< UInt(truncatingIfNeeded: area)) &- 1)
-    while higher != 0 {
-      if records[higher.trailingZeroBitCount].freePages != 0 { return nil }
-      higher &= higher &- 1
-    }
+    guard !freePagesAbove(area, in: areas) else { return nil }
     let record = records + area
     let usable = record.pointee.usablePfn
     let span = record.pointee.topPfn &- usable

@@ -48,28 +48,7 @@ func waitsForTheOtherCPU() {
 #elseif arch(s390x)
   /// CPU 0 spins and, when there is another CPU, that one waits.
   func onBothCPUs() {
-    startTheOtherCPU()
+    if let cpu = Processors.another { _ = Processors.start(cpu, running: { _ in waitsForTheOtherCPU() }) }
     spinLoop()
-  }
-
-  /// Starts another CPU (when there is one) waiting.
-  func startTheOtherCPU() {
-    let me = s390_cpu_address()
-    var other: UInt16?
-    var index = 0
-    while index < BootInfo.cpuCount {
-      if BootInfo.cpuAddresses[index] != me { other = BootInfo.cpuAddresses[index] }
-      index &+= 1
-    }
-    guard let cpu = other, let pages = GuestMemory.pages, let lowcore = Processors.allocateLowcore(),
-      let stack = pages.allocate(order: 2, areas: .s390xLow, flags: .zero),
-      let checkStack = pages.allocate(order: 1, areas: .s390xLow),
-      let startPage = pages.allocate(order: 0, areas: .s390xLow, flags: .zero)
-    else { return }
-    let start = startPage.bindMemory(to: Processors.Start.self, capacity: 1)
-    start.initialize(to: Processors.Start(entry: { _ in waitsForTheOtherCPU() }, context: nil))
-    _ = Processors.start(
-      cpu, lowcore: lowcore, stackTop: UInt(bitPattern: stack) + 16384,
-      programCheckStackTop: UInt(bitPattern: checkStack) + 8192, start: start)
   }
 #endif

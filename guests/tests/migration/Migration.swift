@@ -236,27 +236,11 @@ func hopWhileCounting() {
 #elseif arch(s390x)
   func otherCPU() throws(TestStop) {
     try skipUnlessMigrating()
-    let pages = try require(GuestMemory.pages, "the page allocator is up")
-    let me = s390_cpu_address()
-    var other: UInt16?
-    var index = 0
-    while index < BootInfo.cpuCount {
-      if BootInfo.cpuAddresses[index] != me { other = BootInfo.cpuAddresses[index] }
-      index &+= 1
-    }
-    let cpu = try require(other, "a second CPU")
-    let lowcore = try require(Processors.allocateLowcore(), "a lowcore")
-    let stack = try require(pages.allocate(order: 2, areas: .s390xLow, flags: .zero), "a stack")
-    let checkStack = try require(pages.allocate(order: 1, areas: .s390xLow), "a program-check stack")
-    let startPage = try require(pages.allocate(order: 0, areas: .s390xLow, flags: .zero), "a start page")
-    let start = startPage.bindMemory(to: Processors.Start.self, capacity: 1)
-    start.initialize(to: Processors.Start(entry: { _ in countUntilStopped() }, context: nil))
+    let cpu = try require(Processors.another, "a second CPU")
     otherCount.store(0, ordering: .relaxed)
     otherStop.store(0, ordering: .relaxed)
-    let started = Processors.start(
-      cpu, lowcore: lowcore, stackTop: UInt(bitPattern: stack) + 16384,
-      programCheckStackTop: UInt(bitPattern: checkStack) + 8192, start: start)
-    try require(started == nil, "SIGP started the second CPU")
+    let started = Processors.start(cpu, running: { _ in countUntilStopped() })
+    try require(started == nil, "the second CPU started (memory for it, SIGP SET PREFIX and RESTART)")
     hopWhileCounting()
     let until = Platform.nanoseconds() &+ 5_000_000_000
     while !Processors.isStopped(cpu) && Platform.nanoseconds() < until {}
