@@ -18,10 +18,7 @@ public enum BootBenchmark {
 
   /// Median of durations.
   public static func median(_ values: [Duration]) -> Duration {
-    guard !values.isEmpty else { return .zero }
-    let sorted = values.sorted()
-    return sorted.count % 2 == 1
-      ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    values.median
   }
 
   /// Runs `cell` `repeats` times through the harness and bare.

@@ -127,7 +127,7 @@ extension Runner {
       let overheads = runs.map(\.timeline.overheadSeconds).sorted()
       let walls = runs.map(\.timeline.wallSeconds).sorted()
       Output.write(
-        "  over \(repeats) runs: wall median \(Self.s(Self.median(walls))), overhead median \(Self.s(Self.median(overheads)))")
+        "  over \(repeats) runs: wall median \(Self.s(walls.median)), overhead median \(Self.s(overheads.median))")
 
       // 2. Per-cell medians vs bare QEMU, one after another.
       Output.write("\nper cell, median boot-to-verdict (scheduled) vs bare qemu-system (sequential):")
@@ -150,8 +150,8 @@ extension Runner {
         Output.write(
           "\(cell.id.padding(toLength: 40, withPad: " ", startingAt: 0))  \(Self.ms(h))    \(Self.ms(b))  \(ratio)  \(labels)")
       }
-      let bareTotal = Self.median(bareSequentialTotals.sorted())
-      let wallMedian = Self.median(walls)
+      let bareTotal = bareSequentialTotals.median
+      let wallMedian = walls.median
       Output.write(
         """
         all cells as bare qemu-system commands one after another: median \(Self.s(bareTotal))
@@ -166,7 +166,7 @@ extension Runner {
         j2.append(await BootBenchmark.scheduledRun(cells, runner: runner, jobs: 2))
       }
       func medianOf(_ runs: [BootBenchmark.ScheduledRun], _ value: (BootBenchmark.ScheduledRun) -> Double) -> Double {
-        Self.median(runs.map(value).sorted())
+        runs.map(value).median
       }
       let m1 = medianOf(j1) { $0.timeline.wallSeconds }
       let m2 = medianOf(j2) { $0.timeline.wallSeconds }
@@ -185,12 +185,6 @@ extension Runner {
           -j 2 wall × \(budget.cpus) CPUs = \(Self.s(m2 * Double(budget.cpus))) of CPU capacity, of which used \(Self.s(medianOf(j2) { $0.runnerCPUSeconds + $0.childCPUSeconds }))
           \(alone.count) of \(cells.count) cells need more than half of the \(budget.cpus) CPUs and run alone at any -j: \(Self.s(aloneSeconds)) (at -j 1)
         """)
-    }
-
-    static func median(_ sorted: [Double]) -> Double {
-      guard !sorted.isEmpty else { return 0 }
-      return sorted.count % 2 == 1
-        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
   }
 }

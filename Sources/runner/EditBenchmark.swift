@@ -172,16 +172,9 @@ struct EditBenchmark {
       Output.write(
         architecture.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
           + String(
-            format: "  %8.2f  %6.2f  %15.2f  %22.2f   ", Self.median(totals), totals.min() ?? 0,
-            Self.median(builds), Self.median(boots))
+            format: "  %8.2f  %6.2f  %15.2f  %22.2f   ", totals.median, totals.min() ?? 0,
+            builds.median, boots.median)
           + verdicts.sorted().joined(separator: ","))
     }
-  }
-
-  static func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    guard !sorted.isEmpty else { return 0 }
-    return sorted.count % 2 == 1
-      ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
   }
 }

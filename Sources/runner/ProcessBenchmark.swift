@@ -71,8 +71,8 @@ enum ProcessBenchmark {
       bares.append(bare)
     }
 
-    let total = median(totals)
-    let bare = median(bares)
+    let total = totals.median
+    let bare = bares.median
     Output.write(
       """
       whole process: `runner \(arguments.joined(separator: " "))` (\(cells.count) cell\(cells.count == 1 ? "" : "s")) \
@@ -80,7 +80,7 @@ enum ProcessBenchmark {
       phase                    ms
       """)
     for name in order {
-      Output.write(name.padding(toLength: 20, withPad: " ", startingAt: 0) + pad(median(phases[name] ?? [])))
+      Output.write(name.padding(toLength: 20, withPad: " ", startingAt: 0) + pad((phases[name] ?? []).median))
     }
     Output.write(
       """
@@ -88,13 +88,6 @@ enum ProcessBenchmark {
       bare QEMU, all cells\(pad(bare))
       ratio                 \(ReportText.fixed(total / max(bare, 1e-9), places: 2))×   (runner exit status: \(statuses.sorted().joined(separator: ", ")))
       """)
-  }
-
-  static func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    guard !sorted.isEmpty else { return 0 }
-    return sorted.count % 2 == 1
-      ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
   }
 
   /// A right-aligned millisecond figure, 8 wide.

@@ -110,72 +110,114 @@ struct PageAllocatorStaleNodeTests {
   /// handed out, where list nodes live while a page is free: a node left
   /// linked there would break the lists (`validate` reports it).
   private func scribble(_ pfn: UInt, pages: UInt, _ tag: UInt) {
+    Self.scribble(pfn, pages: pages, tag)
+  }
+
+  private static func scribble(_ pfn: UInt, pages: UInt, _ tag: UInt) {
     for page in 0..<pages {
       let base = UnsafeMutableRawPointer(bitPattern: (pfn + page) << 12)!
       for word in 0..<64 { base.storeBytes(of: tag &* 0x9E37_79B9 &+ UInt(word), toByteOffset: word * 8, as: UInt.self) }
     }
   }
 
-  @Test(arguments: [31, 32, 33] as [UInt64])
-  func handsOutWhatUnlinkingAtOnceWould(seed: UInt64) throws {
-    let heap = TestHeap(megabytes: 8)
-    let a = heap.allocator
-    let bounds = try #require(a.bounds(area: 0))
-    var model = EagerModel(usable: bounds.usablePfn, top: bounds.topPfn)
-    var rng = SplitMix64(seed: seed)
+  /// A random sequence's fixture: the allocator over one area beside the
+  /// eager model, and the blocks and reserved pages the sequence holds.
+  /// Each operation is made on both and checked to agree.
+  private struct ModelledRun {
+    let heap: TestHeap
+    let bounds: PageAreaBounds
+    var model: EagerModel
+    var rng: SplitMix64
     var live: [(pfn: UInt, order: Int)] = []
     var reserved: [UInt] = []
-    func snapshotMatches() -> Bool {
-      (0...PageAllocator.maxOrder).allSatisfy {
-        a.freeBlockCount(area: 0, order: $0) == UInt(model.lists[$0].count)
+    var allocator: PageAllocator { heap.allocator }
+
+    init(megabytes: Int, seed: UInt64) throws {
+      heap = TestHeap(megabytes: megabytes)
+      bounds = try #require(heap.allocator.bounds(area: 0))
+      model = EagerModel(usable: bounds.usablePfn, top: bounds.topPfn)
+      rng = SplitMix64(seed: seed)
+    }
+
+    /// A block of `order` from both (the same one, or none from either);
+    /// a block handed out is scribbled over.
+    mutating func allocate(_ order: Int, step: Int) {
+      let p = allocator.allocate(order: order).map { UInt(bitPattern: $0) >> 12 }
+      #expect(p == model.allocate(order), "step \(step): allocate(order: \(order))")
+      if let p {
+        PageAllocatorStaleNodeTests.scribble(p, pages: UInt(1) << UInt(order), UInt(step))
+        live.append((p, order))
       }
     }
+
+    /// Frees the live block at `index` (none: nothing).
+    mutating func free(at index: Int) {
+      let block = live.remove(at: index)
+      #expect(allocator.free(UnsafeMutableRawPointer(bitPattern: block.pfn << 12)!) == nil)
+      model.insert(block.pfn, block.order)
+    }
+
+    /// Any page of the area.
+    mutating func anyPfn() -> UInt {
+      bounds.usablePfn + UInt(rng.below(Int(bounds.topPfn - bounds.usablePfn)))
+    }
+
+    /// Reserves page `pfn` in both: refused by both or by neither.
+    mutating func reserve(_ pfn: UInt, step: Int, scribbling: Bool) {
+      let refused = allocator.reserve(address: pfn << 12, pages: 1) != nil
+      #expect(refused == !model.reserve(pfn), "step \(step): reserve")
+      if !refused {
+        if scribbling { PageAllocatorStaleNodeTests.scribble(pfn, pages: 1, UInt(step)) }
+        reserved.append(pfn)
+      }
+    }
+
+    /// Gives back a random reserved page (none: nothing).
+    mutating func unreserveOne() {
+      guard !reserved.isEmpty else { return }
+      let pfn = reserved.remove(at: rng.below(reserved.count))
+      #expect(allocator.unreserve(address: pfn << 12, pages: 1) == nil)
+      model.heads[pfn] = nil
+      model.insert(pfn, 0)
+    }
+
+    /// Every free list holds as many blocks as the model's.
+    func listsMatch(_ model: EagerModel) -> Bool {
+      (0...PageAllocator.maxOrder).allSatisfy {
+        allocator.freeBlockCount(area: 0, order: $0) == UInt(model.lists[$0].count)
+      }
+    }
+  }
+
+  @Test(arguments: [31, 32, 33] as [UInt64])
+  func handsOutWhatUnlinkingAtOnceWould(seed: UInt64) throws {
+    var run = try ModelledRun(megabytes: 8, seed: seed)
     for step in 0..<8000 {
       // Phases that free much (many merges, so many stale nodes) alternate
       // with phases that allocate much (stale nodes met and purged).
       let freeing = (step / 500) % 2 == 1
-      let choice = rng.below(100)
+      let choice = run.rng.below(100)
       if choice < (freeing ? 25 : 60) {
-        let order = rng.below(4)
-        let p = a.allocate(order: order).map { UInt(bitPattern: $0) >> 12 }
-        let q = model.allocate(order)
-        #expect(p == q, "step \(step): allocate(order: \(order))")
-        if let p {
-          scribble(p, pages: UInt(1) << UInt(order), UInt(step))
-          live.append((p, order))
-        }
+        run.allocate(run.rng.below(4), step: step)
       } else if choice < 92 {
-        guard !live.isEmpty else { continue }
-        let block = live.remove(at: rng.below(live.count))
-        #expect(a.free(UnsafeMutableRawPointer(bitPattern: block.pfn << 12)!) == nil)
-        model.insert(block.pfn, block.order)
+        guard !run.live.isEmpty else { continue }
+        run.free(at: run.rng.below(run.live.count))
       } else if choice < 96 {
-        let pfn = bounds.usablePfn + UInt(rng.below(Int(bounds.topPfn - bounds.usablePfn)))
-        let refused = a.reserve(address: pfn << 12, pages: 1) != nil
-        #expect(refused == !model.reserve(pfn), "step \(step): reserve")
-        if !refused {
-          scribble(pfn, pages: 1, UInt(step))
-          reserved.append(pfn)
-        }
+        run.reserve(run.anyPfn(), step: step, scribbling: true)
       } else {
-        guard !reserved.isEmpty else { continue }
-        let pfn = reserved.remove(at: rng.below(reserved.count))
-        #expect(a.unreserve(address: pfn << 12, pages: 1) == nil)
-        model.heads[pfn] = nil
-        model.insert(pfn, 0)
+        run.unreserveOne()
       }
       if step % 250 == 0 {
-        #expect(snapshotMatches(), "step \(step): free lists")
-        expectValid(a)
+        #expect(run.listsMatch(run.model), "step \(step): free lists")
+        expectValid(run.allocator)
       }
     }
-    for block in live { #expect(a.free(UnsafeMutableRawPointer(bitPattern: block.pfn << 12)!) == nil) }
-    for pfn in reserved { #expect(a.unreserve(address: pfn << 12, pages: 1) == nil) }
+    let a = run.allocator
+    for block in run.live { #expect(a.free(UnsafeMutableRawPointer(bitPattern: block.pfn << 12)!) == nil) }
+    for pfn in run.reserved { #expect(a.unreserve(address: pfn << 12, pages: 1) == nil) }
     expectValid(a)
-    let fresh = EagerModel(usable: bounds.usablePfn, top: bounds.topPfn)
-    #expect((0...PageAllocator.maxOrder).allSatisfy {
-      a.freeBlockCount(area: 0, order: $0) == UInt(fresh.lists[$0].count)
-    }, "maximal blocks again")
+    let fresh = EagerModel(usable: run.bounds.usablePfn, top: run.bounds.topPfn)
+    #expect(run.listsMatch(fresh), "maximal blocks again")
   }
 
   /// A block of order 1 to 4 handed out whose one stale interior node is
@@ -222,52 +264,31 @@ struct PageAllocatorStaleNodeTests {
   /// see exactly what linking it at once gives.
   @Test(arguments: [61, 62] as [UInt64])
   func singlePagesSplitOffMatchEagerSplitting(seed: UInt64) throws {
-    let heap = TestHeap(megabytes: 4)
-    let a = heap.allocator
-    let bounds = try #require(a.bounds(area: 0))
-    var model = EagerModel(usable: bounds.usablePfn, top: bounds.topPfn)
-    var rng = SplitMix64(seed: seed)
-    var live: [(pfn: UInt, order: Int)] = []
-    var reserved: [UInt] = []
+    var run = try ModelledRun(megabytes: 4, seed: seed)
     for step in 0..<6000 {
-      let choice = rng.below(100)
+      let choice = run.rng.below(100)
       if choice < 55 {
-        let order = choice < 45 ? 0 : 1 + rng.below(3)
-        let p = a.allocate(order: order).map { UInt(bitPattern: $0) >> 12 }
-        #expect(p == model.allocate(order), "step \(step): allocate(order: \(order))")
-        if let p {
-          scribble(p, pages: UInt(1) << UInt(order), UInt(step))
-          live.append((p, order))
-        }
+        run.allocate(choice < 45 ? 0 : 1 + run.rng.below(3), step: step)
       } else if choice < 83 {
-        guard !live.isEmpty else { continue }
+        guard !run.live.isEmpty else { continue }
         // Often the newest block: the split half's buddy, or the half.
-        let index = rng.below(2) == 0 ? live.count - 1 : rng.below(live.count)
-        let block = live.remove(at: index)
-        #expect(a.free(UnsafeMutableRawPointer(bitPattern: block.pfn << 12)!) == nil)
-        model.insert(block.pfn, block.order)
+        run.free(at: run.rng.below(2) == 0 ? run.live.count - 1 : run.rng.below(run.live.count))
       } else if choice < 91 {
-        let order = rng.below(3)
+        let order = run.rng.below(3)
         #expect(
-          a.freeBlockCount(area: 0, order: order) == UInt(model.lists[order].count),
+          run.allocator.freeBlockCount(area: 0, order: order) == UInt(run.model.lists[order].count),
           "step \(step): list \(order)")
       } else if choice < 96 {
         // Often the page after the newest block: the split half.
-        let anywhere = bounds.usablePfn + UInt(rng.below(Int(bounds.topPfn - bounds.usablePfn)))
-        let pfn = rng.below(2) == 0 && !live.isEmpty ? live[live.count - 1].pfn + 1 : anywhere
-        let refused = a.reserve(address: pfn << 12, pages: 1) != nil
-        #expect(refused == !model.reserve(pfn), "step \(step): reserve")
-        if !refused { reserved.append(pfn) }
+        let anywhere = run.anyPfn()
+        let pfn = run.rng.below(2) == 0 && !run.live.isEmpty ? run.live[run.live.count - 1].pfn + 1 : anywhere
+        run.reserve(pfn, step: step, scribbling: false)
       } else {
-        guard !reserved.isEmpty else { continue }
-        let pfn = reserved.remove(at: rng.below(reserved.count))
-        #expect(a.unreserve(address: pfn << 12, pages: 1) == nil)
-        model.heads[pfn] = nil
-        model.insert(pfn, 0)
+        run.unreserveOne()
       }
-      if step % 200 == 0 { expectValid(a) }
+      if step % 200 == 0 { expectValid(run.allocator) }
     }
-    expectValid(a)
+    expectValid(run.allocator)
   }
 
   /// The split half is taken only where the allocation would take a page:
