@@ -17,6 +17,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
   ],
   targets: [
     // Plain Swift shared by host and guests: report protocol, allocators.
@@ -32,6 +33,8 @@ let package = Package(
       dependencies: [
         "GuestLib",
         .product(name: "Subprocess", package: "swift-subprocess"),
+        // SHA-256 of the cache keys (`ContentHash`).
+        .product(name: "Crypto", package: "swift-crypto"),
       ]
     ),
     // libvirt's C API (its headers: libvirt-dev); every call goes through

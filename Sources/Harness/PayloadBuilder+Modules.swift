@@ -94,7 +94,7 @@ extension PayloadBuilder {
   /// The cache key of the core module for `architecture`: its sources, the
   /// flags and the compiler's identity.
   func coreCacheKey(_ architecture: Architecture) throws -> String {
-    var hash = SHA256()
+    var hash = ContentHash()
     hash.update(field: "core-v2")
     hash.update(field: architecture.rawValue)
     for flag in Self.swiftFlags(for: architecture) + Self.coreClientFlags {
@@ -121,7 +121,7 @@ extension PayloadBuilder {
       }
       core = try coreCacheKey(architecture)
     }
-    var library = SHA256()
+    var library = ContentHash()
     library.update(field: "guestlib-v1")
     library.update(field: architecture.rawValue)
     for flag in Self.swiftFlags(for: architecture) { library.update(field: flag) }
@@ -130,7 +130,7 @@ extension PayloadBuilder {
     try updateContents(&library, of: librarySources())
     let libraryKey = library.finalizeHex()
 
-    var runtime = SHA256()
+    var runtime = ContentHash()
     runtime.update(field: "guestarch-v1")
     runtime.update(field: architecture.rawValue)
     for flag in Self.swiftFlags(for: architecture) { runtime.update(field: flag) }

@@ -132,7 +132,7 @@ public struct PayloadBuilder: Sendable {
   func cacheKey(_ program: GuestProgram, _ architecture: Architecture, modules: ModuleKeys) throws
     -> String
   {
-    var hash = SHA256()
+    var hash = ContentHash()
     hash.update(field: "payload-v2")
     // The debug information names the sources by absolute path: a payload
     // built in another checkout would symbolize to that checkout's files.
@@ -314,14 +314,14 @@ public struct PayloadBuilder: Sendable {
   }
 
   /// Adds a tool's path, size and modification date to `hash`.
-  func updateIdentity(_ hash: inout SHA256, of tool: String) {
+  func updateIdentity(_ hash: inout ContentHash, of tool: String) {
     hash.update(field: tool)
     let attributes = try? FileManager.default.attributesOfItem(atPath: tool)
     hash.update(field: "\(attributes?[.size] ?? 0)-\(attributes?[.modificationDate] ?? "")")
   }
 
   /// Adds each file's path (relative to the workspace) and contents to `hash`.
-  func updateContents(_ hash: inout SHA256, of paths: [String]) throws {
+  func updateContents(_ hash: inout ContentHash, of paths: [String]) throws {
     for path in paths {
       hash.update(field: path.replacingOccurrences(of: workspace.root, with: ""))
       guard let data = FileManager.default.contents(atPath: path) else {

@@ -123,7 +123,7 @@ public enum QemuGuard {
   static func executable(cacheDirectory: String? = nil) async throws -> String {
     if let path = state.withLock({ $0.path }) { return path }
     let toolchain = try Toolchain.find()
-    var hash = SHA256()
+    var hash = ContentHash()
     hash.update(field: source)
     hash.update(field: toolchain.clang)
     let key = hash.finalizeHex()

@@ -157,7 +157,7 @@ public final class LibvirtPool: @unchecked Sendable {
 
   private func volumeName(_ payload: Payload) -> String {
     if let name = names.withLock({ $0[payload.bootImage] }) { return name }
-    var hash = SHA256()
+    var hash = ContentHash()
     hash.update(Array(FileManager.default.contents(atPath: payload.bootImage) ?? Data()))
     let name = "\(payload.program.name)-\(payload.architecture)-\(hash.finalizeHex().prefix(20)).elf"
     names.withLock { $0[payload.bootImage] = name }

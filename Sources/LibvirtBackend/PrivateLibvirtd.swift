@@ -158,7 +158,7 @@ public struct PrivateLibvirtd: Sendable {
   /// This daemon's host UUID: a version-4-shaped UUID from the SHA-256 of
   /// its state directory (stable across restarts, distinct per directory).
   public var hostUUID: String {
-    var hash = SHA256()
+    var hash = ContentHash()
     hash.update(Array("swiftguest-libvirtd:\(stateDirectory)".utf8))
     var hex = Array(hash.finalizeHex().prefix(32))
     hex[12] = "4"  // version 4

@@ -54,7 +54,7 @@ enum ProcessBenchmark {
       let ended = PhaseTrace.now()
       statuses.insert("\(result.terminationStatus)")
       var previous = spawned
-      for mark in PhaseTrace.marks(in: result.standardError ?? "") {
+      for mark in PhaseTrace.marks(in: result.standardError) {
         if phases[mark.name] == nil { order.append(mark.name) }
         phases[mark.name, default: []].append(mark.at - previous)
         previous = mark.at

@@ -26,7 +26,7 @@ struct QemuControlTests {
     let (dead, otherDead) = (try Self.deadPID(), try Self.deadPID())
     let stale = "\(temporary)/\(prefix)\(dead)"
     try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: stale + "/qmp-1.sock", contents: Data())
+    #expect(FileManager.default.createFile(atPath: stale + "/qmp-1.sock", contents: Data()))
     let kept = [
       "\(temporary)/\(prefix)\(getpid())",  // this process
       "\(temporary)/\(prefix)1",  // alive
@@ -37,7 +37,7 @@ struct QemuControlTests {
     // A symbolic link with a gone process's name is never followed or removed.
     let target = "\(temporary)/target"
     try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: target + "/keep", contents: Data())
+    #expect(FileManager.default.createFile(atPath: target + "/keep", contents: Data()))
     let link = "\(temporary)/\(prefix)\(otherDead)"
     try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
 

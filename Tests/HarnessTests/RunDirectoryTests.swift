@@ -26,7 +26,7 @@ struct RunDirectoryTests {
     let head = "\(path): mode \(String(info.st_mode, radix: 8)) size \(info.st_size) rdev \(info.st_rdev)"
     switch info.st_mode & S_IFMT {
     case S_IFREG:
-      var digest = SHA256()
+      var digest = ContentHash()
       digest.update(FileManager.default.contents(atPath: path) ?? Data())
       return [head + " sha256 \(digest.finalizeHex())"]
     case S_IFLNK:

@@ -2,7 +2,7 @@ import Testing
 
 @testable import Harness
 
-@Suite struct SHA256Tests {
+@Suite struct ContentHashTests {
   @Test(arguments: [
     ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
     ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
@@ -12,14 +12,14 @@ import Testing
     ),
   ])
   func knownVectors(input: String, digest: String) {
-    var hash = SHA256()
+    var hash = ContentHash()
     hash.update(Array(input.utf8))
     #expect(hash.finalizeHex() == digest)
   }
 
   @Test func millionBytesInUnevenPieces() {
     // FIPS 180-2 appendix B.3: one million 'a', fed in pieces that straddle blocks.
-    var hash = SHA256()
+    var hash = ContentHash()
     let piece = [UInt8](repeating: 0x61, count: 1024)
     var left = 1_000_000
     var size = 1
@@ -33,9 +33,9 @@ import Testing
   }
 
   @Test func fieldsAreTextAndASeparator() {
-    var fields = SHA256()
+    var fields = ContentHash()
     fields.update(field: "abc")
-    var bytes = SHA256()
+    var bytes = ContentHash()
     bytes.update(Array("abc".utf8) + [0])
     #expect(fields.finalizeHex() == bytes.finalizeHex())
   }
