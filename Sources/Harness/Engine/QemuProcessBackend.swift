@@ -97,6 +97,14 @@ final class QemuMachine: MigratableMachine {
 
   func finish(_ run: EngineSummary) async -> MachineReport {
     let (current, retired) = state.withLock { ($0.current, $0.retired) }
+    // The run ends once every QEMU it started is gone: a destination that
+    // was still starting when the machine was destroyed was killed as soon
+    // as it had a pid, and is reaped here (bounded: a process stuck in the
+    // kernel must not hang the runner; its guard still ends it).
+    let until = ContinuousClock.now + .seconds(10)
+    for process in retired + [current].compactMap({ $0 }) {
+      _ = await process.waitUntilGone(within: max(until - .now, .zero))
+    }
     for process in retired + [current].compactMap({ $0 }) { process.cleanUp() }
     let snapshot = current?.snapshot ?? QemuProcess.Snapshot()
     // The source's messages (QEMU's own, on standard error) come first.
@@ -136,6 +144,8 @@ final class QemuProcess: Sendable {
     var retired = false
     /// `stop` was called before the process had a pid.
     var stopRequested = false
+    /// `launch` started spawning it: `ended` opens once it is gone.
+    var launched = false
   }
   private let state = Mutex(Snapshot())
   /// Resumed when the process's console ended and it was reaped.
@@ -182,6 +192,7 @@ final class QemuProcess: Sendable {
     let started = StartSignal()
     return try await withCheckedThrowingContinuation { continuation in
       started.continuation.withLock { $0 = continuation }
+      state.withLock { $0.launched = true }
       // Detached: the process lives until it stops or `stop` kills it,
       // whatever happens to the task that started it.
       Task.detached { [self] in
@@ -263,6 +274,13 @@ final class QemuProcess: Sendable {
     if let pid { QemuGuard.stop(pid) }
   }
 
+  /// Waits until the process was reaped (at once for one never launched);
+  /// false when `limit` passed first.
+  func waitUntilGone(within limit: Duration) async -> Bool {
+    guard state.withLock({ $0.launched }) else { return true }
+    return await ended.wait(within: limit)
+  }
+
   /// Marks the process migrated away, ends it and waits until its console
   /// was read to the end and it was reaped.
   func retire() async {
@@ -312,6 +330,27 @@ final class OneShot: Sendable {
       }
       if resumeNow { continuation.resume() }
     }
+  }
+
+  /// Whether `open()` was called.
+  var isOpen: Bool { state.withLock { $0.open } }
+
+  /// Waits until `open()` was called or `limit` passed; true when it was
+  /// opened. (A waiter left behind by the limit stays parked until `open`.)
+  func wait(within limit: Duration) async -> Bool {
+    if isOpen { return true }
+    let either = OneShot()
+    Task { [self] in
+      await wait()
+      either.open()
+    }
+    let timer = Task {
+      try? await Task.sleep(for: limit)
+      either.open()
+    }
+    await either.wait()
+    timer.cancel()
+    return isOpen
   }
 
   /// Lets every waiter, present and future, go on.

@@ -128,6 +128,8 @@ public struct RunEngine: Sendable {
     var state = State(capture: ConsoleCapture(limit: settings.outputLimitBytes, start: start))
     var timer: Task<Void, Never>?
     var armedFor: ContinuousClock.Instant?
+    /// Opens when the hop under way (if any) has returned.
+    var hopReturned: OneShot?
     let drain = machine.drainAfterStop
 
     func destroy(_ reason: HarnessKill) async {
@@ -278,8 +280,11 @@ public struct RunEngine: Sendable {
       state.migrating = true
       state.migrationStartedAt = .now
       let timeout = migrationTimeout
+      let returned = OneShot()
+      hopReturned = returned
       Task {
         feed.yield(.migrated(await migratable.migrate(hop: hop, timeout: timeout)))
+        returned.open()
       }
     }
 
@@ -343,6 +348,10 @@ public struct RunEngine: Sendable {
     // Whatever ended the loop, the machine does not outlive the run (a
     // no-op for a machine that is gone).
     await machine.destroy()
+    // A hop still under way (a destination starting, a conversation with a
+    // source now gone) returns before the run does: it ends any destination
+    // it started once it sees the machine destroyed. Bounded like a kill.
+    if let hopReturned { _ = await hopReturned.wait(within: destroyGrace) }
     let end = ContinuousClock.now
     let summary = EngineSummary(
       start: start, kill: state.kill, stop: state.stop, firstOutputAt: state.capture.firstOutputAt,
