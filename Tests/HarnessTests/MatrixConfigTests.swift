@@ -326,6 +326,16 @@ struct MatrixConfigTests {
     let fifth = QemuVersions()
     fifth.persist(in: cacheDirectory)
     #expect(fifth.version(of: binary) == "10.0.0")
+    // An answer about a binary that is gone is dropped at the next record.
+    let other = directory.appendingPathComponent("qemu-system-x86_64").path
+    try Data("#!/bin/sh\n".utf8).write(to: URL(fileURLWithPath: other))
+    fifth.record("QEMU emulator version 8.2.0", for: other)
+    let stored = { try String(contentsOfFile: cacheDirectory + "/" + QemuVersions.fileName, encoding: .utf8) }
+    #expect(try stored().contains("qemu-system-s390x"))
+    try FileManager.default.removeItem(atPath: binary)
+    fifth.record("QEMU emulator version 8.2.1", for: other)
+    #expect(try !stored().contains("qemu-system-s390x"), "the gone binary's answer was dropped")
+    #expect(try stored().contains("8.2.1"))
   }
 
   @Test func outputLimitIsParsedAndCarriedIntoEveryCell() throws {

@@ -215,36 +215,50 @@ struct RunnerBinaryTests {
 
   /// A bare-QEMU run neither loads libvirt (it is loaded on first use:
   /// Sources/CLibvirt) nor asks a QEMU for its version that an earlier run
-  /// asked (the answers persist in .build/guests/qemu-versions.json).
+  /// asked (the answers persist in .build/guests/qemu-versions.json). The
+  /// QEMU asked is a build of this test's own (`--qemu`), a wrapper that
+  /// counts its `--version` calls: other tests share the file, not it.
   @Test func aBareQemuRunLoadsNoLibvirtAndReusesQemuVersions() async throws {
     let dir = try RunnerBinary.scratch(config: "[defaults]\naccel = tcg\n[selftest]\n")
     defer { try? FileManager.default.removeItem(atPath: dir) }
+    let build = dir + "/qemu-build"
+    let calls = build + "/version-calls"
+    try FileManager.default.createDirectory(atPath: build, withIntermediateDirectories: true)
+    let wrapper = build + "/qemu-system-x86_64"
+    try """
+      #!/bin/sh
+      case "$1" in --version) echo asked >> "\(calls)" ;; esac
+      exec qemu-system-x86_64 "$@"
+
+      """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
     func run() async throws -> (status: Int32, stderr: String) {
       let result = try await Subprocess.run(
         .path(FilePath(try RunnerBinary.path())),
-        arguments: ["--config", dir + "/guests.cfg", "--report-dir", dir + "/run"],
+        arguments: [
+          "--config", dir + "/guests.cfg", "--report-dir", dir + "/run", "--qemu", "counted=\(build)",
+        ],
         environment: .inherit.updating(["LD_DEBUG": "libs"]),
         workingDirectory: FilePath(RunnerBinary.root),
         output: .discarded, error: .string(limit: 8 << 20))
       return (RunnerBinary.status(result.terminationStatus), result.standardError)
+    }
+    func versionCalls() -> Int {
+      ((try? String(contentsOfFile: calls, encoding: .utf8)) ?? "").split(separator: "\n").count
     }
     let first = try await run()
     #expect(first.status == 0, "\(first.stderr.suffix(2000))")
     // The dynamic loader lists every library it looks up (LD_DEBUG=libs).
     #expect(first.stderr.contains("find library=libc.so.6"), "LD_DEBUG works here")
     #expect(!first.stderr.contains("libvirt"), "a bare-QEMU run loaded libvirt")
+    #expect(versionCalls() == 1, "the first run asks the new build once")
     let cache = RunnerBinary.root + "/.build/guests/" + QemuVersions.fileName
-    let stored = try String(contentsOfFile: cache, encoding: .utf8)
-    #expect(stored.contains("qemu-system-x86_64"))
-    // A second run finds the answer: it asks no QEMU, so it records
-    // nothing and the file stays as it was.
-    func modified() throws -> Date? {
-      try FileManager.default.attributesOfItem(atPath: cache)[.modificationDate] as? Date
-    }
-    let before = try modified()
+    let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cache)))
+    #expect((stored as? [String: Any])?[wrapper] != nil, "the answer is kept in \(cache)")
+    // A second run finds the answer and asks the build nothing.
     let second = try await run()
     #expect(second.status == 0)
-    #expect(try modified() == before, "the second run asked a QEMU for its version again")
+    #expect(versionCalls() == 1, "the second run asked a QEMU for its version again")
   }
 
   /// `bench --process` runs the runner as a child and prints every phase

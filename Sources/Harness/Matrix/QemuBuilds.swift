@@ -174,11 +174,19 @@ public final class QemuVersions: Sendable {
   /// (as it is now), and in the persisted file if there is one (written
   /// whole to a temporary file and renamed over it: a concurrent runner
   /// reads the old or the new file, never a torn one; the last writer's
-  /// entries win).
+  /// entries win). Answers about binaries that are gone or changed are
+  /// dropped then: they would never be used again.
   public func record(_ firstLine: String, for path: String) {
     guard let stamp = Self.stamp(path) else { return }
-    let (file, entries) = state.withLock { state in
+    let known = state.withLock { state in
       state.entries[path] = Entry(stamp: stamp, firstLine: firstLine)
+      return state.entries
+    }
+    let current = known.filter { Self.stamp($0.key) == $0.value.stamp }
+    let (file, entries) = state.withLock { state in
+      for path in known.keys where current[path] == nil && state.entries[path] == known[path] {
+        state.entries[path] = nil
+      }
       return (state.file, state.entries)
     }
     guard let file else { return }
