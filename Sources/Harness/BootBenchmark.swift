@@ -16,11 +16,6 @@ public enum BootBenchmark {
     public var verdicts: [Verdict]
   }
 
-  /// Median of durations.
-  public static func median(_ values: [Duration]) -> Duration {
-    values.median
-  }
-
   /// Runs `cell` `repeats` times through the harness and bare.
   public static func measure(_ cell: MatrixCell, runner: GuestRunner, repeats: Int) async throws
     -> Measurement

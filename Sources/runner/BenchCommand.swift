@@ -87,8 +87,8 @@ extension Runner {
       Output.write("cell                                      \(through)   bare ms  overhead  runs  verdicts")
       for cell in cells {
         let m = try await BootBenchmark.measure(cell, runner: runner, repeats: repeats)
-        let harness = BootBenchmark.median(m.harness)
-        let bare = BootBenchmark.median(m.bare)
+        let harness = m.harness.median
+        let bare = m.bare.median
         let overhead = (harness - bare) / bare * 100
         let verdicts = Set(m.verdicts.map(\.rawValue)).sorted().joined(separator: ",")
         Output.write(
@@ -144,8 +144,8 @@ extension Runner {
           }
         }
         let labels = Set(runs.compactMap { $0.labels[cell.id] }).sorted().joined(separator: ",")
-        let h = BootBenchmark.median(scheduled)
-        let b = BootBenchmark.median(bare)
+        let h = scheduled.median
+        let b = bare.median
         let ratio = b == .zero ? "     -" : String(format: "%6.2f", h / b)
         Output.write(
           "\(cell.id.padding(toLength: 40, withPad: " ", startingAt: 0))  \(Self.ms(h))    \(Self.ms(b))  \(ratio)  \(labels)")
@@ -174,7 +174,7 @@ extension Runner {
       // with another cell, whatever -j says: its time is a floor of any run.
       let alone = cells.filter { $0.settings.cpus * 2 > budget.cpus }
       let aloneSeconds = alone.map { cell in
-        BootBenchmark.median(j1.flatMap { $0.cellTimes[cell.id] ?? [] }).seconds
+        j1.flatMap { $0.cellTimes[cell.id] ?? [] }.median.seconds
       }.reduce(0, +)
       Output.write(
         """

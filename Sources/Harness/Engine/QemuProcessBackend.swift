@@ -97,15 +97,16 @@ final class QemuMachine: MigratableMachine {
 
   func finish(_ run: EngineSummary) async -> MachineReport {
     let (current, retired) = state.withLock { ($0.current, $0.retired) }
+    let processes = retired + [current].compactMap { $0 }
     // The run ends once every QEMU it started is gone: a destination that
     // was still starting when the machine was destroyed was killed as soon
     // as it had a pid, and is reaped here (bounded: a process stuck in the
     // kernel must not hang the runner; its guard still ends it).
     let until = ContinuousClock.now + .seconds(10)
-    for process in retired + [current].compactMap({ $0 }) {
+    for process in processes {
       _ = await process.waitUntilGone(within: max(until - .now, .zero))
     }
-    for process in retired + [current].compactMap({ $0 }) { process.cleanUp() }
+    for process in processes { process.cleanUp() }
     let snapshot = current?.snapshot ?? QemuProcess.Snapshot()
     // The source's messages (QEMU's own, on standard error) come first.
     let stderr = (retired.map(\.snapshot.stderr) + [snapshot.stderr]).filter { !$0.isEmpty }

@@ -178,15 +178,9 @@ public final class QemuVersions: Sendable {
   /// dropped then: they would never be used again.
   public func record(_ firstLine: String, for path: String) {
     guard let stamp = Self.stamp(path) else { return }
-    let known = state.withLock { state in
-      state.entries[path] = Entry(stamp: stamp, firstLine: firstLine)
-      return state.entries
-    }
-    let current = known.filter { Self.stamp($0.key) == $0.value.stamp }
     let (file, entries) = state.withLock { state in
-      for path in known.keys where current[path] == nil && state.entries[path] == known[path] {
-        state.entries[path] = nil
-      }
+      state.entries[path] = Entry(stamp: stamp, firstLine: firstLine)
+      state.entries = state.entries.filter { Self.stamp($0.key) == $0.value.stamp }
       return (state.file, state.entries)
     }
     guard let file else { return }
